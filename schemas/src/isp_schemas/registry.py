@@ -1,0 +1,148 @@
+"""Event type -> data model, and the one place raw messages become typed events.
+
+When a ``.v2`` of a type arrives, register it here alongside ``.v1`` (and an upcaster if
+consumers should see one model).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import alerts, audit, consent, referrals, register, socialcare, topics, treatment
+from .envelope import CloudEvent, EventData
+
+
+class InvalidEvent(ValueError):
+    """A message that cannot be processed; ``str()`` is a one-sentence reason, free of PII."""
+
+    def __init__(self, reason: str, event_id: str | None = None, event_type: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.event_id = event_id
+        self.event_type = event_type
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+_MODELS: tuple[type[EventData], ...] = (
+    *treatment.EVENTS,
+    *socialcare.EVENTS,
+    *consent.EVENTS,
+    *referrals.EVENTS,
+    *register.EVENTS,
+    *alerts.EVENTS,
+    *audit.EVENTS,
+)
+
+EVENT_TYPES: dict[str, type[EventData]] = {m.event_type: m for m in _MODELS}
+if len(EVENT_TYPES) != len(_MODELS):  # pragma: no cover - a programming error
+    raise RuntimeError("two models declare the same event_type")
+
+
+def model_for(event_type: str) -> type[EventData]:
+    """The data model of ``event_type``; raises InvalidEvent when it is unknown."""
+    try:
+        return EVENT_TYPES[event_type]
+    except KeyError:
+        raise InvalidEvent(f"unknown event type {event_type!r}", event_type=event_type) from None
+
+
+def topic_accepts(topic: str, event_type: str) -> bool:
+    """True when ``event_type`` belongs on ``topic``."""
+    model = EVENT_TYPES.get(event_type)
+    if model is None:
+        return False
+    if model.topic == topics.ALERTS_TEMPLATE:
+        return topics.is_alerts_topic(topic)
+    return model.topic == topic
+
+
+def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseModel]:
+    """Decode a structured-mode CloudEvent and validate its data against its type's model.
+
+    With ``topic``, an event type that does not belong on that topic is also invalid.
+    Raises InvalidEvent, whose message names what was wrong (never the offending values).
+    """
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc)}") from None
+    if not isinstance(document, dict):
+        raise InvalidEvent(f"not a CloudEvent: a JSON {_json_kind(document)}, not an object")
+    try:
+        event = CloudEvent.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidEvent(
+            _envelope_reason(exc),
+            event_id=_str_or_none(document.get("id")),
+            event_type=_str_or_none(document.get("type")),
+        ) from None
+    model = EVENT_TYPES.get(event.type)
+    if model is None:
+        raise InvalidEvent(
+            f"unknown event type {event.type!r}", event_id=event.id, event_type=event.type
+        )
+    if topic is not None and not topic_accepts(topic, event.type):
+        raise InvalidEvent(
+            f"event type {event.type!r} does not belong on topic {topic!r}",
+            event_id=event.id,
+            event_type=event.type,
+        )
+    try:
+        data = model.model_validate(event.data)
+    except ValidationError as exc:
+        raise InvalidEvent(
+            describe_errors(exc, prefix="data"),
+            event_id=event.id,
+            event_type=event.type,
+        ) from None
+    return event, data
+
+
+def describe_errors(exc: ValidationError, prefix: str = "") -> str:
+    """``loc: message`` for each error, joined with '; ' (pydantic's input values left out)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = _location(error["loc"], prefix)
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(parts)
+
+
+def _location(loc: tuple[Any, ...], prefix: str) -> str:
+    text = prefix
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _envelope_reason(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing" and e["loc"]]
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        noun = "attribute" if len(missing) == 1 else "attributes"
+        return f"not a CloudEvent: missing {noun} {names}"
+    return f"not a CloudEvent: {describe_errors(exc)}"
+
+
+def _json_reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    return "it is not UTF-8 text"
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,90 @@
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from isp_schemas import examples
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.register import RegisterEntryOpened
+from isp_schemas.treatment import AppointmentAttended
+from pydantic import ValidationError
+
+ATTENDED = AppointmentAttended.model_validate(examples.EXAMPLES[AppointmentAttended.event_type])
+
+
+def test_create_fills_id_time_and_subject():
+    event = CloudEvent.create(AppointmentAttended.event_type, "CGL-WSX", ATTENDED)
+    assert event.id and event.time.tzinfo is not None
+    assert event.subject == "9434765919"
+    assert event.source == "urn:isp:org:CGL-WSX" and event.source_org == "CGL-WSX"
+    assert event.specversion == "1.0" and event.datacontenttype == "application/json"
+
+
+def test_create_uses_the_given_id_time_and_subject():
+    when = datetime(2025, 11, 3, 10, tzinfo=UTC)
+    event = CloudEvent.create(
+        AppointmentAttended.event_type, "CGL-WSX", ATTENDED, subject="s", id="e1", time=when
+    )
+    assert (event.id, event.time, event.subject) == ("e1", when, "s")
+
+
+def test_register_events_take_the_person_key_as_subject():
+    data = RegisterEntryOpened.model_validate(examples.EXAMPLES[RegisterEntryOpened.event_type])
+    event = CloudEvent.create(RegisterEntryOpened.event_type, "CGL-WSX", data)
+    assert event.subject == data.person_key
+    assert "9434765919" not in event.to_json_bytes().decode()
+
+
+def test_create_refuses_data_of_another_type():
+    with pytest.raises(ValueError, match="not uk.isp.treatment.appointment.missed.v1"):
+        CloudEvent.create("uk.isp.treatment.appointment.missed.v1", "CGL-WSX", ATTENDED)
+
+
+def test_json_round_trip_keeps_every_attribute_and_the_offset():
+    when = datetime(2025, 6, 3, 10, tzinfo=timezone(timedelta(hours=1)))
+    event = CloudEvent.create(AppointmentAttended.event_type, "CGL-WSX", ATTENDED, time=when)
+    again = CloudEvent.from_json_bytes(event.to_json_bytes())
+    assert again == event
+    assert json.loads(event.to_json_bytes())["time"] == "2025-06-03T10:00:00+01:00"
+
+
+def test_absent_subject_is_left_out_not_null():
+    event = CloudEvent.create("x.y", "CGL-WSX", {"a": None})
+    document = json.loads(event.to_json_bytes())
+    assert "subject" not in document
+    assert document["data"] == {"a": None}
+
+
+def test_extension_attributes_survive_the_round_trip():
+    event = CloudEvent.create("x.y", "CGL-WSX", {}, traceparent="00-abc-def-01")
+    again = CloudEvent.from_json_bytes(event.to_json_bytes())
+    assert again.model_extra == {"traceparent": "00-abc-def-01"}
+
+
+def test_badly_named_extension_is_rejected():
+    with pytest.raises(ValidationError, match="extension attribute"):
+        CloudEvent.create("x.y", "CGL-WSX", {}, **{"Trace-Parent": "x"})
+
+
+@pytest.mark.parametrize("source", ["CGL-WSX", "urn:isp:org:cgl", "urn:isp:org:", "urn:x:CGL"])
+def test_source_must_be_an_isp_org_urn(source):
+    with pytest.raises(ValidationError):
+        CloudEvent(id="1", source=source, type="x", time=datetime.now(UTC), data={})
+
+
+def test_naive_time_is_rejected():
+    with pytest.raises(ValidationError):
+        CloudEvent(
+            id="1", source="urn:isp:org:CGL-WSX", type="x", time=datetime(2025, 1, 1), data={}
+        )
+
+
+def test_only_specversion_1_0():
+    with pytest.raises(ValidationError):
+        CloudEvent(
+            specversion="0.3",
+            id="1",
+            source="urn:isp:org:CGL-WSX",
+            type="x",
+            time=datetime.now(UTC),
+            data={},
+        )

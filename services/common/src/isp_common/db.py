@@ -1,0 +1,109 @@
+"""Database engines and the unit of work.
+
+A unit of work is one database transaction. Handlers change state *and* write
+outbox rows (events to publish) and inbox rows (events consumed) through the
+same unit of work, so either all of it happens or none of it does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from isp_schemas.envelope import CloudEvent
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from . import telemetry
+from .tables import OutboxMessage, ProcessedEvent
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+class UnitOfWork:
+    """One transaction: state changes, outbox rows and inbox marks commit together."""
+
+    def __init__(self, engine: Engine, on_commit: Callable[[], None] | None = None):
+        self.engine = engine
+        self._on_commit = on_commit
+        self.session: Session
+        self._published = 0
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = Session(self.engine, expire_on_commit=False)
+        self._published = 0
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self._published and self._on_commit:
+            self._on_commit()
+        self._published = 0
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    # -- outbox -------------------------------------------------------------
+    def publish(self, event: CloudEvent, topic: str, key: str | None = None) -> OutboxMessage:
+        """Queue ``event`` for ``topic``; it leaves only if this transaction commits."""
+        row = OutboxMessage(
+            topic=topic,
+            key=key if key is not None else event.subject,
+            event_id=event.id,
+            event_type=event.type,
+            value=event.to_json_bytes(),
+            traceparent=telemetry.current_traceparent(),
+        )
+        self.session.add(row)
+        self._published += 1
+        return row
+
+    # -- inbox --------------------------------------------------------------
+    def already_processed(self, consumer: str, event_id: str) -> bool:
+        return self.session.get(ProcessedEvent, (consumer, event_id)) is not None
+
+    def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
+        self.session.add(ProcessedEvent(consumer=consumer, event_id=event_id, event_type=event_type))
+
+
+def pending_outbox(session: Session, limit: int) -> list[OutboxMessage]:
+    stmt = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+    return list(session.exec(stmt))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+__all__ = ["UnitOfWork", "make_engine", "create_schema", "IntegrityError", "pending_outbox", "dumps"]

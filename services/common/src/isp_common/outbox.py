@@ -1,0 +1,117 @@
+"""The outbox relay: publishes committed outbox rows to Kafka, oldest first.
+
+Rows are marked sent only after the broker acknowledged them (``acks=all``).
+A crash between send and mark re-sends the row on restart: at-least-once, which
+consumers absorb by their inbox. A failure stops the batch at the failed row, so
+one key's events never overtake each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from .db import pending_outbox
+from .kafka import TopicAdmin
+from .tables import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = b"application/cloudevents+json"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: Engine,
+        producer: AIOKafkaProducer,
+        admin: TopicAdmin,
+        poll_interval: float = 0.2,
+        batch_size: int = 500,
+    ):
+        self.engine = engine
+        self.producer = producer
+        self.admin = admin
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.flush()
+            except Exception:
+                log.exception("outbox relay: publish failed; will retry")
+                sent = 0
+                await asyncio.sleep(1.0)
+            if sent >= self.batch_size:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+        await self.flush()
+
+    async def flush(self) -> int:
+        """Publish one batch of pending rows; return how many were sent."""
+        with Session(self.engine) as session:
+            rows = pending_outbox(session, self.batch_size)
+        if not rows:
+            return 0
+        await self.admin.ensure({r.topic for r in rows})
+        futures = []
+        for row in rows:
+            headers = [
+                ("content-type", CONTENT_TYPE),
+                ("ce_id", row.event_id.encode()),
+                ("ce_type", row.event_type.encode()),
+            ]
+            if row.traceparent:
+                headers.append(("traceparent", row.traceparent.encode()))
+            fut = await self.producer.send(
+                row.topic,
+                value=row.value,
+                key=row.key.encode() if row.key else None,
+                headers=headers,
+            )
+            futures.append((row, fut))
+        sent_ids: list[int] = []
+        error: Exception | None = None
+        for row, fut in futures:
+            try:
+                await fut
+                sent_ids.append(row.id)
+            except Exception as exc:  # stop at the first failure to keep per-key order
+                error = exc
+                break
+        if sent_ids:
+            with Session(self.engine) as session:
+                session.exec(update(OutboxMessage).where(OutboxMessage.id.in_(sent_ids)).values(sent_at=utcnow()))
+                session.commit()
+            self.published += len(sent_ids)
+        if error is not None:
+            raise error
+        return len(sent_ids)

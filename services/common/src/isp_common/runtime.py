@@ -1,0 +1,205 @@
+"""The service runtime: FastAPI and faust on one event loop, with the outbox
+relay, dead-lettering, readiness and tracing wired the same way in every service.
+
+Each service's ``bootstrap.py`` builds one :class:`ServiceRuntime`, registers its
+consumers (:meth:`subscribe`), timers (:meth:`every`) and routers, and hands
+``runtime.api`` to uvicorn. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from faust.contrib.asgi import faust_app_running
+from sqlalchemy import text
+
+from . import telemetry
+from .auth import TokenVerifier, install_token_verifier
+from .consumer import EventProcessor, Handler
+from .db import UnitOfWork, create_schema, make_engine
+from .deadletter import DeadLetters
+from .kafka import TopicAdmin, new_producer
+from .outbox import OutboxRelay
+from .problems import install_problem_handlers
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, *, title: str, description: str = ""):
+        self.settings = settings
+        self.name = settings.service_name
+        telemetry.configure_tracing(settings)
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.resolved_database_url)
+        create_schema(self.engine)
+        self.faust = faust.App(
+            f"isp-{self.name}",
+            broker=f"kafka://{settings.kafka_bootstrap}",
+            store="memory://",
+            datadir=str(settings.faust_data_dir),
+            web_enabled=False,
+            autodiscover=False,
+            topic_partitions=settings.topic_partitions,
+            topic_replication_factor=settings.topic_replication,
+            broker_rebalance_timeout=settings.broker_rebalance_timeout,
+            broker_session_timeout=settings.broker_session_timeout,
+            broker_heartbeat_interval=1.0,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            stream_wait_empty=False,
+        )
+        self.admin = TopicAdmin(settings.kafka_bootstrap, settings.topic_partitions, settings.topic_replication)
+        # aiokafka clients need a running loop: built in the lifespan, not here.
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.deadletters = DeadLetters(None, f"isp-{self.name}")
+        self.topics: list[str] = []
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[asyncio.Task] = []
+        self.started = False
+        self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
+        self.api.state.runtime = self
+        install_problem_handlers(self.api)
+        install_token_verifier(self.api, self._token_verifier())
+        self._install_probes()
+        self._install_tracing_middleware()
+
+    def _token_verifier(self) -> TokenVerifier:
+        s = self.settings
+        options = {"audience": s.jwt_audience, "issuer": s.jwt_issuer}
+        if s.jwt_jwks_url:
+            return TokenVerifier(jwks_url=s.jwt_jwks_url, **options)
+        return TokenVerifier.from_key_dir(s.resolved_key_dir, **options)
+
+    # -- composition -----------------------------------------------------------
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, on_commit=self._wake_relay)
+
+    def _wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    def subscribe(self, topic: str, handlers: Mapping[str, Handler]) -> EventProcessor:
+        """Consume ``topic`` with one faust agent; ``handlers`` maps event type to handler."""
+        processor = EventProcessor(
+            consumer_name=f"{self.name}:{topic}",
+            handlers=handlers,
+            uow_factory=self.uow,
+            deadletters=self.deadletters,
+            attempts=self.settings.handler_attempts,
+            retry_delay=self.settings.handler_retry_delay,
+        )
+        channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
+
+        async def consume(stream: Any) -> None:
+            async for event in stream.events():
+                message = event.message
+                await processor.process(message.key, message.value, message.headers, topic)
+
+        consume.__name__ = f"consume_{topic.replace('.', '_')}"
+        self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
+        self.topics.append(topic)
+        return processor
+
+    def every(self, seconds: float, job: Callable[[], Awaitable[None]], name: str | None = None) -> None:
+        """A faust timer; exceptions are logged, never allowed to stop the timer."""
+
+        async def tick() -> None:
+            try:
+                await job()
+            except Exception:
+                log.exception("timer %s failed", name or job.__name__)
+
+        tick.__name__ = name or getattr(job, "__name__", "timer")
+        self.faust.timer(seconds, name=f"{self.name}.{tick.__name__}")(tick)
+
+    def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
+        self._startup.append(fn)
+
+    # -- lifecycle --------------------------------------------------------------
+    @asynccontextmanager
+    async def _lifespan(self, _api: FastAPI):
+        from isp_schemas import topics as t
+
+        await self.admin.start()
+        await self.admin.ensure(set(t.STATIC_TOPICS) | set(self.topics))
+        self.producer = new_producer(self.settings.kafka_bootstrap, f"isp-{self.name}-outbox")
+        await self.producer.start()
+        self.deadletters.producer = self.producer
+        self.relay = OutboxRelay(
+            self.engine, self.producer, self.admin, self.settings.outbox_poll_interval, self.settings.outbox_batch_size
+        )
+        self.relay.start()
+        for fn in self._startup:
+            await fn()
+        async with faust_app_running(self.faust, stop_timeout=15):
+            self.started = True
+            try:
+                yield
+            finally:
+                self.started = False
+        await self.relay.stop()
+        await self.producer.stop()
+        await self.admin.stop()
+
+    # -- probes -----------------------------------------------------------------
+    def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        checks["broker"] = bool(self.started and self.producer and self.producer.client.cluster.brokers())
+        if self.topics:
+            try:
+                assigned = self.faust.consumer.assignment() if self.started else set()
+                joined = bool(assigned) and not self.faust.rebalancing
+            except Exception:
+                joined = False
+            checks["consumers"] = joined
+        else:
+            checks["consumers"] = True
+        return checks
+
+    def _install_probes(self) -> None:
+        @self.api.get("/healthz", tags=["operations"], summary="The process is up")
+        async def healthz() -> dict[str, str]:
+            return {"status": "ok", "service": self.name}
+
+        @self.api.get("/readyz", tags=["operations"], summary="Database and Kafka reachable, consumers joined")
+        async def readyz() -> JSONResponse:
+            checks = self.readiness()
+            ok = all(checks.values())
+            return JSONResponse({"ready": ok, "checks": checks, "service": self.name}, status_code=200 if ok else 503)
+
+    def _install_tracing_middleware(self) -> None:
+        tracer = telemetry.tracer(f"isp-{self.name}")
+
+        @self.api.middleware("http")
+        async def trace_requests(request: Request, call_next):
+            if request.url.path in ("/healthz", "/readyz"):
+                return await call_next(request)
+            token = telemetry.attach(telemetry.context_from_headers(dict(request.headers)))
+            try:
+                with tracer.start_as_current_span(
+                    f"{request.method} {request.url.path}", kind=telemetry.trace.SpanKind.SERVER
+                ):
+                    response = await call_next(request)
+                    tp = telemetry.current_traceparent()
+                    if tp:
+                        response.headers["traceparent"] = tp
+                    return response
+            finally:
+                telemetry.detach(token)

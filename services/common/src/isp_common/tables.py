@@ -1,0 +1,39 @@
+"""Tables every service has: the transactional outbox and the inbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, LargeBinary
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An event waiting to be published. Written in the same transaction as the state change."""
+
+    __tablename__ = "outbox_message"
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str
+    key: str | None = None
+    event_id: str = Field(index=True)
+    event_type: str
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    traceparent: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = Field(default=None, index=True)
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """The inbox: a CloudEvent id already handled by a consumer (its effect committed with it)."""
+
+    __tablename__ = "processed_event"
+    consumer: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    event_type: str = ""
+    processed_at: datetime = Field(default_factory=utcnow)

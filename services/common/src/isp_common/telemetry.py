@@ -1,0 +1,69 @@
+"""OpenTelemetry wiring: one trace follows an event from HTTP or Kafka through the
+outbox, across Kafka (W3C ``traceparent`` header) and into the next service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+from .settings import ServiceSettings
+
+_configured = False
+
+
+def configure_tracing(settings: ServiceSettings) -> None:
+    """Install an SDK tracer provider once per process (real trace ids even with no exporter)."""
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    if settings.otel_exporter == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    elif settings.otel_exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=settings.otel_endpoint) if settings.otel_endpoint else OTLPSpanExporter()
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def tracer(name: str = "isp") -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def current_trace_id() -> str | None:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
+def context_from_headers(headers: Mapping[str, bytes | str] | Iterable[tuple[str, bytes]] | None):
+    """Extract a parent context from Kafka or HTTP headers."""
+    carrier: dict[str, str] = {}
+    items = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    for k, v in items:
+        carrier[k.lower()] = v.decode() if isinstance(v, bytes) else v
+    return propagate.extract(carrier)
+
+
+def context_from_traceparent(traceparent: str | None):
+    return propagate.extract({"traceparent": traceparent} if traceparent else {})
+
+
+def attach(ctx):
+    return otel_context.attach(ctx)
+
+
+def detach(token) -> None:
+    otel_context.detach(token)
