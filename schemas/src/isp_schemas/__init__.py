@@ -68,6 +68,7 @@ from .register import (
     ReviewOverdue,
     Risk,
     WeeklyReviewMissed,
+    RegisterCrossAreaMatch,
     person_key,
 )
 from .registry import EVENT_TYPES, InvalidEvent, model_for, parse_event
@@ -171,6 +172,7 @@ __all__ = [
     "Threshold",
     "TreatmentDisengagedAlert",
     "WeeklyReviewMissed",
+    "RegisterCrossAreaMatch",
     "make_nhs_number",
     "model_for",
     "nhs_check_digit",

@@ -177,6 +177,16 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "uk.isp.register.review.due.v1": {k: v for k, v in _ENTRY.items() if k != "at"},
     "uk.isp.register.review.overdue.v1": {k: v for k, v in _ENTRY.items() if k != "at"},
+    "uk.isp.register.cross_area_match.v1": {
+        "person_key": "0" * 64,
+        "entry_id": "reg-2",
+        "org": PROVIDER,
+        "category": "child_concern",
+        "other_entry_id": "reg-1",
+        "other_org": "CGL-ESX",
+        "other_category": "vulnerable_adult",
+        "matched_at": WHEN,
+    },
     "uk.isp.register.weekly_review.missed.v1": {
         "org": PROVIDER,
         "week_starting": "2025-11-03",

@@ -124,6 +124,26 @@ class WeeklyReviewMissed(RegisterEvent):
     )
 
 
+class RegisterCrossAreaMatch(RegisterEvent):
+    """An entry was opened for a person already open on another organisation's register.
+
+    Published by the register service; the notifications service turns it into one
+    ``uk.isp.alert.register_cross_area.v1`` to each organisation's designated safeguarding
+    lead, on ground ``safeguarding_register_match``, carrying only the fact of the match.
+    """
+
+    event_type: ClassVar[str] = "uk.isp.register.cross_area_match.v1"
+
+    person_key: PersonKey = Field(description="HMAC-SHA256 of the NHS number (never the number).")
+    entry_id: EntityId = Field(description="The entry just opened.")
+    org: OrgId = Field(description="The organisation that opened it.")
+    category: RegisterCategory = Field(description="Its category.")
+    other_entry_id: EntityId = Field(description="The entry already open on the other register.")
+    other_org: OrgId = Field(description="The organisation holding that entry.")
+    other_category: RegisterCategory = Field(description="That entry's category.")
+    matched_at: AwareDatetime = Field(description="When the match was found.")
+
+
 EVENTS: tuple[type[RegisterEvent], ...] = (
     RegisterEntryOpened,
     RegisterEntryReviewed,
@@ -132,4 +152,5 @@ EVENTS: tuple[type[RegisterEvent], ...] = (
     ReviewDue,
     ReviewOverdue,
     WeeklyReviewMissed,
+    RegisterCrossAreaMatch,
 )

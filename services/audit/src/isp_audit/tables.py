@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 
 class DisclosureRecord(SQLModel, table=True):
-    __tablename__ = "disclosure"
+    __tablename__ = "audit_disclosure"
     __table_args__ = (UniqueConstraint("alert_id", "recipient", "decision", name="uq_disclosure_share"),)
     seq: int = Field(primary_key=True)
     id: str = Field(index=True, unique=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -163,3 +164,66 @@ def event_json(record: Any) -> dict:
 @pytest.fixture(scope="session")
 def kafka(broker_bootstrap) -> KafkaProbe:
     return KafkaProbe(broker_bootstrap)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server URL (see :mod:`isp_common.testing_pg`); skipped where none can run."""
+    given = os.environ.get("ISP_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    from .testing_pg import local_postgres
+
+    try:
+        server = local_postgres()
+        url = server.__enter__()
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"PostgreSQL not available here: {exc} (apt-get install postgresql)")
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the test server, for one test."""
+    from .testing_pg import create_database
+
+    return create_database(postgres_server, unique("test_"))
+
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium from Debian's package, driven by Playwright (no browser download).
+
+    Skipped, with the reason, only where no Chromium is installed.
+    """
+    executable = os.environ.get("ISP_CHROMIUM") or next((p for p in CHROMIUM_PATHS if os.path.exists(p)), None)
+    if not executable:
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        try:
+            yield b
+        finally:
+            b.close()

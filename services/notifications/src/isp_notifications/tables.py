@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 
 class ConsentRecord(SQLModel, table=True):
-    __tablename__ = "consent"
+    __tablename__ = "notifications_consent"
     id: str = Field(primary_key=True)
     nhs_number: str = Field(index=True)
     recorded_by: str
@@ -25,7 +25,7 @@ class ConsentRecord(SQLModel, table=True):
 class AlertRecord(SQLModel, table=True):
     """An alert queued for one recipient organisation (its Kafka topic and webhooks)."""
 
-    __tablename__ = "alert"
+    __tablename__ = "notifications_alert"
     id: str = Field(primary_key=True)
     type: str = Field(index=True)
     recipient: str = Field(index=True)

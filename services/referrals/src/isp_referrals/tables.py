@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 
 class Referral(SQLModel, table=True):
-    __tablename__ = "referral"
+    __tablename__ = "referrals_referral"
     id: str = Field(primary_key=True)
     direction: str
     from_org: str = Field(index=True)
@@ -29,7 +29,7 @@ class Referral(SQLModel, table=True):
 
 
 class Appointment(SQLModel, table=True):
-    __tablename__ = "appointment"
+    __tablename__ = "referrals_appointment"
     id: str = Field(primary_key=True)
     provider_org: str = Field(index=True)
     nhs_number: str = Field(index=True)
