@@ -200,7 +200,8 @@ class Suite:
 def main() -> int:
     """``make run``: everything in the foreground until Ctrl-C or SIGTERM."""
     var_dir = Path(os.environ.get("ISP_VAR_DIR", "var"))
-    suite = Suite(var_dir=var_dir, bootstrap=os.environ.get("ISP_KAFKA_BOOTSTRAP") or None)
+    ports = {name: int(os.environ.get(f"ISP_{name.upper()}_PORT", port)) for name, port in SERVICES.items()}
+    suite = Suite(var_dir=var_dir, ports=ports, bootstrap=os.environ.get("ISP_KAFKA_BOOTSTRAP") or None)
     stop = {"now": False}
 
     def _signal(_sig, _frame):

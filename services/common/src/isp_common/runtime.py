@@ -104,7 +104,15 @@ class ServiceRuntime:
         async def consume(stream: Any) -> None:
             async for event in stream.events():
                 message = event.message
-                await processor.process(message.key, message.value, message.headers, topic)
+                # process() dead-letters rather than raise; if even that fails (broker down),
+                # hold this partition and retry: faust would acknowledge an event whose agent raised.
+                while True:
+                    try:
+                        await processor.process(message.key, message.value, message.headers, topic)
+                        break
+                    except Exception:
+                        log.exception("could not process or dead-letter an event from %s; retrying", topic)
+                        await asyncio.sleep(1.0)
 
         consume.__name__ = f"consume_{topic.replace('.', '_')}"
         self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
