@@ -70,3 +70,9 @@ class ServiceSettings(BaseSettings):
     @property
     def faust_data_dir(self) -> Path:
         return self.var_dir / f"{self.service_name}-faust"
+
+    def working_calendar(self):
+        """The shared working-day calendar with this deployment's bank-holiday overrides."""
+        from .workingdays import WorkingCalendar
+
+        return WorkingCalendar(extra_holidays=self.extra_bank_holidays, removed_holidays=self.removed_bank_holidays)
