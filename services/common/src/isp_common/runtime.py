@@ -62,6 +62,7 @@ class ServiceRuntime:
         # aiokafka clients need a running loop: built in the lifespan, not here.
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.deadletters = DeadLetters(None, f"isp-{self.name}")
         self.topics: list[str] = []
         self._startup: list[Callable[[], Awaitable[None]]] = []
@@ -86,8 +87,18 @@ class ServiceRuntime:
         return UnitOfWork(self.engine, on_commit=self._wake_relay)
 
     def _wake_relay(self) -> None:
-        if self.relay is not None:
-            self.relay.wake()
+        """Called after a commit, from the loop or from an API worker thread."""
+        relay, loop = self.relay, self._loop
+        if relay is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            relay.wake()
+        else:
+            loop.call_soon_threadsafe(relay.wake)
 
     def subscribe(self, topic: str, handlers: Mapping[str, Handler]) -> EventProcessor:
         """Consume ``topic`` with one faust agent; ``handlers`` maps event type to handler."""
@@ -147,6 +158,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self.engine, self.producer, self.admin, self.settings.outbox_poll_interval, self.settings.outbox_batch_size
         )
+        self._loop = asyncio.get_running_loop()
         self.relay.start()
         for fn in self._startup:
             await fn()

@@ -1,0 +1,104 @@
+"""Recording what happens to a referral: the history row, the due dates and the event on
+``isp.referrals.v1``, all in the caller's unit of work (never a dual write)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from isp_common.db import UnitOfWork
+from isp_schemas import topics
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.people import Person
+from isp_schemas.referrals import ReferralEvent
+from sqlmodel import select
+
+from .tables import Referral, ReferralDueDate, ReferralHistory
+
+
+def to_utc(dt: datetime) -> datetime:
+    """Aware datetimes are stored in UTC (SQLite keeps no offset)."""
+    if dt.tzinfo is None:
+        raise ValueError("a naive datetime cannot be stored: give it an offset")
+    return dt.astimezone(UTC)
+
+
+def fact(referral: Referral, at: datetime, by: str | None) -> dict[str, Any]:
+    """What every later-life event repeats about its referral."""
+    return {
+        "referral_id": referral.id,
+        "direction": referral.direction,
+        "from_org": referral.from_org,
+        "to_org": referral.to_org,
+        "person": Person.model_validate(referral.person),
+        "at": at,
+        "by": by,
+    }
+
+
+def publish(uow: UnitOfWork, referral: Referral, data: ReferralEvent, source_org: str, at: datetime) -> CloudEvent:
+    """Queue ``data`` on isp.referrals.v1 through the outbox, keyed by the person's NHS number."""
+    event = CloudEvent.create(
+        type=data.event_type, source_org=source_org, data=data, subject=referral.nhs_number, time=at
+    )
+    uow.publish(event, topics.REFERRALS)
+    return event
+
+
+def record(
+    uow: UnitOfWork,
+    referral: Referral,
+    action: str,
+    *,
+    at: datetime,
+    by: str | None,
+    org: str,
+    from_state: str | None,
+    details: dict[str, Any] | None = None,
+    event_id: str | None = None,
+) -> None:
+    """Add a line to the referral's history: who did what, when."""
+    uow.session.add(
+        ReferralHistory(
+            referral_id=referral.id,
+            action=action,
+            from_state=from_state,
+            to_state=referral.state,
+            at=to_utc(at),
+            by=by,
+            org=org,
+            details=details or {},
+            event_id=event_id,
+        )
+    )
+
+
+def add_due(uow: UnitOfWork, referral: Referral, due: str, due_on: date, responsible_org: str) -> ReferralDueDate:
+    row = ReferralDueDate(referral_id=referral.id, due=due, due_on=due_on, responsible_org=responsible_org)
+    uow.session.add(row)
+    return row
+
+
+def dues_of(uow: UnitOfWork, referral_id: str, due: str | None = None) -> list[ReferralDueDate]:
+    stmt = select(ReferralDueDate).where(ReferralDueDate.referral_id == referral_id)
+    if due is not None:
+        stmt = stmt.where(ReferralDueDate.due == due)
+    return list(uow.session.exec(stmt.order_by(ReferralDueDate.due_on, ReferralDueDate.id)))
+
+
+def meet_due(uow: UnitOfWork, referral_id: str, due: str, met_on: date) -> ReferralDueDate | None:
+    """Mark the earliest open due date of this kind met; None when there was none open."""
+    for row in dues_of(uow, referral_id, due):
+        if row.met_on is None and row.waived_at is None:
+            row.met_on = met_on
+            uow.session.add(row)
+            return row
+    return None
+
+
+def waive_open_dues(uow: UnitOfWork, referral_id: str, now: datetime) -> None:
+    """A closed referral owes nothing more: its open due dates are waived."""
+    for row in dues_of(uow, referral_id):
+        if row.met_on is None and row.waived_at is None:
+            row.waived_at = to_utc(now)
+            uow.session.add(row)
