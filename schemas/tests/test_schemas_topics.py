@@ -31,6 +31,7 @@ def test_static_topics_are_the_fixed_names():
         "isp.consent.v1",
         "isp.register.v1",
         "isp.audit.v1",
+        "isp.audit.checkpoints.v1",
         "isp.deadletter.v1",
     }
     assert set(topics.STATIC_TOPICS) <= set(topics.TOPICS)

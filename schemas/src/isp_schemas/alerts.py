@@ -139,6 +139,9 @@ class ConferenceInvitationAlert(SharedAlert):
         description="True when scheduled_for's date is before the 5th working day after issue."
     )
     report_due: date = Field(description="The date a written report is due.")
+    written_report_requested: bool = Field(
+        default=False, description="A written report is asked for (always on short notice)."
+    )
 
 
 class RegisterCrossAreaAlert(SharedAlert):
@@ -186,6 +189,9 @@ class DisclosureWithheldAlert(AlertBase):
     intended_recipient: OrgId = Field(description="The organisation it would have gone to.")
     reason: str = Field(description="Why no lawful basis held.")
     source_event_id: str | None = Field(default=None, description="The event that prompted it.")
+    withheld_alert_id: EntityId | None = Field(
+        default=None, description="The id the withheld alert would have had (its audit record's alert_id)."
+    )
 
 
 class ConferenceCancelledAlert(AlertBase):
@@ -239,6 +245,7 @@ class ReportOverdueAlert(AlertBase):
     conference_id: EntityId = Field(description="The conference.")
     report_due: date = Field(description="The date the report was due.")
     scheduled_for: AwareDatetime | None = Field(default=None, description="When the conference is.")
+    invitee: OrgId | None = Field(default=None, description="The invited organisation whose report is overdue.")
 
 
 class DeliveryEscalationAlert(AlertBase):

@@ -68,4 +68,25 @@ class DisclosureRecorded(EventData):
         return self
 
 
-EVENTS: tuple[type[DisclosureRecorded], ...] = (DisclosureRecorded,)
+class CheckpointSigned(EventData):
+    """A signed head of the audit hash chain (internal topic ``isp.audit.checkpoints.v1``).
+
+    ``signature`` is Ed25519 over the RFC 8785 JSON of ``{"head", "log", "size", "time"}``.
+    Keep a copy: a later rewrite of the audit table cannot match a checkpoint you hold.
+    """
+
+    event_type: ClassVar[str] = "uk.isp.audit.checkpoint.v1"
+    topic: ClassVar[str] = topics.AUDIT_CHECKPOINTS
+
+    log: str = Field(description="The log signed: isp-audit.")
+    size: int = Field(ge=1, description="Records in the chain at signing (the head's seq).")
+    head: str = Field(pattern="^[0-9a-f]{64}$", description="The hash of record `size`.")
+    time: str = Field(description="When it was signed (UTC, RFC 3339).")
+    key_id: str = Field(description="First 16 hex digits of SHA-256 of the raw public key.")
+    signature: str = Field(description="Base64 Ed25519 signature of the statement.")
+    public_key: str | None = Field(
+        default=None, description="Base64 SubjectPublicKeyInfo of the key (for convenience; pin it)."
+    )
+
+
+EVENTS: tuple[type[EventData], ...] = (DisclosureRecorded, CheckpointSigned)

@@ -327,4 +327,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "shared_at": WHEN,
         "alert_type": "uk.isp.alert.did_not_attend.v1",
     },
+    "uk.isp.audit.checkpoint.v1": {
+        "log": "isp-audit",
+        "size": 1000,
+        "head": "9f" * 32,
+        "time": "2025-11-03T10:05:00.000000Z",
+        "key_id": "0a1b2c3d4e5f6a7b",
+        "signature": "c2lnbmF0dXJl" * 7 + "c2lnbmF0dXI=",
+        "public_key": "MCowBQYDK2VwAyEA" + "A" * 43 + "=",
+    },
 }

@@ -32,6 +32,7 @@ _CHANNELS: dict[str, str] = {
     "consent": topics.CONSENT,
     "register": topics.REGISTER,
     "audit": topics.AUDIT,
+    "auditcheckpoints": topics.AUDIT_CHECKPOINTS,
     "deadletter": topics.DEADLETTER,
     "alerts": topics.ALERTS_TEMPLATE,
 }

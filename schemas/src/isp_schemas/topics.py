@@ -23,6 +23,7 @@ REFERRALS = "isp.referrals.v1"
 CONSENT = "isp.consent.v1"
 REGISTER = "isp.register.v1"
 AUDIT = "isp.audit.v1"
+AUDIT_CHECKPOINTS = "isp.audit.checkpoints.v1"
 DEADLETTER = "isp.deadletter.v1"
 
 ALERTS_TEMPLATE = "isp.alerts.{org}.v1"
@@ -128,6 +129,14 @@ TOPICS: dict[str, TopicSpec] = {
             description="One DisclosureRecorded per decision to share or withhold.",
         ),
         TopicSpec(
+            AUDIT_CHECKPOINTS,
+            publishers="audit service",
+            consumers="anyone keeping a copy of the audit trail's signed heads (internal)",
+            key="the log name (isp-audit)",
+            description="Signed checkpoints of the audit hash chain (size, head hash, time).",
+            partitions=1,
+        ),
+        TopicSpec(
             DEADLETTER,
             publishers="every consumer",
             consumers="operators",
@@ -151,6 +160,7 @@ STATIC_TOPICS: list[str] = [
     CONSENT,
     REGISTER,
     AUDIT,
+    AUDIT_CHECKPOINTS,
     DEADLETTER,
 ]
 """Every topic with a fixed name (alerts topics are created per organisation)."""

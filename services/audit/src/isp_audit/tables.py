@@ -1,36 +1,125 @@
-"""The audit trail: one row per disclosure decision, chained by hash."""
+"""The audit trail's tables. ``audit_disclosure`` is append-only (see :mod:`isp_audit.guard`).
+
+Times in ``audit_disclosure`` are fixed-width UTC text and JSON values canonical text (see
+:mod:`isp_audit.chain`): what is stored is exactly what is hashed, on every database.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from isp_common.tables import utcnow
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+DISCLOSURE_TABLE = "audit_disclosure"
 
 
 class DisclosureRecord(SQLModel, table=True):
-    __tablename__ = "audit_disclosure"
-    __table_args__ = (UniqueConstraint("alert_id", "recipient", "decision", name="uq_disclosure_share"),)
-    seq: int = Field(primary_key=True)
-    id: str = Field(index=True, unique=True)
-    recorded_at: datetime = Field(default_factory=utcnow)
-    shared_at: datetime
+    """One decision to share, withhold, or one acknowledgement of receipt.
+
+    Unique on (alert_id, recipient, decision): the same share recorded twice is stored once,
+    while a recipient's ``received`` acknowledgement is a record of its own.
+    """
+
+    __tablename__ = DISCLOSURE_TABLE
+    __table_args__ = (
+        UniqueConstraint("alert_id", "recipient", "decision", name="uq_audit_disclosure_share"),
+        UniqueConstraint("prev_hash", name="uq_audit_disclosure_prev_hash"),  # no forks
+        Index("ix_audit_disclosure_person_time", "person", "shared_at", "seq"),
+        Index("ix_audit_disclosure_discloser_time", "discloser", "shared_at", "seq"),
+        Index("ix_audit_disclosure_recipient_time", "recipient", "shared_at", "seq"),
+        Index("ix_audit_disclosure_time", "shared_at", "seq"),
+    )
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: str = Field(unique=True)
+    recorded_at: str
+    shared_at: str
     decision: str
-    discloser: str = Field(index=True)
-    recipient: str = Field(index=True)
-    person: str | None = Field(default=None, index=True)
-    children: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    discloser: str
+    recipient: str
     purpose: str
-    data_categories: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    lawful_basis: dict | None = Field(default=None, sa_column=Column(JSON))
+    data_categories: str = Field(sa_column=Column(Text, nullable=False))
+    lawful_basis: str | None = Field(default=None, sa_column=Column(Text))
     service_user_informed: bool | None = None
-    not_informed_reason: str | None = None
     source_event_id: str | None = None
-    alert_id: str = Field(index=True)
+    alert_id: str
     alert_type: str | None = None
     channel: str
     trace_id: str | None = None
-    reason: str | None = None
+    personal_commitment: str
     prev_hash: str
-    hash: str
+    hash: str = Field(unique=True)
+    # personal fields: erased (with the salt) after the retention period
+    person: str | None = None
+    children: str | None = Field(default=None, sa_column=Column(Text))
+    not_informed_reason: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    personal_salt: str | None = None
+    erased_at: str | None = None
+    erasure_id: str | None = None
+
+
+class Checkpoint(SQLModel, table=True):
+    """A signed statement of the chain's head (size, hash, time)."""
+
+    __tablename__ = "audit_checkpoint"
+    size: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    head: str
+    time: str
+    key_id: str
+    signature: str
+
+
+class AccessRecord(SQLModel, table=True):
+    """Who asked the audit trail what, when, and the purpose they gave."""
+
+    __tablename__ = "audit_access"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    sub: str
+    org: str = Field(index=True)
+    roles: str
+    action: str
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    purpose: str | None = None
+    results: int | None = None
+    trace_id: str | None = None
+
+
+class Erasure(SQLModel, table=True):
+    """One run of erasure: personal fields of records shared before ``before`` were removed."""
+
+    __tablename__ = "audit_erasure"
+    id: str = Field(primary_key=True)
+    at: str
+    by: str
+    before: str
+    records: int
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+
+class AlertSeen(SQLModel, table=True):
+    """An alert delivered on an organisation's alerts topic (for reconciliation)."""
+
+    __tablename__ = "audit_alert_seen"
+    alert_id: str = Field(primary_key=True)
+    recipient: str = Field(primary_key=True)
+    type: str
+    sender_org: str
+    basis: str | None = None
+    event_time: str
+    seen_at: str
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One nightly reconciliation: when, and how many mismatches it found."""
+
+    __tablename__ = "audit_reconciliation_run"
+    id: str = Field(primary_key=True)
+    run_on: str = Field(index=True)
+    at: str
+    alerts: int
+    records: int
+    mismatches: int

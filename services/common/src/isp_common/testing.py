@@ -67,6 +67,8 @@ def suite(broker_bootstrap, tmp_path_factory) -> Iterator[Suite]:
         env={
             "ISP_TIMER_INTERVAL": "1.0",
             "ISP_LOG_LEVEL": "INFO",
+            "ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5", "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0",
+            **{f"ISP_NOTIFICATIONS_{k}": v for k, v in (("WEBHOOK_RETRY_BASE", "0.3"), ("WEBHOOK_RETRY_MAX_DELAY", "1"), ("WEBHOOK_RETRY_WINDOW", "120"), ("HEARTBEAT_INTERVAL", "3"), ("ENDPOINT_FAILURE_ESCALATION", "4"), ("DEADLINE_CHECK_INTERVAL", "1"), ("DELIVERY_POLL_INTERVAL", "0.2"))},  # noqa: E501
         },
     )
     started = time.monotonic()
@@ -203,7 +205,7 @@ def postgres_url(postgres_server) -> str:
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: sync Playwright leaves a loop "running" until it stops
 def browser() -> Iterator[Any]:
     """Headless Chromium from Debian's package, driven by Playwright (no browser download).
 

@@ -1,0 +1,33 @@
+"""``python -m benchmarks [--records N]``: the audit trail benchmark (``make bench``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .audit import build, measure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=Path("var/bench"))
+    parser.add_argument("--reuse", action="store_true", help="reuse a database already built")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"audit-{args.records}.db"
+    if not (args.reuse and path.exists()):
+        took = build(path, args.records)
+        print(f"built {args.records:,} chained records in {took:.1f}s: {path}", flush=True)
+    result = measure(path, args.records, args.runs)
+    print(f"verify (isp_audit.verify.verify, whole chain): {result['verify_s']:.2f}s  (target < 10 s)")
+    for name, label in (("person", "person filter"), ("org_dates", "org + 30-day date filter"),
+                        ("person_as_ig_officer", "person filter as ig_officer (scoped)")):  # fmt: skip
+        t = result[name]
+        print(f"query {label} (isp_audit.query.search, limit 50, no HTTP): "
+              f"p50 {t.p50_ms:.1f} ms, p95 {t.p95_ms:.1f} ms, mean rows {t.mean_rows:.0f}  (target p95 < 50 ms)")
+
+
+if __name__ == "__main__":
+    main()

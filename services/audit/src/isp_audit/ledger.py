@@ -1,0 +1,77 @@
+"""The alerts ledger: which alerts were delivered on ``isp.alerts.<ORG>.v1`` topics.
+
+faust's pattern subscriptions do not work (its aiokafka driver says so), so this is a plain
+aiokafka consumer in the service's own consumer group, subscribed by pattern, committing its
+offsets only after the alerts it read are in the database. A new organisation's topic is
+noticed within ``alerts_metadata_max_age_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer
+from isp_common.db import UnitOfWork
+from isp_schemas import topics
+from isp_schemas.envelope import CloudEvent
+from pydantic import ValidationError
+
+from .handlers import alert_delivered
+
+log = logging.getLogger(__name__)
+
+
+class AlertsLedger:
+    def __init__(self, bootstrap: str, group: str, uow_factory: Callable[[], UnitOfWork], metadata_max_age_ms: int):
+        self.bootstrap = bootstrap
+        self.group = group
+        self.uow_factory = uow_factory
+        self.metadata_max_age_ms = metadata_max_age_ms
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alerts ledger failed; restarting in 2s")
+                await asyncio.sleep(2.0)
+            finally:
+                if self.consumer is not None:
+                    await self.consumer.stop()
+                    self.consumer = None
+
+    async def _consume(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=self.metadata_max_age_ms,
+        )
+        await self.consumer.start()
+        self.consumer.subscribe(pattern=topics.ALERTS_PATTERN)
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=1000, max_records=500)
+            if not batch:
+                continue
+            with self.uow_factory() as uow:
+                for tp, records in batch.items():
+                    for record in records:
+                        self._note(uow, tp.topic, record.value)
+                uow.commit()
+            await self.consumer.commit()
+
+    @staticmethod
+    def _note(uow: UnitOfWork, topic: str, value: bytes | None) -> None:
+        try:
+            event = CloudEvent.from_json_bytes(value or b"")
+        except ValidationError:
+            log.warning("alerts ledger: skipped an unreadable message on %s", topic)
+            return
+        alert_delivered(uow.session, topic, event)
+        uow.session.flush()

@@ -1,0 +1,148 @@
+"""The chain: fast canonical bytes equal RFC 8785; every tampering is caught at its seq."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from isp_audit import chain, checkpoints
+from isp_audit.testing import engine_with
+from isp_audit.verify import verify
+from sqlalchemy import text
+
+KEY = Ed25519PrivateKey.generate()
+TRUSTED = KEY.public_key()
+
+texts = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=("Cs",)), max_size=12)
+maybe = st.none() | texts
+
+
+@settings(max_examples=300, deadline=None)
+@given(strings=st.lists(maybe, min_size=13, max_size=13), seq=st.integers(1, 10**12),
+       informed=st.sampled_from([None, True, False]), cats=st.lists(texts, max_size=3))
+def test_fast_canonical_bytes_are_rfc8785(strings, seq, informed, cats):
+    names = ("alert_id", "alert_type", "channel", "decision", "discloser", "id", "personal_commitment",
+             "purpose", "recipient", "recorded_at", "shared_at", "source_event_id", "trace_id")
+    body = dict(zip(names, strings, strict=True))
+    body.update(seq=seq, service_user_informed=informed, data_categories=cats, lawful_basis={"kind": "consent",
+                                                                                        "consent_id": "c"})
+    fast = chain.body_bytes(**{**body, "data_categories": chain.canonical_text(cats),
+                               "lawful_basis": chain.canonical_text(body["lawful_basis"])})
+    assert fast == rfc8785.dumps(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(person=maybe, reason=maybe, informed_reason=maybe, local_id=texts)
+def test_fast_personal_bytes_are_rfc8785(person, reason, informed_reason, local_id):
+    children = [{"local_id": local_id}]
+    personal = {"children": children, "not_informed_reason": informed_reason, "person": person, "reason": reason}
+    assert chain.personal_bytes(chain.canonical_text(children), informed_reason, person, reason) == rfc8785.dumps(
+        personal
+    )
+
+
+def _cp(engine, size, key=KEY):
+    with engine.connect() as conn:
+        head = conn.execute(text("SELECT hash FROM audit_disclosure WHERE seq = :s"), {"s": size}).scalar_one()
+    return checkpoints.sign(key, size, head, "2025-11-04T00:00:00.000000Z")
+
+
+def _attack(engine, *statements):
+    """What an attacker with write access does: drop the guards, then change rows."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER IF EXISTS audit_disclosure_no_delete"))
+        conn.execute(text("DROP TRIGGER IF EXISTS audit_disclosure_erase_only"))
+        for statement in statements:
+            conn.execute(text(statement))
+
+
+def test_an_untouched_chain_verifies_with_its_checkpoints():
+    engine = engine_with(30)
+    verdict = verify(engine, [_cp(engine, 10), _cp(engine, 30)], TRUSTED)
+    assert verdict.ok and verdict.records == 30 and verdict.first_bad_seq is None and verdict.checkpoints == 2
+
+
+@pytest.mark.parametrize(
+    ("statement", "bad_seq"),
+    [
+        ("UPDATE audit_disclosure SET recipient = 'EVIL-ORG' WHERE seq = 7", 7),
+        ("UPDATE audit_disclosure SET purpose = 'curiosity' WHERE seq = 1", 1),
+        ("UPDATE audit_disclosure SET data_categories = '[\"attendance\",\"risk\"]' WHERE seq = 12", 12),
+        ("UPDATE audit_disclosure SET lawful_basis = NULL WHERE seq = 20", 20),
+        ("UPDATE audit_disclosure SET shared_at = '2025-11-03T09:00:00.000000Z' WHERE seq = 5", 5),
+        ("UPDATE audit_disclosure SET person = '9434765870' WHERE seq = 9", 9),
+        ("UPDATE audit_disclosure SET children = '[]' WHERE seq = 11", 11),
+        ("UPDATE audit_disclosure SET hash = '" + "ab" * 32 + "' WHERE seq = 14", 14),
+        ("UPDATE audit_disclosure SET prev_hash = '" + "cd" * 32 + "' WHERE seq = 15", 15),
+        ("UPDATE audit_disclosure SET personal_salt = NULL, person = NULL WHERE seq = 16", 16),
+        ("UPDATE audit_disclosure SET service_user_informed = 1 WHERE seq = 17", 17),
+        ("DELETE FROM audit_disclosure WHERE seq = 8", 8),
+        ("DELETE FROM audit_disclosure WHERE seq IN (3, 4)", 3),
+    ],
+)
+def test_an_edit_or_deletion_fails_at_its_seq(statement, bad_seq):
+    engine = engine_with(25)
+    cps = [_cp(engine, 25)]
+    _attack(engine, statement)
+    verdict = verify(engine, cps, TRUSTED)
+    assert not verdict.ok and verdict.first_bad_seq == bad_seq
+
+
+def test_reordering_two_records_fails_at_the_first_moved():
+    engine = engine_with(20)
+    _attack(engine, "UPDATE audit_disclosure SET seq = -6 WHERE seq = 6",
+            "UPDATE audit_disclosure SET seq = 6 WHERE seq = 13",
+            "UPDATE audit_disclosure SET seq = 13 WHERE seq = -6")
+    assert verify(engine, [], TRUSTED).first_bad_seq == 6
+
+
+def test_truncation_is_caught_by_an_earlier_checkpoint():
+    engine = engine_with(20)
+    cps = [_cp(engine, 20)]
+    _attack(engine, "DELETE FROM audit_disclosure WHERE seq > 16")
+    verdict = verify(engine, cps, TRUSTED)
+    assert not verdict.ok and verdict.first_bad_seq == 17 and verdict.records == 16
+
+
+def test_a_whole_rewrite_with_recomputed_hashes_is_caught_by_the_checkpoint():
+    engine = engine_with(20)
+    genuine = [_cp(engine, 10), _cp(engine, 20)]
+    forged = engine_with(20, start=chain.parse_utc_text("2025-12-01T00:00:00.000000Z"))  # a different history
+    assert verify(forged, [], TRUSTED).ok  # internally consistent...
+    verdict = verify(forged, genuine, TRUSTED)  # ...but not what was signed
+    assert not verdict.ok and verdict.first_bad_seq == 10
+
+
+def test_a_swapped_checkpoint_fails_at_its_size():
+    engine = engine_with(20)
+    good = _cp(engine, 15)
+    altered = dataclasses.replace(good, head="ee" * 32)
+    other_key = _cp(engine, 12, key=Ed25519PrivateKey.generate())
+    assert verify(engine, [_cp(engine, 5), altered], TRUSTED).first_bad_seq == 15
+    assert verify(engine, [_cp(engine, 5), other_key], TRUSTED).first_bad_seq == 12
+    assert verify(engine, [good], TRUSTED).ok
+
+
+@settings(max_examples=150, deadline=None)
+@given(strings=st.lists(maybe, min_size=4, max_size=4), informed=st.sampled_from([None, True, False]))
+def test_sqlite_assembles_the_same_canonical_bytes(strings, informed):
+    from isp_audit.testing import disclosure
+    from isp_audit.verify import assemble, assembled_rows, stream_rows
+
+    engine = engine_with(0)
+    purpose, reason, not_told, trace = strings
+    with engine.begin() as conn:
+        from isp_audit.handlers import append_disclosure
+        from sqlmodel import Session
+
+        with Session(bind=conn) as session:
+            append_disclosure(session, disclosure(purpose=purpose or "p", trace_id=trace, reason=reason,
+                                                  not_informed_reason=not_told, service_user_informed=informed))
+            session.flush()
+    assert list(assembled_rows(engine))[0][-2:] == tuple(
+        x.decode() for x in list(assemble(stream_rows(engine)))[0][-2:]
+    )
