@@ -1,0 +1,95 @@
+"""Pure register rules: no I/O, no framework imports.
+
+Source: the national protocol's provider-based register example (domain/004, notes to
+figure 1): four categories; every entry reviewed at least monthly; the designated
+safeguarding lead (DSL) reviews the whole register weekly; clients open on another area's
+register are flagged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, get_args
+
+from isp_common.workingdays import add_months
+from isp_schemas.register import RegisterCategory
+
+CATEGORIES: tuple[str, ...] = get_args(RegisterCategory)
+
+CATEGORY_LABELS: dict[str, str] = {
+    "child_concern": "In contact with children about whom there is a concern",
+    "vulnerable_adult": "Vulnerable adult",
+    "risk_to_vulnerable_adults": "Presents a risk to vulnerable adults (including serial domestic abuse perpetrators)",
+    "general_high_risk": "Presents a general high risk (e.g. MAPPA, assaults or threats to staff)",
+}
+
+Reminder = Literal["due", "overdue"]
+
+
+class RuleBroken(ValueError):
+    """A command the register's state does not allow (answered 409)."""
+
+
+class InvalidDate(RuleBroken):
+    """An opening or review dated in the future, or a review before the entry was opened or
+    last reviewed (answered 422)."""
+
+
+def next_review_due(reviewed_or_opened_on: date) -> date:
+    """At most one calendar month on, clamped to the month's end (31 January -> 28/29 February)."""
+    return add_months(reviewed_or_opened_on, 1)
+
+
+def is_overdue(review_due: date, today: date) -> bool:
+    """A review done on its due date is on time; the day after, it is overdue."""
+    return today > review_due
+
+
+def week_starting(d: date) -> date:
+    """The Monday of ``d``'s week: the DSL's weekly review runs Monday to Sunday."""
+    return d - timedelta(days=d.weekday())
+
+
+def due_this_week(review_due: date, today: date) -> bool:
+    """Not yet overdue, and due by the Sunday of this week."""
+    return today <= review_due <= week_starting(today) + timedelta(days=6)
+
+
+def reminders_to_raise(
+    review_due: date,
+    today: date,
+    reminder_days: int,
+    due_flagged_for: date | None,
+    overdue_flagged_for: date | None,
+) -> list[Reminder]:
+    """Which review reminders an open entry needs now: each at most once per due date.
+
+    "due" from ``reminder_days`` before the date up to the date itself; "overdue" once the
+    date has passed. An entry first seen already overdue gets only "overdue".
+    """
+    if is_overdue(review_due, today):
+        return [] if overdue_flagged_for == review_due else ["overdue"]
+    if today >= review_due - timedelta(days=reminder_days) and due_flagged_for != review_due:
+        return ["due"]
+    return []
+
+
+def check_opening_date(opened_on: date, today: date) -> None:
+    if opened_on > today:
+        raise InvalidDate("An entry cannot be opened on a future date.")
+
+
+def check_review_date(reviewed_on: date, today: date, opened_on: date, last_reviewed_on: date | None) -> None:
+    """A review may be recorded for today or an earlier day, but not before the entry was
+    opened nor before its last review (the history stays in order)."""
+    if reviewed_on > today:
+        raise InvalidDate("A review cannot be recorded for a future date.")
+    if reviewed_on < opened_on:
+        raise InvalidDate("A review cannot be dated before the entry was opened.")
+    if last_reviewed_on is not None and reviewed_on < last_reviewed_on:
+        raise InvalidDate("A review cannot be dated before the entry's last review.")
+
+
+def as_utc(dt: datetime) -> datetime:
+    """Times are stored as UTC; SQLite hands them back naive, so naive means UTC here."""
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

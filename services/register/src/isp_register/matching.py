@@ -1,0 +1,117 @@
+"""Cross-area flags: the person index built from ``isp.register.v1``, and the matches.
+
+The register consumes its own topic (and any other deployment's entries on it) to keep
+``person_key`` -> open entries per organisation. When an entry is opened for a key already
+open at another organisation, it publishes one ``RegisterCrossAreaMatch`` per pair of
+entries; notifications turns that into an alert to both designated safeguarding leads.
+Events for one person share a key, hence a partition, so they are seen in order.
+"""
+
+from __future__ import annotations
+
+from isp_common.consumer import EventRejected
+from isp_common.db import UnitOfWork
+from isp_schemas import topics
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.register import (
+    RegisterCrossAreaMatch,
+    RegisterEntryClosed,
+    RegisterEntryOpened,
+    RegisterEntryReviewed,
+    RegisterEntryUpdated,
+)
+from sqlalchemy import and_, or_
+from sqlmodel import select
+
+from . import domain
+from .handlers import new_id, publish
+from .tables import RegisterCrossAreaMatch as MatchRow
+from .tables import RegisterPersonIndex
+
+
+def _check_source(event: CloudEvent, org: str) -> None:
+    if event.source_org != org:
+        raise EventRejected("the event's source organisation is not the entry's organisation")
+
+
+def entry_opened(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryOpened) -> None:
+    _check_source(event, data.org)
+    row = uow.session.get(RegisterPersonIndex, data.entry_id)
+    if row is not None and not row.open:
+        return  # already closed: nothing to match
+    if row is None:
+        row = RegisterPersonIndex(
+            entry_id=data.entry_id,
+            org=data.org,
+            person_key=data.person_key,
+            category=data.category,
+            opened_at=domain.as_utc(data.at),
+        )
+    row.category = data.category
+    uow.session.add(row)
+    others = uow.session.exec(
+        select(RegisterPersonIndex).where(
+            RegisterPersonIndex.person_key == data.person_key,
+            RegisterPersonIndex.open == True,  # noqa: E712 - SQL expression
+            RegisterPersonIndex.org != data.org,
+        )
+    ).all()
+    for other in others:
+        if _already_matched(uow, data.entry_id, other.entry_id):
+            continue
+        match = RegisterCrossAreaMatch(
+            person_key=data.person_key,
+            entry_id=data.entry_id,
+            org=data.org,
+            category=data.category,
+            other_entry_id=other.entry_id,
+            other_org=other.org,
+            other_category=other.category,
+            matched_at=domain.as_utc(event.time),
+        )
+        uow.session.add(MatchRow(id=new_id("match"), **match.model_dump()))
+        publish(uow, match, data.org, data.person_key, event.time)
+
+
+def _already_matched(uow: UnitOfWork, a: str, b: str) -> bool:
+    stmt = select(MatchRow.id).where(
+        or_(
+            and_(MatchRow.entry_id == a, MatchRow.other_entry_id == b),
+            and_(MatchRow.entry_id == b, MatchRow.other_entry_id == a),
+        )
+    )
+    return uow.session.exec(stmt).first() is not None
+
+
+def entry_changed(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryReviewed | RegisterEntryUpdated) -> None:
+    _check_source(event, data.org)
+    row = uow.session.get(RegisterPersonIndex, data.entry_id)
+    if row is not None and row.open:
+        row.category = data.category
+        uow.session.add(row)
+
+
+def entry_closed(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryClosed) -> None:
+    _check_source(event, data.org)
+    row = uow.session.get(RegisterPersonIndex, data.entry_id)
+    if row is None:
+        row = RegisterPersonIndex(
+            entry_id=data.entry_id,
+            org=data.org,
+            person_key=data.person_key,
+            category=data.category,
+            opened_at=domain.as_utc(data.at),
+        )
+    row.open = False
+    row.closed_at = domain.as_utc(data.at)
+    uow.session.add(row)
+
+
+HANDLERS_BY_TOPIC = {
+    topics.REGISTER: {
+        RegisterEntryOpened.event_type: entry_opened,
+        RegisterEntryReviewed.event_type: entry_changed,
+        RegisterEntryUpdated.event_type: entry_changed,
+        RegisterEntryClosed.event_type: entry_closed,
+    }
+}

@@ -1,0 +1,192 @@
+"""The designated safeguarding lead's pages: server-rendered HTML (Jinja2), no JavaScript.
+
+Log-in takes the same bearer token as the API (pasted on ``/register/login`` in the
+embedded default) and keeps it in an HttpOnly, SameSite=Strict cookie scoped to
+``/register``; every request verifies it again, so an expired token sends the DSL back to
+log in. Forms post back and redirect (303), so a refresh never re-submits. Posts whose
+``Origin`` is another site are refused, on top of the SameSite cookie.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from isp_common.auth import Caller, token_verifier_of
+from isp_common.problems import Problem
+from isp_common.runtime import ServiceRuntime
+from isp_common.workingdays import london_date
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from . import domain, handlers, reviews, views
+from .api import Clock, detail, own_entry
+from .models import EntryReview, WeeklyReviewCreate
+
+COOKIE = "isp_register_token"
+PREFIX = "/register"
+
+
+def template_environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("isp_register", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["category_label"] = lambda c: domain.CATEGORY_LABELS.get(c, c)
+    env.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")
+    return env
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def install(runtime: ServiceRuntime, clock: Clock) -> None:
+    env = template_environment()
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    secure = runtime.settings.environment == "production"
+
+    def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(prefix=PREFIX, **context), status_code=status)
+
+    def caller_of(request: Request) -> Caller:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            raise LoginRequired
+        try:
+            caller = token_verifier_of(request.app).verify(token)
+        except Problem:
+            raise LoginRequired from None
+        if not caller.has_role("dsl"):
+            raise LoginRequired
+        return caller
+
+    async def form_of(request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+            raise Problem(403, "Forbidden", "This form was posted from another site.")
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        return {name: values[-1] for name, values in fields.items()}
+
+    def to_login() -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/login", status_code=303)
+
+    @router.get("/")
+    def home() -> Response:
+        return RedirectResponse(f"{PREFIX}/worklist", status_code=303)
+
+    @router.get("/login")
+    def login_page() -> HTMLResponse:
+        return render("login.html", caller=None)
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        token = (await form_of(request)).get("token", "").strip()
+        try:
+            caller = token_verifier_of(request.app).verify(token)
+        except Problem as exc:
+            return render("login.html", 401, caller=None, error=exc.detail or "That token is not valid.")
+        if not caller.has_role("dsl"):
+            return render(
+                "login.html", 403, caller=None, error="This page is for designated safeguarding leads (role dsl)."
+            )
+        response = RedirectResponse(f"{PREFIX}/worklist", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=secure, path=PREFIX)
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await form_of(request)
+        response = to_login()
+        response.delete_cookie(COOKIE, path=PREFIX)
+        return response
+
+    @router.get("/worklist")
+    async def worklist_page(request: Request) -> Response:
+        try:
+            caller = caller_of(request)
+        except LoginRequired:
+            return to_login()
+
+        def load() -> dict[str, Any]:
+            with runtime.uow() as uow:
+                return views.worklist_view(reviews.worklist(uow, caller.org, clock()))
+
+        work = await run_in_threadpool(load)
+        return render("worklist.html", caller=caller, work=work, recorded=request.query_params.get("recorded"))
+
+    @router.post("/weekly-reviews")
+    async def weekly_review(request: Request) -> Response:
+        try:
+            caller = caller_of(request)
+        except LoginRequired:
+            return to_login()
+        command = WeeklyReviewCreate(notes=(await form_of(request)).get("notes", "")[:20000])
+
+        def record() -> None:
+            with runtime.uow() as uow:
+                reviews.record_weekly_review(uow, org=caller.org, by=caller.sub, notes=command.notes, now=clock())
+                uow.commit()
+
+        await run_in_threadpool(record)
+        return RedirectResponse(f"{PREFIX}/worklist?recorded=1", status_code=303)
+
+    def entry_context(caller: Caller, entry_id: str) -> dict[str, Any]:
+        with runtime.uow() as uow:
+            now = clock()
+            return {"entry": detail(uow, own_entry(uow, caller, entry_id), now), "today": london_date(now).isoformat()}
+
+    async def entry_page(caller: Caller, entry_id: str, status: int = 200, **extra: Any) -> Response:
+        try:
+            context = await run_in_threadpool(entry_context, caller, entry_id)
+        except Problem as exc:
+            return render("error.html", exc.status, caller=caller, title=exc.title, detail=exc.detail)
+        return render("entry.html", status, caller=caller, categories=domain.CATEGORIES, **context, **extra)
+
+    @router.get("/entries/{entry_id}")
+    async def show_entry(request: Request, entry_id: str) -> Response:
+        try:
+            caller = caller_of(request)
+        except LoginRequired:
+            return to_login()
+        return await entry_page(caller, entry_id, reviewed=request.query_params.get("reviewed"))
+
+    @router.post("/entries/{entry_id}/reviews")
+    async def review(request: Request, entry_id: str) -> Response:
+        try:
+            caller = caller_of(request)
+        except LoginRequired:
+            return to_login()
+        form = await form_of(request)
+        try:
+            command = EntryReview(
+                notes=form.get("notes", ""),
+                reviewed_on=date.fromisoformat(form["reviewed_on"]) if form.get("reviewed_on") else None,
+                risk=form.get("risk") or None,
+            )
+        except (ValidationError, ValueError):
+            return await entry_page(caller, entry_id, 422, error="Check the review's date and risk.", form=form)
+
+        def record() -> None:
+            with runtime.uow() as uow:
+                entry = own_entry(uow, caller, entry_id)
+                handlers.review_entry(uow, entry, by=caller.sub, command=command, now=clock())
+                uow.commit()
+
+        try:
+            await run_in_threadpool(record)
+        except domain.InvalidDate as exc:
+            return await entry_page(caller, entry_id, 422, error=str(exc), form=form)
+        except domain.RuleBroken as exc:
+            return await entry_page(caller, entry_id, 409, error=str(exc), form=form)
+        except Problem as exc:
+            return render("error.html", exc.status, caller=caller, title=exc.title, detail=exc.detail)
+        return RedirectResponse(f"{PREFIX}/entries/{entry_id}?reviewed=1", status_code=303)
+
+    runtime.api.include_router(router)
