@@ -1,6 +1,7 @@
 """The composition root: the only place that builds engines, producers and the faust app."""
 
 from isp_common.runtime import ServiceRuntime
+from isp_common.workingdays import WorkingCalendar
 
 from . import agents, api
 from .config import Settings
@@ -13,6 +14,7 @@ def build(settings: Settings | None = None) -> ServiceRuntime:
         title="ISP notifications",
         description="Consent-aware disclosure: every alert to another organisation, its lawful basis and its delivery.",
     )
-    agents.register(runtime)
-    api.install(runtime)
+    calendar = WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays)
+    runtime.state_delivery = agents.register(runtime, settings, calendar)  # type: ignore[attr-defined]
+    api.install(runtime, settings)
     return runtime

@@ -1,12 +1,15 @@
-"""The notifications service's own store: the facts disclosure decisions rest on, and the alerts."""
+"""The notifications service's own store: the facts disclosure decisions rest on, the alerts,
+webhook subscriptions and their delivery log. Every table is prefixed ``notifications_``."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from isp_common.tables import utcnow
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
+
+# -- facts ---------------------------------------------------------------------------------
 
 
 class ConsentRecord(SQLModel, table=True):
@@ -22,6 +25,98 @@ class ConsentRecord(SQLModel, table=True):
     withdrawn_at: datetime | None = None
 
 
+class EnquiryRecord(SQLModel, table=True):
+    """A section 47 enquiry, with the child and parents it names (from isp.socialcare.v1)."""
+
+    __tablename__ = "notifications_enquiry"
+    id: str = Field(primary_key=True)
+    org: str = Field(index=True)
+    child: dict = Field(sa_column=Column(JSON, nullable=False))
+    parents: list = Field(sa_column=Column(JSON, nullable=False))  # NHS numbers
+    opened_on: date
+    closed_on: date | None = None
+
+
+class PlanRecord(SQLModel, table=True):
+    """A child protection or child in need plan, with the child and parents it names."""
+
+    __tablename__ = "notifications_plan"
+    id: str = Field(primary_key=True)
+    org: str = Field(index=True)
+    kind: str
+    child: dict = Field(sa_column=Column(JSON, nullable=False))
+    parents: list = Field(sa_column=Column(JSON, nullable=False))
+    started_on: date
+    ended_on: date | None = None
+
+
+class FactPerson(SQLModel, table=True):
+    """Which people (parents, by NHS number) and children an enquiry or plan names, for lookup."""
+
+    __tablename__ = "notifications_fact_person"
+    kind: str = Field(primary_key=True)  # enquiry | plan
+    fact_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True, index=True)  # "nhs:<number>" or "local:<id>"
+    role: str = "parent"  # parent | child
+
+
+class ReferralRecord(SQLModel, table=True):
+    """A referral as far as disclosure needs it: who it is between, about whom, and if it is open."""
+
+    __tablename__ = "notifications_referral"
+    id: str = Field(primary_key=True)
+    direction: str
+    from_org: str
+    to_org: str
+    nhs_number: str = Field(index=True)
+    children: list = Field(sa_column=Column(JSON, nullable=False))
+    threshold: str | None = None
+    emergency: bool = False
+    closed: bool = False
+
+
+class ConferenceRecord(SQLModel, table=True):
+    __tablename__ = "notifications_conference"
+    id: str = Field(primary_key=True)
+    org: str = Field(index=True)  # the convening organisation
+    kind: str
+    scheduled_for: datetime
+    issued_at: datetime
+    report_due: date
+    short_notice: bool
+    invitees: list = Field(sa_column=Column(JSON, nullable=False))
+    cancelled: bool = False
+
+
+class InvitationRecord(SQLModel, table=True):
+    """One invitee's invitation to a conference, its answer and its written report."""
+
+    __tablename__ = "notifications_invitation"
+    conference_id: str = Field(primary_key=True)
+    invitee: str = Field(primary_key=True)
+    sent: bool = False  # at least one invitation alert was shared with the invitee
+    report_requested: bool = False
+    response: str | None = None  # attending | written_report | cannot_attend
+    responded_at: datetime | None = None
+    report_received_at: datetime | None = None
+    report_overdue_flagged: bool = False
+
+
+class InformingStatement(SQLModel, table=True):
+    """A sender's statement about telling the service user of statutory shares (CONTRACT §6)."""
+
+    __tablename__ = "notifications_informing"
+    org: str = Field(primary_key=True)
+    nhs_number: str = Field(primary_key=True)
+    informed: bool
+    reason: str | None = None
+    recorded_at: datetime = Field(default_factory=utcnow)
+    recorded_by: str | None = None
+
+
+# -- alerts and delivery --------------------------------------------------------------------
+
+
 class AlertRecord(SQLModel, table=True):
     """An alert queued for one recipient organisation (its Kafka topic and webhooks)."""
 
@@ -33,8 +128,67 @@ class AlertRecord(SQLModel, table=True):
     nhs_number: str | None = Field(default=None, index=True)
     event: dict = Field(sa_column=Column(JSON, nullable=False))
     deadline: datetime | None = None
-    status: str = Field(default="pending", index=True)  # pending | delivered | failed
+    status: str = Field(default="pending", index=True)  # pending | delivered | failed | withheld
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
+    # the decision it was shared on (None for operational alerts), for re-checks and receipts
+    lawful_basis: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    purpose: str | None = None
+    data_categories: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    children: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    audited: bool = False  # a "shared" disclosure record was published with it
+    escalated: bool = False
+    source_event_id: str | None = None
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "notifications_subscription"
+    id: str = Field(primary_key=True)
+    org: str = Field(index=True)
+    url: str
+    types: list = Field(sa_column=Column(JSON, nullable=False))
+    secret: str
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str | None = None
+    active: bool = True
+    event_count: int = 0  # running count of alerts queued to it (FHIR eventsSinceSubscriptionStart)
+    last_sent_at: datetime | None = None  # last delivery or heartbeat attempt
+    failing_since: datetime | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """One alert to one webhook subscription; ``id`` is the ``webhook-id`` on every try."""
+
+    __tablename__ = "notifications_delivery"
+    id: str = Field(primary_key=True)
+    alert_id: str = Field(index=True)
+    subscription_id: str = Field(index=True)
+    org: str = Field(index=True)
+    event_number: int
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", index=True)  # pending | delivered | failed | cancelled
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    first_attempt_at: datetime | None = None
+    first_failure_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+    escalated: bool = False
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """The delivery log: one row per HTTP attempt (deliveries and heartbeats)."""
+
+    __tablename__ = "notifications_delivery_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: str | None = Field(default=None, index=True)
+    subscription_id: str = Field(index=True)
+    kind: str = "alert"  # alert | heartbeat
+    attempt: int
+    at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    outcome: str  # delivered | retry | failed | cancelled
+    error: str | None = None
+    duration_ms: int | None = None

@@ -1,0 +1,204 @@
+"""Referral alerts: referral_received, did_not_attend, referral_status, referral_overdue,
+appointment_outcome_missing (from ``isp.referrals.v1``).
+
+* ``referral_received`` goes to the receiving organisation; ``priority`` for social care to
+  treatment; an ``emergency`` threshold is the statutory ground ``significant_harm``.
+  Core category ``referral`` (ids, direction, threshold, summary); ``rag`` and the children
+  go only when ``risk`` is covered too.
+* ``did_not_attend`` goes to the referring social-care org, deadline ``scheduled_for`` + 24 h.
+* Status news (accepted, declined, allocated, closed) is the receiver's information about the
+  person going to the referrer: a share like any other (category ``referral``). A
+  cancellation is the referrer's news for the receiver, who must stop work on it.
+* Overdue steps and missing appointment outcomes go to the organisation that owes the work,
+  about its own work: operational, no person (the referral id is enough for its own records).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from isp_common.db import UnitOfWork
+from isp_schemas.alerts import (
+    AppointmentOutcomeMissingAlert,
+    DidNotAttendAlert,
+    ReferralOverdueAlert,
+    ReferralReceivedAlert,
+    ReferralStatusAlert,
+)
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.referrals import (
+    ReferralAccepted,
+    ReferralAllocated,
+    ReferralAppointmentOutcomeMissing,
+    ReferralAssessmentMissed,
+    ReferralCancelled,
+    ReferralClosed,
+    ReferralDeclined,
+    ReferralOverdue,
+    ReferralRequested,
+)
+
+from .. import facts
+from ..disclosure import Share, queue_operational, share_alert
+
+DNA_NOTICE = timedelta(hours=24)
+
+
+def referral_requested(
+    uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime | None = None
+) -> None:
+    facts.referral_requested(uow, data)
+    children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
+    share = Share(
+        alert_type=ReferralReceivedAlert.event_type,
+        sender=data.from_org,
+        recipient=data.to_org,
+        nhs_number=data.person.nhs_number,
+        person=data.person.model_dump(mode="json", exclude_none=True),
+        source_event_id=event.id,
+        required=("referral",),
+        optional=("risk",),
+        children=children,
+        children_category="risk",
+        emergency=data.threshold == "emergency",
+    )
+
+    def build(alert_id: str, basis: dict, categories: tuple[str, ...]) -> ReferralReceivedAlert:
+        risk = "risk" in categories
+        return ReferralReceivedAlert(
+            alert_id=alert_id,
+            sender_org=data.from_org,
+            person=data.person,
+            lawful_basis=basis,
+            referral_id=data.referral_id,
+            direction=data.direction,
+            from_org=data.from_org,
+            threshold=data.threshold,
+            rag=data.rag if risk else None,
+            children=data.children if risk else None,
+            summary=data.summary,
+            priority=data.priority,
+        )
+
+    share_alert(uow, share, build, now)
+
+
+def assessment_missed(
+    uow: UnitOfWork, event: CloudEvent, data: ReferralAssessmentMissed, now: datetime | None = None
+) -> None:
+    """A parent referred by social care missed the assessment: tell social care within 24 hours."""
+    deadline = data.scheduled_for + DNA_NOTICE
+    share = Share(
+        alert_type=DidNotAttendAlert.event_type,
+        sender=data.to_org,
+        recipient=data.from_org,
+        nhs_number=data.person.nhs_number,
+        person=data.person.model_dump(mode="json", exclude_none=True),
+        source_event_id=event.id,
+        required=("attendance",),
+        deadline=deadline,
+    )
+
+    def build(alert_id: str, basis: dict, _categories: tuple[str, ...]) -> DidNotAttendAlert:
+        return DidNotAttendAlert(
+            alert_id=alert_id,
+            person=data.person,
+            lawful_basis=basis,
+            sender_org=data.to_org,
+            appointment_id=data.appointment_id,
+            referral_id=data.referral_id,
+            scheduled_for=data.scheduled_for,
+            deadline=deadline,
+        )
+
+    share_alert(uow, share, build, now)
+
+
+def _status(uow: UnitOfWork, event: CloudEvent, data, state: str, *, reason=None, outcome=None, now=None) -> None:
+    to_receiver = state == "cancelled"
+    sender, recipient = (data.from_org, data.to_org) if to_receiver else (data.to_org, data.from_org)
+    share = Share(
+        alert_type=ReferralStatusAlert.event_type,
+        sender=sender,
+        recipient=recipient,
+        nhs_number=data.person.nhs_number,
+        person=data.person.model_dump(mode="json", exclude_none=True),
+        source_event_id=event.id,
+        required=("referral",),
+    )
+
+    def build(alert_id: str, basis: dict, _categories: tuple[str, ...]) -> ReferralStatusAlert:
+        return ReferralStatusAlert(
+            alert_id=alert_id,
+            sender_org=sender,
+            person=data.person,
+            lawful_basis=basis,
+            referral_id=data.referral_id,
+            state=state,
+            reason=reason,
+            outcome=outcome,
+        )
+
+    share_alert(uow, share, build, now)
+
+
+def referral_accepted(uow: UnitOfWork, event: CloudEvent, data: ReferralAccepted, now=None) -> None:
+    _status(uow, event, data, "accepted", now=now)
+
+
+def referral_declined(uow: UnitOfWork, event: CloudEvent, data: ReferralDeclined, now=None) -> None:
+    facts.referral_ended(uow, data)
+    _status(uow, event, data, "declined", reason=data.reason, now=now)
+
+
+def referral_allocated(uow: UnitOfWork, event: CloudEvent, data: ReferralAllocated, now=None) -> None:
+    _status(uow, event, data, "allocated", now=now)
+
+
+def referral_closed(uow: UnitOfWork, event: CloudEvent, data: ReferralClosed, now=None) -> None:
+    facts.referral_ended(uow, data)
+    _status(uow, event, data, "closed", reason=data.reason, outcome=data.outcome, now=now)
+
+
+def referral_cancelled(uow: UnitOfWork, event: CloudEvent, data: ReferralCancelled, now=None) -> None:
+    facts.referral_ended(uow, data)
+    _status(uow, event, data, "cancelled", reason=data.reason, now=now)
+
+
+def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, now=None) -> None:
+    alert = ReferralOverdueAlert(
+        alert_id="pending",
+        sender_org=data.responsible_org,
+        referral_id=data.referral_id,
+        due=data.due,
+        due_on=data.due_on,
+        responsible_org=data.responsible_org,
+    )
+    queue_operational(uow, alert, sender=data.responsible_org, recipient=data.responsible_org, source_event_id=event.id)
+
+
+def appointment_outcome_missing(
+    uow: UnitOfWork, event: CloudEvent, data: ReferralAppointmentOutcomeMissing, now=None
+) -> None:
+    alert = AppointmentOutcomeMissingAlert(
+        alert_id="pending",
+        sender_org=data.provider_org,
+        appointment_id=data.appointment_id,
+        referral_id=data.referral_id,
+        provider_org=data.provider_org,
+        scheduled_for=data.scheduled_for,
+    )
+    queue_operational(uow, alert, sender=data.provider_org, recipient=data.provider_org, source_event_id=event.id)
+
+
+HANDLERS = {
+    ReferralRequested.event_type: referral_requested,
+    ReferralAssessmentMissed.event_type: assessment_missed,
+    ReferralAccepted.event_type: referral_accepted,
+    ReferralDeclined.event_type: referral_declined,
+    ReferralAllocated.event_type: referral_allocated,
+    ReferralClosed.event_type: referral_closed,
+    ReferralCancelled.event_type: referral_cancelled,
+    ReferralOverdue.event_type: referral_overdue,
+    ReferralAppointmentOutcomeMissing.event_type: appointment_outcome_missing,
+}

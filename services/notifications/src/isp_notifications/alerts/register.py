@@ -1,0 +1,83 @@
+"""Register alerts (from ``isp.register.v1``, which never carries an NHS number).
+
+* A cross-area match becomes two ``register_cross_area`` alerts, one to each organisation's
+  DSL, on statutory ground ``safeguarding_register_match``, carrying only the fact of the
+  match: entry ids, organisations, categories; no person, no notes, no children. Each is a
+  share of the *other* organisation's entry, so that organisation is the discloser.
+* Review reminders (``review.due``/``review.overdue``) go to the owning organisation's DSL:
+  operational, no person.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from isp_common.db import UnitOfWork
+from isp_schemas.alerts import RegisterCrossAreaAlert, RegisterReviewDueAlert
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.register import RegisterCrossAreaMatch, ReviewDue, ReviewOverdue
+
+from ..disclosure import Share, queue_operational, share_alert
+
+
+def cross_area_match(
+    uow: UnitOfWork, event: CloudEvent, data: RegisterCrossAreaMatch, now: datetime | None = None
+) -> None:
+    sides = (
+        (data.org, data.entry_id, data.category, data.other_org, data.other_entry_id, data.other_category),
+        (data.other_org, data.other_entry_id, data.other_category, data.org, data.entry_id, data.category),
+    )
+    for recipient, own_entry, own_category, discloser, their_entry, their_category in sides:
+        share = Share(
+            alert_type=RegisterCrossAreaAlert.event_type,
+            sender=discloser,
+            recipient=recipient,
+            nhs_number=None,
+            person=None,
+            source_event_id=event.id,
+            required=("register",),
+            register_match=True,
+        )
+
+        def build(
+            alert_id,
+            basis,
+            _categories,
+            own_entry=own_entry,
+            own_category=own_category,
+            discloser=discloser,
+            their_entry=their_entry,
+            their_category=their_category,
+        ):
+            return RegisterCrossAreaAlert(
+                alert_id=alert_id,
+                sender_org=discloser,
+                lawful_basis=basis,
+                entry_id=their_entry,
+                other_org=discloser,
+                category=their_category,
+                own_entry_id=own_entry,
+                own_category=own_category,
+            )
+
+        share_alert(uow, share, build, now)
+
+
+def review_due(uow: UnitOfWork, event: CloudEvent, data: ReviewDue, now: datetime | None = None) -> None:
+    alert = RegisterReviewDueAlert(
+        alert_id="pending",
+        sender_org=data.org,
+        entry_id=data.entry_id,
+        category=data.category,
+        risk=data.risk,
+        review_due=data.review_due,
+        overdue=isinstance(data, ReviewOverdue),
+    )
+    queue_operational(uow, alert, sender=data.org, recipient=data.org, source_event_id=event.id)
+
+
+HANDLERS = {
+    RegisterCrossAreaMatch.event_type: cross_area_match,
+    ReviewDue.event_type: review_due,
+    ReviewOverdue.event_type: review_due,
+}

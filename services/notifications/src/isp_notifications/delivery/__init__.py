@@ -1,0 +1,1 @@
+"""Getting alerts to their recipients: webhook signing, retries, heartbeats, escalation."""

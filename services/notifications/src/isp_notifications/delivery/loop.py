@@ -1,0 +1,341 @@
+"""The delivery loop: webhook tries and retries, heartbeats, and escalations.
+
+Runs as one background task on the service's event loop (HTTP with ``httpx.AsyncClient``);
+each pass's database work is short, synchronous, and committed per delivery. The rules are
+plain functions taking a unit of work and ``now`` so unit tests drive them with explicit times.
+
+* A due delivery is re-checked first: a withheld alert, a deleted subscription, or a consent
+  withdrawn since the alert was queued cancels it (CONTRACT §6: a withdrawal stops alerts
+  queued but not yet sent).
+* A 2xx answer is delivery; anything else is retried after :func:`webhooks.retry_delay`,
+  for ``webhook_retry_window`` after the first try (at least 24 h), then given up as failed.
+* Every try is written to the delivery log (``notifications_delivery_attempt``).
+* An alert with a deadline neither delivered by webhook nor acknowledged by then, and a
+  delivery whose endpoint has failed for ``endpoint_failure_escalation`` seconds, are
+  escalated to the sender's designated safeguarding lead (an alert on the sender's topic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from isp_common.db import UnitOfWork
+from isp_common.runtime import ServiceRuntime
+from isp_schemas.alerts import DeliveryEscalationAlert
+from sqlmodel import select
+
+from .. import facts, policy
+from ..alerts.conferences import flag_overdue_reports
+from ..config import Settings
+from ..disclosure import queue_operational
+from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
+from . import webhooks
+
+log = logging.getLogger(__name__)
+HEARTBEAT_TYPE = "uk.isp.subscription.heartbeat.v1"
+BATCH = 50
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+# -- rules (unit of work + now) ------------------------------------------------------------
+
+
+def due_deliveries(uow: UnitOfWork, now: datetime, limit: int = BATCH) -> list[Delivery]:
+    return list(
+        uow.session.exec(
+            select(Delivery)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def still_to_send(uow: UnitOfWork, delivery: Delivery, now: datetime) -> Subscription | None:
+    """The subscription to send to, or None after cancelling a delivery that must not go."""
+    sub = uow.session.get(Subscription, delivery.subscription_id)
+    alert = uow.session.get(AlertRecord, delivery.alert_id)
+    reason = None
+    if sub is None or not sub.active:
+        reason = "subscription deleted"
+    elif alert is None or alert.status == "withheld":
+        reason = "alert withheld"
+    elif alert.lawful_basis and not _basis_holds(uow, alert, now):
+        reason = "consent withdrawn or expired"
+    if reason is None:
+        return sub
+    delivery.status, delivery.last_error = "cancelled", reason
+    uow.session.add(delivery)
+    uow.session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            subscription_id=delivery.subscription_id,
+            attempt=delivery.attempts,
+            at=now,
+            outcome="cancelled",
+            error=reason,
+        )
+    )
+    return None
+
+
+def _basis_holds(uow: UnitOfWork, alert: AlertRecord, now: datetime) -> bool:
+    request = policy.Request(
+        recipient=alert.recipient,
+        purpose=alert.purpose or policy.SAFEGUARDING,
+        required=tuple(alert.data_categories),
+        at=now,
+        person=alert.nhs_number,
+    )
+    known = policy.Facts(consents=facts.consents_of(uow.session, alert.nhs_number))
+    return policy.basis_still_holds(alert.lawful_basis, request, known)
+
+
+def record_outcome(
+    uow: UnitOfWork, delivery: Delivery, outcome: webhooks.Outcome, now: datetime, settings: Settings
+) -> None:
+    sub = uow.session.get(Subscription, delivery.subscription_id)
+    alert = uow.session.get(AlertRecord, delivery.alert_id)
+    delivery.attempts += 1
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    if outcome.ok:
+        result = "delivered"
+        delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+        if alert is not None and alert.status in ("pending", "failed"):
+            alert.status, alert.delivered_at = "delivered", now
+            uow.session.add(alert)
+        if sub is not None:
+            sub.failing_since = None
+    else:
+        delivery.last_error = outcome.error
+        delivery.first_failure_at = delivery.first_failure_at or now
+        if sub is not None:
+            sub.failing_since = sub.failing_since or now
+        if now - aware(delivery.first_attempt_at) >= timedelta(seconds=settings.webhook_retry_window):
+            result = "failed"
+            delivery.status = "failed"
+            if alert is not None and alert.status == "pending":
+                alert.status = "failed"
+                uow.session.add(alert)
+        else:
+            result = "retry"
+            wait = webhooks.retry_delay(
+                delivery.attempts, settings.webhook_retry_base, settings.webhook_retry_max_delay
+            )
+            delivery.next_attempt_at = now + timedelta(seconds=wait)
+    if sub is not None:
+        sub.last_sent_at = now
+        uow.session.add(sub)
+    uow.session.add(delivery)
+    uow.session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            subscription_id=delivery.subscription_id,
+            attempt=delivery.attempts,
+            at=now,
+            status_code=outcome.status_code,
+            outcome=result,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
+    )
+
+
+def escalate(uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, delivery: Delivery | None = None) -> None:
+    """Tell the sender's DSL that ``alert`` did not reach its recipient in time."""
+    data = DeliveryEscalationAlert(
+        alert_id="pending",
+        sender_org=alert.sender,
+        person=alert.event.get("data", {}).get("person"),
+        escalated_alert_id=alert.id,
+        escalated_type=alert.type,
+        recipient=alert.recipient,
+        missed_deadline=missed,
+        attempts=delivery.attempts if delivery else None,
+        last_error=delivery.last_error if delivery else None,
+    )
+    queue_operational(
+        uow, data, sender=alert.sender, recipient=alert.sender, source_event_id=f"escalation/{alert.id}", key=why
+    )
+
+
+def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
+    """Alerts with a deadline (the DNA's 24 hours) neither delivered nor acknowledged by it."""
+    rows = uow.session.exec(
+        select(AlertRecord).where(
+            AlertRecord.deadline.is_not(None),
+            AlertRecord.deadline <= now,
+            AlertRecord.escalated == False,  # noqa: E712
+            AlertRecord.acknowledged_at.is_(None),
+            AlertRecord.status.in_(("pending", "failed")),
+        )
+    ).all()
+    for alert in rows:
+        last = uow.session.exec(
+            select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.attempts.desc())
+        ).first()
+        escalate(uow, alert, "deadline", aware(alert.deadline), last)
+        alert.escalated = True
+        uow.session.add(alert)
+    return len(rows)
+
+
+def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> int:
+    """Deliveries whose endpoint has been failing for ``after`` seconds."""
+    since = now - timedelta(seconds=after)
+    rows = uow.session.exec(
+        select(Delivery).where(
+            Delivery.status.in_(("pending", "failed")),
+            Delivery.escalated == False,  # noqa: E712
+            Delivery.first_failure_at.is_not(None),
+            Delivery.first_failure_at <= since,
+        )
+    ).all()
+    count = 0
+    for delivery in rows:
+        delivery.escalated = True
+        uow.session.add(delivery)
+        alert = uow.session.get(AlertRecord, delivery.alert_id)
+        if alert is None or alert.type == DeliveryEscalationAlert.event_type:
+            continue  # never escalate an escalation: it would go round the same failing endpoint
+        escalate(
+            uow,
+            alert,
+            f"endpoint/{delivery.subscription_id}",
+            aware(delivery.first_failure_at) + timedelta(seconds=after),
+            delivery,
+        )
+        count += 1
+    return count
+
+
+def idle_subscriptions(uow: UnitOfWork, now: datetime, interval: float) -> list[Subscription]:
+    if interval <= 0:
+        return []
+    since = now - timedelta(seconds=interval)
+    subs = uow.session.exec(select(Subscription).where(Subscription.active == True)).all()  # noqa: E712
+    return [s for s in subs if aware(s.last_sent_at or s.created_at) <= since]
+
+
+def heartbeat_body(sub: Subscription, now: datetime) -> tuple[str, str]:
+    """A heartbeat (FHIR topic-based subscriptions' ``heartbeat``): the running event count lets
+    the receiver see a gap and replay with ``GET /v1/alerts?after=<count>``."""
+    webhook_id = "hb_" + uuid.uuid4().hex
+    body = {
+        "specversion": "1.0",
+        "id": webhook_id,
+        "source": "urn:isp:service:notifications",
+        "type": HEARTBEAT_TYPE,
+        "time": now.isoformat(),
+        "datacontenttype": "application/json",
+        "subscription": sub.id,
+        "eventnumber": sub.event_count,
+        "data": {
+            "subscription_id": sub.id,
+            "events_since_start": sub.event_count,
+            "status": "error" if sub.failing_since else "active",
+        },
+    }
+    return webhook_id, json.dumps(body, separators=(",", ":"))
+
+
+# -- the loop -----------------------------------------------------------------------------------
+
+
+class DeliveryLoop:
+    def __init__(self, runtime: ServiceRuntime, settings: Settings):
+        self.runtime = runtime
+        self.settings = settings
+        self._task: asyncio.Task | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    async def start(self) -> None:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines name partners' URLs
+        self._client = httpx.AsyncClient(timeout=self.settings.webhook_timeout, follow_redirects=False)
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._client:
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery pass failed; continuing")
+            await asyncio.sleep(self.settings.delivery_poll_interval)
+
+    async def pass_once(self, now: datetime | None = None) -> int:
+        now = now or datetime.now(UTC)
+        jobs = []
+        with self.runtime.uow() as uow:
+            for delivery in due_deliveries(uow, now):
+                sub = still_to_send(uow, delivery, now)
+                if sub is not None:
+                    jobs.append((delivery.id, sub.url, sub.secret, delivery.body))
+            uow.commit()
+        await asyncio.gather(*(self._attempt(*job) for job in jobs))
+        await self._heartbeats(now)
+        return len(jobs)
+
+    async def _attempt(self, delivery_id: str, url: str, secret: str, body: str) -> None:
+        at = datetime.now(UTC)
+        outcome = await webhooks.post(self._client, url, webhooks.signed_headers(secret, delivery_id, at, body), body)
+        with self.runtime.uow() as uow:
+            delivery = uow.session.get(Delivery, delivery_id)
+            if delivery is not None and delivery.status == "pending":
+                record_outcome(uow, delivery, outcome, datetime.now(UTC), self.settings)
+                uow.commit()
+        log.info("webhook delivery %s: %s", delivery_id, outcome.status_code or outcome.error)
+
+    async def _heartbeats(self, now: datetime) -> None:
+        with self.runtime.uow() as uow:
+            due = [
+                (s.id, s.url, s.secret, *heartbeat_body(s, now))
+                for s in idle_subscriptions(uow, now, self.settings.heartbeat_interval)
+            ]
+        for sub_id, url, secret, webhook_id, body in due:
+            outcome = await webhooks.post(
+                self._client, url, webhooks.signed_headers(secret, webhook_id, now, body), body
+            )
+            with self.runtime.uow() as uow:
+                sub = uow.session.get(Subscription, sub_id)
+                if sub is not None:
+                    sub.last_sent_at = datetime.now(UTC)
+                    uow.session.add(sub)
+                uow.session.add(
+                    DeliveryAttempt(
+                        subscription_id=sub_id,
+                        kind="heartbeat",
+                        attempt=1,
+                        status_code=outcome.status_code,
+                        error=outcome.error,
+                        outcome="delivered" if outcome.ok else "failed",
+                        duration_ms=outcome.duration_ms,
+                    )
+                )
+                uow.commit()
+
+    async def check_deadlines(self, now: datetime | None = None) -> None:
+        now = now or datetime.now(UTC)
+        with self.runtime.uow() as uow:
+            escalate_missed_deadlines(uow, now)
+            escalate_failing_endpoints(uow, now, self.settings.endpoint_failure_escalation)
+            flag_overdue_reports(uow, now)
+            uow.commit()

@@ -1,0 +1,90 @@
+"""A consent withdrawn at 10:00 stops every share decided after 10:00, including alerts
+already queued but not yet sent (CONTRACT §6): this module stops the queued ones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from isp_common.db import UnitOfWork
+from isp_common.tables import OutboxMessage
+from sqlmodel import select
+
+from . import policy
+from .disclosure import publish_record, tell_sender_withheld
+from .tables import AlertRecord, Delivery, DeliveryAttempt
+
+
+def stop_queued_under(uow: UnitOfWork, consent_id: str, nhs_number: str, now: datetime) -> int:
+    """A consent was withdrawn: stop every alert shared under it that has not yet been sent.
+
+    An alert whose outbox row has not reached the broker is taken back (its withholding is
+    audited and the sender told); pending webhook deliveries are cancelled. Returns how many
+    alerts were stopped on some channel.
+    """
+    stopped = 0
+    alerts = uow.session.exec(
+        select(AlertRecord).where(AlertRecord.nhs_number == nhs_number, AlertRecord.status == "pending")
+    ).all()
+    for alert in alerts:
+        if (alert.lawful_basis or {}).get("consent_id") != consent_id:
+            continue
+        hit = _cancel_deliveries(uow, alert.id, now)
+        outbox = uow.session.exec(
+            select(OutboxMessage).where(OutboxMessage.event_id == alert.id, OutboxMessage.sent_at.is_(None))
+        ).all()
+        for row in outbox:
+            uow.session.delete(row)
+        if outbox:
+            _withhold_queued(uow, alert, "consent withdrawn before the alert was sent", now)
+        if hit or outbox:
+            stopped += 1
+    return stopped
+
+
+def _cancel_deliveries(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
+    pending = uow.session.exec(
+        select(Delivery).where(Delivery.alert_id == alert_id, Delivery.status == "pending")
+    ).all()
+    for delivery in pending:
+        delivery.status = "cancelled"
+        delivery.last_error = "consent withdrawn"
+        uow.session.add(delivery)
+        uow.session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                subscription_id=delivery.subscription_id,
+                attempt=delivery.attempts,
+                at=now,
+                outcome="cancelled",
+                error="consent withdrawn",
+            )
+        )
+    return bool(pending)
+
+
+def _withhold_queued(uow: UnitOfWork, alert: AlertRecord, reason: str, now: datetime) -> None:
+    alert.status = "withheld"
+    uow.session.add(alert)
+    publish_record(
+        uow,
+        alert_id=alert.id,
+        alert_type=alert.type,
+        decision="withheld",
+        discloser=alert.sender,
+        recipient=alert.recipient,
+        nhs_number=alert.nhs_number,
+        children=[],
+        purpose=alert.purpose or policy.SAFEGUARDING,
+        categories=alert.data_categories,
+        basis=None,
+        informed=(None, None),
+        source_event_id=alert.source_event_id,
+        channel="kafka",
+        at=now,
+        reason=reason,
+    )
+    person: Any = alert.event.get("data", {}).get("person")
+    tell_sender_withheld(
+        uow, alert.id, alert.type, alert.sender, alert.recipient, person, reason, alert.source_event_id
+    )

@@ -1,0 +1,599 @@
+"""Every alert type end to end on the embedded broker, with the services as real processes:
+from the causing events to the alert on the recipient's topic, a signed webhook received by a
+real local HTTP server, and the audit record (``isp.audit.v1``); and the withheld path.
+
+Each test uses its own organisations and person, so tests do not see each other's alerts.
+The suite runs notifications with short retry delays, a 3 s heartbeat and a 4 s
+"endpoint failing" escalation (see the ``suite`` fixture's env).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import random
+import threading
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from isp_common.testing import unique
+from isp_schemas import topics
+from isp_schemas.consent import ConsentGiven
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.people import Person, make_nhs_number
+from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
+from isp_schemas.register import RegisterCrossAreaMatch
+from isp_schemas.socialcare import ConferenceCancelled, ConferenceScheduled, EnquiryOpened, PlanStarted
+from isp_schemas.treatment import EpisodeDisengaged
+from standardwebhooks.webhooks import Webhook
+
+pytestmark = [pytest.mark.e2e]
+
+WITHHELD = "uk.isp.alert.disclosure_withheld.v1"
+ESCALATION = "uk.isp.alert.delivery_escalation.v1"
+HEARTBEAT = "uk.isp.subscription.heartbeat.v1"
+
+
+# -- a real webhook receiver ------------------------------------------------------------------
+
+
+class Receiver:
+    """A local HTTP server: each path answers 500 for its first ``failures`` requests (or
+    always, with ``-1``), then 200, and keeps every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.failures: dict[str, int] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    seen = sum(1 for r in receiver.requests if r["path"] == self.path)
+                    failures = receiver.failures.get(self.path, 0)
+                    status = 500 if failures < 0 or seen < failures else 200
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                    )
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def at(self, path: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def org(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8].upper()}"
+
+
+def new_person() -> Person:
+    while True:
+        nhs = make_nhs_number(f"{random.randint(400_000_000, 999_999_999)}")
+        if nhs:
+            return Person(nhs_number=nhs, given_name="Alex", family_name="Doe")
+
+
+async def wait_for(fn, timeout: float = 45.0, interval: float = 0.25):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = fn()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+class Partner:
+    """One organisation talking to the notifications API."""
+
+    def __init__(self, suite, token_for, org_id: str, role: str = "social_care"):
+        self.org = org_id
+        self.client = httpx.AsyncClient(
+            base_url=suite.url("notifications"), headers={"Authorization": f"Bearer {token_for(org_id, role)}"}
+        )
+
+    async def subscribe(self, url: str, types=("*",)) -> dict:
+        response = await self.client.post("/v1/subscriptions", json={"url": url, "types": list(types)})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+@pytest.fixture
+def partner(suite, token_for):
+    made: list[Partner] = []
+
+    def make(prefix: str, role: str = "social_care") -> Partner:
+        p = Partner(suite, token_for, org(prefix), role)
+        made.append(p)
+        return p
+
+    return make
+
+
+async def publish(kafka, data, source: str, subject: str | None = None) -> CloudEvent:
+    event = CloudEvent.create(type=data.event_type, source_org=source, data=data, subject=subject)
+    await kafka.send_event(data.topic, event)
+    return event
+
+
+async def consent(kafka, person: Person, recorded_by: str, recipients, categories) -> str:
+    data = ConsentGiven(
+        consent_id=unique("con-"),
+        person=person,
+        recorded_by=recorded_by,
+        recipients=list(recipients),
+        purposes=["safeguarding"],
+        data_categories=list(categories),
+        given_on=date.today(),
+    )
+    await publish(kafka, data, recorded_by)
+    return data.consent_id
+
+
+async def alerts_on(kafka, org_id: str, alert_type: str, count: int = 1, timeout: float = 60, settle: float = 0):
+    records = await kafka.collect(
+        topics.alerts(org_id),
+        lambda r: json.loads(r.value)["type"] == alert_type,
+        count=count,
+        timeout=timeout,
+        settle=settle,
+    )
+    return [json.loads(r.value) for r in records]
+
+
+async def audit_of(kafka, alert_id: str, count: int = 1, settle: float = 0, timeout: float = 60) -> list[dict]:
+    records = await kafka.collect(
+        topics.AUDIT,
+        lambda r: json.loads(r.value)["data"]["alert_id"] == alert_id,
+        count=count,
+        timeout=timeout,
+        settle=settle,
+    )
+    return [json.loads(r.value)["data"] for r in records]
+
+
+async def signed_webhook(receiver: Receiver, path: str, secret: str, alert_id: str) -> dict:
+    def arrived():
+        return [r for r in receiver.at(path) if r["status"] == 200 and json.loads(r["body"]).get("id") == alert_id]
+
+    [request] = await wait_for(arrived, timeout=60)
+    return Webhook(secret).verify(request["body"], request["headers"])
+
+
+# -- referral_received ------------------------------------------------------------------------
+
+
+async def test_referral_received_end_to_end_and_withheld(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    sub = await provider.subscribe(receiver.url(f"/{provider.org}"))
+    person = new_person()
+    consent_id = await consent(kafka, person, csc.org, [provider.org], ["referral"])
+    await asyncio.sleep(1)
+    referral = ReferralRequested(
+        referral_id=unique("ref-"),
+        direction="to_treatment",
+        from_org=csc.org,
+        to_org=provider.org,
+        person=person,
+        children=[{"local_id": unique("c-")}],
+        rag="red",
+        summary="Parent misusing alcohol",
+    )
+    await publish(kafka, referral, csc.org)
+    [alert] = await alerts_on(kafka, provider.org, "uk.isp.alert.referral_received.v1")
+    assert alert["data"]["priority"] is True
+    assert alert["data"]["lawful_basis"] == {"kind": "consent", "consent_id": consent_id}
+    assert "rag" not in alert["data"] and "children" not in alert["data"]  # only "referral" consented
+    hook = await signed_webhook(receiver, f"/{provider.org}", sub["secret"], alert["id"])
+    assert hook["data"]["referral_id"] == referral.referral_id
+    [record] = await audit_of(kafka, alert["id"])
+    assert record["decision"] == "shared" and record["data_categories"] == ["referral"]
+
+    # withheld: a referral to social care below threshold, with no consent
+    other = new_person()
+    below = ReferralRequested(
+        referral_id=unique("ref-"),
+        direction="to_social_care",
+        from_org=provider.org,
+        to_org=csc.org,
+        person=other,
+        children=[{"local_id": unique("c-")}],
+        threshold="family_support",
+        rag="green",
+        summary="Support needed",
+    )
+    await publish(kafka, below, provider.org)
+    [told] = await alerts_on(kafka, provider.org, WITHHELD)
+    assert told["data"]["intended_recipient"] == csc.org
+    [withheld] = await audit_of(kafka, told["data"]["withheld_alert_id"])
+    assert withheld["decision"] == "withheld" and withheld["lawful_basis"] is None
+    assert "no consent recorded" in withheld["reason"]
+    hook = await signed_webhook(receiver, f"/{provider.org}", sub["secret"], told["id"])
+    assert hook["type"] == WITHHELD
+    assert await alerts_on(kafka, csc.org, "uk.isp.alert.referral_received.v1", timeout=3) == []
+
+
+async def test_an_emergency_referral_records_what_the_sender_said_about_telling_the_service_user(suite, kafka, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    person = new_person()
+    statement = await provider.client.post(
+        "/v1/informing",
+        json={"nhs_number": person.nhs_number, "informed": False, "reason": "would put the child at more risk"},
+    )
+    assert statement.status_code == 201, statement.text
+    no_reason = await provider.client.post("/v1/informing", json={"nhs_number": person.nhs_number, "informed": False})
+    assert no_reason.status_code == 422
+    emergency = ReferralRequested(
+        referral_id=unique("ref-"),
+        direction="to_social_care",
+        from_org=provider.org,
+        to_org=csc.org,
+        person=person,
+        children=[{"expected_due_date": "2027-01-15"}],
+        threshold="emergency",
+        rag="red",
+        summary="Risk of immediate harm",
+    )
+    await publish(kafka, emergency, provider.org)
+    [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.referral_received.v1")
+    assert alert["data"]["lawful_basis"] == {"kind": "statutory", "ground": "significant_harm"}
+    assert alert["data"]["children"] == [{"expected_due_date": "2027-01-15"}]  # an unborn child counts
+    [record] = await audit_of(kafka, alert["id"])
+    assert record["service_user_informed"] is False
+    assert record["not_informed_reason"] == "would put the child at more risk"
+
+
+# -- did_not_attend, acknowledgement, escalation ----------------------------------------------
+
+
+def dna(csc: str, provider: str, person: Person, scheduled_for: datetime) -> ReferralAssessmentMissed:
+    return ReferralAssessmentMissed(
+        referral_id=unique("ref-"),
+        direction="to_treatment",
+        from_org=csc,
+        to_org=provider,
+        person=person,
+        at=scheduled_for + timedelta(hours=1),
+        appointment_id=unique("apt-"),
+        scheduled_for=scheduled_for,
+        recorded_at=scheduled_for + timedelta(hours=1),
+    )
+
+
+async def test_did_not_attend_end_to_end_with_receipt_and_withheld(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    sub = await csc.subscribe(receiver.url(f"/{csc.org}"), types=["uk.isp.alert.did_not_attend.v1"])
+    person = new_person()
+    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await asyncio.sleep(1)
+    scheduled_for = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    missed = dna(csc.org, provider.org, person, scheduled_for)
+    await publish(kafka, missed, provider.org)
+    [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
+    assert datetime.fromisoformat(alert["data"]["deadline"]) == scheduled_for + timedelta(hours=24)
+    hook = await signed_webhook(receiver, f"/{csc.org}", sub["secret"], alert["id"])
+    assert hook["data"]["appointment_id"] == missed.appointment_id and hook["eventnumber"] == 1
+    [shared] = await audit_of(kafka, alert["id"])
+    assert shared["decision"] == "shared" and shared["discloser"] == provider.org
+
+    # the recipient acknowledges: audited as received, so the trail holds both ends
+    response = await csc.client.post(f"/v1/alerts/{alert['id']}/ack")
+    assert response.status_code == 200, response.text
+    records = await audit_of(kafka, alert["id"], count=2)
+    received = [r for r in records if r["decision"] == "received"]
+    assert len(received) == 1 and received[0]["channel"] == "api" and received[0]["recipient"] == csc.org
+    # another organisation may not acknowledge it
+    assert (await provider.client.post(f"/v1/alerts/{alert['id']}/ack")).status_code == 403
+    listed = (await csc.client.get("/v1/alerts", params={"status": "delivered"})).json()["items"]
+    assert [a["alert_id"] for a in listed] == [alert["id"]]
+
+    # withheld: no consent for this person
+    stranger = new_person()
+    await publish(kafka, dna(csc.org, provider.org, stranger, scheduled_for), provider.org)
+    [told] = await alerts_on(kafka, provider.org, WITHHELD)
+    assert told["data"]["withheld_type"] == "uk.isp.alert.did_not_attend.v1"
+    [withheld] = await audit_of(kafka, told["data"]["withheld_alert_id"])
+    assert withheld["decision"] == "withheld"
+    assert len(await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1", count=2, timeout=3)) == 1
+
+
+async def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_senders_dsl(suite, kafka, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    person = new_person()
+    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await asyncio.sleep(1)
+    long_ago = datetime.now(UTC) - timedelta(days=2)  # its 24-hour deadline has already passed
+    await publish(kafka, dna(csc.org, provider.org, person, long_ago), provider.org)
+    [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
+    [escalation] = await alerts_on(kafka, provider.org, ESCALATION)
+    assert escalation["data"]["escalated_alert_id"] == alert["id"]
+    assert escalation["data"]["recipient"] == csc.org
+
+
+# -- treatment_disengaged ----------------------------------------------------------------------
+
+
+async def test_treatment_disengaged_end_to_end_and_withheld(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    sub = await csc.subscribe(receiver.url(f"/{csc.org}"))
+    person = new_person()
+    child = {"local_id": unique("c-")}
+    enquiry = EnquiryOpened(enquiry_id=unique("s47-"), child=child, parents=[person], opened_on=date.today())
+    await publish(kafka, enquiry, csc.org, subject=person.nhs_number)
+    await asyncio.sleep(1.5)
+    gone = EpisodeDisengaged(episode_id=unique("ep-"), person=person, last_contact_on=date.today())
+    await publish(kafka, gone, provider.org)
+    [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.treatment_disengaged.v1")
+    assert alert["data"]["lawful_basis"] == {"kind": "statutory", "ground": "child_protection_enquiry"}
+    assert alert["data"]["children"] == [child]
+    await signed_webhook(receiver, f"/{csc.org}", sub["secret"], alert["id"])
+    [record] = await audit_of(kafka, alert["id"])
+    assert record["service_user_informed"] is False and record["not_informed_reason"] == "not yet told"
+
+    # withheld: social care referred the parent, but there is no consent and no statutory ground
+    other = new_person()
+    referral = ReferralRequested(
+        referral_id=unique("ref-"),
+        direction="to_treatment",
+        from_org=csc.org,
+        to_org=provider.org,
+        person=other,
+        children=[{"local_id": unique("c-")}],
+        rag="amber",
+        summary="Parent misusing drugs",
+    )
+    await publish(kafka, referral, csc.org)
+    await alerts_on(kafka, csc.org, WITHHELD)  # the referral itself was withheld first
+    await publish(
+        kafka, EpisodeDisengaged(episode_id=unique("ep-"), person=other, last_contact_on=date.today()), provider.org
+    )
+    told = await wait_for(lambda: _withheld_of(kafka, provider.org, "uk.isp.alert.treatment_disengaged.v1"))
+    [withheld] = await audit_of(kafka, told["data"]["withheld_alert_id"])
+    assert withheld["decision"] == "withheld" and withheld["recipient"] == csc.org
+
+
+async def _withheld_of(kafka, org_id: str, withheld_type: str) -> dict | None:
+    alerts = await alerts_on(kafka, org_id, WITHHELD, count=10, timeout=1)
+    return next((a for a in alerts if a["data"]["withheld_type"] == withheld_type), None)
+
+
+# -- conference_invitation, answers, report overdue, cancellation ---------------------------
+
+
+async def test_conference_invitation_end_to_end_with_answer_cancellation_and_withheld(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    sub = await provider.subscribe(receiver.url(f"/{provider.org}"))
+    person = new_person()
+    child = {"local_id": unique("c-")}
+    plan = PlanStarted(
+        plan_id=unique("cp-"),
+        kind="child_protection",
+        child=child,
+        parents=[person],
+        started_on=date.today() - timedelta(days=30),
+    )
+    await publish(kafka, plan, csc.org, subject=person.nhs_number)
+    await asyncio.sleep(1.5)
+    # issued Wed 1 April 2026, held Wed 8 April: Good Friday and Easter Monday leave 3 working days
+    conference = ConferenceScheduled(
+        conference_id=unique("conf-"),
+        kind="review_child_protection",
+        children=[child],
+        parents=[person],
+        scheduled_for=datetime(2026, 4, 8, 10, tzinfo=UTC),
+        location="Room 2",
+        issued_at=datetime(2026, 4, 1, 9, tzinfo=UTC),
+        invitees=[provider.org],
+    )
+    await publish(kafka, conference, csc.org, subject=conference.conference_id)
+    [alert] = await alerts_on(kafka, provider.org, "uk.isp.alert.conference_invitation.v1")
+    data = alert["data"]
+    assert (data["notice_working_days"], data["short_notice"], data["report_due"]) == (3, True, "2026-04-07")
+    assert data["written_report_requested"] is True
+    assert data["lawful_basis"] == {"kind": "statutory", "ground": "child_protection_plan"}
+    await signed_webhook(receiver, f"/{provider.org}", sub["secret"], alert["id"])
+    [record] = await audit_of(kafka, alert["id"])
+    assert record["decision"] == "shared" and record["data_categories"] == ["conference"]
+
+    answer = await provider.client.post(
+        f"/v1/conferences/{conference.conference_id}/responses", json={"response": "cannot_attend"}
+    )
+    assert answer.status_code == 200 and answer.json()["report_requested"] is True
+    not_invited = await csc.client.post(
+        f"/v1/conferences/{conference.conference_id}/responses", json={"response": "attending"}
+    )
+    assert not_invited.status_code == 404
+
+    await publish(
+        kafka,
+        ConferenceCancelled(conference_id=conference.conference_id, reason="rescheduled"),
+        csc.org,
+        subject=conference.conference_id,
+    )
+    [cancelled] = await alerts_on(kafka, provider.org, "uk.isp.alert.conference_cancelled.v1")
+    hook = await signed_webhook(receiver, f"/{provider.org}", sub["secret"], cancelled["id"])
+    assert hook["data"]["conference_id"] == conference.conference_id
+
+    # withheld: a second parent with no consent and no plan
+    stranger = new_person()
+    second = ConferenceScheduled.model_validate(
+        {
+            **conference.model_dump(mode="json"),
+            "conference_id": unique("conf-"),
+            "parents": [stranger.model_dump(mode="json")],
+            "children": [{"local_id": unique("c-")}],
+        }
+    )
+    await publish(kafka, second, csc.org, subject=second.conference_id)
+    told = await wait_for(lambda: _withheld_of(kafka, csc.org, "uk.isp.alert.conference_invitation.v1"))
+    [withheld] = await audit_of(kafka, told["data"]["withheld_alert_id"])
+    assert withheld["decision"] == "withheld" and withheld["recipient"] == provider.org
+
+
+async def test_a_written_report_not_received_by_report_due_is_flagged_to_the_convener(suite, kafka, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    person = new_person()
+    await consent(kafka, person, csc.org, [provider.org], ["conference"])
+    await asyncio.sleep(1)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    conference = ConferenceScheduled(
+        conference_id=unique("conf-"),
+        kind="core_group",
+        children=[{"local_id": unique("c-")}],
+        parents=[person],
+        scheduled_for=yesterday,
+        location="Online",
+        issued_at=yesterday - timedelta(days=20),
+        invitees=[provider.org],
+    )
+    await publish(kafka, conference, csc.org, subject=conference.conference_id)
+    await alerts_on(kafka, provider.org, "uk.isp.alert.conference_invitation.v1")
+    answer = await provider.client.post(
+        f"/v1/conferences/{conference.conference_id}/responses", json={"response": "written_report"}
+    )
+    assert answer.status_code == 200
+    [flag] = await alerts_on(kafka, csc.org, "uk.isp.alert.report_overdue.v1")
+    assert flag["data"]["invitee"] == provider.org and flag["data"]["conference_id"] == conference.conference_id
+
+
+# -- register_cross_area -----------------------------------------------------------------------
+
+
+async def test_register_cross_area_match_tells_both_dsls_only_the_fact(suite, kafka, receiver, partner):
+    """Never withheld: the match is shared on statutory ground safeguarding_register_match
+    (CONTRACT §6); the test checks it carries no person, notes or children."""
+    a, b = partner("DSL", "dsl"), partner("DSL", "dsl")
+    sub_a = await a.subscribe(receiver.url(f"/{a.org}"), types=["uk.isp.alert.register_cross_area.v1"])
+    sub_b = await b.subscribe(receiver.url(f"/{b.org}"), types=["uk.isp.alert.register_cross_area.v1"])
+    match = RegisterCrossAreaMatch(
+        person_key=f"{random.getrandbits(256):064x}",
+        entry_id=unique("e-"),
+        org=a.org,
+        category="child_concern",
+        other_entry_id=unique("e-"),
+        other_org=b.org,
+        other_category="general_high_risk",
+        matched_at=datetime.now(UTC),
+    )
+    await publish(kafka, match, a.org)
+    [to_a] = await alerts_on(kafka, a.org, "uk.isp.alert.register_cross_area.v1")
+    [to_b] = await alerts_on(kafka, b.org, "uk.isp.alert.register_cross_area.v1")
+    assert to_a["data"]["entry_id"] == match.other_entry_id and to_a["data"]["own_entry_id"] == match.entry_id
+    assert to_b["data"]["entry_id"] == match.entry_id and to_b["data"]["other_org"] == a.org
+    for alert, org_, sub in ((to_a, a, sub_a), (to_b, b, sub_b)):
+        assert "person" not in alert["data"] and "subject" not in alert
+        assert alert["data"]["lawful_basis"] == {"kind": "statutory", "ground": "safeguarding_register_match"}
+        await signed_webhook(receiver, f"/{org_.org}", sub["secret"], alert["id"])
+        [record] = await audit_of(kafka, alert["id"])
+        assert record["person"] is None and record["data_categories"] == ["register"]
+
+
+# -- delivery: retries, replay, heartbeat, failing endpoint, URL rules ---------------------
+
+
+async def test_three_failures_then_200_is_one_delivery_one_webhook_id_one_audit_record(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    path = f"/{csc.org}/flaky"
+    receiver.failures[path] = 3
+    sub = await csc.subscribe(receiver.url(path), types=["uk.isp.alert.did_not_attend.v1"])
+    person = new_person()
+    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await asyncio.sleep(1)
+    await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
+    [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
+    await signed_webhook(receiver, path, sub["secret"], alert["id"])
+    await asyncio.sleep(3)  # nothing more may arrive
+    tries = [t for t in receiver.at(path) if json.loads(t["body"])["type"] != HEARTBEAT]
+    assert [t["status"] for t in tries] == [500, 500, 500, 200]
+    assert len({t["headers"]["webhook-id"] for t in tries}) == 1
+    records = await audit_of(kafka, alert["id"], count=2, timeout=5)
+    assert [r["decision"] for r in records] == ["shared"]
+    log = (await csc.client.get(f"/v1/subscriptions/{sub['id']}/attempts")).json()
+    assert sorted(a["outcome"] for a in log if a["kind"] == "alert") == ["delivered", "retry", "retry", "retry"]
+
+
+async def test_event_count_heartbeat_and_replay_after_a_gap(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    path = f"/{csc.org}/replay"
+    sub = await csc.subscribe(receiver.url(path))
+    people = [new_person(), new_person()]
+    for p in people:
+        await consent(kafka, p, provider.org, [csc.org], ["attendance"])
+    await asyncio.sleep(1)
+    for p in people:
+        await publish(kafka, dna(csc.org, provider.org, p, datetime.now(UTC)), provider.org)
+    alerts = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1", count=2)
+    numbers = set()
+    for alert in alerts:
+        numbers.add((await signed_webhook(receiver, path, sub["secret"], alert["id"]))["eventnumber"])
+    assert numbers == {1, 2}
+    replay = (await csc.client.get("/v1/alerts", params={"after": 1})).json()
+    assert replay["event_count"] == 2 and [a["event_number"] for a in replay["items"]] == [2]
+
+    def heartbeat():
+        beats = [r for r in receiver.at(path) if json.loads(r["body"])["type"] == HEARTBEAT]
+        return beats[-1] if beats else None
+
+    beat = await wait_for(heartbeat, timeout=20)
+    body = Webhook(sub["secret"]).verify(beat["body"], beat["headers"])
+    assert body["data"]["events_since_start"] == 2
+
+
+async def test_a_webhook_endpoint_failing_is_escalated_to_the_senders_dsl(suite, kafka, receiver, partner):
+    csc, provider = partner("CSC"), partner("PRV", "provider")
+    path = f"/{csc.org}/down"
+    receiver.failures[path] = -1
+    await csc.subscribe(receiver.url(path), types=["uk.isp.alert.did_not_attend.v1"])
+    person = new_person()
+    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await asyncio.sleep(1)
+    await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
+    [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
+    [escalation] = await alerts_on(kafka, provider.org, ESCALATION)
+    assert escalation["data"]["escalated_alert_id"] == alert["id"]
+    assert escalation["data"]["last_error"] == "HTTP 500"
+
+
+async def test_webhook_urls_are_validated_and_subscriptions_are_own_org(suite, partner):
+    csc, other = partner("CSC"), partner("CSC")
+    for url in ("ftp://127.0.0.1/x", "http://169.254.169.254/latest", "not a url"):
+        response = await csc.client.post("/v1/subscriptions", json={"url": url, "types": ["*"]})
+        assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    bad_type = await csc.client.post("/v1/subscriptions", json={"url": "http://127.0.0.1:9/x", "types": ["nope"]})
+    assert bad_type.status_code == 422
+    sub = await csc.subscribe("http://localhost:9/hook")
+    assert sub["secret"].startswith("whsec_")
+    assert (await other.client.delete(f"/v1/subscriptions/{sub['id']}")).status_code == 403
+    assert (await csc.client.delete(f"/v1/subscriptions/{sub['id']}")).status_code == 204
+    assert (await csc.client.get("/v1/subscriptions")).json() == []
