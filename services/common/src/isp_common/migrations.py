@@ -32,6 +32,13 @@ def script_location(package: str) -> Path:
     return Path(module.__file__).resolve().parent / "migrations"
 
 
+def has_migrations(package: str) -> bool:
+    try:
+        return (script_location(package) / "env.py").exists()
+    except ModuleNotFoundError:
+        return False
+
+
 def config(package: str, engine: Engine | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location(package)))

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from sqlalchemy import text
 
-from . import telemetry
+from . import migrations, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .consumer import EventProcessor, Handler
 from .db import UnitOfWork, create_schema, make_engine
@@ -41,7 +41,11 @@ class ServiceRuntime:
         telemetry.configure_tracing(settings)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.resolved_database_url)
-        create_schema(self.engine)
+        package = f"isp_{self.name}"
+        if migrations.has_migrations(package):
+            migrations.upgrade(self.engine, package)
+        else:
+            create_schema(self.engine)
         self.faust = faust.App(
             f"isp-{self.name}",
             broker=f"kafka://{settings.kafka_bootstrap}",
