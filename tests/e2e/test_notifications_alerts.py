@@ -13,13 +13,12 @@ import asyncio
 import inspect
 import json
 import random
-import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from isp_common.testing import WebhookReceiver as Receiver
 from isp_common.testing import unique
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
@@ -39,45 +38,6 @@ HEARTBEAT = "uk.isp.subscription.heartbeat.v1"
 
 
 # -- a real webhook receiver ------------------------------------------------------------------
-
-
-class Receiver:
-    """A local HTTP server: each path answers 500 for its first ``failures`` requests (or
-    always, with ``-1``), then 200, and keeps every request."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        self.failures: dict[str, int] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                with receiver.lock:
-                    seen = sum(1 for r in receiver.requests if r["path"] == self.path)
-                    failures = receiver.failures.get(self.path, 0)
-                    status = 500 if failures < 0 or seen < failures else 200
-                    receiver.requests.append(
-                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
-                    )
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def at(self, path: str) -> list[dict]:
-        with self.lock:
-            return [r for r in self.requests if r["path"] == path]
 
 
 @pytest.fixture(scope="module")

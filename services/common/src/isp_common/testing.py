@@ -11,9 +11,11 @@ import asyncio
 import json
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +231,42 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+class WebhookReceiver:
+    """A local HTTP server: each path answers 500 for its first ``failures`` requests (or
+    always, with ``-1``), then 200, and keeps every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.failures: dict[str, int] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    seen = sum(1 for r in receiver.requests if r["path"] == self.path)
+                    failures = receiver.failures.get(self.path, 0)
+                    status = 500 if failures < 0 or seen < failures else 200
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                    )
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def at(self, path: str) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]

@@ -256,6 +256,7 @@ def queue_webhooks(uow: UnitOfWork, record: AlertRecord) -> None:
                 org=sub.org,
                 event_number=sub.event_count,
                 body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                traceparent=telemetry.current_traceparent(),
             )
         )
 

@@ -176,6 +176,7 @@ class Delivery(SQLModel, table=True):
     delivered_at: datetime | None = None
     last_error: str | None = None
     escalated: bool = False
+    traceparent: str | None = None  # the trace the alert was decided in: continued by every attempt
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -25,6 +25,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from isp_common import telemetry
 from isp_common.db import UnitOfWork
 from isp_common.runtime import ServiceRuntime
 from isp_schemas.alerts import DeliveryEscalationAlert
@@ -288,15 +289,26 @@ class DeliveryLoop:
             for delivery in due_deliveries(uow, now):
                 sub = still_to_send(uow, delivery, now)
                 if sub is not None:
-                    jobs.append((delivery.id, sub.url, sub.secret, delivery.body))
+                    jobs.append((delivery.id, sub.url, sub.secret, delivery.body, delivery.traceparent))
             uow.commit()
         await asyncio.gather(*(self._attempt(*job) for job in jobs))
         await self._heartbeats(now)
         return len(jobs)
 
-    async def _attempt(self, delivery_id: str, url: str, secret: str, body: str) -> None:
+    async def _attempt(self, delivery_id: str, url: str, secret: str, body: str, traceparent: str | None) -> None:
         at = datetime.now(UTC)
-        outcome = await webhooks.post(self._client, url, webhooks.signed_headers(secret, delivery_id, at, body), body)
+        headers = webhooks.signed_headers(secret, delivery_id, at, body)
+        token = telemetry.attach(telemetry.context_from_traceparent(traceparent))
+        try:
+            with telemetry.tracer("isp-notifications").start_as_current_span(
+                "webhook delivery", kind=telemetry.trace.SpanKind.CLIENT, attributes={"webhook.id": delivery_id}
+            ):
+                current = telemetry.current_traceparent()
+                if current:
+                    headers["traceparent"] = current  # the partner's system can continue the trace
+                outcome = await webhooks.post(self._client, url, headers, body)
+        finally:
+            telemetry.detach(token)
         with self.runtime.uow() as uow:
             delivery = uow.session.get(Delivery, delivery_id)
             if delivery is not None and delivery.status == "pending":

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 731d99bae514
+Revision ID: e1dfcbb6301d
 Revises: 
-Create Date: 2026-11-22 18:51:08.844251
+Create Date: 2026-11-22 18:54:57.303685
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '731d99bae514'
+revision = 'e1dfcbb6301d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('delivered_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('escalated', sa.Boolean(), nullable=False),
+    sa.Column('traceparent', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('notifications_delivery', schema=None) as batch_op:
