@@ -7,11 +7,10 @@ from pathlib import Path
 
 import yaml
 from isp_audit.config import Settings as AuditSettings
+from isp_common.settings import ServiceSettings
 from isp_notifications.config import Settings as NotificationsSettings
 from isp_referrals.config import Settings as ReferralsSettings
 from isp_register.config import Settings as RegisterSettings
-
-from isp_common.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -45,7 +44,7 @@ def test_compose_environment_names_are_settings_the_code_reads(monkeypatch):
         env = COMPOSE["services"][name]["environment"]
         for key, value in env.items():
             assert key.startswith("ISP_")
-            field = key[len("ISP_"):].lower()
+            field = key[len("ISP_") :].lower()
             service_specific = key.startswith(f"ISP_{name.upper()}_")
             assert field in known or service_specific, f"{key} is read by no setting"
             monkeypatch.setenv(key, compose_default(str(value)))

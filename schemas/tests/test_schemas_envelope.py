@@ -21,9 +21,7 @@ def test_create_fills_id_time_and_subject():
 
 def test_create_uses_the_given_id_time_and_subject():
     when = datetime(2025, 11, 3, 10, tzinfo=UTC)
-    event = CloudEvent.create(
-        AppointmentAttended.event_type, "CGL-WSX", ATTENDED, subject="s", id="e1", time=when
-    )
+    event = CloudEvent.create(AppointmentAttended.event_type, "CGL-WSX", ATTENDED, subject="s", id="e1", time=when)
     assert (event.id, event.time, event.subject) == ("e1", when, "s")
 
 
@@ -73,9 +71,7 @@ def test_source_must_be_an_isp_org_urn(source):
 
 def test_naive_time_is_rejected():
     with pytest.raises(ValidationError):
-        CloudEvent(
-            id="1", source="urn:isp:org:CGL-WSX", type="x", time=datetime(2025, 1, 1), data={}
-        )
+        CloudEvent(id="1", source="urn:isp:org:CGL-WSX", type="x", time=datetime(2025, 1, 1), data={})
 
 
 def test_only_specversion_1_0():

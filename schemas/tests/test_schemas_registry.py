@@ -49,9 +49,7 @@ def test_json_that_is_not_an_object_is_not_a_cloudevent():
 
 
 def test_missing_attribute_is_named():
-    document = json.loads(
-        _raw("uk.isp.consent.withdrawn.v1", EXAMPLES["uk.isp.consent.withdrawn.v1"])
-    )
+    document = json.loads(_raw("uk.isp.consent.withdrawn.v1", EXAMPLES["uk.isp.consent.withdrawn.v1"]))
     del document["id"]
     with pytest.raises(InvalidEvent) as exc:
         parse_event(json.dumps(document).encode())
@@ -59,9 +57,7 @@ def test_missing_attribute_is_named():
 
 
 def test_bad_attribute_is_named():
-    document = json.loads(
-        _raw("uk.isp.consent.withdrawn.v1", EXAMPLES["uk.isp.consent.withdrawn.v1"])
-    )
+    document = json.loads(_raw("uk.isp.consent.withdrawn.v1", EXAMPLES["uk.isp.consent.withdrawn.v1"]))
     document["source"] = "CGL-WSX"
     with pytest.raises(InvalidEvent, match="^not a CloudEvent: source: "):
         parse_event(json.dumps(document).encode())

@@ -86,9 +86,7 @@ def test_register_match_is_shared_on_its_own_ground_only():
     alert = EXAMPLES["uk.isp.alert.register_cross_area.v1"]
     assert RegisterCrossAreaAlert.model_validate(alert).person is None
     with pytest.raises(ValidationError, match="safeguarding_register_match"):
-        RegisterCrossAreaAlert.model_validate(
-            {**alert, "lawful_basis": {"kind": "consent", "consent_id": "c1"}}
-        )
+        RegisterCrossAreaAlert.model_validate({**alert, "lawful_basis": {"kind": "consent", "consent_id": "c1"}})
 
 
 def test_shared_disclosure_needs_a_basis_and_withheld_a_reason():
@@ -97,9 +95,7 @@ def test_shared_disclosure_needs_a_basis_and_withheld_a_reason():
         DisclosureRecorded.model_validate({**record, "lawful_basis": None})
     with pytest.raises(ValidationError, match="reason"):
         DisclosureRecorded.model_validate({**record, "decision": "withheld", "lawful_basis": None})
-    DisclosureRecorded.model_validate(
-        {**record, "decision": "withheld", "lawful_basis": None, "reason": "no consent"}
-    )
+    DisclosureRecorded.model_validate({**record, "decision": "withheld", "lawful_basis": None, "reason": "no consent"})
 
 
 def test_person_key_is_a_keyed_hash_not_the_number():

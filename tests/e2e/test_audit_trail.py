@@ -88,8 +88,8 @@ async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(s
         seqs = [i["seq"] for i in page1["items"] + page2["items"]]
         assert len(set(seqs)) == 7
 
-        dated = (await client.get("/v1/disclosures", params={"org": provider, "since": "2025-11-03",
-                                                                 "until": "2025-11-03", "person": person})).json()  # fmt: skip
+        day = {"org": provider, "since": "2025-11-03", "until": "2025-11-03", "person": person}
+        dated = (await client.get("/v1/disclosures", params=day)).json()
         assert len(dated["items"]) == 6
 
         record = (await client.get(f"/v1/disclosures/{items[0]['id']}")).json()
@@ -101,7 +101,9 @@ async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(s
 
         event = AuditEvent.model_validate(fhir.json())
         assert event.type.code == "110106" and {a.who.identifier.value for a in event.agent} == {
-            items[0]["discloser"], items[0]["recipient"]}
+            items[0]["discloser"],
+            items[0]["recipient"],
+        }
         assert any(e.what.identifier.value == person for e in event.entity if e.what and e.what.identifier)
 
         exported = await client.get("/v1/disclosures.csv", params={"person": person})
@@ -186,8 +188,9 @@ def test_an_ig_officer_searches_opens_a_record_verifies_and_downloads_csv(suite,
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, headless=True,
-                                         args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            browser = pw.chromium.launch(
+                executable_path=executable, headless=True, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+            )
             try:
                 return browse(browser)
             finally:

@@ -8,9 +8,8 @@ import secrets
 
 import httpx
 import pytest
-from isp_schemas import topics
-
 from isp_common.testing import WebhookReceiver, unique
+from isp_schemas import topics
 
 pytestmark = [pytest.mark.e2e]
 
@@ -28,9 +27,7 @@ async def eventually(fn, timeout: float = 60.0):
     raise AssertionError("condition not met in time")
 
 
-async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the_audit_record(
-    suite, kafka, token_for
-):
+async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the_audit_record(suite, kafka, token_for):
     receiver = WebhookReceiver()
     try:
         csc = {"Authorization": f"Bearer {token_for(CSC, 'social_care')}"}

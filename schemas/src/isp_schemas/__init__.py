@@ -60,6 +60,7 @@ from .referrals import (
 from .register import (
     PersonKey,
     RegisterCategory,
+    RegisterCrossAreaMatch,
     RegisterEntryClosed,
     RegisterEntryOpened,
     RegisterEntryReviewed,
@@ -68,7 +69,6 @@ from .register import (
     ReviewOverdue,
     Risk,
     WeeklyReviewMissed,
-    RegisterCrossAreaMatch,
     person_key,
 )
 from .registry import EVENT_TYPES, InvalidEvent, model_for, parse_event

@@ -64,9 +64,7 @@ class AlertBase(EventData):
     alert_id: EntityId = Field(description="Unique alert id; the audit and webhook dedupe key.")
     sender_org: OrgId = Field(description="The organisation whose information this is.")
     person: Person | None = Field(default=None, description="The person it is about.")
-    lawful_basis: LawfulBasis | None = Field(
-        default=None, description="The basis the information is shared on."
-    )
+    lawful_basis: LawfulBasis | None = Field(default=None, description="The basis the information is shared on.")
     deadline: AwareDatetime | None = Field(
         default=None, description="Deliver or acknowledge by then, or it is escalated."
     )
@@ -135,9 +133,7 @@ class ConferenceInvitationAlert(SharedAlert):
     notice_working_days: int = Field(
         description="Working days after issued_at's date up to and including scheduled_for's date."
     )
-    short_notice: bool = Field(
-        description="True when scheduled_for's date is before the 5th working day after issue."
-    )
+    short_notice: bool = Field(description="True when scheduled_for's date is before the 5th working day after issue.")
     report_due: date = Field(description="The date a written report is due.")
     written_report_requested: bool = Field(
         default=False, description="A written report is asked for (always on short notice)."
@@ -159,16 +155,12 @@ class RegisterCrossAreaAlert(SharedAlert):
     other_org: OrgId = Field(description="The organisation whose register also holds the person.")
     category: RegisterCategory = Field(description="The other entry's category.")
     own_entry_id: EntityId = Field(description="The recipient's own entry that matched.")
-    own_category: RegisterCategory | None = Field(
-        default=None, description="The recipient's own entry's category."
-    )
+    own_category: RegisterCategory | None = Field(default=None, description="The recipient's own entry's category.")
 
     @model_validator(mode="after")
     def _register_ground(self) -> RegisterCrossAreaAlert:
         basis = self.lawful_basis
-        if not (
-            isinstance(basis, StatutoryBasis) and basis.ground == "safeguarding_register_match"
-        ):
+        if not (isinstance(basis, StatutoryBasis) and basis.ground == "safeguarding_register_match"):
             raise PydanticCustomError(
                 "register_basis",
                 "a register match is shared on statutory ground safeguarding_register_match",

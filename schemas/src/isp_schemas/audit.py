@@ -35,21 +35,15 @@ class DisclosureRecorded(EventData):
     decision: Decision = Field(description="shared, withheld or received.")
     discloser: OrgId = Field(description="The organisation whose information it is.")
     recipient: OrgId = Field(description="The organisation it went (or would have gone) to.")
-    person: NhsNumber | None = Field(
-        default=None, description="The person's NHS number; none for a register match."
-    )
+    person: NhsNumber | None = Field(default=None, description="The person's NHS number; none for a register match.")
     children: list[Child] = Field(default_factory=list, description="Children whose data went.")
     purpose: str = Field(min_length=1, description="Why, e.g. safeguarding.")
     data_categories: list[DataCategory] = Field(description="The categories of data sent.")
-    lawful_basis: LawfulBasis | None = Field(
-        default=None, description="The basis relied on; none when withheld."
-    )
+    lawful_basis: LawfulBasis | None = Field(default=None, description="The basis relied on; none when withheld.")
     service_user_informed: bool | None = Field(
         default=None, description="Whether the service user was told (statutory shares)."
     )
-    not_informed_reason: str | None = Field(
-        default=None, description="Why the service user was not told."
-    )
+    not_informed_reason: str | None = Field(default=None, description="Why the service user was not told.")
     source_event_id: str | None = Field(default=None, description="The event that led to it.")
     channel: Channel = Field(description="kafka, webhook or api.")
     trace_id: str | None = Field(default=None, description="W3C trace id of the operation.")
@@ -60,9 +54,7 @@ class DisclosureRecorded(EventData):
     @model_validator(mode="after")
     def _decision_rules(self) -> DisclosureRecorded:
         if self.decision == "shared" and self.lawful_basis is None:
-            raise PydanticCustomError(
-                "disclosure_basis", "a shared disclosure needs a lawful_basis"
-            )
+            raise PydanticCustomError("disclosure_basis", "a shared disclosure needs a lawful_basis")
         if self.decision == "withheld" and not self.reason:
             raise PydanticCustomError("disclosure_reason", "a withheld disclosure needs a reason")
         return self

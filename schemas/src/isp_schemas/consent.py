@@ -12,9 +12,7 @@ from . import topics
 from .envelope import EventData
 from .people import ORG_ID_PATTERN, EntityId, OrgId, Person, _check_org_id
 
-DataCategory = Literal[
-    "referral", "attendance", "treatment_status", "risk", "conference", "register"
-]
+DataCategory = Literal["referral", "attendance", "treatment_status", "risk", "conference", "register"]
 DATA_CATEGORIES: tuple[str, ...] = get_args(DataCategory)
 WHOLE_PARTNERSHIP = "*"
 
@@ -59,16 +57,12 @@ class ConsentGiven(ConsentEvent):
         min_length=1, description="Categories of information that may be shared."
     )
     given_on: date = Field(description="The date consent was given.")
-    expires_on: date | None = Field(
-        default=None, description="The last date the consent holds; none means no expiry."
-    )
+    expires_on: date | None = Field(default=None, description="The last date the consent holds; none means no expiry.")
 
     @model_validator(mode="after")
     def _star_alone(self) -> ConsentGiven:
         if WHOLE_PARTNERSHIP in self.recipients and len(self.recipients) > 1:
-            raise PydanticCustomError(
-                "recipients_star", 'recipients is either ["*"] or a list of organisation ids'
-            )
+            raise PydanticCustomError("recipients_star", 'recipients is either ["*"] or a list of organisation ids')
         if self.expires_on is not None and self.expires_on < self.given_on:
             raise PydanticCustomError("consent_expiry", "expires_on is before given_on")
         return self

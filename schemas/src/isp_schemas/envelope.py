@@ -60,9 +60,7 @@ class CloudEvent(BaseModel):
         description="The publishing organisation: urn:isp:org:<ORG>.",
         examples=["urn:isp:org:CGL-WSX"],
     )
-    type: str = Field(
-        min_length=1, description="The event type, e.g. uk.isp.referral.requested.v1."
-    )
+    type: str = Field(min_length=1, description="The event type, e.g. uk.isp.referral.requested.v1.")
     time: AwareDatetime = Field(description="When it happened: RFC 3339 with offset.")
     subject: str | None = Field(
         default=None,

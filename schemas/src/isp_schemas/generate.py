@@ -104,16 +104,13 @@ def asyncapi() -> dict[str, Any]:
         channel: dict[str, Any] = {
             "address": address,
             "description": (
-                f"{spec.description} Publishers: {spec.publishers}. "
-                f"Consumers: {spec.consumers}. Key: {spec.key}."
+                f"{spec.description} Publishers: {spec.publishers}. Consumers: {spec.consumers}. Key: {spec.key}."
             ),
             "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in by_channel[name]},
             "bindings": {"kafka": {"partitions": spec.partitions, "bindingVersion": "0.5.0"}},
         }
         if address == topics.ALERTS_TEMPLATE:
-            channel["parameters"] = {
-                "org": {"description": "The recipient organisation id (ODS-style code)."}
-            }
+            channel["parameters"] = {"org": {"description": "The recipient organisation id (ODS-style code)."}}
         channels[name] = channel
         refs = [{"$ref": f"#/channels/{name}/messages/{m}"} for m in by_channel[name]]
         for action in ("send", "receive"):

@@ -67,9 +67,7 @@ def make_nhs_number(first_nine: str) -> str | None:
 
 def _check_nhs_number(value: str) -> str:
     if not _NHS_DIGITS.match(value):
-        raise PydanticCustomError(
-            "nhs_number_format", "NHS number must be exactly 10 digits, with no spaces"
-        )
+        raise PydanticCustomError("nhs_number_format", "NHS number must be exactly 10 digits, with no spaces")
     if nhs_check_digit(value[:9]) != int(value[9]):
         raise PydanticCustomError("nhs_number_check", "NHS number fails the modulus 11 check")
     return value

@@ -49,19 +49,13 @@ class ReferralRequested(ReferralEvent):
         default=None, description="Threshold of need; required when direction is to_social_care."
     )
     rag: Rag = Field(description="Red/amber/green rating of harm to the child.")
-    consent_id: EntityId | None = Field(
-        default=None, description="The consent this referral is shared under, if any."
-    )
+    consent_id: EntityId | None = Field(default=None, description="The consent this referral is shared under, if any.")
     summary: str = Field(min_length=1, description="Why the referral is made.")
     parent_agreed: bool | None = Field(
         default=None, description="Support request form: the parent agreed to the referral."
     )
-    concerns: list[str] = Field(
-        default_factory=list, description="Support request form: the concerns ticked."
-    )
-    history: str | None = Field(
-        default=None, description="Support request form: relevant history of substance use."
-    )
+    concerns: list[str] = Field(default_factory=list, description="Support request form: the concerns ticked.")
+    history: str | None = Field(default=None, description="Support request form: relevant history of substance use.")
     known_to_treatment: bool | None = Field(
         default=None, description="Support request form: the parent is already in treatment."
     )
@@ -72,13 +66,9 @@ class ReferralRequested(ReferralEvent):
             raise PydanticCustomError("referral_self", "from_org and to_org must differ")
         if self.direction == "to_social_care":
             if self.threshold is None:
-                raise PydanticCustomError(
-                    "referral_threshold", "threshold is required for a referral to social care"
-                )
+                raise PydanticCustomError("referral_threshold", "threshold is required for a referral to social care")
             if not self.children:
-                raise PydanticCustomError(
-                    "referral_children", "a referral to social care names at least one child"
-                )
+                raise PydanticCustomError("referral_children", "a referral to social care names at least one child")
         return self
 
     @property
@@ -96,9 +86,7 @@ class ReferralFact(ReferralEvent):
     to_org: OrgId = Field(description="The organisation referred to.")
     person: Person = Field(description="The adult the referral is about.")
     at: AwareDatetime = Field(description="When this happened.")
-    by: str | None = Field(
-        default=None, description="The acting user's sub; none when the system acted."
-    )
+    by: str | None = Field(default=None, description="The acting user's sub; none when the system acted.")
 
 
 class ReferralAccepted(ReferralFact):
@@ -128,9 +116,7 @@ class ReferralAmended(ReferralFact):
     summary: str | None = Field(default=None, description="New summary, if changed.")
     children: list[Child] | None = Field(default=None, description="New children, if changed.")
     consent_id: EntityId | None = Field(default=None, description="New consent id, if changed.")
-    changes: dict[str, Any] = Field(
-        default_factory=dict, description="Other changed fields and their new values."
-    )
+    changes: dict[str, Any] = Field(default_factory=dict, description="Other changed fields and their new values.")
 
 
 class ReferralCancelled(ReferralFact):
@@ -184,9 +170,7 @@ class ReferralActivated(ReferralFact):
 
     event_type: ClassVar[str] = "uk.isp.referral.activated.v1"
 
-    episode_id: EntityId | None = Field(
-        default=None, description="The treatment episode it led to, if any."
-    )
+    episode_id: EntityId | None = Field(default=None, description="The treatment episode it led to, if any.")
 
 
 class ReferralSummaryRecorded(ReferralFact):

@@ -20,9 +20,7 @@ from . import topics
 from .envelope import EventData
 from .people import EntityId, OrgId, valid_nhs_number
 
-RegisterCategory = Literal[
-    "child_concern", "vulnerable_adult", "risk_to_vulnerable_adults", "general_high_risk"
-]
+RegisterCategory = Literal["child_concern", "vulnerable_adult", "risk_to_vulnerable_adults", "general_high_risk"]
 Risk = Literal["high", "medium", "low"]
 
 PERSON_KEY_PATTERN = r"^[0-9a-f]{64}$"
@@ -119,9 +117,7 @@ class WeeklyReviewMissed(RegisterEvent):
 
     org: OrgId = Field(description="The organisation whose register it is.")
     week_starting: date = Field(description="The Monday of the week without a review.")
-    last_reviewed_on: date | None = Field(
-        default=None, description="The date of the last weekly review, if any."
-    )
+    last_reviewed_on: date | None = Field(default=None, description="The date of the last weekly review, if any.")
 
 
 class RegisterCrossAreaMatch(RegisterEvent):

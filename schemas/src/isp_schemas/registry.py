@@ -83,9 +83,7 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
         ) from None
     model = EVENT_TYPES.get(event.type)
     if model is None:
-        raise InvalidEvent(
-            f"unknown event type {event.type!r}", event_id=event.id, event_type=event.type
-        )
+        raise InvalidEvent(f"unknown event type {event.type!r}", event_id=event.id, event_type=event.type)
     if topic is not None and not topic_accepts(topic, event.type):
         raise InvalidEvent(
             f"event type {event.type!r} does not belong on topic {topic!r}",
@@ -139,9 +137,7 @@ def _json_reason(exc: Exception) -> str:
 
 
 def _json_kind(value: Any) -> str:
-    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number"
-    )
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -15,9 +15,7 @@ from .envelope import EventData
 from .people import Child, EntityId, OrgId, Person
 
 PlanKind = Literal["child_protection", "child_in_need"]
-ConferenceKind = Literal[
-    "initial_child_protection", "review_child_protection", "core_group", "child_in_need_review"
-]
+ConferenceKind = Literal["initial_child_protection", "review_child_protection", "core_group", "child_in_need_review"]
 
 
 class SocialCareEvent(EventData):

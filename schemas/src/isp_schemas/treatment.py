@@ -27,9 +27,7 @@ class AppointmentBooked(TreatmentEvent):
     person: Person = Field(description="The service user.")
     scheduled_for: AwareDatetime = Field(description="When the appointment is.")
     kind: AppointmentKind = Field(description="assessment, review or other.")
-    referral_id: EntityId | None = Field(
-        default=None, description="Set when the appointment answers a referral."
-    )
+    referral_id: EntityId | None = Field(default=None, description="Set when the appointment answers a referral.")
 
 
 class AppointmentAttended(TreatmentEvent):

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from isp_common.consumer import EventProcessor, EventRejected
+from isp_common.db import UnitOfWork, create_schema, make_engine
+from isp_common.tables import OutboxMessage, ProcessedEvent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
 from sqlmodel import select
-
-from isp_common.consumer import EventProcessor, EventRejected
-from isp_common.db import UnitOfWork, create_schema, make_engine
-from isp_common.tables import OutboxMessage, ProcessedEvent
 
 PERSON = Person(nhs_number="9434765919")
 

@@ -10,7 +10,6 @@ import sys
 import time
 
 import pytest
-
 from isp_common.launcher import SERVICES, EmbeddedBroker, LaunchError, free_port, port_open
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,9 @@ def test_launcher_exits_non_zero_naming_the_part_that_did_not_start(tmp_path):
         proc = subprocess.run(
             [sys.executable, "-m", "isp_common.launcher"],
             env=launcher_env(tmp_path, ports, free_port()),
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert proc.returncode != 0
     assert "notifications" in proc.stderr and "in use" in proc.stderr
@@ -63,7 +64,9 @@ def test_launcher_prints_one_ready_line_then_stops_everything_on_sigterm(tmp_pat
     proc = subprocess.Popen(
         [sys.executable, "-m", "isp_common.launcher"],
         env=launcher_env(tmp_path, ports, broker_port),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()

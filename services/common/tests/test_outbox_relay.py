@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from isp_schemas.consent import ConsentWithdrawn
-from isp_schemas.envelope import CloudEvent
-from isp_schemas.people import Person
-from sqlmodel import select
-
 from isp_common.db import UnitOfWork, create_schema, make_engine
 from isp_common.kafka import TopicAdmin, new_producer
 from isp_common.outbox import OutboxRelay
 from isp_common.tables import OutboxMessage
 from isp_common.testing import unique
+from isp_schemas.consent import ConsentWithdrawn
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.people import Person
+from sqlmodel import select
 
 pytestmark = pytest.mark.integration
 

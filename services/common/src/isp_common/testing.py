@@ -69,8 +69,20 @@ def suite(broker_bootstrap, tmp_path_factory) -> Iterator[Suite]:
         env={
             "ISP_TIMER_INTERVAL": "1.0",
             "ISP_LOG_LEVEL": "INFO",
-            "ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5", "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0",
-            **{f"ISP_NOTIFICATIONS_{k}": v for k, v in (("WEBHOOK_RETRY_BASE", "0.3"), ("WEBHOOK_RETRY_MAX_DELAY", "1"), ("WEBHOOK_RETRY_WINDOW", "120"), ("HEARTBEAT_INTERVAL", "3"), ("ENDPOINT_FAILURE_ESCALATION", "4"), ("DEADLINE_CHECK_INTERVAL", "1"), ("DELIVERY_POLL_INTERVAL", "0.2"))},  # noqa: E501
+            "ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5",
+            "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0",
+            **{
+                f"ISP_NOTIFICATIONS_{k}": v
+                for k, v in (
+                    ("WEBHOOK_RETRY_BASE", "0.3"),
+                    ("WEBHOOK_RETRY_MAX_DELAY", "1"),
+                    ("WEBHOOK_RETRY_WINDOW", "120"),
+                    ("HEARTBEAT_INTERVAL", "3"),
+                    ("ENDPOINT_FAILURE_ESCALATION", "4"),
+                    ("DEADLINE_CHECK_INTERVAL", "1"),
+                    ("DELIVERY_POLL_INTERVAL", "0.2"),
+                )
+            },  # noqa: E501
         },
     )
     started = time.monotonic()
@@ -223,8 +235,13 @@ def browser() -> Iterator[Any]:
             executable_path=executable,
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         try:
