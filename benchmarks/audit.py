@@ -20,7 +20,7 @@ from pathlib import Path
 
 from isp_audit import chain, guard, query
 from isp_audit.records import record_id
-from isp_audit.verify import COLUMNS, verify
+from isp_audit.verify import COLUMNS, default_workers, verify
 from isp_common.db import create_schema, make_engine
 from isp_schemas.people import make_nhs_number
 
@@ -56,7 +56,7 @@ def rows(n: int, seed: int = 7):
         decision = "withheld" if seq % 10 == 0 else "shared"
         basis = None if decision == "withheld" else BASES[seq % 2] % seq if seq % 2 == 0 else BASES[1]
         reason = "no consent covers the recipient" if decision == "withheld" else None
-        children = '[{"local_id":"C-%d"}]' % (seq % 5000)
+        children = f'[{{"local_id":"C-{seq % 5000}"}}]'
         salt = salts[64 * (seq - 1) : 64 * seq]
         commitment = chain.commitment_of(salt, chain.personal_bytes(children, None, person, reason))
         id_ = record_id(alert_id, recipient, decision)
@@ -128,10 +128,12 @@ def timed_queries(engine, make_filters, runs: int, scope_org=None) -> Timing:
     return Timing(statistics.median(times), times[int(0.95 * (len(times) - 1))], statistics.mean(sizes))
 
 
-def measure(path: Path, n: int, runs: int = 200) -> dict:
+def measure(path: Path, n: int, runs: int = 200, workers: int | None = None) -> dict:
     engine = make_engine(f"sqlite:///{path}")
+    workers = workers or default_workers()
+    load = os.getloadavg()
     started = time.perf_counter()
-    verdict = verify(engine, [], None)
+    verdict = verify(engine, [], None, workers=workers)
     verify_s = time.perf_counter() - started
     assert verdict.ok and verdict.records == n, verdict
     rng = random.Random(11)
@@ -149,4 +151,5 @@ def measure(path: Path, n: int, runs: int = 200) -> dict:
     person = timed_queries(engine, by_person, runs)
     org_dates = timed_queries(engine, by_org_and_dates, runs)
     officer = timed_queries(engine, by_person, runs, scope_org=ORGS[0])
-    return {"verify_s": verify_s, "person": person, "org_dates": org_dates, "person_as_ig_officer": officer}
+    return {"verify_s": verify_s, "workers": workers, "load": load, "person": person, "org_dates": org_dates,
+            "person_as_ig_officer": officer}  # fmt: skip

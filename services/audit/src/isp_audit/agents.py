@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from isp_common.db import UnitOfWork
 from isp_common.runtime import ServiceRuntime
 
 from . import reconciliation, retention
@@ -33,7 +35,7 @@ def register(runtime: ServiceRuntime, settings: Settings, key: Ed25519PrivateKey
     runtime.every(settings.checkpoint_poll_seconds, sign_head, name="sign_head")
 
     async def nightly_jobs() -> None:
-        await asyncio.to_thread(run_nightly, runtime, settings, datetime.now(UTC))
+        await asyncio.to_thread(run_nightly, runtime.uow, settings, datetime.now(UTC))
 
     runtime.every(settings.nightly_poll_seconds, nightly_jobs, name="nightly")
 
@@ -45,11 +47,16 @@ def register(runtime: ServiceRuntime, settings: Settings, key: Ed25519PrivateKey
         await ledger.run()
 
 
-def run_nightly(runtime: ServiceRuntime, settings: Settings, now: datetime, force: bool = False) -> bool:
-    """Once a night (after ``nightly_hour`` Europe/London): reconcile, then erase expired records."""
+def run_nightly(new_uow: Callable[[], UnitOfWork], settings: Settings, now: datetime, force: bool = False) -> bool:
+    """Once a night (after ``nightly_hour`` Europe/London): reconcile, then erase expired records.
+
+    ``new_uow`` is ``runtime.uow``; returns False when it is not yet time or tonight's run is done.
+    """
     local = now.astimezone(LONDON)
-    with runtime.uow() as uow:
-        if not force and (local.hour < settings.nightly_hour or reconciliation.ran_on(uow.session, local.date().isoformat())):
+    with new_uow() as uow:
+        if not force and (
+            local.hour < settings.nightly_hour or reconciliation.ran_on(uow.session, local.date().isoformat())
+        ):
             return False
         report = reconciliation.nightly(uow, settings.partnership_ig_org, now, settings.reconciliation_grace_seconds)
         erasure = retention.erase_expired(uow.session, settings.retention_days, "retention-policy", now)

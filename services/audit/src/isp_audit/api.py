@@ -17,12 +17,13 @@ from .service import AuditQueries
 
 IgCaller = Annotated[Caller, Depends(require_roles("ig_officer", "partnership_ig"))]
 PartnershipCaller = Annotated[Caller, Depends(require_roles("partnership_ig"))]
+ORG_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 Purpose = Annotated[str | None, Query(max_length=500, description="Why you are asking (recorded).")]
 
 
 def filters_dependency(
     person: Annotated[str | None, Query(pattern=r"^\d{10}$", description="NHS number")] = None,
-    org: Annotated[str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9-]{1,31}$", description="Discloser or recipient")] = None,
+    org: Annotated[str | None, Query(pattern=ORG_PATTERN, description="Discloser or recipient")] = None,
     since: Annotated[str | None, Query(description="Date (Europe/London) or RFC 3339 time, inclusive")] = None,
     until: Annotated[str | None, Query(description="Date (whole day included) or RFC 3339 time, exclusive")] = None,
     decision: Annotated[Literal["shared", "withheld", "received"] | None, Query()] = None,
@@ -72,7 +73,8 @@ def install(runtime: ServiceRuntime, queries: AuditQueries) -> None:
         return queries.verify(caller).as_dict()
 
     @api.get("/v1/reconciliation", tags=["integrity"], responses=problem_responses(401, 403),
-             summary="Alerts delivered vs shared records: every share recorded once, every record a real alert")  # fmt: skip
+             summary="Alerts delivered vs shared records: every share recorded once, "
+                     "every record a real alert")  # fmt: skip
     def reconciliation(caller: PartnershipCaller) -> dict[str, Any]:
         queries.record_access(caller, "reconciliation", {}, None)
         with Session(runtime.engine) as session:

@@ -78,8 +78,9 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
         "recorded": record["recorded_at"],
         "outcome": "4" if record["decision"] == "withheld" else "0",
         "outcomeDesc": record["decision"],
-        "purposeOfEvent": [{"coding": [{"system": f"{ISP}:purpose", "code": record["purpose"]}],
-                            "text": record["purpose"]}],  # fmt: skip
+        "purposeOfEvent": [
+            {"coding": [{"system": f"{ISP}:purpose", "code": record["purpose"]}], "text": record["purpose"]}
+        ],  # fmt: skip
         "agent": [
             _org_agent(record["discloser"], "110153", "Source Role ID", requestor=not received),
             _org_agent(record["recipient"], "110152", "Destination Role ID", requestor=received),
@@ -87,8 +88,13 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
         "source": {
             "site": "ISP audit",
             "observer": {"display": "ISP audit service"},
-            "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type", "code": "4",
-                      "display": "Application Server"}],
+            "type": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+                    "code": "4",
+                    "display": "Application Server",
+                }
+            ],
         },  # fmt: skip
         "entity": entities,
     }

@@ -32,7 +32,9 @@ def disclosure_values(data: DisclosureRecorded) -> dict:
     return values
 
 
-def append_disclosure(session: Session, data: DisclosureRecorded, now: datetime | None = None) -> DisclosureRecord | None:
+def append_disclosure(
+    session: Session, data: DisclosureRecorded, now: datetime | None = None
+) -> DisclosureRecord | None:
     """Append ``data`` to the chain unless that share is already recorded (then None).
 
     The single writer is the one consumer of ``isp.audit.v1``; were a second to race it,

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
 from . import chain
@@ -116,7 +116,7 @@ def search(conn: Connection, f: Filters, *, scope_org: str | None, limit: int,
     order = (R.shared_at.desc(), R.seq.desc())
     pages = []
     for branch in _party_branches(f.org, scope_org):
-        stmt = select(*columns).where(and_(*where, *branch)).order_by(*order).limit(limit + 1)
+        stmt = select(*columns).where(*where, *branch).order_by(*order).limit(limit + 1)
         pages.append([dict(row._mapping) for row in conn.execute(stmt)])
     rows = list(heapq.merge(*pages, key=lambda r: (r["shared_at"], r["seq"]), reverse=True))[: limit + 1]
     more = len(rows) > limit

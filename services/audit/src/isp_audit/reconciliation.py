@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from isp_common.db import UnitOfWork
 from isp_schemas import topics
@@ -29,6 +30,7 @@ from .tables import DisclosureRecord as R
 from .tables import ReconciliationRun
 
 LIST_LIMIT = 1000
+LONDON = ZoneInfo("Europe/London")
 ALERT_LIMIT = 50
 
 
@@ -95,7 +97,7 @@ def nightly(uow: UnitOfWork, ig_org: str, now: datetime, grace_seconds: float) -
     Alert ids derive from the run date and the mismatch, so a rerun the same night repeats none.
     """
     report = reconcile(uow.session, now, grace_seconds)
-    run_on = now.date().isoformat()
+    run_on = now.astimezone(LONDON).date().isoformat()  # the night, as agents.run_nightly reckons it
     uow.session.add(ReconciliationRun(id=str(uuid.uuid4()), run_on=run_on, at=chain.utc_text(now),
                                       alerts=report.alerts, records=report.records,
                                       mismatches=report.total_mismatches))  # fmt: skip
@@ -112,4 +114,5 @@ def nightly(uow: UnitOfWork, ig_org: str, now: datetime, grace_seconds: float) -
 
 
 def ran_on(session: Session, day: str) -> bool:
-    return session.execute(select(ReconciliationRun.id).where(ReconciliationRun.run_on == day).limit(1)).first() is not None
+    stmt = select(ReconciliationRun.id).where(ReconciliationRun.run_on == day).limit(1)
+    return session.execute(stmt).first() is not None

@@ -32,8 +32,15 @@ def erase_before(session: Session, before: datetime, by: str, now: datetime | No
     session.execute(
         update(R)
         .where(*due)
-        .values(person=None, children=None, not_informed_reason=None, reason=None, personal_salt=None,
-                erased_at=erasure.at, erasure_id=erasure.id)  # fmt: skip
+        .values(
+            person=None,
+            children=None,
+            not_informed_reason=None,
+            reason=None,
+            personal_salt=None,
+            erased_at=erasure.at,
+            erasure_id=erasure.id,
+        )  # fmt: skip
         .execution_options(synchronize_session=False)
     )
     return erasure

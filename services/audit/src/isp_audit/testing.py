@@ -32,8 +32,11 @@ def engine_with(n: int, url: str = "sqlite://", start: datetime = START):
             person = NHS if i % 2 == 0 else OTHER_NHS
             discloser, recipient = ("CGL-WSX", "WSCC-CSC") if i % 3 else ("WSCC-CSC", "CGL-WSX")
             shared_at = start + timedelta(hours=i)
-            append_disclosure(session, disclosure(person=person, discloser=discloser, recipient=recipient,
-                                                  shared_at=shared_at), now=shared_at + timedelta(seconds=1))
+            append_disclosure(
+                session,
+                disclosure(person=person, discloser=discloser, recipient=recipient, shared_at=shared_at),
+                now=shared_at + timedelta(seconds=1),
+            )
             session.flush()
         session.commit()
     return engine

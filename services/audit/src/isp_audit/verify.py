@@ -1,7 +1,9 @@
 """Verification: recompute the chain from the stored rows and check it against signed checkpoints.
 
 It streams the rows in ``seq`` order (a plain cursor on SQLite, a server-side cursor on
-PostgreSQL) and trusts nothing stored beyond the rows themselves: no precomputed state.
+PostgreSQL) and trusts nothing stored beyond the rows themselves: no precomputed state. A large
+SQLite file is walked in ranges of ``seq`` by several processes at once (see :func:`verify`);
+the walk itself is :func:`isp_audit.walk.walk`.
 ``first_bad_seq`` is the first record that cannot be trusted:
 
 * a record whose hash, link (``prev_hash``) or personal commitment does not recompute;
@@ -13,9 +15,13 @@ PostgreSQL) and trusts nothing stored beyond the rows themselves: no precomputed
 
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import chain
+from . import chain, walk
 from .checkpoints import SignedCheckpoint, signature_valid
 from .tables import DISCLOSURE_TABLE
 
@@ -33,7 +39,10 @@ COLUMNS = (
     "service_user_informed", "shared_at", "source_event_id", "trace_id", "prev_hash", "hash",
     "children", "not_informed_reason", "person", "reason", "personal_salt", "erased_at",
 )  # fmt: skip
-BATCH = 20_000
+BATCH = walk.BATCH
+PARALLEL_FROM = 100_000
+"""Chains shorter than this are walked in one process (starting a worker takes ~50 ms)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,38 +66,7 @@ class Verdict:
         }
 
 
-def _jq(column: str) -> str:
-    return f"json_quote({column})"
-
-
-# SQLite assembles the canonical bytes itself: json_quote escapes exactly as RFC 8785 does
-# (a property test holds it to that), and a value of the wrong type (an integer where text
-# belongs, a NULL in a JSON column) yields different bytes or NULL, so it fails to verify.
-_SQLITE_BODY = " || ".join([
-    """'{"alert_id":'""", _jq("alert_id"), """',"alert_type":'""", _jq("alert_type"),
-    """',"channel":'""", _jq("channel"), """',"data_categories":'""", "data_categories",
-    """',"decision":'""", _jq("decision"), """',"discloser":'""", _jq("discloser"), """',"id":'""", _jq("id"),
-    """',"lawful_basis":'""", "coalesce(lawful_basis, 'null')",
-    """',"personal_commitment":'""", _jq("personal_commitment"), """',"purpose":'""", _jq("purpose"),
-    """',"recipient":'""", _jq("recipient"), """',"recorded_at":'""", _jq("recorded_at"),
-    """',"seq":'""", "seq", """',"service_user_informed":'""",
-    "(CASE WHEN service_user_informed IS NULL THEN 'null' WHEN service_user_informed IS 1 THEN 'true' "
-    "WHEN service_user_informed IS 0 THEN 'false' END)",
-    """',"shared_at":'""", _jq("shared_at"), """',"source_event_id":'""", _jq("source_event_id"),
-    """',"trace_id":'""", _jq("trace_id"), "'}'",
-])  # fmt: skip
-_SQLITE_PERSONAL = " || ".join([
-    """'{"children":'""", "children", """',"not_informed_reason":'""", _jq("not_informed_reason"),
-    """',"person":'""", _jq("person"), """',"reason":'""", _jq("reason"), "'}'",
-])  # fmt: skip
-_PERSONAL_EMPTY = "(children IS NULL AND not_informed_reason IS NULL AND person IS NULL AND reason IS NULL)"
-SQLITE_ASSEMBLED = (
-    f"SELECT seq, prev_hash, hash, personal_commitment, personal_salt, erased_at, {_PERSONAL_EMPTY}, "
-    f"{_SQLITE_BODY}, {_SQLITE_PERSONAL} FROM {DISCLOSURE_TABLE} ORDER BY seq"
-)
-
-
-def _cursor_rows(engine: Engine, sql: str, batch: int) -> Iterator[tuple]:
+def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple = ()) -> Iterator[tuple]:
     raw = engine.raw_connection()
     try:
         if engine.dialect.name == "postgresql":
@@ -96,9 +74,12 @@ def _cursor_rows(engine: Engine, sql: str, batch: int) -> Iterator[tuple]:
             cursor.itersize = batch
         else:
             cursor = raw.cursor()
-        cursor.execute(sql)
+        if params:
+            cursor.execute(sql, params)
+        else:
+            cursor.execute(sql)
         if engine.dialect.name == "sqlite":
-            yield from _prefetched(cursor, batch)
+            yield from walk.prefetched(cursor, batch)
         else:
             while rows := cursor.fetchmany(batch):
                 yield from rows
@@ -108,33 +89,24 @@ def _cursor_rows(engine: Engine, sql: str, batch: int) -> Iterator[tuple]:
         raw.close()
 
 
-def _prefetched(cursor, batch: int) -> Iterator[tuple]:
-    """Fetch the next batch on a thread while this one is hashed: sqlite3 releases the GIL
-    while SQLite steps and builds the canonical text, so the two overlap on two cores."""
-    with ThreadPoolExecutor(1, thread_name_prefix="audit-verify") as pool:
-        pending = pool.submit(cursor.fetchmany, batch)
-        while rows := pending.result():
-            pending = pool.submit(cursor.fetchmany, batch)
-            yield from rows
-
-
 def stream_rows(engine: Engine, batch: int = BATCH) -> Iterator[tuple]:
     """Every disclosure row in ``seq`` order, as tuples of :data:`COLUMNS`."""
     return _cursor_rows(engine, f"SELECT {', '.join(COLUMNS)} FROM {DISCLOSURE_TABLE} ORDER BY seq", batch)
 
 
 def assemble(rows: Iterable[tuple]) -> Iterator[tuple]:
-    """Rows of :data:`COLUMNS` as (seq, prev_hash, hash, commitment, salt, erased_at, personal_empty,
-    body bytes or None, personal bytes or None), assembled in Python."""
+    """Rows of :data:`COLUMNS` as the walk takes them (see :data:`isp_audit.walk.SQLITE_ASSEMBLED`),
+    assembled in Python: the body bytes are prefixed with the stored ``prev_hash``."""
     for row in rows:
         (seq, alert_id, alert_type, channel, data_categories, decision, discloser, id_, lawful_basis,
          commitment, purpose, recipient, recorded_at, informed, shared_at, source_event_id, trace_id,
          prev_hash, stored_hash, children, not_informed_reason, person, reason, salt, erased_at) = row  # fmt: skip
         try:
-            body = chain.body_bytes(alert_id, alert_type, channel, data_categories, decision, discloser, id_,
-                                    lawful_basis, commitment, purpose, recipient, recorded_at, seq, informed,
-                                    shared_at, source_event_id, trace_id)  # fmt: skip
-        except (TypeError, ValueError, KeyError):
+            body = prev_hash.encode() + chain.body_bytes(
+                alert_id, alert_type, channel, data_categories, decision, discloser, id_, lawful_basis, commitment,
+                purpose, recipient, recorded_at, seq, informed, shared_at, source_event_id, trace_id,
+            )  # fmt: skip
+        except (TypeError, ValueError, KeyError, AttributeError):
             body = None
         try:
             personal = chain.personal_bytes(children, not_informed_reason, person, reason)
@@ -144,15 +116,29 @@ def assemble(rows: Iterable[tuple]) -> Iterator[tuple]:
         yield seq, prev_hash, stored_hash, commitment, salt, erased_at, empty, body, personal
 
 
+def _utf8(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text("PRAGMA encoding")).scalar() == "UTF-8"
+
+
 def assembled_rows(engine: Engine, batch: int = BATCH) -> Iterator[tuple]:
-    if engine.dialect.name == "sqlite":
-        return _cursor_rows(engine, SQLITE_ASSEMBLED, batch)
+    """Every record in seq order as the walk takes them: assembled by SQLite where it can."""
+    if engine.dialect.name == "sqlite" and _utf8(engine):
+        sql, params = walk.assembled_sql()
+        return _cursor_rows(engine, sql, batch, params)
     return assemble(stream_rows(engine, batch))
 
 
-def verify_rows(rows: Iterable[tuple], checkpoints: list[SignedCheckpoint],
-                trusted: Ed25519PublicKey | None) -> Verdict:  # fmt: skip
-    """The chain verdict for assembled ``rows`` (in seq order) and ``checkpoints``."""
+def verify(engine: Engine, checkpoints: list[SignedCheckpoint], trusted: Ed25519PublicKey | None,
+           *, workers: int | None = None, parallel_from: int = PARALLEL_FROM) -> Verdict:  # fmt: skip
+    """The chain verdict: every record recomputed, then the ``checkpoints`` signed by ``trusted``.
+
+    A SQLite file of ``parallel_from`` records or more is walked in ``workers`` ranges of seq at
+    once (default: one per CPU, at most 4): this process walks the first, a worker process
+    (``python -m isp_audit.walk``) each other. Each range needs only its own rows and the stored
+    hash of the record before it; the ranges are joined in order, so the verdict is the one a
+    single walk gives.
+    """
     problems: list[tuple[int, str]] = []
     valid = []
     for cp in checkpoints:
@@ -165,18 +151,21 @@ def verify_rows(rows: Iterable[tuple], checkpoints: list[SignedCheckpoint],
     wanted: dict[int, set[str]] = {}
     for cp in valid:
         wanted.setdefault(cp.size, set()).add(cp.head)
-    first_bad, size, prev = _walk(rows, wanted, problems)
+    leg = _walk_chain(engine, frozenset(wanted), workers or default_workers(), parallel_from)
+    for seq, computed in leg.heads.items():
+        if computed not in wanted[seq]:
+            problems.append((seq, f"checkpoint at {seq} names another head: the table was rewritten"))
     for cp in valid:
-        if cp.size > size and first_bad is None:
-            problems.append((size + 1, f"checkpoint at {cp.size} but the chain ends at {size}: truncated"))
-    if first_bad is not None:
-        problems.append(first_bad)
+        if cp.size > leg.size and leg.failure is None:
+            problems.append((leg.size + 1, f"checkpoint at {cp.size} but the chain ends at {leg.size}: truncated"))
+    if leg.failure is not None:
+        problems.append(leg.failure)
     problems.sort()
     bad = problems[0] if problems else None
     return Verdict(
         ok=bad is None,
-        records=size,
-        head=prev,
+        records=leg.size,
+        head=leg.head or chain.GENESIS,
         first_bad_seq=bad[0] if bad else None,
         reason=bad[1] if bad else None,
         checkpoints=len(checkpoints),
@@ -184,38 +173,121 @@ def verify_rows(rows: Iterable[tuple], checkpoints: list[SignedCheckpoint],
     )
 
 
-def _walk(rows: Iterable[tuple], wanted: dict[int, set[str]], problems: list) -> tuple[tuple[int, str] | None, int, str]:
-    """Recompute every link; returns (first failure or None, records checked, head hash)."""
-    sha256 = hashlib.sha256
-    expected, prev = 1, chain.GENESIS
-    for seq, prev_hash, stored_hash, commitment, salt, erased_at, personal_empty, body, personal in rows:
-        if seq != expected:
-            return (expected, f"record {expected} is missing"), expected - 1, prev
-        if prev_hash != prev:
-            return (seq, f"record {seq} does not link to record {seq - 1}"), seq - 1, prev
-        if salt is not None:
-            if personal is None or sha256(bytes.fromhex(salt) + _bytes(personal)).hexdigest() != commitment:
-                return (seq, f"record {seq}: personal fields altered"), seq - 1, prev
-        elif erased_at is None or not personal_empty:
-            return (seq, f"record {seq}: salt removed without erasure"), seq - 1, prev
-        if body is None:
-            return (seq, f"record {seq} has a value of the wrong type"), seq - 1, prev
-        computed = sha256(prev.encode() + _bytes(body)).hexdigest()
-        if computed != stored_hash:
-            return (seq, f"record {seq} does not match its hash"), seq - 1, prev
-        if seq in wanted and computed not in wanted[seq]:
-            problems.append((seq, f"checkpoint at {seq} names another head: the table was rewritten"))
-        prev = computed
-        expected += 1
-    return None, expected - 1, prev
+def default_workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4))
 
 
-def _bytes(value: str | bytes) -> bytes:
-    return value if isinstance(value, bytes) else value.encode("utf-8")
+def _walk_chain(engine: Engine, wanted: frozenset[int], workers: int, parallel_from: int) -> walk.Leg:
+    try:
+        leg = _walk_in_ranges(engine, wanted, workers, parallel_from) if workers > 1 else None
+        return leg or walk.walk(assembled_rows(engine), wanted)
+    except sqlite3.OperationalError:
+        # json_quote refuses a BLOB ("JSON cannot hold BLOB values"): assemble in Python instead,
+        # where a value of the wrong type makes the record fail at its seq
+        if engine.dialect.name != "sqlite":
+            raise
+        return walk.walk(assemble(stream_rows(engine)), wanted)
 
 
-def verify(engine: Engine, checkpoints: list[SignedCheckpoint], trusted: Ed25519PublicKey | None) -> Verdict:
-    return verify_rows(assembled_rows(engine), checkpoints, trusted)
+def _sqlite_file(engine: Engine) -> str | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+        return None
+    return database if os.path.isfile(database) else None
+
+
+def _walk_in_ranges(engine: Engine, wanted: frozenset[int], workers: int, parallel_from: int) -> walk.Leg | None:
+    """The walk split into ranges of seq, or None where that does not apply (then walk once)."""
+    path = _sqlite_file(engine)
+    if path is None or not _utf8(engine):
+        return None
+    with engine.connect() as conn:
+        top = conn.execute(text(f"SELECT max(seq) FROM {DISCLOSURE_TABLE}")).scalar()
+    if not isinstance(top, int) or top < max(parallel_from, workers, 2):
+        return None
+    bounds = [top * i // workers for i in range(1, workers)]
+    ranges = list(zip([0, *bounds], [*bounds, None], strict=True))
+    procs: list[subprocess.Popen] = []
+    try:
+        for after, upto in ranges[1:]:
+            procs.append(_start_worker(path, after, upto, wanted))
+    except OSError as exc:  # cannot start a process: walk once
+        log.warning("verify worker did not start (%s); walking the chain in one process", exc)
+        _stop(procs)
+        return None
+    try:
+        sql, params = walk.assembled_sql(None, ranges[0][1])
+        legs = [walk.walk(_cursor_rows(engine, sql, BATCH, params), wanted)]
+        for proc in procs:
+            out = proc.stdout.read()  # type: ignore[union-attr]
+            err = proc.stderr.read()  # type: ignore[union-attr]
+            if proc.wait() != 0:
+                log.warning("verify worker failed (%s); walking the chain in one process", err.strip()[-500:])
+                return None
+            legs.append(walk.Leg.from_json(out))
+    finally:
+        _stop(procs)
+    joined = join_legs(legs)
+    if joined is None:
+        log.warning("verify: the table changed between the ranges' reads; walking the chain in one process")
+    return joined
+
+
+def _start_worker(path: str, after: int, upto: int | None, wanted: frozenset[int]) -> subprocess.Popen:
+    src = os.path.dirname(os.path.dirname(os.path.abspath(walk.__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "isp_audit.walk"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    request = {"database": os.path.abspath(path), "after": after, "upto": upto,
+               "wanted": sorted(s for s in wanted if s > after and (upto is None or s <= upto))}  # fmt: skip
+    try:
+        proc.stdin.write(json.dumps(request))  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+    except OSError:
+        _stop([proc])
+        raise
+    return proc
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+
+def join_legs(legs: list[walk.Leg]) -> walk.Leg | None:
+    """Consecutive legs (the first starting at genesis) as the single walk over them all.
+
+    A leg counts only if every leg before it verified up to its start and ended on the very hash
+    it started from; the first failure wins; a chain ending before a later leg that holds rows
+    misses the record after its end. None: the legs do not fit (the table changed between reads).
+    """
+    first = legs[0]
+    failure, size, head, rows, heads = first.failure, first.size, first.head, first.rows, dict(first.heads)
+    for i, leg in enumerate(legs[1:], start=1):
+        if failure is not None:
+            break
+        if size < leg.after:  # the chain ended inside the previous range
+            if any(later.rows for later in legs[i:]):
+                failure = (size + 1, f"record {size + 1} is missing")
+            break
+        if leg.start_hash != head:
+            return None
+        failure, size, head, rows = leg.failure, leg.size, leg.head, rows + leg.rows
+        heads.update(leg.heads)
+    return walk.Leg(0, chain.GENESIS, failure, size, head, heads, rows)
 
 
 def stored_checkpoints(engine: Engine) -> list[SignedCheckpoint]:

@@ -39,11 +39,14 @@ def test_times_are_stored_as_utc_text():
         assert record.shared_at == "2025-07-01T09:00:00.000000Z"
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_disclosure SET recipient = 'X-ORG' WHERE seq = 2",
-    "UPDATE audit_disclosure SET person = NULL WHERE seq = 2",
-    "DELETE FROM audit_disclosure WHERE seq = 2",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_disclosure SET recipient = 'X-ORG' WHERE seq = 2",
+        "UPDATE audit_disclosure SET person = NULL WHERE seq = 2",
+        "DELETE FROM audit_disclosure WHERE seq = 2",
+    ],
+)
 def test_sqlite_refuses_update_and_delete(statement):
     engine = engine_with(3)
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
@@ -92,8 +95,11 @@ def test_postgresql_ingests_verifies_erases_and_refuses_changes(postgres_url):
     engine = engine_with(6, url=postgres_url)
     guard.install_triggers(engine)  # idempotent: a second start
     assert verify(engine, [], None).ok
-    for statement in ("UPDATE audit_disclosure SET recipient = 'X-ORG' WHERE seq = 2",
-                      "DELETE FROM audit_disclosure WHERE seq = 2", "TRUNCATE audit_disclosure"):
+    for statement in (
+        "UPDATE audit_disclosure SET recipient = 'X-ORG' WHERE seq = 2",
+        "DELETE FROM audit_disclosure WHERE seq = 2",
+        "TRUNCATE audit_disclosure",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
     _erase_and_check(engine)
