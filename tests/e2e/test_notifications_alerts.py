@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from isp_common.testing import WebhookReceiver as Receiver
-from isp_common.testing import unique
+from isp_common.testing import unique, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -89,6 +89,14 @@ class Partner:
         return response.json()
 
 
+_SUITE: list = []
+
+
+@pytest.fixture(autouse=True)
+def _suite_for_consents(suite, token_for):
+    _SUITE[:] = [suite, token_for]
+
+
 @pytest.fixture
 def partner(suite, token_for):
     made: list[Partner] = []
@@ -118,6 +126,7 @@ async def consent(kafka, person: Person, recorded_by: str, recipients, categorie
         given_on=date.today(),
     )
     await publish(kafka, data, recorded_by)
+    await wait_for_consent(*_SUITE, recorded_by, data.consent_id)
     return data.consent_id
 
 
@@ -159,7 +168,6 @@ async def test_referral_received_end_to_end_and_withheld(suite, kafka, receiver,
     sub = await provider.subscribe(receiver.url(f"/{provider.org}"))
     person = new_person()
     consent_id = await consent(kafka, person, csc.org, [provider.org], ["referral"])
-    await asyncio.sleep(1)
     referral = ReferralRequested(
         referral_id=unique("ref-"),
         direction="to_treatment",
@@ -256,7 +264,6 @@ async def test_did_not_attend_end_to_end_with_receipt_and_withheld(suite, kafka,
     sub = await csc.subscribe(receiver.url(f"/{csc.org}"), types=["uk.isp.alert.did_not_attend.v1"])
     person = new_person()
     await consent(kafka, person, provider.org, [csc.org], ["attendance"])
-    await asyncio.sleep(1)
     scheduled_for = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     missed = dna(csc.org, provider.org, person, scheduled_for)
     await publish(kafka, missed, provider.org)
@@ -292,7 +299,6 @@ async def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_
     csc, provider = partner("CSC"), partner("PRV", "provider")
     person = new_person()
     await consent(kafka, person, provider.org, [csc.org], ["attendance"])
-    await asyncio.sleep(1)
     long_ago = datetime.now(UTC) - timedelta(days=2)  # its 24-hour deadline has already passed
     await publish(kafka, dna(csc.org, provider.org, person, long_ago), provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
@@ -425,7 +431,6 @@ async def test_a_written_report_not_received_by_report_due_is_flagged_to_the_con
     csc, provider = partner("CSC"), partner("PRV", "provider")
     person = new_person()
     await consent(kafka, person, csc.org, [provider.org], ["conference"])
-    await asyncio.sleep(1)
     yesterday = datetime.now(UTC) - timedelta(days=1)
     conference = ConferenceScheduled(
         conference_id=unique("conf-"),
@@ -489,7 +494,6 @@ async def test_three_failures_then_200_is_one_delivery_one_webhook_id_one_audit_
     sub = await csc.subscribe(receiver.url(path), types=["uk.isp.alert.did_not_attend.v1"])
     person = new_person()
     await consent(kafka, person, provider.org, [csc.org], ["attendance"])
-    await asyncio.sleep(1)
     await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
     await signed_webhook(receiver, path, sub["secret"], alert["id"])
@@ -510,7 +514,6 @@ async def test_event_count_heartbeat_and_replay_after_a_gap(suite, kafka, receiv
     people = [new_person(), new_person()]
     for p in people:
         await consent(kafka, p, provider.org, [csc.org], ["attendance"])
-    await asyncio.sleep(1)
     for p in people:
         await publish(kafka, dna(csc.org, provider.org, p, datetime.now(UTC)), provider.org)
     alerts = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1", count=2)
@@ -537,7 +540,6 @@ async def test_a_webhook_endpoint_failing_is_escalated_to_the_senders_dsl(suite,
     await csc.subscribe(receiver.url(path), types=["uk.isp.alert.did_not_attend.v1"])
     person = new_person()
     await consent(kafka, person, provider.org, [csc.org], ["attendance"])
-    await asyncio.sleep(1)
     await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
     [escalation] = await alerts_on(kafka, provider.org, ESCALATION)

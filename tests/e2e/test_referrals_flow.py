@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from isp_common.testing import unique
+from isp_common.testing import unique, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -68,7 +68,7 @@ def referral_body(nhs: str, **overrides: Any) -> dict[str, Any]:
     return fields
 
 
-async def give_consent(kafka, nhs: str) -> str:
+async def give_consent(kafka, nhs: str, suite, token_for) -> str:
     consent = ConsentGiven(
         consent_id=unique("con-"),
         person={"nhs_number": nhs},
@@ -81,6 +81,7 @@ async def give_consent(kafka, nhs: str) -> str:
     await kafka.send_event(
         topics.CONSENT, CloudEvent.create(type=consent.event_type, source_org=PROVIDER, data=consent)
     )
+    await wait_for_consent(suite, token_for, PROVIDER, consent.consent_id)
     return consent.consent_id
 
 
@@ -138,7 +139,7 @@ DIRECTIONS = {
 async def test_a_referral_over_http_and_one_over_kafka_end_alike(suite, kafka, token_for, direction):
     sender, sender_role, receiver, receiver_role, extra = DIRECTIONS[direction]
     nhs = new_nhs_number()
-    await give_consent(kafka, nhs)
+    await give_consent(kafka, nhs, suite, token_for)
     fields = {
         "direction": direction,
         "from_org": sender,
@@ -212,7 +213,7 @@ async def test_an_invalid_referral_is_refused_alike_over_http_and_kafka(suite, k
 
 async def test_the_sender_is_told_of_each_change_of_state(suite, kafka, token_for):
     nhs = new_nhs_number()
-    await give_consent(kafka, nhs)
+    await give_consent(kafka, nhs, suite, token_for)
     body = referral_body(nhs)
     ref = body["referral_id"]
     async with (
@@ -251,7 +252,7 @@ async def test_the_sender_is_told_of_each_change_of_state(suite, kafka, token_fo
 
 async def test_a_declined_referral_tells_the_sender_why(suite, kafka, token_for):
     nhs = new_nhs_number()
-    await give_consent(kafka, nhs)
+    await give_consent(kafka, nhs, suite, token_for)
     body = referral_body(nhs, direction="to_social_care", from_org=PROVIDER, to_org=CSC, threshold="family_support")
     async with (
         client_for(suite, token_for(PROVIDER, "provider")) as provider,
@@ -288,7 +289,7 @@ async def test_an_emergency_referral_is_delivered_at_once_on_the_significant_har
 
 async def test_an_assessment_not_booked_in_time_is_raised_once_and_alerted_to_the_provider(suite, kafka, token_for):
     nhs = new_nhs_number()
-    await give_consent(kafka, nhs)
+    await give_consent(kafka, nhs, suite, token_for)
     body = referral_body(nhs)
     ref = body["referral_id"]
     weeks_ago = datetime.now(UTC) - timedelta(days=21)
@@ -324,7 +325,7 @@ async def test_an_assessment_not_booked_in_time_is_raised_once_and_alerted_to_th
 
 async def test_an_appointment_left_without_outcome_prompts_the_provider(suite, kafka, token_for):
     nhs = new_nhs_number()
-    await give_consent(kafka, nhs)
+    await give_consent(kafka, nhs, suite, token_for)
     body = referral_body(nhs)
     ref, appointment_id = body["referral_id"], unique("apt-")
     await publish_referral(kafka, body)
@@ -356,7 +357,7 @@ async def test_an_appointment_left_without_outcome_prompts_the_provider(suite, k
 
 async def test_a_missed_assessment_on_an_http_referral_alerts_social_care_within_24_hours(suite, kafka, token_for):
     nhs = new_nhs_number()
-    consent_id = await give_consent(kafka, nhs)
+    consent_id = await give_consent(kafka, nhs, suite, token_for)
     body = referral_body(nhs, consent_id=consent_id)
     ref, appointment_id = body["referral_id"], unique("apt-")
     scheduled_for = datetime.now(UTC) - timedelta(hours=3)

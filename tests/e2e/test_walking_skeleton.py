@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from isp_common.testing import unique
+from isp_common.testing import unique, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -55,6 +55,12 @@ async def test_missed_assessment_alerts_social_care_once_with_audit(suite, kafka
     await kafka.send_event(
         topics.CONSENT, CloudEvent.create(type=consent.event_type, source_org=PROVIDER, data=consent, subject=NHS)
     )
+    held = await wait_for_consent(suite, token_for, PROVIDER, consent.consent_id)
+    assert held["state"] == "active" and held["recipients"] == [CSC]
+    async with httpx.AsyncClient(base_url=suite.url("notifications")) as client:
+        other = {"Authorization": f"Bearer {token_for(CSC, 'social_care')}"}
+        assert (await client.get(f"/v1/consents/{consent.consent_id}", headers=other)).status_code == 403
+        assert (await client.get("/v1/consents/nope", headers=other)).status_code == 404
     referral = ReferralRequested(
         referral_id=referral_id,
         direction="to_treatment",

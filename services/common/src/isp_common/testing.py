@@ -287,3 +287,23 @@ class WebhookReceiver:
     def at(self, path: str) -> list[dict]:
         with self.lock:
             return [r for r in self.requests if r["path"] == path]
+
+
+async def wait_for_consent(suite: Suite, token_for: Callable[..., str], org: str, consent_id: str,
+                           timeout: float = 60.0) -> dict:  # fmt: skip
+    """Poll the notifications service until it holds ``consent_id`` (recorded by ``org``).
+
+    Consents and the events they cover travel on different topics, so a test that sends both
+    must wait for the consent, or the share may be decided first and (rightly) withheld.
+    """
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token_for(org, 'provider', 'social_care')}"}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=suite.url("notifications"), headers=headers) as client:
+        while time.monotonic() < deadline:
+            response = await client.get(f"/v1/consents/{consent_id}")
+            if response.status_code == 200:
+                return response.json()
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"consent {consent_id} not received by notifications in {timeout:.0f}s")

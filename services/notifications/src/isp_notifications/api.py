@@ -7,8 +7,9 @@ Every route is for the caller's own organisation; errors are problem+json.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Response
 from isp_common.auth import Caller, require_roles
@@ -24,7 +25,7 @@ from .alerts import conferences
 from .config import Settings
 from .delivery import urls, webhooks
 from .delivery.loop import aware
-from .tables import AlertRecord, Delivery, DeliveryAttempt, InformingStatement, Subscription
+from .tables import AlertRecord, ConsentRecord, Delivery, DeliveryAttempt, InformingStatement, Subscription
 
 ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
 Member = Annotated[Caller, Depends(require_roles("social_care", "provider", "dsl", "admin"))]
@@ -112,6 +113,9 @@ def _public(alert: AlertRecord, event_number: int | None = None) -> AlertPublic:
         event_number=event_number,
         event=alert.event,
     )
+
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def install(runtime: ServiceRuntime, settings: Settings) -> None:
@@ -276,6 +280,27 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
             return _invitation(invitation)
 
     # -- telling the service user -------------------------------------------------------------
+    @api.get("/v1/consents/{consent_id}", tags=["disclosure"], summary="A consent as this service holds it")
+    def get_consent(consent_id: str, caller: Member) -> ConsentPublic:
+        """For the organisation that recorded the consent: has the partnership received it, and is it
+        in force? (A share decided before its consent arrived is withheld, so a recorder can check.)"""
+        with Session(runtime.engine) as session:
+            row = session.get(ConsentRecord, consent_id)
+        if row is None:
+            raise Problem(404, "Not Found", f"No consent {consent_id} has been received.")
+        if row.recorded_by != caller.org:
+            raise Problem(403, "Forbidden", "Only the organisation that recorded a consent can read it.")
+        today = datetime.now(UTC).astimezone(LONDON).date()
+        withdrawn = aware(row.withdrawn_at)
+        state = "withdrawn" if withdrawn else "expired" if row.expires_on and today > row.expires_on else "active"
+        if state == "active" and row.given_on > today:
+            state = "not_yet_in_force"
+        return ConsentPublic(
+            consent_id=row.id, recorded_by=row.recorded_by, recipients=row.recipients, purposes=row.purposes,
+            data_categories=row.data_categories, given_on=row.given_on, expires_on=row.expires_on,
+            withdrawn_at=withdrawn, state=state,
+        )  # fmt: skip
+
     @api.post(
         "/v1/informing",
         status_code=201,
@@ -294,6 +319,18 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
             uow.session.add(row)
             uow.commit()
         return {"org": caller.org, "informed": body.informed, "reason": row.reason}
+
+
+class ConsentPublic(BaseModel):
+    consent_id: str = Field(description="The consent's id, as recorded.")
+    recorded_by: str = Field(description="The organisation that recorded it.")
+    recipients: list[str] = Field(description="Organisations it names, or ['*'] for the whole partnership.")
+    purposes: list[str] = Field(description="Purposes it covers.")
+    data_categories: list[str] = Field(description="Data categories it covers.")
+    given_on: date = Field(description="The day it was given.")
+    expires_on: date | None = Field(default=None, description="The last day it holds, if it expires.")
+    withdrawn_at: datetime | None = Field(default=None, description="When it was withdrawn, if it was.")
+    state: Literal["active", "withdrawn", "expired", "not_yet_in_force"] = Field(description="In force today?")
 
 
 def _invitation(row) -> InvitationPublic:

@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
         0.5, validation_alias=_own("delivery_poll_interval"), description="Seconds between delivery-loop passes."
     )
     webhook_timeout: float = Field(10.0, validation_alias=_own("webhook_timeout"), description="Per-attempt timeout.")
+    webhook_concurrency: int = Field(
+        32, validation_alias=_own("webhook_concurrency"), description="Webhook attempts in flight at once."
+    )
     webhook_retry_base: float = Field(
         30.0, validation_alias=_own("webhook_retry_base"), description="First retry delay (seconds), doubled per try."
     )

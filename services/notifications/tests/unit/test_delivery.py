@@ -278,3 +278,46 @@ def test_webhook_urls(url, environment, refused):
     else:
         with pytest.raises(urls.InvalidWebhookUrl, match=refused):
             urls.validate_webhook_url(url, environment, resolver)
+
+
+async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_other_partners(store):
+    """Attempts run as their own tasks: one dead endpoint (each try waits for the timeout) must
+    not delay an alert queued for another organisation after it."""
+    import asyncio
+
+    slow_started, release = asyncio.Event(), asyncio.Event()
+
+    async def endpoint(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "hangs.test":
+            slow_started.set()
+            await release.wait()
+        return httpx.Response(200)
+
+    alert = consent_and_dna(store)
+
+    def queue(sub_id: str, host: str) -> None:
+        def add(uow):
+            uow.session.add(Subscription(id=sub_id, org=CSC, url=f"http://{host}/hook", types=["*"],
+                                         secret=webhooks.new_secret()))  # fmt: skip
+            uow.session.add(Delivery(id=f"msg_{sub_id}", alert_id=alert["id"], subscription_id=sub_id, org=CSC,
+                                     event_number=1, body="{}"))  # fmt: skip
+
+        store.run(add)
+
+    loop = delivery.DeliveryLoop(Runtime(store.engine), fast_settings())
+    loop._client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
+    queue("sub-slow", "hangs.test")
+    await asyncio.wait_for(loop.pass_once(wait=False), 2)
+    await asyncio.wait_for(slow_started.wait(), 5)
+    queue("sub-fast", "fine.test")  # queued while the first attempt still hangs
+    await asyncio.wait_for(loop.pass_once(wait=False), 2)
+    for _ in range(100):
+        if rows(store, Delivery, Delivery.id == "msg_sub-fast")[0].status == "delivered":
+            break
+        await asyncio.sleep(0.02)
+    assert rows(store, Delivery, Delivery.id == "msg_sub-fast")[0].status == "delivered"
+    assert rows(store, Delivery, Delivery.id == "msg_sub-slow")[0].status == "pending"
+    release.set()
+    await asyncio.gather(*loop._tasks)
+    slow_attempts = rows(store, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_sub-slow")
+    assert [a.outcome for a in slow_attempts] == ["delivered"]  # in flight: never started twice

@@ -258,6 +258,10 @@ class DeliveryLoop:
         self.settings = settings
         self._task: asyncio.Task | None = None
         self._client: httpx.AsyncClient | None = None
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._heartbeat_task: asyncio.Task | None = None
+        self._concurrency = asyncio.Semaphore(settings.webhook_concurrency)
 
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines name partners' URLs
@@ -269,31 +273,62 @@ class DeliveryLoop:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._client:
             await self._client.aclose()
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.pass_once()
+                await self.pass_once(wait=False)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("delivery pass failed; continuing")
             await asyncio.sleep(self.settings.delivery_poll_interval)
 
-    async def pass_once(self, now: datetime | None = None) -> int:
+    async def pass_once(self, now: datetime | None = None, *, wait: bool = True) -> int:
+        """Start an attempt for every due delivery not already in flight.
+
+        Attempts run as their own tasks: one partner's slow or dead endpoint (each try may
+        take the whole timeout) must not hold up deliveries to everyone else. ``wait`` makes
+        the pass finish its attempts before returning (tests; the loop does not wait).
+        """
         now = now or datetime.now(UTC)
         jobs = []
         with self.runtime.uow() as uow:
             for delivery in due_deliveries(uow, now):
+                if delivery.id in self._in_flight:
+                    continue
                 sub = still_to_send(uow, delivery, now)
                 if sub is not None:
                     jobs.append((delivery.id, sub.url, sub.secret, delivery.body, delivery.traceparent))
             uow.commit()
-        await asyncio.gather(*(self._attempt(*job) for job in jobs))
-        await self._heartbeats(now)
+        started = [self._spawn(self._attempt_once(*job)) for job in jobs]
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = self._spawn(self._heartbeats(now))
+            started.append(self._heartbeat_task)
+        if wait:
+            await asyncio.gather(*started, return_exceptions=True)
         return len(jobs)
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _attempt_once(self, delivery_id: str, *job) -> None:
+        self._in_flight.add(delivery_id)
+        try:
+            async with self._concurrency:
+                await self._attempt(delivery_id, *job)
+        except Exception:
+            log.exception("webhook delivery %s: attempt failed to run", delivery_id)
+        finally:
+            self._in_flight.discard(delivery_id)
 
     async def _attempt(self, delivery_id: str, url: str, secret: str, body: str, traceparent: str | None) -> None:
         at = datetime.now(UTC)
