@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from isp_audit import checkpoints
-from isp_common.testing import CHROMIUM_PATHS, unique
+from isp_common.testing import CHROMIUM_PATHS, unique, wait_for
 from isp_schemas import topics
 from isp_schemas.alerts import DidNotAttendAlert
 from isp_schemas.audit import DisclosureRecorded
@@ -32,17 +32,6 @@ def fresh_nhs() -> str:
         number = make_nhs_number(str(uuid.uuid4().int % 9 * 10**8 + uuid.uuid4().int % 10**8 + 10**8)[:9])
         if number:
             return number
-
-
-async def wait_for(fn, timeout: float = 45.0, interval: float = 0.3):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await fn()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def disclosure_event(person: str, discloser: str, recipient: str, shared_at: datetime, **extra) -> CloudEvent:

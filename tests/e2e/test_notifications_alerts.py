@@ -10,7 +10,6 @@ The suite runs notifications with short retry delays, a 3 s heartbeat and a 4 s
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import random
 import uuid
@@ -19,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from isp_common.testing import WebhookReceiver as Receiver
-from isp_common.testing import unique, wait_for_consent
+from isp_common.testing import unique, wait_for, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -59,19 +58,6 @@ def new_person() -> Person:
         nhs = make_nhs_number(f"{random.randint(400_000_000, 999_999_999)}")
         if nhs:
             return Person(nhs_number=nhs, given_name="Alex", family_name="Doe")
-
-
-async def wait_for(fn, timeout: float = 45.0, interval: float = 0.25):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = fn()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 class Partner:

@@ -8,7 +8,6 @@ the contract for the referral events the referrals service publishes.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from isp_common.testing import unique, wait_for_consent
+from isp_common.testing import unique, wait_for, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -36,17 +35,6 @@ def new_nhs_number() -> str:
         number = make_nhs_number(f"{random.randrange(10**8, 10**9)}")
         if number:
             return number
-
-
-async def wait_for(fn, timeout: float = 30.0, interval: float = 0.25):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await fn()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def referral_body(nhs: str, **overrides: Any) -> dict[str, Any]:

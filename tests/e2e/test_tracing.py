@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 
 import httpx
 import pytest
-from isp_common.testing import WebhookReceiver, unique
+from isp_common.testing import WebhookReceiver, unique, wait_for
 from isp_schemas import topics
 
 pytestmark = [pytest.mark.e2e]
@@ -16,15 +15,6 @@ pytestmark = [pytest.mark.e2e]
 PROVIDER = "CGL-TRACE"
 CSC = "CSC-TRACE"
 NHS = "9434765870"
-
-
-async def eventually(fn, timeout: float = 60.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if result := await fn():
-            return result
-        await asyncio.sleep(0.25)
-    raise AssertionError("condition not met in time")
 
 
 async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the_audit_record(suite, kafka, token_for):
@@ -72,7 +62,7 @@ async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the
         async def delivered():
             return [r for r in receiver.at("/trace") if r["status"] == 200]
 
-        webhook = (await eventually(delivered))[0]
+        webhook = (await wait_for(delivered, timeout=60))[0]
         assert webhook["headers"]["traceparent"].split("-")[1] == trace_id
 
         ig = {"Authorization": f"Bearer {token_for('ISP-IG', 'partnership_ig')}"}
@@ -82,7 +72,7 @@ async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the
                 items = (await client.get("/v1/disclosures", params={"person": NHS})).json()["items"]
                 return [i for i in items if i["alert_id"] == alert_id and i["decision"] == "shared"]
 
-            record = (await eventually(audited))[0]
+            record = (await wait_for(audited, timeout=60))[0]
         assert record["trace_id"] == trace_id
         assert record["lawful_basis"] == {"kind": "statutory", "ground": "significant_harm"}
     finally:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from isp_common.testing import unique, wait_for_consent
+from isp_common.testing import unique, wait_for, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -21,17 +20,6 @@ pytestmark = [pytest.mark.e2e]
 CSC = "WSCC-CSC"
 PROVIDER = "CGL-WSX"
 NHS = "9434765919"
-
-
-async def wait_for(fn, timeout: float = 30.0, interval: float = 0.25):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await fn()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 async def test_missed_assessment_alerts_social_care_once_with_audit(suite, kafka, token_for):

@@ -22,7 +22,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from isp_common.auth import _create_once
+from isp_common.keys import ensure_ed25519_key
 
 from . import chain
 
@@ -53,24 +53,7 @@ def statement(size: int, head: str, time: str) -> bytes:
 
 def ensure_signing_key(key_dir: Path) -> Ed25519PrivateKey:
     """The checkpoint key under ``key_dir`` (made, mode 0600, on first use) and its public half."""
-    private_path = key_dir / PRIVATE_KEY_FILE
-    if not private_path.exists():
-        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        _create_once(private_path, pem)
-    key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{private_path} is not an Ed25519 private key")
-    public_path = key_dir / PUBLIC_KEY_FILE
-    if not public_path.exists():
-        _create_once(public_path, public_pem(key.public_key()))
-    return key
-
-
-def public_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return ensure_ed25519_key(key_dir, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE)
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:

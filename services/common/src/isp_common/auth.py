@@ -22,12 +22,9 @@ organisation's data: 403. Both are problem+json (see :mod:`isp_common.problems`)
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +38,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from isp_common.keys import ensure_ed25519_key
 from isp_common.problems import Problem
 
 Role = Literal["provider", "social_care", "dsl", "ig_officer", "partnership_ig", "admin"]
@@ -95,43 +93,7 @@ def ensure_signing_key(key_dir: Path | str = DEFAULT_KEY_DIR) -> Ed25519PrivateK
     by hard-linking a finished temporary file, so whichever process wins, every
     process ends up reading the same key and never a half-written one.
     """
-    key_dir = Path(key_dir)
-    private_path = key_dir / PRIVATE_KEY_FILE
-    if not private_path.exists():
-        key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _create_once(private_path, pem)
-    key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{private_path} is not an Ed25519 private key")
-    public_path = key_dir / PUBLIC_KEY_FILE
-    if not public_path.exists():
-        _create_once(public_path, _public_pem(key.public_key()))
-    return key
-
-
-def _public_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _create_once(path: Path, content: bytes) -> None:
-    """Write ``path`` (mode 0600) unless another process got there first."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o600)
-        with contextlib.suppress(FileExistsError):  # another process made it first
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    return ensure_ed25519_key(key_dir, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE)
 
 
 def key_id(key: Ed25519PublicKey) -> str:

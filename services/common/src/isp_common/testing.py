@@ -307,3 +307,19 @@ async def wait_for_consent(suite: Suite, token_for: Callable[..., str], org: str
                 return response.json()
             await asyncio.sleep(0.2)
     raise AssertionError(f"consent {consent_id} not received by notifications in {timeout:.0f}s")
+
+
+async def wait_for(fn: Callable[[], Any], timeout: float = 45.0, interval: float = 0.25) -> Any:
+    """Call ``fn`` (sync or async) until it returns something truthy; return that, or fail after ``timeout``."""
+    import inspect
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fn()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout:.0f}s")
+        await asyncio.sleep(interval)
