@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--records N]``: the audit trail benchmark (``make bench``)."""
+"""``python -m benchmarks``: the event-path and audit-trail benchmarks (``make bench``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from . import pipeline
 from .audit import build, measure
 
 
@@ -17,7 +18,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse the database if already built (else build it)")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes verify walks the chain with (default: one per CPU, at most 4)")  # fmt: skip
+    parser.add_argument("--only", choices=["audit", "pipeline"], default=None, help="run one benchmark only")
+    parser.add_argument("--events", type=int, default=5_000, help="events for the pipeline benchmark")
     args = parser.parse_args()
+    if args.only != "audit":
+        pipeline.run(args.events)
+    if args.only == "pipeline":
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"audit-{args.records}.db"
     if not (args.reuse and path.exists()):

@@ -1,0 +1,141 @@
+"""Throughput and memory of the event path (``make bench``; figures printed, not asserted).
+
+- decide: the notifications service's hot path, through the real consumer (parse, inbox check,
+  lawful-basis decision, alert and audit rows through the outbox, one commit per event) on a
+  SQLite file, for missed-assessment events whose parent gave consent;
+- redeliver: the same events again (each a no-op found in the inbox);
+- relay: the outbox relay publishing those rows to the embedded broker (acks=all);
+- services: resident memory of each service process once the suite is ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import resource
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from isp_common.consumer import EventProcessor
+from isp_common.db import UnitOfWork, make_engine
+from isp_common.launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
+from isp_schemas import topics
+from isp_schemas.consent import ConsentGiven
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.people import Person, make_nhs_number
+from isp_schemas.referrals import ReferralAssessmentMissed
+
+
+class NoDeadLetters:
+    async def send(self, *args, **kwargs):
+        raise AssertionError("nothing should be dead-lettered in the benchmark")
+
+
+def people(n: int) -> list[Person]:
+    rng = random.Random(7)
+    found: list[Person] = []
+    while len(found) < n:
+        number = make_nhs_number(f"{rng.randrange(10**8, 10**9)}")
+        if number:
+            found.append(Person(nhs_number=number))
+    return found
+
+
+def events(n: int) -> tuple[list[bytes], list[bytes]]:
+    consents, missed = [], []
+    now = datetime.now(UTC)
+    for i, person in enumerate(people(n)):
+        consent = ConsentGiven(
+            consent_id=f"con-{i}", person=person, recorded_by="CGL-WSX", recipients=["WSCC-CSC"],
+            purposes=["safeguarding"], data_categories=["attendance"], given_on=date(2026, 1, 1),
+        )  # fmt: skip
+        consents.append(CloudEvent.create(type=consent.event_type, source_org="CGL-WSX", data=consent).to_json_bytes())
+        dna = ReferralAssessmentMissed(referral_id=f"ref-{i}", direction="to_treatment", from_org="WSCC-CSC",
+                                       to_org="CGL-WSX", person=person, at=now, appointment_id=f"apt-{i}",
+                                       scheduled_for=now, recorded_at=now)  # fmt: skip
+        missed.append(CloudEvent.create(type=dna.event_type, source_org="CGL-WSX", data=dna).to_json_bytes())
+    return consents, missed
+
+
+async def decide(n: int, workdir: Path) -> dict[str, float]:
+    from isp_common.db import create_schema
+    from isp_common.workingdays import WorkingCalendar
+    from isp_notifications.handlers import handlers_by_topic
+
+    engine = make_engine(f"sqlite:///{workdir}/notifications-bench.db")
+    create_schema(engine)
+    handlers = handlers_by_topic(WorkingCalendar())
+
+    def processor(topic: str) -> EventProcessor:
+        return EventProcessor(f"bench:{topic}", handlers[topic], lambda: UnitOfWork(engine), NoDeadLetters())  # type: ignore[arg-type]
+
+    consents, missed = events(n)
+    for raw in consents:
+        assert await processor(topics.CONSENT).process(None, raw, [], topics.CONSENT) == "handled"
+    referrals = processor(topics.REFERRALS)
+    started = time.perf_counter()
+    for raw in missed:
+        assert await referrals.process(None, raw, [], topics.REFERRALS) == "handled"
+    decided = time.perf_counter() - started
+    started = time.perf_counter()
+    for raw in missed:
+        assert await referrals.process(None, raw, [], topics.REFERRALS) == "duplicate"
+    redelivered = time.perf_counter() - started
+    return {"decide_per_s": n / decided, "redeliver_per_s": n / redelivered, "engine": engine}
+
+
+async def relay(engine, bootstrap: str) -> tuple[int, float]:
+    from isp_common.kafka import TopicAdmin, new_producer
+    from isp_common.outbox import OutboxRelay
+
+    admin = TopicAdmin(bootstrap, partitions=6, replication=1)
+    await admin.start()
+    producer = new_producer(bootstrap, "bench-relay")
+    await producer.start()
+    try:
+        outbox = OutboxRelay(engine, producer, admin, batch_size=1000)
+        sent, started = 0, time.perf_counter()
+        while (batch := await outbox.flush()) > 0:
+            sent += batch
+        return sent, time.perf_counter() - started
+    finally:
+        await producer.stop()
+        await admin.stop()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(n: int = 5_000, with_suite: bool = True) -> None:
+    with tempfile.TemporaryDirectory(prefix="isp-bench-") as tmp:
+        workdir = Path(tmp)
+        result = asyncio.run(decide(n, workdir))
+        print(f"decide (notifications consumer, DNA with consent, SQLite file, one commit per event): "
+              f"{result['decide_per_s']:,.0f} events/s over {n:,}")  # fmt: skip
+        print(f"redeliver (same ids again, inbox no-op): {result['redeliver_per_s']:,.0f} events/s")
+        broker = EmbeddedBroker(port=free_port(), log_path=workdir / "broker.log")
+        broker.start()
+        try:
+            asyncio.run(create_topics(broker.bootstrap))
+            sent, took = asyncio.run(relay(result["engine"], broker.bootstrap))
+            rate = sent / took
+            print(f"relay (outbox → embedded broker, acks=all): {sent:,} messages in {took:.2f}s = {rate:,.0f}/s")
+            if with_suite:
+                suite = Suite(var_dir=workdir / "suite", ports={s: free_port() for s in SERVICES},
+                              bootstrap=broker.bootstrap)  # fmt: skip
+                try:
+                    ready = suite.start(timeout=120)
+                    memory = ", ".join(f"{name} {rss_mb(p.pid):.0f} MB" for name, p in suite.processes.items())
+                    print(f"services ready in {ready:.1f}s; resident memory: {memory}")
+                finally:
+                    suite.stop()
+        finally:
+            broker.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"benchmark process peak memory: {peak:.0f} MB")
