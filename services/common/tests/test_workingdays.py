@@ -219,14 +219,3 @@ def test_add_months_clamps_to_the_end_of_the_month(day, n, expected):
 
 def test_add_months_defaults_to_one_month():
     assert add_months(date(2027, 1, 31)) == date(2027, 2, 28)
-
-
-def test_settings_add_and_remove_bank_holidays_declared_at_short_notice(monkeypatch):
-    from isp_common.settings import ServiceSettings
-
-    monkeypatch.setenv("ISP_EXTRA_BANK_HOLIDAYS", '["2026-11-23"]')
-    monkeypatch.setenv("ISP_REMOVED_BANK_HOLIDAYS", '["2026-12-28"]')
-    calendar = ServiceSettings().working_calendar()
-    assert not calendar.is_working_day(date(2026, 11, 23))
-    assert calendar.is_working_day(date(2026, 12, 28))
-    assert calendar.working_days_after(date(2026, 11, 20), 1) == date(2026, 11, 24)

@@ -84,6 +84,9 @@ class ServiceRuntime:
         options = {"audience": s.jwt_audience, "issuer": s.jwt_issuer}
         if s.jwt_jwks_url:
             return TokenVerifier(jwks_url=s.jwt_jwks_url, **options)
+        if s.environment == "production":
+            log.warning("no ISP_JWT_JWKS_URL in production: tokens are checked against the local key in %s",
+                        s.resolved_key_dir)  # fmt: skip
         return TokenVerifier.from_key_dir(s.resolved_key_dir, **options)
 
     # -- composition -----------------------------------------------------------

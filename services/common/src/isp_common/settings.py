@@ -12,8 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_PARTNERSHIP_KEY = "embedded-partnership-key-change-me"
 
 
 class ServiceSettings(BaseSettings):
@@ -53,9 +55,16 @@ class ServiceSettings(BaseSettings):
     extra_bank_holidays: list[date] = Field(default_factory=list)
     removed_bank_holidays: list[date] = Field(default_factory=list)
     partnership_key: str = Field(
-        "embedded-partnership-key-change-me",
+        EMBEDDED_PARTNERSHIP_KEY,
         description="HMAC key for pseudonymous person keys shared between services.",
     )
+
+    @model_validator(mode="after")
+    def _production_needs_its_own_secrets(self) -> ServiceSettings:
+        """Hard to misuse: production must not run on the key every laptop has."""
+        if self.environment == "production" and self.partnership_key == EMBEDDED_PARTNERSHIP_KEY:
+            raise ValueError("ISP_PARTNERSHIP_KEY must be set in production (the embedded default is public)")
+        return self
 
     @property
     def resolved_key_dir(self) -> Path:
