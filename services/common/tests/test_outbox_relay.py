@@ -81,3 +81,50 @@ async def test_a_restarted_relay_does_not_resend_rows_already_sent(broker_bootst
         await admin.stop()
     again = await kafka.collect(topic, lambda r: True, count=6, timeout=3)
     assert len(again) == 5
+
+
+async def test_of_two_relay_replicas_on_postgresql_one_publishes_and_the_other_takes_over_when_it_stops(
+    broker_bootstrap, kafka, postgres_url
+):
+    import asyncio
+
+    from isp_common.leader import Leadership
+
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    first, second = Leadership(engine, "test:relay"), Leadership(engine, "test:relay")
+    assert first.held() and not second.held()
+    assert first.held()  # still leads on the next check
+    first.release()
+    assert second.held() and not first.held()
+    second.release()
+
+    topic = unique("test.outbox.")
+    relays = []
+    for _ in range(2):
+        relay, producer, admin = await relay_for(engine, broker_bootstrap)
+        relay.poll_interval = 0.05
+        relays.append((relay, producer, admin))
+    try:
+        for relay, _, _ in relays:
+            relay.start()
+        with UnitOfWork(engine) as uow:
+            for i in range(50):
+                uow.publish(event(i), topic)
+            uow.commit()
+        records = await kafka.collect(topic, lambda r: True, count=50, timeout=30, settle=1.0)
+        assert [json.loads(r.value)["data"]["consent_id"] for r in records] == [f"con-{i}" for i in range(50)]
+        leaders = [r for r, _, _ in relays if r.published]
+        assert len(leaders) == 1, "exactly one replica published"
+        await leaders[0].stop()  # the leader goes: the other takes over
+        with UnitOfWork(engine) as uow:
+            uow.publish(event(50), topic)
+            uow.commit()
+        records = await kafka.collect(topic, lambda r: True, count=51, timeout=30)
+        assert len(records) == 51
+        await asyncio.sleep(0)
+    finally:
+        for relay, producer, admin in relays:
+            await relay.stop()
+            await producer.stop()
+            await admin.stop()

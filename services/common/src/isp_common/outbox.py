@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from .db import pending_outbox
 from .kafka import TopicAdmin
+from .leader import Leadership
 from .tables import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class OutboxRelay:
         admin: TopicAdmin,
         poll_interval: float = 0.2,
         batch_size: int = 500,
+        leadership: Leadership | None = None,
     ):
         self.engine = engine
         self.producer = producer
@@ -44,6 +46,7 @@ class OutboxRelay:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.published = 0
+        self.leadership = leadership or Leadership(engine, "outbox-relay")
 
     def wake(self) -> None:
         self._wake.set()
@@ -62,6 +65,9 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while not self._stopping:
+            if not self.leadership.held():  # another replica publishes; stand by
+                await asyncio.sleep(max(self.poll_interval, 1.0))
+                continue
             try:
                 sent = await self.flush()
             except Exception:
@@ -73,7 +79,9 @@ class OutboxRelay:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
-        await self.flush()
+        if self.leadership.held():
+            await self.flush()
+        self.leadership.release()
 
     async def flush(self) -> int:
         """Publish one batch of pending rows; return how many were sent."""

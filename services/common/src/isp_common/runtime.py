@@ -27,6 +27,7 @@ from .consumer import EventProcessor, Handler
 from .db import UnitOfWork, create_schema, make_engine
 from .deadletter import DeadLetters
 from .kafka import TopicAdmin, new_producer
+from .leader import Leadership
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import ServiceSettings
@@ -163,7 +164,12 @@ class ServiceRuntime:
         await self.producer.start()
         self.deadletters.producer = self.producer
         self.relay = OutboxRelay(
-            self.engine, self.producer, self.admin, self.settings.outbox_poll_interval, self.settings.outbox_batch_size
+            self.engine,
+            self.producer,
+            self.admin,
+            self.settings.outbox_poll_interval,
+            self.settings.outbox_batch_size,
+            leadership=Leadership(self.engine, f"isp-{self.name}:outbox-relay"),
         )
         self._loop = asyncio.get_running_loop()
         self.relay.start()
