@@ -9,6 +9,7 @@ SQLite is one process's file: that process always leads.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 
@@ -58,16 +59,12 @@ class Leadership:
 
     def release(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
-            except Exception:
-                pass
             self._drop()
 
     def _drop(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._connection.close()
-            except Exception:
-                pass
             self._connection = None
