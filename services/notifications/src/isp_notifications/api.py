@@ -24,8 +24,15 @@ from . import disclosure
 from .alerts import conferences
 from .config import Settings
 from .delivery import urls, webhooks
-from .delivery.loop import aware
-from .tables import AlertRecord, ConsentRecord, Delivery, DeliveryAttempt, InformingStatement, Subscription
+from .tables import (
+    AlertRecord,
+    ConsentRecord,
+    Delivery,
+    DeliveryAttempt,
+    InformingStatement,
+    Subscription,
+    aware,
+)
 
 ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
 Member = Annotated[Caller, Depends(require_roles("social_care", "provider", "dsl", "admin"))]

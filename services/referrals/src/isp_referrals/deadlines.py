@@ -15,7 +15,7 @@ from isp_schemas.referrals import ReferralAppointmentOutcomeMissing, ReferralOve
 from sqlmodel import select
 
 from . import journal
-from .commands import ensure_next_monthly_due
+from .commands.receiver import ensure_next_monthly_due
 from .domain import DueRules
 from .tables import Appointment, Referral, ReferralDueDate, as_utc
 

@@ -9,7 +9,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from . import domain
-from .commands import progress_of
+from .commands.steps import progress_of
 from .models import (
     Allocation,
     AppointmentView,

@@ -1,4 +1,4 @@
-"""The delivery loop: webhook tries and retries, heartbeats, and escalations.
+"""The delivery loop: webhook tries and retries, and heartbeats.
 
 Runs as one background task on the service's event loop (HTTP with ``httpx.AsyncClient``);
 each pass's database work is short, synchronous, and committed per delivery. The rules are
@@ -10,9 +10,8 @@ plain functions taking a unit of work and ``now`` so unit tests drive them with 
 * A 2xx answer is delivery; anything else is retried after :func:`webhooks.retry_delay`,
   for ``webhook_retry_window`` after the first try (at least 24 h), then given up as failed.
 * Every try is written to the delivery log (``notifications_delivery_attempt``).
-* An alert with a deadline neither delivered by webhook nor acknowledged by then, and a
-  delivery whose endpoint has failed for ``endpoint_failure_escalation`` seconds, are
-  escalated to the sender's designated safeguarding lead (an alert on the sender's topic).
+* The timer's deadline check (:meth:`DeliveryLoop.check_deadlines`) runs the escalations in
+  :mod:`.escalation` and flags overdue conference reports.
 """
 
 from __future__ import annotations
@@ -28,23 +27,18 @@ import httpx
 from isp_common import telemetry
 from isp_common.db import UnitOfWork
 from isp_common.runtime import ServiceRuntime
-from isp_schemas.alerts import DeliveryEscalationAlert
 from sqlmodel import select
 
 from .. import facts, policy
 from ..alerts.conferences import flag_overdue_reports
 from ..config import Settings
-from ..disclosure import queue_operational
-from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
+from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription, aware
 from . import webhooks
+from .escalation import escalate_failing_endpoints, escalate_missed_deadlines
 
 log = logging.getLogger(__name__)
 HEARTBEAT_TYPE = "uk.isp.subscription.heartbeat.v1"
 BATCH = 50
-
-
-def aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
 
 
 # -- rules (unit of work + now) ------------------------------------------------------------
@@ -149,74 +143,6 @@ def record_outcome(
             duration_ms=outcome.duration_ms,
         )
     )
-
-
-def escalate(uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, delivery: Delivery | None = None) -> None:
-    """Tell the sender's DSL that ``alert`` did not reach its recipient in time."""
-    data = DeliveryEscalationAlert(
-        alert_id="pending",
-        sender_org=alert.sender,
-        person=alert.event.get("data", {}).get("person"),
-        escalated_alert_id=alert.id,
-        escalated_type=alert.type,
-        recipient=alert.recipient,
-        missed_deadline=missed,
-        attempts=delivery.attempts if delivery else None,
-        last_error=delivery.last_error if delivery else None,
-    )
-    queue_operational(
-        uow, data, sender=alert.sender, recipient=alert.sender, source_event_id=f"escalation/{alert.id}", key=why
-    )
-
-
-def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
-    """Alerts with a deadline (the DNA's 24 hours) neither delivered nor acknowledged by it."""
-    rows = uow.session.exec(
-        select(AlertRecord).where(
-            AlertRecord.deadline.is_not(None),
-            AlertRecord.deadline <= now,
-            AlertRecord.escalated == False,  # noqa: E712
-            AlertRecord.acknowledged_at.is_(None),
-            AlertRecord.status.in_(("pending", "failed")),
-        )
-    ).all()
-    for alert in rows:
-        last = uow.session.exec(
-            select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.attempts.desc())
-        ).first()
-        escalate(uow, alert, "deadline", aware(alert.deadline), last)
-        alert.escalated = True
-        uow.session.add(alert)
-    return len(rows)
-
-
-def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> int:
-    """Deliveries whose endpoint has been failing for ``after`` seconds."""
-    since = now - timedelta(seconds=after)
-    rows = uow.session.exec(
-        select(Delivery).where(
-            Delivery.status.in_(("pending", "failed")),
-            Delivery.escalated == False,  # noqa: E712
-            Delivery.first_failure_at.is_not(None),
-            Delivery.first_failure_at <= since,
-        )
-    ).all()
-    count = 0
-    for delivery in rows:
-        delivery.escalated = True
-        uow.session.add(delivery)
-        alert = uow.session.get(AlertRecord, delivery.alert_id)
-        if alert is None or alert.type == DeliveryEscalationAlert.event_type:
-            continue  # never escalate an escalation: it would go round the same failing endpoint
-        escalate(
-            uow,
-            alert,
-            f"endpoint/{delivery.subscription_id}",
-            aware(delivery.first_failure_at) + timedelta(seconds=after),
-            delivery,
-        )
-        count += 1
-    return count
 
 
 def idle_subscriptions(uow: UnitOfWork, now: datetime, interval: float) -> list[Subscription]:

@@ -1,17 +1,10 @@
-"""The referral's transitions, one function per command. Each loads the referral, checks that
-the caller's organisation is the party that may act, asks the state machine, records the
-history and due dates and queues the event, all in the caller's unit of work.
-
-``at`` is when the step happened (defaults to ``now``); practitioners often record a visit or
-an allocation after the fact, so it may be earlier than ``now``, but never in the future and
-never before the referral entered its current state.
-"""
+"""The receiving organisation's commands: accept or decline, allocate, the joint visit and the
+workbook, activate, monthly summaries, and close. These set and meet the due dates the timer
+watches (:mod:`isp_referrals.deadlines`); closing waives those still open."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from isp_common.db import UnitOfWork
 from isp_common.workingdays import london_date
@@ -19,169 +12,19 @@ from isp_schemas.referrals import (
     ReferralAccepted,
     ReferralActivated,
     ReferralAllocated,
-    ReferralAmended,
-    ReferralCancelled,
     ReferralClosed,
     ReferralDeclined,
-    ReferralEvent,
     ReferralJointVisitBooked,
     ReferralJointVisitDone,
-    ReferralRequested,
     ReferralSummaryRecorded,
     ReferralWorkbookOpened,
 )
-from pydantic import ValidationError
 
-from . import domain, journal
-from .domain import DueRules, Progress
-from .handlers import assessment_appointments, request_fields
-from .tables import Referral, as_utc
-
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: the user (token ``sub``) and their organisation."""
-
-    sub: str | None
-    org: str
-
-
-def progress_of(referral: Referral) -> Progress:
-    return Progress(
-        state=referral.state,
-        joint_visit_booked=referral.joint_visit_scheduled_for is not None,
-        joint_visit_done=referral.joint_visit_on is not None,
-        workbook_opened=referral.workbook_opened_on is not None,
-    )
-
-
-def load(uow: UnitOfWork, referral_id: str, command: str, actor: Actor) -> Referral:
-    """The referral, if the actor's organisation is the party that may make ``command``."""
-    referral = uow.session.get(Referral, referral_id)
-    if referral is None:
-        raise domain.ReferralNotFound(referral_id)
-    party = domain.party_of(command)
-    if actor.org != (referral.from_org if party == "sender" else referral.to_org):
-        who = "referring" if party == "sender" else "receiving"
-        raise domain.NotYourReferral(f"only the {who} organisation may {command.replace('_', ' ')} this referral")
-    return referral
-
-
-def _step(
-    uow: UnitOfWork,
-    referral: Referral,
-    command: str,
-    actor: Actor,
-    now: datetime,
-    at: datetime | None,
-    event_type: type[ReferralEvent],
-    details: dict[str, Any],
-    **event_fields: Any,
-) -> datetime:
-    """Move the referral, then record and publish the step. Returns when it happened."""
-    new_state = domain.transition(progress_of(referral), command)
-    when = _when(referral, now, at)
-    from_state = referral.state
-    referral.state = new_state
-    if new_state != from_state:
-        referral.last_changed_at = journal.to_utc(when)
-    referral.updated_at = journal.to_utc(now)
-    uow.session.add(referral)
-    data = event_type(**journal.fact(referral, when, actor.sub), **event_fields)
-    event = journal.publish(uow, referral, data, actor.org, when)
-    journal.record(
-        uow,
-        referral,
-        command,
-        at=when,
-        by=actor.sub,
-        org=actor.org,
-        from_state=from_state,
-        details=details,
-        event_id=event.id,
-    )
-    return when
-
-
-def _when(referral: Referral, now: datetime, at: datetime | None) -> datetime:
-    if at is None:
-        return now
-    if at.tzinfo is None:
-        raise domain.InvalidCommand("at needs an offset (RFC 3339)")
-    if at > now + CLOCK_SKEW:
-        raise domain.InvalidCommand("at is in the future")
-    since = as_utc(referral.last_changed_at)
-    if since is not None and at < since:
-        raise domain.InvalidCommand(f"at is before the referral became {referral.state} ({since.isoformat()})")
-    return at
-
-
-# --- the sender's commands ------------------------------------------------------------------
-
-
-def amend(
-    uow: UnitOfWork, referral_id: str, actor: Actor, changes: dict[str, Any], now: datetime, *, rules: DueRules
-) -> Referral:
-    """The sender changes the referral while it is still requested; the result must still be
-    a valid referral (the same validation as a new one)."""
-    referral = load(uow, referral_id, "amend", actor)
-    domain.transition(progress_of(referral), "amend")
-    current = ReferralRequested.model_validate(request_fields(referral)).model_dump(mode="json")
-    proposed = {**current, **{k: v for k, v in changes.items() if k in domain.AMENDABLE_FIELDS}}
-    try:
-        amended = ReferralRequested.model_validate(proposed)
-    except ValidationError as exc:
-        raise domain.InvalidCommand("; ".join(e["msg"] for e in exc.errors())) from None
-    after = amended.model_dump(mode="json")
-    changed = [k for k in domain.AMENDABLE_FIELDS if after[k] != current[k]]
-    if not changed:
-        raise domain.InvalidCommand("nothing to change")
-    _apply_request_fields(referral, amended, rules)
-    named = {k: getattr(amended, k) for k in changed if k in ReferralAmended.model_fields}
-    other = {k: after[k] for k in changed if k not in ReferralAmended.model_fields}
-    _step(
-        uow,
-        referral,
-        "amend",
-        actor,
-        now,
-        None,
-        ReferralAmended,
-        {"changed": changed},
-        changed=changed,
-        changes=other,
-        **named,
-    )
-    return referral
-
-
-def cancel(uow: UnitOfWork, referral_id: str, actor: Actor, reason: str | None, now: datetime) -> Referral:
-    referral = load(uow, referral_id, "cancel", actor)
-    _step(uow, referral, "cancel", actor, now, None, ReferralCancelled, {"reason": reason}, reason=reason)
-    referral.reason = reason
-    return referral
-
-
-def _apply_request_fields(referral: Referral, data: ReferralRequested, rules: DueRules) -> None:
-    referral.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
-    referral.threshold = data.threshold
-    referral.rag = data.rag
-    referral.consent_id = data.consent_id
-    referral.summary = data.summary
-    referral.parent_agreed = data.parent_agreed
-    referral.concerns = list(data.concerns)
-    referral.background = data.history
-    referral.known_to_treatment = data.known_to_treatment
-    referral.emergency = domain.is_emergency(data.threshold)
-    if referral.emergency:
-        referral.allocation_meeting_on = None
-    elif referral.allocation_meeting_on is None:
-        referral.allocation_meeting_on = rules.allocation_meeting_on(london_date(as_utc(referral.requested_at)))
-
-
-# --- the receiver's commands ------------------------------------------------------------
+from .. import domain, journal
+from ..domain import DueRules
+from ..handlers import assessment_appointments
+from ..tables import Referral, as_utc
+from .steps import Actor, _step, _when, load, progress_of
 
 
 def accept(

@@ -1,0 +1,85 @@
+"""Escalation to the sender's designated safeguarding lead (an alert on the sender's topic)
+when an alert does not reach its recipient in time: an alert with a deadline neither
+delivered by webhook nor acknowledged by then, and a delivery whose endpoint has failed for
+``endpoint_failure_escalation`` seconds. The delivery loop's timer runs these
+(:meth:`.loop.DeliveryLoop.check_deadlines`); each takes a unit of work and ``now``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from isp_common.db import UnitOfWork
+from isp_schemas.alerts import DeliveryEscalationAlert
+from sqlmodel import select
+
+from ..disclosure import queue_operational
+from ..tables import AlertRecord, Delivery, aware
+
+
+def escalate(uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, delivery: Delivery | None = None) -> None:
+    """Tell the sender's DSL that ``alert`` did not reach its recipient in time."""
+    data = DeliveryEscalationAlert(
+        alert_id="pending",
+        sender_org=alert.sender,
+        person=alert.event.get("data", {}).get("person"),
+        escalated_alert_id=alert.id,
+        escalated_type=alert.type,
+        recipient=alert.recipient,
+        missed_deadline=missed,
+        attempts=delivery.attempts if delivery else None,
+        last_error=delivery.last_error if delivery else None,
+    )
+    queue_operational(
+        uow, data, sender=alert.sender, recipient=alert.sender, source_event_id=f"escalation/{alert.id}", key=why
+    )
+
+
+def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
+    """Alerts with a deadline (the DNA's 24 hours) neither delivered nor acknowledged by it."""
+    rows = uow.session.exec(
+        select(AlertRecord).where(
+            AlertRecord.deadline.is_not(None),
+            AlertRecord.deadline <= now,
+            AlertRecord.escalated == False,  # noqa: E712
+            AlertRecord.acknowledged_at.is_(None),
+            AlertRecord.status.in_(("pending", "failed")),
+        )
+    ).all()
+    for alert in rows:
+        last = uow.session.exec(
+            select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.attempts.desc())
+        ).first()
+        escalate(uow, alert, "deadline", aware(alert.deadline), last)
+        alert.escalated = True
+        uow.session.add(alert)
+    return len(rows)
+
+
+def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> int:
+    """Deliveries whose endpoint has been failing for ``after`` seconds."""
+    since = now - timedelta(seconds=after)
+    rows = uow.session.exec(
+        select(Delivery).where(
+            Delivery.status.in_(("pending", "failed")),
+            Delivery.escalated == False,  # noqa: E712
+            Delivery.first_failure_at.is_not(None),
+            Delivery.first_failure_at <= since,
+        )
+    ).all()
+    count = 0
+    for delivery in rows:
+        delivery.escalated = True
+        uow.session.add(delivery)
+        alert = uow.session.get(AlertRecord, delivery.alert_id)
+        if alert is None or alert.type == DeliveryEscalationAlert.event_type:
+            continue  # never escalate an escalation: it would go round the same failing endpoint
+        escalate(
+            uow,
+            alert,
+            f"endpoint/{delivery.subscription_id}",
+            aware(delivery.first_failure_at) + timedelta(seconds=after),
+            delivery,
+        )
+        count += 1
+    return count

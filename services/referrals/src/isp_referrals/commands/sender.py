@@ -1,0 +1,78 @@
+"""The sending organisation's commands: amend the referral while it is still requested, or
+cancel it. (Making one is :func:`isp_referrals.handlers.make_referral`.)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from isp_common.db import UnitOfWork
+from isp_common.workingdays import london_date
+from isp_schemas.referrals import ReferralAmended, ReferralCancelled, ReferralRequested
+from pydantic import ValidationError
+
+from .. import domain
+from ..domain import DueRules
+from ..handlers import request_fields
+from ..tables import Referral, as_utc
+from .steps import Actor, _step, load, progress_of
+
+
+def amend(
+    uow: UnitOfWork, referral_id: str, actor: Actor, changes: dict[str, Any], now: datetime, *, rules: DueRules
+) -> Referral:
+    """The sender changes the referral while it is still requested; the result must still be
+    a valid referral (the same validation as a new one)."""
+    referral = load(uow, referral_id, "amend", actor)
+    domain.transition(progress_of(referral), "amend")
+    current = ReferralRequested.model_validate(request_fields(referral)).model_dump(mode="json")
+    proposed = {**current, **{k: v for k, v in changes.items() if k in domain.AMENDABLE_FIELDS}}
+    try:
+        amended = ReferralRequested.model_validate(proposed)
+    except ValidationError as exc:
+        raise domain.InvalidCommand("; ".join(e["msg"] for e in exc.errors())) from None
+    after = amended.model_dump(mode="json")
+    changed = [k for k in domain.AMENDABLE_FIELDS if after[k] != current[k]]
+    if not changed:
+        raise domain.InvalidCommand("nothing to change")
+    _apply_request_fields(referral, amended, rules)
+    named = {k: getattr(amended, k) for k in changed if k in ReferralAmended.model_fields}
+    other = {k: after[k] for k in changed if k not in ReferralAmended.model_fields}
+    _step(
+        uow,
+        referral,
+        "amend",
+        actor,
+        now,
+        None,
+        ReferralAmended,
+        {"changed": changed},
+        changed=changed,
+        changes=other,
+        **named,
+    )
+    return referral
+
+
+def cancel(uow: UnitOfWork, referral_id: str, actor: Actor, reason: str | None, now: datetime) -> Referral:
+    referral = load(uow, referral_id, "cancel", actor)
+    _step(uow, referral, "cancel", actor, now, None, ReferralCancelled, {"reason": reason}, reason=reason)
+    referral.reason = reason
+    return referral
+
+
+def _apply_request_fields(referral: Referral, data: ReferralRequested, rules: DueRules) -> None:
+    referral.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
+    referral.threshold = data.threshold
+    referral.rag = data.rag
+    referral.consent_id = data.consent_id
+    referral.summary = data.summary
+    referral.parent_agreed = data.parent_agreed
+    referral.concerns = list(data.concerns)
+    referral.background = data.history
+    referral.known_to_treatment = data.known_to_treatment
+    referral.emergency = domain.is_emergency(data.threshold)
+    if referral.emergency:
+        referral.allocation_meeting_on = None
+    elif referral.allocation_meeting_on is None:
+        referral.allocation_meeting_on = rules.allocation_meeting_on(london_date(as_utc(referral.requested_at)))

@@ -1,0 +1,100 @@
+"""What every step of a referral shares: who acts, loading the referral for the party that may
+act, and moving it, recording the history and queuing the event in one unit of work.
+
+``at`` is when the step happened (defaults to ``now``); practitioners often record a visit or
+an allocation after the fact, so it may be earlier than ``now``, but never in the future and
+never before the referral entered its current state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from isp_common.db import UnitOfWork
+from isp_schemas.referrals import ReferralEvent
+
+from .. import domain, journal
+from ..domain import Progress
+from ..tables import Referral, as_utc
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the user (token ``sub``) and their organisation."""
+
+    sub: str | None
+    org: str
+
+
+def progress_of(referral: Referral) -> Progress:
+    return Progress(
+        state=referral.state,
+        joint_visit_booked=referral.joint_visit_scheduled_for is not None,
+        joint_visit_done=referral.joint_visit_on is not None,
+        workbook_opened=referral.workbook_opened_on is not None,
+    )
+
+
+def load(uow: UnitOfWork, referral_id: str, command: str, actor: Actor) -> Referral:
+    """The referral, if the actor's organisation is the party that may make ``command``."""
+    referral = uow.session.get(Referral, referral_id)
+    if referral is None:
+        raise domain.ReferralNotFound(referral_id)
+    party = domain.party_of(command)
+    if actor.org != (referral.from_org if party == "sender" else referral.to_org):
+        who = "referring" if party == "sender" else "receiving"
+        raise domain.NotYourReferral(f"only the {who} organisation may {command.replace('_', ' ')} this referral")
+    return referral
+
+
+def _step(
+    uow: UnitOfWork,
+    referral: Referral,
+    command: str,
+    actor: Actor,
+    now: datetime,
+    at: datetime | None,
+    event_type: type[ReferralEvent],
+    details: dict[str, Any],
+    **event_fields: Any,
+) -> datetime:
+    """Move the referral, then record and publish the step. Returns when it happened."""
+    new_state = domain.transition(progress_of(referral), command)
+    when = _when(referral, now, at)
+    from_state = referral.state
+    referral.state = new_state
+    if new_state != from_state:
+        referral.last_changed_at = journal.to_utc(when)
+    referral.updated_at = journal.to_utc(now)
+    uow.session.add(referral)
+    data = event_type(**journal.fact(referral, when, actor.sub), **event_fields)
+    event = journal.publish(uow, referral, data, actor.org, when)
+    journal.record(
+        uow,
+        referral,
+        command,
+        at=when,
+        by=actor.sub,
+        org=actor.org,
+        from_state=from_state,
+        details=details,
+        event_id=event.id,
+    )
+    return when
+
+
+def _when(referral: Referral, now: datetime, at: datetime | None) -> datetime:
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise domain.InvalidCommand("at needs an offset (RFC 3339)")
+    if at > now + CLOCK_SKEW:
+        raise domain.InvalidCommand("at is in the future")
+    since = as_utc(referral.last_changed_at)
+    if since is not None and at < since:
+        raise domain.InvalidCommand(f"at is before the referral became {referral.state} ({since.isoformat()})")
+    return at
