@@ -321,3 +321,17 @@ async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_oth
     await asyncio.gather(*loop._tasks)
     slow_attempts = rows(store, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_sub-slow")
     assert [a.outcome for a in slow_attempts] == ["delivered"]  # in flight: never started twice
+
+
+@pytest.mark.integration
+def test_of_two_notifications_replicas_on_postgresql_only_one_posts_webhooks(postgres_url):
+    from isp_common.db import create_schema, make_engine
+
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    first = delivery.DeliveryLoop(Runtime(engine), fast_settings())
+    second = delivery.DeliveryLoop(Runtime(engine), fast_settings())
+    assert first.leadership.held() and not second.leadership.held()
+    first.leadership.release()  # the leader stops: the other takes over
+    assert second.leadership.held() and not first.leadership.held()
+    second.leadership.release()

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from isp_common import telemetry
 from isp_common.db import UnitOfWork
+from isp_common.leader import Leadership
 from isp_common.runtime import ServiceRuntime
 from sqlmodel import select
 
@@ -188,6 +189,8 @@ class DeliveryLoop:
         self._tasks: set[asyncio.Task] = set()
         self._heartbeat_task: asyncio.Task | None = None
         self._concurrency = asyncio.Semaphore(settings.webhook_concurrency)
+        # with several replicas on PostgreSQL, one posts webhooks at a time (no double posts)
+        self.leadership = Leadership(runtime.engine, "isp-notifications:webhook-delivery")
 
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines name partners' URLs
@@ -202,13 +205,15 @@ class DeliveryLoop:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.leadership.release()
         if self._client:
             await self._client.aclose()
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.pass_once(wait=False)
+                if self.leadership.held():
+                    await self.pass_once(wait=False)
             except asyncio.CancelledError:
                 raise
             except Exception:
