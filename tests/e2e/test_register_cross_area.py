@@ -176,3 +176,11 @@ async def test_an_overdue_review_and_a_missed_weekly_review_are_flagged_to_the_o
         timeout=30,
     )
     assert alerts and event_of(alerts[0])["data"]["overdue"] is True
+    weekly = await kafka.collect(
+        topics.alerts(org),
+        lambda r: event_of(r)["type"] == "uk.isp.alert.weekly_review_missed.v1",
+        timeout=30,
+        settle=2,
+    )
+    assert len(weekly) == 1  # the DSL is told, once
+    assert event_of(weekly[0])["data"]["sender_org"] == org

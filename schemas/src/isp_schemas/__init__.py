@@ -22,6 +22,7 @@ from .alerts import (
     StatutoryBasis,
     StatutoryGround,
     TreatmentDisengagedAlert,
+    WeeklyReviewMissedAlert,
 )
 from .audit import DisclosureRecorded
 from .consent import DATA_CATEGORIES, ConsentGiven, ConsentWithdrawn, DataCategory
@@ -162,6 +163,7 @@ __all__ = [
     "RegisterEntryReviewed",
     "RegisterEntryUpdated",
     "RegisterReviewDueAlert",
+    "WeeklyReviewMissedAlert",
     "ReportOverdueAlert",
     "ReviewDue",
     "ReviewOverdue",

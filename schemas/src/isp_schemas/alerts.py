@@ -265,6 +265,15 @@ class RegisterReviewDueAlert(AlertBase):
     overdue: bool = Field(default=False, description="True when the date has passed.")
 
 
+class WeeklyReviewMissedAlert(AlertBase):
+    """A week passed without the DSL's weekly review of the register: to the organisation's own DSL."""
+
+    event_type: ClassVar[str] = "uk.isp.alert.weekly_review_missed.v1"
+
+    week_starting: date = Field(description="The Monday of the week without a weekly review.")
+    last_reviewed_on: date | None = Field(default=None, description="The last weekly review, if any.")
+
+
 class ReconciliationMismatchAlert(AlertBase):
     """A periodic reconciliation found records that do not agree (e.g. shares vs audit)."""
 
@@ -292,5 +301,6 @@ EVENTS: tuple[type[AlertBase], ...] = (
     ReportOverdueAlert,
     DeliveryEscalationAlert,
     RegisterReviewDueAlert,
+    WeeklyReviewMissedAlert,
     ReconciliationMismatchAlert,
 )

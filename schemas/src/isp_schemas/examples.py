@@ -302,6 +302,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "risk": "high",
         "review_due": "2025-12-03",
     },
+    "uk.isp.alert.weekly_review_missed.v1": {
+        "alert_id": "alert-4",
+        "sender_org": PROVIDER,
+        "week_starting": "2025-11-24",
+        "last_reviewed_on": "2025-11-17",
+    },
     "uk.isp.alert.reconciliation_mismatch.v1": {
         "alert_id": "alert-3",
         "sender_org": PROVIDER,

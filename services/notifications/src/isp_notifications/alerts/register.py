@@ -4,8 +4,8 @@
   DSL, on statutory ground ``safeguarding_register_match``, carrying only the fact of the
   match: entry ids, organisations, categories; no person, no notes, no children. Each is a
   share of the *other* organisation's entry, so that organisation is the discloser.
-* Review reminders (``review.due``/``review.overdue``) go to the owning organisation's DSL:
-  operational, no person.
+* Review reminders (``review.due``/``review.overdue``) and a missed weekly review go to the
+  owning organisation's DSL: operational, no person.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from isp_common.db import UnitOfWork
-from isp_schemas.alerts import RegisterCrossAreaAlert, RegisterReviewDueAlert
+from isp_schemas.alerts import RegisterCrossAreaAlert, RegisterReviewDueAlert, WeeklyReviewMissedAlert
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.register import RegisterCrossAreaMatch, ReviewDue, ReviewOverdue
+from isp_schemas.register import RegisterCrossAreaMatch, ReviewDue, ReviewOverdue, WeeklyReviewMissed
 
 from ..disclosure import Share, queue_operational, share_alert
 
@@ -76,8 +76,22 @@ def review_due(uow: UnitOfWork, event: CloudEvent, data: ReviewDue, now: datetim
     queue_operational(uow, alert, sender=data.org, recipient=data.org, source_event_id=event.id)
 
 
+def weekly_review_missed(
+    uow: UnitOfWork, event: CloudEvent, data: WeeklyReviewMissed, now: datetime | None = None
+) -> None:
+    """A week without the DSL's weekly review of the register is flagged to that DSL."""
+    alert = WeeklyReviewMissedAlert(
+        alert_id="pending",
+        sender_org=data.org,
+        week_starting=data.week_starting,
+        last_reviewed_on=data.last_reviewed_on,
+    )
+    queue_operational(uow, alert, sender=data.org, recipient=data.org, source_event_id=event.id)
+
+
 HANDLERS = {
     RegisterCrossAreaMatch.event_type: cross_area_match,
     ReviewDue.event_type: review_due,
     ReviewOverdue.event_type: review_due,
+    WeeklyReviewMissed.event_type: weekly_review_missed,
 }
