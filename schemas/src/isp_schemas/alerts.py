@@ -197,14 +197,17 @@ class ConferenceCancelledAlert(AlertBase):
 
 
 class ReferralStatusAlert(AlertBase):
-    """News of a referral for the organisation that made it."""
+    """News of a referral: for the organisation that made it, or (cancelled, amended) for the one receiving it."""
 
     event_type: ClassVar[str] = "uk.isp.alert.referral_status.v1"
 
     referral_id: EntityId = Field(description="The referral.")
-    state: str = Field(description="Its new state, e.g. accepted, declined, allocated, closed.")
+    state: str = Field(description="Its new state, e.g. accepted, declined, allocated, closed, cancelled, amended.")
     reason: str | None = Field(default=None, description="Reason (declined, cancelled).")
     outcome: str | None = Field(default=None, description="Outcome (closed).")
+    changed: list[str] | None = Field(
+        default=None, description="Fields the referrer changed (amended); read the referral for their new values."
+    )
 
 
 class ReferralOverdueAlert(AlertBase):

@@ -14,6 +14,7 @@ from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
 from isp_schemas.people import Person
 from isp_schemas.referrals import (
     ReferralAccepted,
+    ReferralAmended,
     ReferralAssessmentMissed,
     ReferralCancelled,
     ReferralOverdue,
@@ -155,6 +156,19 @@ def test_referral_status_goes_to_the_referrer_and_a_cancellation_to_the_receiver
     [cancelled] = store.alerts_to(PROVIDER, "uk.isp.alert.referral_status.v1")
     assert accepted["data"]["state"] == "accepted" and cancelled["data"]["state"] == "cancelled"
     assert len(store.audit("shared")) == 2
+
+
+def test_an_amendment_goes_to_the_receiver_naming_the_changed_fields(store):
+    give_consent(store, categories=("referral",), recipients=("*",))
+    common = dict(referral_id="ref-1", direction="to_treatment", from_org=CSC, to_org=PROVIDER, person=PARENT, at=NOW)
+    store.handle(
+        referrals.referral_amended, ReferralAmended(**common, changed=["summary"], summary="New"), CSC, now=NOW
+    )
+    [amended] = store.alerts_to(PROVIDER, "uk.isp.alert.referral_status.v1")
+    assert amended["data"]["state"] == "amended" and amended["data"]["changed"] == ["summary"]
+    assert store.alerts_to(CSC, "uk.isp.alert.referral_status.v1") == []
+    [record] = store.audit("shared")
+    assert record["discloser"] == CSC and record["recipient"] == PROVIDER
 
 
 def test_an_overdue_step_goes_to_the_responsible_org_without_a_person_or_audit(store):

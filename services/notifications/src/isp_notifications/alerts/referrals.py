@@ -8,7 +8,8 @@ appointment_outcome_missing (from ``isp.referrals.v1``).
 * ``did_not_attend`` goes to the referring social-care org, deadline ``scheduled_for`` + 24 h.
 * Status news (accepted, declined, allocated, closed) is the receiver's information about the
   person going to the referrer: a share like any other (category ``referral``). A
-  cancellation is the referrer's news for the receiver, who must stop work on it.
+  cancellation or an amendment is the referrer's news for the receiver, who must stop work
+  on it or re-read it.
 * Overdue steps and missing appointment outcomes go to the organisation that owes the work,
   about its own work: operational, no person (the referral id is enough for its own records).
 """
@@ -29,6 +30,7 @@ from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import (
     ReferralAccepted,
     ReferralAllocated,
+    ReferralAmended,
     ReferralAppointmentOutcomeMissing,
     ReferralAssessmentMissed,
     ReferralCancelled,
@@ -114,8 +116,10 @@ def assessment_missed(
     share_alert(uow, share, build, now)
 
 
-def _status(uow: UnitOfWork, event: CloudEvent, data, state: str, *, reason=None, outcome=None, now=None) -> None:
-    to_receiver = state == "cancelled"
+def _status(
+    uow: UnitOfWork, event: CloudEvent, data, state: str, *, reason=None, outcome=None, changed=None, now=None
+) -> None:
+    to_receiver = state in ("cancelled", "amended")
     sender, recipient = (data.from_org, data.to_org) if to_receiver else (data.to_org, data.from_org)
     share = Share(
         alert_type=ReferralStatusAlert.event_type,
@@ -137,6 +141,7 @@ def _status(uow: UnitOfWork, event: CloudEvent, data, state: str, *, reason=None
             state=state,
             reason=reason,
             outcome=outcome,
+            changed=changed,
         )
 
     share_alert(uow, share, build, now)
@@ -163,6 +168,10 @@ def referral_closed(uow: UnitOfWork, event: CloudEvent, data: ReferralClosed, no
 def referral_cancelled(uow: UnitOfWork, event: CloudEvent, data: ReferralCancelled, now=None) -> None:
     facts.referral_ended(uow, data)
     _status(uow, event, data, "cancelled", reason=data.reason, now=now)
+
+
+def referral_amended(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended, now=None) -> None:
+    _status(uow, event, data, "amended", changed=list(data.changed), now=now)
 
 
 def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, now=None) -> None:
@@ -199,6 +208,7 @@ HANDLERS = {
     ReferralAllocated.event_type: referral_allocated,
     ReferralClosed.event_type: referral_closed,
     ReferralCancelled.event_type: referral_cancelled,
+    ReferralAmended.event_type: referral_amended,
     ReferralOverdue.event_type: referral_overdue,
     ReferralAppointmentOutcomeMissing.event_type: appointment_outcome_missing,
 }
