@@ -335,3 +335,23 @@ def test_of_two_notifications_replicas_on_postgresql_only_one_posts_webhooks(pos
     first.leadership.release()  # the leader stops: the other takes over
     assert second.leadership.held() and not first.leadership.held()
     second.leadership.release()
+
+
+async def test_in_production_each_try_checks_the_address_again_and_refuses_an_internal_one(store):
+    """A subscription's host may be re-pointed inside the network after it was validated."""
+    alert = consent_and_dna(store)
+
+    def add(uow):
+        uow.session.add(Subscription(id="sub-int", org=CSC, url="https://10.0.0.5/hook", types=["*"],
+                                     secret=webhooks.new_secret()))  # fmt: skip
+        uow.session.add(Delivery(id="msg_int", alert_id=alert["id"], subscription_id="sub-int", org=CSC,
+                                 event_number=1, body="{}"))  # fmt: skip
+
+    store.run(add)
+    receiver = Receiver()
+    settings = fast_settings(environment="production", partnership_key="a-production-secret")
+    loop = delivery_loop(store, receiver, settings)
+    await loop.pass_once()
+    assert receiver.requests == []  # never posted
+    [attempt] = rows(store, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_int")
+    assert attempt.error.startswith("refused: private addresses are refused")

@@ -34,7 +34,7 @@ from .. import facts, policy
 from ..alerts.conferences import flag_overdue_reports
 from ..config import Settings
 from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription, aware
-from . import webhooks
+from . import urls, webhooks
 from .escalation import escalate_failing_endpoints, escalate_missed_deadlines
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,8 @@ class DeliveryLoop:
                 current = telemetry.current_traceparent()
                 if current:
                     headers["traceparent"] = current  # the partner's system can continue the trace
-                outcome = await webhooks.post(self._client, url, headers, body)
+                refused = await self._address_refused(url)
+                outcome = refused or await webhooks.post(self._client, url, headers, body)
         finally:
             telemetry.detach(token)
         with self.runtime.uow() as uow:
@@ -281,6 +282,17 @@ class DeliveryLoop:
                 record_outcome(uow, delivery, outcome, datetime.now(UTC), self.settings)
                 uow.commit()
         log.info("webhook delivery %s: %s", delivery_id, outcome.status_code or outcome.error)
+
+    async def _address_refused(self, url: str) -> webhooks.Outcome | None:
+        """In production, check the host's addresses again before each try: a name that resolved
+        to a public address when the subscription was made may point inside the network now."""
+        if self.settings.environment != "production":
+            return None
+        try:
+            await asyncio.to_thread(urls.validate_webhook_url, url, self.settings.environment)
+        except urls.InvalidWebhookUrl as exc:
+            return webhooks.Outcome(ok=False, status_code=None, error=f"refused: {exc}", duration_ms=0)
+        return None
 
     async def _heartbeats(self, now: datetime) -> None:
         with self.runtime.uow() as uow:
