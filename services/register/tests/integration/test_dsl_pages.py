@@ -1,0 +1,329 @@
+"""The DSL's entry forms in process (no broker): open an entry, change it, close it; errors shown
+on the form with the values kept; every field labelled; nothing identifying in the logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+from fastapi.testclient import TestClient
+from isp_common.auth import issue_token
+from isp_register.bootstrap import build
+from isp_register.config import Settings
+
+ORG = "CGL-WSX"
+NHS = "9434765919"
+BAD_NHS = "9434765918"  # one digit off: fails the modulus 11 check
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 1, 31, 11, tzinfo=UTC))
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    settings = Settings(var_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", partnership_key="k")
+    return build(settings, clock=clock)
+
+
+@pytest.fixture
+def token(app) -> str:
+    return issue_token(app.settings.resolved_key_dir, "dsl@cgl-wsx", ORG, ["dsl"])
+
+
+@pytest.fixture
+def client(app, token) -> TestClient:
+    client = TestClient(app.api)  # no lifespan: no broker needed
+    assert client.post("/register/login", data={"token": token}, follow_redirects=False).status_code == 303
+    return client
+
+
+@pytest.fixture
+def logs(caplog) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def api(client: TestClient, token: str, entry_id: str) -> dict:
+    response = client.get(f"/v1/register/entries/{entry_id}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def assert_nothing_identifying_logged(logs: pytest.LogCaptureFixture, *secrets: str) -> None:
+    text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in logs.records)
+    for secret in secrets:
+        assert secret not in text
+
+
+class Forms(HTMLParser):
+    """Each form's fields as a browser would post them, and the labels' ``for`` targets."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.forms: dict[str, dict[str, str]] = {}
+        self.ids: list[str] = []
+        self.label_for: set[str] = set()
+        self._action: str | None = None
+        self._select: str | None = None
+        self._textarea: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self._action = a.get("action")
+            self.forms.setdefault(self._action, {})
+        elif tag == "label" and a.get("for"):
+            self.label_for.add(a["for"])
+        elif tag in ("input", "select", "textarea") and a.get("type") != "hidden":
+            self.ids.append(a.get("id") or f"(unnamed {tag})")
+        fields = self.forms.get(self._action) if self._action else None
+        if fields is None:
+            return
+        if tag == "input" and (a.get("type") != "radio" or "checked" in a):
+            fields[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self._select = a["name"]
+            fields.setdefault(self._select, "")
+        elif tag == "option" and self._select and ("selected" in a or not fields[self._select]):
+            fields[self._select] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            fields[self._textarea] = ""
+
+    def handle_data(self, data):
+        if self._textarea and self._action:
+            self.forms[self._action][self._textarea] += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._action = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+
+def alert_items(html: str) -> list[str]:
+    return re.findall(r'<li><a href="#[^"]+">([^<]+)</a></li>', html)
+
+
+def opening_form(**changes: str) -> dict[str, str]:
+    return {
+        "nhs_number": NHS,
+        "given_name": "Sam",
+        "family_name": "Field",
+        "date_of_birth": "1990-05-06",
+        "category": "child_concern",
+        "risk": "high",
+        "opened_on": "2026-01-20",
+        "children-0-local_id": "C-1",
+        "children-0-date_of_birth": "2019-02-03",
+        "children-1-expected_due_date": "2026-06-01",
+        "children-2-local_id": "",
+        "agency-0-agency": "Midwifery",
+        "agency-0-name": "M. Wife",
+        "agency-0-phone": "01234 567890",
+        "agency-1-agency": "",
+        "referral_ids": "ref-1, ref-2",
+        "notes": "Pregnant; partner drinking.",
+        **changes,
+    }
+
+
+def open_through_the_form(client: TestClient, **changes: str) -> str:
+    response = client.post("/register/entries/new", data=opening_form(**changes), follow_redirects=False)
+    assert response.status_code == 303, alert_items(response.text)
+    match = re.fullmatch(r"/register/entries/(reg-[0-9a-f]+)\?done=opened", response.headers["location"])
+    assert match, response.headers["location"]
+    return match.group(1)
+
+
+def test_the_worklist_links_to_the_form_and_every_field_has_a_label(client):
+    assert 'href="/register/entries/new">Open an entry</a>' in client.get("/register/worklist").text
+    page = client.get("/register/entries/new")
+    assert page.status_code == 200 and "<h1>Open a register entry</h1>" in page.text
+    forms = Forms(page.text)
+    assert forms.ids and set(forms.ids) <= forms.label_for, set(forms.ids) - forms.label_for
+    fields = forms.forms["/register/entries/new"]
+    assert {"nhs_number", "given_name", "family_name", "date_of_birth", "risk", "opened_on", "notes"} <= set(fields)
+    assert {"children-0-local_id", "children-0-expected_due_date", "agency-0-agency", "referral_ids"} <= set(fields)
+    for label in (
+        "In contact with children about whom there is a concern",
+        "Vulnerable adult",
+        "Presents a risk to vulnerable adults",
+        "Presents a general high risk",
+    ):
+        assert label in page.text
+
+
+def test_opening_through_the_form_shows_the_new_entry(client, token, logs):
+    entry_id = open_through_the_form(client)
+
+    page = client.get(f"/register/entries/{entry_id}?done=opened")
+    assert "Entry opened. The first review is due 2026-02-20." in page.text
+    entry = api(client, token, entry_id)
+    assert entry["person"] == {
+        "nhs_number": NHS,
+        "given_name": "Sam",
+        "family_name": "Field",
+        "date_of_birth": "1990-05-06",
+    }
+    assert (entry["category"], entry["risk"], entry["opened_on"]) == ("child_concern", "high", "2026-01-20")
+    assert entry["children"] == [
+        {"local_id": "C-1", "date_of_birth": "2019-02-03"},
+        {"expected_due_date": "2026-06-01"},
+    ]
+    assert entry["agency_contacts"] == [{"agency": "Midwifery", "name": "M. Wife", "phone": "01234 567890"}]
+    assert entry["referral_ids"] == ["ref-1", "ref-2"]
+    assert entry["notes"] == "Pregnant; partner drinking."
+    assert [(h["action"], h["by"]) for h in entry["history"]] == [("opened", "dsl@cgl-wsx")]
+    assert_nothing_identifying_logged(logs, NHS, "Pregnant", "Field")
+
+
+def test_an_invalid_nhs_number_is_shown_on_the_form_with_the_values_kept(client, token, logs):
+    response = client.post("/register/entries/new", data=opening_form(nhs_number=BAD_NHS))
+
+    assert response.status_code == 422
+    assert "Traceback" not in response.text
+    assert 'role="alert"' in response.text
+    [message] = alert_items(response.text)
+    assert message == (
+        "NHS number is not valid: its last digit does not match the modulus 11 check. Check it was typed correctly."
+    )
+    assert 'id="nhs_number-error"' in response.text and 'aria-invalid="true"' in response.text
+    kept = Forms(response.text).forms["/register/entries/new"]
+    assert kept["nhs_number"] == BAD_NHS and kept["given_name"] == "Sam" and kept["category"] == "child_concern"
+    assert kept["children-1-expected_due_date"] == "2026-06-01" and kept["notes"] == "Pregnant; partner drinking."
+    listed = client.get("/v1/register/entries?status=all", headers={"Authorization": f"Bearer {token}"})
+    assert listed.json()["items"] == []
+    assert_nothing_identifying_logged(logs, BAD_NHS, "Pregnant")
+
+
+def test_other_mistakes_are_shown_field_by_field(client):
+    response = client.post(
+        "/register/entries/new",
+        data=opening_form(
+            nhs_number="12345",
+            category="",
+            risk="",
+            **{"children-0-local_id": "", "agency-1-name": "No Agency"},
+        ),
+    )
+    assert response.status_code == 422
+    assert alert_items(response.text) == [
+        "NHS number must be exactly 10 digits, with no spaces.",
+        "Choose the category.",
+        "Choose the risk.",
+        "Child 1: give a local id, an NHS number or, for an unborn child, the expected due date.",
+        "Contact 2: enter the agency.",
+    ]
+
+    future = client.post("/register/entries/new", data=opening_form(opened_on="2026-02-01"))
+    assert future.status_code == 422
+    assert alert_items(future.text) == ["An entry cannot be opened on a future date."]
+    assert 'id="opened_on-error"' in future.text
+
+
+def test_opening_the_same_person_twice_in_a_category_is_refused_on_the_form(client):
+    first = open_through_the_form(client)
+    again = client.post("/register/entries/new", data=opening_form())
+    assert again.status_code == 409 and f"already open in this category as entry {first}" in again.text
+
+
+def test_updating_through_the_form_is_recorded_in_the_history(client, token, logs):
+    entry_id = open_through_the_form(client)
+    action = f"/register/entries/{entry_id}/update"
+    form = Forms(client.get(f"/register/entries/{entry_id}").text).forms[action]
+    assert form["risk"] == "high" and form["agency-0-agency"] == "Midwifery" and form["referral_ids"] == "ref-1, ref-2"
+
+    unchanged = client.post(action, data=form, follow_redirects=False)
+    assert unchanged.headers["location"] == f"/register/entries/{entry_id}?done=unchanged"
+    assert [h["action"] for h in api(client, token, entry_id)["history"]] == ["opened"]
+
+    form.update(
+        {
+            "risk": "medium",
+            "category": "vulnerable_adult",
+            "agency-1-agency": "Probation",
+            "agency-1-role": "Offender manager",
+            "notes": "Baby born; partner left.",
+        }
+    )
+    response = client.post(action, data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/register/entries/{entry_id}?done=updated"
+
+    entry = api(client, token, entry_id)
+    assert (entry["risk"], entry["category"]) == ("medium", "vulnerable_adult")
+    assert entry["notes"] == "Baby born; partner left."
+    assert entry["agency_contacts"][1] == {"agency": "Probation", "role": "Offender manager"}
+    assert [(h["action"], h["changed"]) for h in entry["history"]] == [
+        ("opened", []),
+        ("updated", ["category", "risk", "agency_contacts", "notes"]),
+    ]
+    page = client.get(response.headers["location"]).text
+    assert "Changes saved." in page and "updated: category, risk, agency_contacts, notes" in page
+    assert_nothing_identifying_logged(logs, NHS, "Baby born")
+
+
+def test_an_invalid_update_is_shown_on_the_form_with_the_values_kept(client, token):
+    entry_id = open_through_the_form(client)
+    action = f"/register/entries/{entry_id}/update"
+    form = Forms(client.get(f"/register/entries/{entry_id}").text).forms[action]
+    form.update({"risk": "medium", "agency-0-agency": "", "children-0-date_of_birth": "not a date"})
+
+    response = client.post(action, data=form)
+    assert response.status_code == 422
+    assert "<details open>" in response.text
+    assert alert_items(response.text) == [
+        "Child 1: date of birth must be a real date, for example 2026-03-04.",
+        "Contact 1: enter the agency.",
+    ]
+    kept = Forms(response.text).forms[action]
+    assert kept["risk"] == "medium" and kept["agency-0-name"] == "M. Wife"
+    assert api(client, token, entry_id)["risk"] == "high"  # nothing saved
+
+
+def test_closing_through_the_form_is_recorded_in_the_history(client, token):
+    entry_id = open_through_the_form(client)
+    response = client.post(
+        f"/register/entries/{entry_id}/close", data={"reason": "Moved out of area."}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/register/entries/{entry_id}?done=closed"
+
+    entry = api(client, token, entry_id)
+    assert (entry["status"], entry["closed_on"]) == ("closed", "2026-01-31")
+    assert entry["closed_reason"] == "Moved out of area."
+    assert [(h["action"], h["notes"]) for h in entry["history"]][-1] == ("closed", "Moved out of area.")
+    page = client.get(response.headers["location"]).text
+    assert "Entry closed." in page and "Moved out of area." in page
+    assert "Record review" not in page and "Save changes" not in page and "Close entry" not in page
+
+    again = client.post(f"/register/entries/{entry_id}/close", data={"reason": ""})
+    assert again.status_code == 409 and "is closed" in again.text
+
+
+def test_the_forms_need_a_login_and_refuse_posts_from_another_site(app, client):
+    entry_id = open_through_the_form(client)
+    anonymous = TestClient(app.api)
+    assert anonymous.get("/register/entries/new", follow_redirects=False).headers["location"] == "/register/login"
+    assert anonymous.post("/register/entries/new", data=opening_form(), follow_redirects=False).status_code == 303
+    evil = {"Origin": "https://evil.example"}
+    assert client.post("/register/entries/new", data=opening_form(), headers=evil).status_code == 403
+    assert client.post(f"/register/entries/{entry_id}/update", data={}, headers=evil).status_code == 403
+    assert client.post(f"/register/entries/{entry_id}/close", data={}, headers=evil).status_code == 403
