@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from isp_common.tables import utcnow
+from isp_common.times import utcnow
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 

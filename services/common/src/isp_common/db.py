@@ -7,7 +7,6 @@ same unit of work, so either all of it happens or none of it does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from typing import Any
 from isp_schemas.envelope import CloudEvent
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine, select
 
@@ -109,8 +107,4 @@ def pending_outbox(session: Session, limit: int) -> list[OutboxMessage]:
     return list(session.exec(stmt))
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=str)
-
-
-__all__ = ["UnitOfWork", "make_engine", "create_schema", "IntegrityError", "pending_outbox", "dumps"]
+__all__ = ["UnitOfWork", "make_engine", "create_schema", "pending_outbox"]

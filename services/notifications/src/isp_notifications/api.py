@@ -15,6 +15,7 @@ from fastapi import Depends, Query, Response
 from isp_common.auth import Caller, require_roles
 from isp_common.problems import Problem
 from isp_common.runtime import ServiceRuntime
+from isp_common.times import as_utc
 from isp_schemas.alerts import EVENTS as ALERT_MODELS
 from isp_schemas.people import NhsNumber
 from pydantic import BaseModel, Field
@@ -31,7 +32,6 @@ from .tables import (
     DeliveryAttempt,
     InformingStatement,
     Subscription,
-    aware,
 )
 
 ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
@@ -113,10 +113,10 @@ def _public(alert: AlertRecord, event_number: int | None = None) -> AlertPublic:
         status=alert.status,
         sender=alert.sender,
         recipient=alert.recipient,
-        created_at=aware(alert.created_at),
-        deadline=aware(alert.deadline),
-        delivered_at=aware(alert.delivered_at),
-        acknowledged_at=aware(alert.acknowledged_at),
+        created_at=as_utc(alert.created_at),
+        deadline=as_utc(alert.deadline),
+        delivered_at=as_utc(alert.delivered_at),
+        acknowledged_at=as_utc(alert.acknowledged_at),
         event_number=event_number,
         event=alert.event,
     )
@@ -171,9 +171,9 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
                 url=s.url,
                 types=s.types,
                 org=s.org,
-                created_at=aware(s.created_at),
+                created_at=as_utc(s.created_at),
                 event_count=s.event_count,
-                failing_since=aware(s.failing_since),
+                failing_since=as_utc(s.failing_since),
             )
             for s in subs
         ]
@@ -255,7 +255,7 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
                 if alert.audited:
                     disclosure.record_receipt(uow, alert, now)
                 uow.commit()
-            return Acknowledged(alert_id=alert.id, acknowledged_at=aware(alert.acknowledged_at))
+            return Acknowledged(alert_id=alert.id, acknowledged_at=as_utc(alert.acknowledged_at))
 
     def _own_alert(session: Session, caller: Caller, alert_id: str) -> AlertRecord:
         alert = session.get(AlertRecord, alert_id)
@@ -298,7 +298,7 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
         if row.recorded_by != caller.org:
             raise Problem(403, "Forbidden", "Only the organisation that recorded a consent can read it.")
         today = datetime.now(UTC).astimezone(LONDON).date()
-        withdrawn = aware(row.withdrawn_at)
+        withdrawn = as_utc(row.withdrawn_at)
         state = "withdrawn" if withdrawn else "expired" if row.expires_on and today > row.expires_on else "active"
         if state == "active" and row.given_on > today:
             state = "not_yet_in_force"
@@ -346,5 +346,5 @@ def _invitation(row) -> InvitationPublic:
         invitee=row.invitee,
         response=row.response,
         report_requested=row.report_requested,
-        report_received_at=aware(row.report_received_at),
+        report_received_at=as_utc(row.report_received_at),
     )

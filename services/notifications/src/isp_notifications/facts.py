@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import (
@@ -61,7 +62,7 @@ def record_withdrawal(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn
     if row is None:
         return None
     at = withdrawal_time(event, data)
-    current = _aware(row.withdrawn_at)
+    current = as_utc(row.withdrawn_at)
     if current is None or at < current:
         row.withdrawn_at = at
     uow.session.add(row)
@@ -150,12 +151,6 @@ def referral_ended(uow: UnitOfWork, data: ReferralClosed | ReferralCancelled | R
 # -- reading them back ----------------------------------------------------------------------
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt
-
-
 def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent]:
     if not nhs_number:
         return []
@@ -168,7 +163,7 @@ def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent
             data_categories=tuple(r.data_categories),
             given_on=r.given_on,
             expires_on=r.expires_on,
-            withdrawn_at=_aware(r.withdrawn_at),
+            withdrawn_at=as_utc(r.withdrawn_at),
         )
         for r in rows
     ]

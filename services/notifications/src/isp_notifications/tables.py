@@ -3,17 +3,11 @@ webhook subscriptions and their delivery log. Every table is prefixed ``notifica
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from isp_common.tables import utcnow
+from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
-
-
-# Times are stored as UTC; SQLite hands them back naive, so naive means UTC here.
-def aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
-
 
 # -- facts ---------------------------------------------------------------------------------
 

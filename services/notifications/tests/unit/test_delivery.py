@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_notifications import handlers
 from isp_notifications.alerts import referrals
 from isp_notifications.config import Settings
@@ -181,7 +182,7 @@ def test_default_retries_keep_going_for_at_least_24_hours(store):
         d = uow.session.get(Delivery, d.id)
         while d.status == "pending":
             delivery.record_outcome(uow, d, failure, now, settings)
-            now = delivery.aware(d.next_attempt_at) if d.status == "pending" else now
+            now = as_utc(d.next_attempt_at) if d.status == "pending" else now
         uow.commit()
     assert d.status == "failed"
     assert now - first >= timedelta(hours=24)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, WorkingCalendar, london_date
 from isp_schemas.referrals import ReferralAppointmentOutcomeMissing, ReferralOverdue
 from sqlmodel import select
@@ -17,7 +18,7 @@ from sqlmodel import select
 from . import journal
 from .commands.receiver import ensure_next_monthly_due
 from .domain import DueRules
-from .tables import Appointment, Referral, ReferralDueDate, as_utc
+from .tables import Appointment, Referral, ReferralDueDate
 
 BATCH = 500
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from isp_common.consumer import EventRejected
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
@@ -23,7 +24,7 @@ from sqlmodel import select
 
 from . import domain, journal
 from .domain import DueRules
-from .tables import Appointment, Referral, as_utc
+from .tables import Appointment, Referral
 
 
 def record_request(

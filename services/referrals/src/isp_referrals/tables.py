@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-from isp_common.tables import utcnow
+from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, DateTime, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 TZ = DateTime(timezone=True)
 """Times are stored in UTC; SQLite drops the offset, so read them back with ``as_utc``."""
-
-
-def as_utc(dt: datetime | None) -> datetime | None:
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=UTC)
 
 
 _referral_version = Column("version", Integer, nullable=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from sqlalchemy import or_
 from sqlmodel import Session, select
@@ -19,7 +20,7 @@ from .models import (
     ReferralView,
     SupportRequest,
 )
-from .tables import Appointment, Referral, ReferralDueDate, ReferralHistory, as_utc
+from .tables import Appointment, Referral, ReferralDueDate, ReferralHistory
 
 
 def due_view(row: ReferralDueDate, today: date) -> DueDate:

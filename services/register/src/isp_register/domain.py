@@ -8,7 +8,7 @@ register are flagged.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal, get_args
 
 from isp_common.workingdays import add_months
@@ -88,8 +88,3 @@ def check_review_date(reviewed_on: date, today: date, opened_on: date, last_revi
         raise InvalidDate("A review cannot be dated before the entry was opened.")
     if last_reviewed_on is not None and reviewed_on < last_reviewed_on:
         raise InvalidDate("A review cannot be dated before the entry's last review.")
-
-
-def as_utc(dt: datetime) -> datetime:
-    """Times are stored as UTC; SQLite hands them back naive, so naive means UTC here."""
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
@@ -95,7 +96,7 @@ def open_entry(
     uow: UnitOfWork, *, org: str, by: str, command: EntryOpen, now: datetime, partnership_key: bytes
 ) -> RegisterEntry:
     """Put a person on ``org``'s register; the first review is due at most a month on."""
-    now = domain.as_utc(now)
+    now = as_utc(now)
     key = person_key(command.person.nhs_number, partnership_key)
     duplicate = uow.session.exec(
         select(RegisterEntry).where(
@@ -137,7 +138,7 @@ def review_entry(
 ) -> RegisterEntry:
     """Record a review: the next one is due a month after the review's date."""
     _must_be_open(entry)
-    now = domain.as_utc(now)
+    now = as_utc(now)
     today = london_date(now)
     reviewed_on = command.reviewed_on or today
     domain.check_review_date(reviewed_on, today, entry.opened_on, entry.last_reviewed_on)
@@ -163,7 +164,7 @@ def update_entry(
 ) -> RegisterEntry:
     """Change an entry's details; the history records which fields changed (names, not values)."""
     _must_be_open(entry)
-    now = domain.as_utc(now)
+    now = as_utc(now)
     given = command.model_dump(mode="json", exclude_unset=True)
     changed: list[str] = []
     for name in ENTRY_FIELDS:
@@ -196,7 +197,7 @@ def update_entry(
 
 def close_entry(uow: UnitOfWork, entry: RegisterEntry, *, by: str, command: EntryClose, now: datetime) -> RegisterEntry:
     _must_be_open(entry)
-    now = domain.as_utc(now)
+    now = as_utc(now)
     entry.status = "closed"
     entry.closed_on = london_date(now)
     entry.closed_at = now

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from isp_common.consumer import EventRejected
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.register import (
@@ -23,7 +24,6 @@ from isp_schemas.register import (
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
-from . import domain
 from .handlers import new_id, publish
 from .tables import RegisterCrossAreaMatch as MatchRow
 from .tables import RegisterPersonIndex
@@ -45,7 +45,7 @@ def entry_opened(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryOpened) 
             org=data.org,
             person_key=data.person_key,
             category=data.category,
-            opened_at=domain.as_utc(data.at),
+            opened_at=as_utc(data.at),
         )
     row.category = data.category
     uow.session.add(row)
@@ -67,7 +67,7 @@ def entry_opened(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryOpened) 
             other_entry_id=other.entry_id,
             other_org=other.org,
             other_category=other.category,
-            matched_at=domain.as_utc(event.time),
+            matched_at=as_utc(event.time),
         )
         uow.session.add(MatchRow(id=new_id("match"), **match.model_dump()))
         publish(uow, match, data.org, data.person_key, event.time)
@@ -100,10 +100,10 @@ def entry_closed(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryClosed) 
             org=data.org,
             person_key=data.person_key,
             category=data.category,
-            opened_at=domain.as_utc(data.at),
+            opened_at=as_utc(data.at),
         )
     row.open = False
-    row.closed_at = domain.as_utc(data.at)
+    row.closed_at = as_utc(data.at)
     uow.session.add(row)
 
 

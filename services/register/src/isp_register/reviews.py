@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas.register import ReviewDue, ReviewOverdue, WeeklyReviewMissed
 from sqlalchemy import func, or_
@@ -32,7 +33,7 @@ class Flagged:
 def flag_reviews(uow: UnitOfWork, now: datetime, reminder_days: int = 7) -> Flagged:
     """Raise the reminders that have fallen due at ``now``; each at most once."""
     flagged = Flagged()
-    now = domain.as_utc(now)
+    now = as_utc(now)
     today = london_date(now)
     horizon = today + timedelta(days=reminder_days)
     entries = uow.session.exec(
@@ -95,7 +96,7 @@ def _flag_missed_weekly_reviews(uow: UnitOfWork, now: datetime, flagged: Flagged
 
 def record_weekly_review(uow: UnitOfWork, *, org: str, by: str, notes: str, now: datetime) -> RegisterWeeklyReview:
     """The DSL's weekly review of the whole register, with what stood open and overdue."""
-    now = domain.as_utc(now)
+    now = as_utc(now)
     today = london_date(now)
     open_entries = _open_entries(uow, org)
     review = RegisterWeeklyReview(
@@ -161,13 +162,13 @@ class Worklist:
 def worklist(uow: UnitOfWork, org: str, now: datetime) -> Worklist:
     """Overdue, due this week, opened since last week (or since the last weekly review, if
     that is earlier) and cross-area matches found in the same span."""
-    now = domain.as_utc(now)
+    now = as_utc(now)
     today = london_date(now)
     reviews = weekly_reviews(uow, org, limit=1)
     last = reviews[0] if reviews else None
     since = now - timedelta(days=7)
-    if last is not None and domain.as_utc(last.at) < since:
-        since = domain.as_utc(last.at)
+    if last is not None and as_utc(last.at) < since:
+        since = as_utc(last.at)
     open_entries = _open_entries(uow, org)
     matches = uow.session.exec(
         select(RegisterCrossAreaMatch)
@@ -183,7 +184,7 @@ def worklist(uow: UnitOfWork, org: str, now: datetime) -> Worklist:
         since=since,
         overdue=[e for e in open_entries if domain.is_overdue(e.review_due, today)],
         due_this_week=[e for e in open_entries if domain.due_this_week(e.review_due, today)],
-        opened_since=[e for e in open_entries if domain.as_utc(e.opened_at) >= since],
+        opened_since=[e for e in open_entries if as_utc(e.opened_at) >= since],
         matches=list(matches),
         last_weekly_review=last,
         reviewed_this_week=last is not None and last.week_starting == domain.week_starting(today),

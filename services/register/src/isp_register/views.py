@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from isp_common.times import as_utc
+
 from . import domain
 from .reviews import Worklist
 from .tables import (
@@ -25,7 +27,7 @@ def entry_summary(entry: RegisterEntry, today: date) -> dict[str, Any]:
         "risk": entry.risk,
         "status": entry.status,
         "opened_on": entry.opened_on.isoformat(),
-        "opened_at": domain.as_utc(entry.opened_at).isoformat(),
+        "opened_at": as_utc(entry.opened_at).isoformat(),
         "opened_by": entry.opened_by,
         "review_due": entry.review_due.isoformat(),
         "review_overdue": entry.status == "open" and domain.is_overdue(entry.review_due, today),
@@ -58,7 +60,7 @@ def history_item(item: RegisterEntryHistory) -> dict[str, Any]:
     return {
         "version": item.version,
         "action": item.action,
-        "at": domain.as_utc(item.at).isoformat(),
+        "at": as_utc(item.at).isoformat(),
         "by": item.by,
         "effective_on": item.effective_on.isoformat(),
         "notes": item.notes,
@@ -78,7 +80,7 @@ def match_view(match: RegisterCrossAreaMatch, org: str) -> dict[str, Any]:
         "other_org": match.other_org if mine else match.org,
         "other_entry_id": match.other_entry_id if mine else match.entry_id,
         "other_category": match.other_category if mine else match.category,
-        "matched_at": domain.as_utc(match.matched_at).isoformat(),
+        "matched_at": as_utc(match.matched_at).isoformat(),
     }
 
 
@@ -88,7 +90,7 @@ def weekly_review_view(review: RegisterWeeklyReview) -> dict[str, Any]:
         "org": review.org,
         "reviewed_on": review.reviewed_on.isoformat(),
         "week_starting": review.week_starting.isoformat(),
-        "at": domain.as_utc(review.at).isoformat(),
+        "at": as_utc(review.at).isoformat(),
         "by": review.by,
         "notes": review.notes,
         "open_entries": review.open_entries,
@@ -99,7 +101,7 @@ def weekly_review_view(review: RegisterWeeklyReview) -> dict[str, Any]:
 def missed_week_view(missed: RegisterWeeklyReviewMissed) -> dict[str, Any]:
     return {
         "week_starting": missed.week_starting.isoformat(),
-        "flagged_at": domain.as_utc(missed.flagged_at).isoformat(),
+        "flagged_at": as_utc(missed.flagged_at).isoformat(),
     }
 
 

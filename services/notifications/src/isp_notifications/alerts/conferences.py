@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import WorkingCalendar, notice
 from isp_schemas.alerts import ConferenceCancelledAlert, ConferenceInvitationAlert, ReportOverdueAlert
 from isp_schemas.envelope import CloudEvent
@@ -116,7 +117,7 @@ def conference_cancelled(
             alert_id="pending",
             sender_org=conference.org,
             conference_id=data.conference_id,
-            scheduled_for=_aware(conference.scheduled_for),
+            scheduled_for=as_utc(conference.scheduled_for),
             reason=data.reason,
         )
         queue_operational(uow, alert, sender=conference.org, recipient=invitation.invitee, source_event_id=event.id)
@@ -168,7 +169,7 @@ def flag_overdue_reports(uow: UnitOfWork, now: datetime | None = None) -> int:
             sender_org=conference.org,
             conference_id=conference.id,
             report_due=conference.report_due,
-            scheduled_for=_aware(conference.scheduled_for),
+            scheduled_for=as_utc(conference.scheduled_for),
             invitee=invitation.invitee,
         )
         queue_operational(
@@ -183,10 +184,6 @@ def flag_overdue_reports(uow: UnitOfWork, now: datetime | None = None) -> int:
         uow.session.add(invitation)
         flagged += 1
     return flagged
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def handlers(calendar: WorkingCalendar) -> dict:

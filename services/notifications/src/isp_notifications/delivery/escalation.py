@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_schemas.alerts import DeliveryEscalationAlert
 from sqlmodel import select
 
 from ..disclosure import queue_operational
-from ..tables import AlertRecord, Delivery, aware
+from ..tables import AlertRecord, Delivery
 
 
 def escalate(uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, delivery: Delivery | None = None) -> None:
@@ -50,7 +51,7 @@ def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
         last = uow.session.exec(
             select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.attempts.desc())
         ).first()
-        escalate(uow, alert, "deadline", aware(alert.deadline), last)
+        escalate(uow, alert, "deadline", as_utc(alert.deadline), last)
         alert.escalated = True
         uow.session.add(alert)
     return len(rows)
@@ -78,7 +79,7 @@ def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> 
             uow,
             alert,
             f"endpoint/{delivery.subscription_id}",
-            aware(delivery.first_failure_at) + timedelta(seconds=after),
+            as_utc(delivery.first_failure_at) + timedelta(seconds=after),
             delivery,
         )
         count += 1

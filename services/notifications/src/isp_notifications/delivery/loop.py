@@ -28,12 +28,13 @@ from isp_common import telemetry
 from isp_common.db import UnitOfWork
 from isp_common.leader import Leadership
 from isp_common.runtime import ServiceRuntime
+from isp_common.times import as_utc
 from sqlmodel import select
 
 from .. import facts, policy
 from ..alerts.conferences import flag_overdue_reports
 from ..config import Settings
-from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription, aware
+from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
 from . import urls, webhooks
 from .escalation import escalate_failing_endpoints, escalate_missed_deadlines
 
@@ -116,7 +117,7 @@ def record_outcome(
         delivery.first_failure_at = delivery.first_failure_at or now
         if sub is not None:
             sub.failing_since = sub.failing_since or now
-        if now - aware(delivery.first_attempt_at) >= timedelta(seconds=settings.webhook_retry_window):
+        if now - as_utc(delivery.first_attempt_at) >= timedelta(seconds=settings.webhook_retry_window):
             result = "failed"
             delivery.status = "failed"
             if alert is not None and alert.status == "pending":
@@ -151,7 +152,7 @@ def idle_subscriptions(uow: UnitOfWork, now: datetime, interval: float) -> list[
         return []
     since = now - timedelta(seconds=interval)
     subs = uow.session.exec(select(Subscription).where(Subscription.active == True)).all()  # noqa: E712
-    return [s for s in subs if aware(s.last_sent_at or s.created_at) <= since]
+    return [s for s in subs if as_utc(s.last_sent_at or s.created_at) <= since]
 
 
 def heartbeat_body(sub: Subscription, now: datetime) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas.referrals import (
     ReferralAccepted,
@@ -23,7 +24,7 @@ from isp_schemas.referrals import (
 from .. import domain, journal
 from ..domain import DueRules
 from ..handlers import assessment_appointments
-from ..tables import Referral, as_utc
+from ..tables import Referral
 from .steps import Actor, _step, _when, load, progress_of
 
 

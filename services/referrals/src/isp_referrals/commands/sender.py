@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas.referrals import ReferralAmended, ReferralCancelled, ReferralRequested
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from .. import domain
 from ..domain import DueRules
 from ..handlers import request_fields
-from ..tables import Referral, as_utc
+from ..tables import Referral
 from .steps import Actor, _step, load, progress_of
 
 

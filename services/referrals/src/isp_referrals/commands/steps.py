@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_schemas.referrals import ReferralEvent
 
 from .. import domain, journal
 from ..domain import Progress
-from ..tables import Referral, as_utc
+from ..tables import Referral
 
 CLOCK_SKEW = timedelta(minutes=5)
 
