@@ -7,11 +7,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from isp_common.db import UnitOfWork
 from isp_common.runtime import ServiceRuntime
+from isp_common.workingdays import LONDON
 
 from . import reconciliation, retention
 from .config import Settings
@@ -20,7 +20,6 @@ from .ledger import AlertsLedger
 from .signing import CheckpointPolicy, checkpoint_now
 
 log = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 
 
 def register(runtime: ServiceRuntime, settings: Settings, key: Ed25519PrivateKey) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from isp_common.workingdays import LONDON
 from sqlalchemy import select, tuple_
 from sqlalchemy.engine import Connection
 
@@ -23,7 +23,6 @@ from . import chain
 from .records import public
 from .tables import DisclosureRecord as R
 
-LONDON = ZoneInfo("Europe/London")
 STATUTORY_GROUNDS = ("child_protection_enquiry", "child_protection_plan", "significant_harm",
                      "safeguarding_register_match")  # fmt: skip
 BASES = ("consent", "statutory", *STATUTORY_GROUNDS)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from isp_common.db import UnitOfWork
+from isp_common.workingdays import london_date
 from isp_schemas import topics
 from isp_schemas.alerts import ReconciliationMismatchAlert
 from isp_schemas.envelope import CloudEvent
@@ -30,7 +30,6 @@ from .tables import DisclosureRecord as R
 from .tables import ReconciliationRun
 
 LIST_LIMIT = 1000
-LONDON = ZoneInfo("Europe/London")
 ALERT_LIMIT = 50
 
 
@@ -97,7 +96,7 @@ def nightly(uow: UnitOfWork, ig_org: str, now: datetime, grace_seconds: float) -
     Alert ids derive from the run date and the mismatch, so a rerun the same night repeats none.
     """
     report = reconcile(uow.session, now, grace_seconds)
-    run_on = now.astimezone(LONDON).date().isoformat()  # the night, as agents.run_nightly reckons it
+    run_on = london_date(now).isoformat()  # the night, as agents.run_nightly reckons it
     uow.session.add(ReconciliationRun(id=str(uuid.uuid4()), run_on=run_on, at=chain.utc_text(now),
                                       alerts=report.alerts, records=report.records,
                                       mismatches=report.total_mismatches))  # fmt: skip

@@ -9,13 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Response
 from isp_common.auth import Caller, require_roles
 from isp_common.problems import Problem
 from isp_common.runtime import ServiceRuntime
 from isp_common.times import as_utc
+from isp_common.workingdays import london_date
 from isp_schemas.alerts import EVENTS as ALERT_MODELS
 from isp_schemas.people import NhsNumber
 from pydantic import BaseModel, Field
@@ -120,9 +120,6 @@ def _public(alert: AlertRecord, event_number: int | None = None) -> AlertPublic:
         event_number=event_number,
         event=alert.event,
     )
-
-
-LONDON = ZoneInfo("Europe/London")
 
 
 def install(runtime: ServiceRuntime, settings: Settings) -> None:
@@ -297,7 +294,7 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
             raise Problem(404, "Not Found", f"No consent {consent_id} has been received.")
         if row.recorded_by != caller.org:
             raise Problem(403, "Forbidden", "Only the organisation that recorded a consent can read it.")
-        today = datetime.now(UTC).astimezone(LONDON).date()
+        today = london_date(datetime.now(UTC))
         withdrawn = as_utc(row.withdrawn_at)
         state = "withdrawn" if withdrawn else "expired" if row.expires_on and today > row.expires_on else "active"
         if state == "active" and row.given_on > today:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time
 
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
+from isp_common.workingdays import LONDON, london_date
 from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import (
@@ -52,8 +53,8 @@ def withdrawal_time(event: CloudEvent, data: ConsentWithdrawn) -> datetime:
     """When a withdrawal takes effect: the event's time, or the start of ``withdrawn_on``
     (London) when that date is earlier than the event's own date (a late-recorded withdrawal)."""
     at = event.time
-    if data.withdrawn_on < policy.london_date(at):
-        at = datetime.combine(data.withdrawn_on, time(0), tzinfo=policy.LONDON)
+    if data.withdrawn_on < london_date(at):
+        at = datetime.combine(data.withdrawn_on, time(0), tzinfo=LONDON)
     return at.astimezone(UTC)
 
 

@@ -29,9 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from isp_common.workingdays import london_date
+
 SAFEGUARDING = "safeguarding"
 WHOLE_PARTNERSHIP = "*"
 
@@ -160,12 +160,6 @@ class Decision:
     @property
     def statutory(self) -> bool:
         return bool(self.basis and self.basis.get("kind") == "statutory")
-
-
-def london_date(at: datetime) -> date:
-    if at.tzinfo is None:
-        raise ValueError("decisions need an aware datetime")
-    return at.astimezone(LONDON).date()
 
 
 def _concerns_person(parents: frozenset[str], child: ChildRef, request: Request) -> bool:

@@ -17,13 +17,12 @@ from datetime import UTC, datetime
 
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
-from isp_common.workingdays import WorkingCalendar, notice
+from isp_common.workingdays import WorkingCalendar, london_date, notice
 from isp_schemas.alerts import ConferenceCancelledAlert, ConferenceInvitationAlert, ReportOverdueAlert
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.socialcare import ConferenceCancelled, ConferenceScheduled
 from sqlmodel import select
 
-from .. import policy
 from ..disclosure import Share, queue_operational, share_alert
 from ..tables import ConferenceRecord, InvitationRecord
 
@@ -150,7 +149,7 @@ def report_received(uow: UnitOfWork, conference_id: str, invitee: str, now: date
 def flag_overdue_reports(uow: UnitOfWork, now: datetime | None = None) -> int:
     """Flag to each convening organisation the written reports not received by ``report_due``."""
     now = now or datetime.now(UTC)
-    today = policy.london_date(now)
+    today = london_date(now)
     flagged = 0
     rows = uow.session.exec(
         select(InvitationRecord, ConferenceRecord)

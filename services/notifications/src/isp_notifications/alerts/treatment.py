@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from isp_common.db import UnitOfWork
+from isp_common.workingdays import london_date
 from isp_schemas.alerts import TreatmentDisengagedAlert
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.treatment import EpisodeDisengaged
 
-from .. import facts, policy
+from .. import facts
 from ..disclosure import Share, share_alert
 
 
@@ -21,7 +22,7 @@ def episode_disengaged(
 ) -> None:
     now = now or datetime.now(UTC)
     provider = event.source_org
-    orgs = facts.social_care_working_with(uow.session, data.person.nhs_number, policy.london_date(now))
+    orgs = facts.social_care_working_with(uow.session, data.person.nhs_number, london_date(now))
     for org, children in sorted(orgs.items()):
         if org == provider:
             continue
