@@ -22,7 +22,7 @@ from faust.contrib.asgi import faust_app_running
 from sqlalchemy import text
 
 from . import migrations, telemetry
-from .auth import TokenVerifier, install_token_verifier
+from .auth import AuthSettings, TokenVerifier, install_token_verifier
 from .consumer import EventProcessor, Handler
 from .db import UnitOfWork, create_schema, make_engine
 from .deadletter import DeadLetters
@@ -81,14 +81,19 @@ class ServiceRuntime:
         self._install_tracing_middleware()
 
     def _token_verifier(self) -> TokenVerifier:
+        """JWKS URL if set, else the local key under this deployment's var dir (auth.TokenVerifier.from_settings)."""
         s = self.settings
-        options = {"audience": s.jwt_audience, "issuer": s.jwt_issuer}
-        if s.jwt_jwks_url:
-            return TokenVerifier(jwks_url=s.jwt_jwks_url, **options)
-        if s.environment == "production":
+        if not s.jwt_jwks_url and s.environment == "production":
             log.warning("no ISP_JWT_JWKS_URL in production: tokens are checked against the local key in %s",
                         s.resolved_key_dir)  # fmt: skip
-        return TokenVerifier.from_key_dir(s.resolved_key_dir, **options)
+        return TokenVerifier.from_settings(
+            AuthSettings(
+                key_dir=s.resolved_key_dir,
+                jwt_jwks_url=s.jwt_jwks_url,
+                jwt_audience=s.jwt_audience,
+                jwt_issuer=s.jwt_issuer,
+            )
+        )
 
     # -- composition -----------------------------------------------------------
     def uow(self) -> UnitOfWork:
