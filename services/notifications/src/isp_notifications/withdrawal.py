@@ -11,8 +11,9 @@ from isp_common.tables import OutboxMessage
 from sqlmodel import select
 
 from . import policy
+from .delivery.loop import cancel_delivery
 from .disclosure import publish_record, tell_sender_withheld
-from .tables import AlertRecord, Delivery, DeliveryAttempt
+from .tables import AlertRecord, Delivery
 
 
 def stop_queued_under(uow: UnitOfWork, consent_id: str, nhs_number: str, now: datetime) -> int:
@@ -47,19 +48,7 @@ def _cancel_deliveries(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
         select(Delivery).where(Delivery.alert_id == alert_id, Delivery.status == "pending")
     ).all()
     for delivery in pending:
-        delivery.status = "cancelled"
-        delivery.last_error = "consent withdrawn"
-        uow.session.add(delivery)
-        uow.session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                subscription_id=delivery.subscription_id,
-                attempt=delivery.attempts,
-                at=now,
-                outcome="cancelled",
-                error="consent withdrawn",
-            )
-        )
+        cancel_delivery(uow, delivery, "consent withdrawn", now)
     return bool(pending)
 
 

@@ -70,6 +70,12 @@ def still_to_send(uow: UnitOfWork, delivery: Delivery, now: datetime) -> Subscri
         reason = "consent withdrawn or expired"
     if reason is None:
         return sub
+    cancel_delivery(uow, delivery, reason, now)
+    return None
+
+
+def cancel_delivery(uow: UnitOfWork, delivery: Delivery, reason: str, now: datetime) -> None:
+    """Stop a pending delivery for good, and say why in its delivery log."""
     delivery.status, delivery.last_error = "cancelled", reason
     uow.session.add(delivery)
     uow.session.add(
@@ -82,7 +88,6 @@ def still_to_send(uow: UnitOfWork, delivery: Delivery, now: datetime) -> Subscri
             error=reason,
         )
     )
-    return None
 
 
 def _basis_holds(uow: UnitOfWork, alert: AlertRecord, now: datetime) -> bool:
