@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
-from isp_common.auth import Caller, token_verifier_of
+from isp_common.auth import Caller, caller_from_cookie, token_verifier_of
 from isp_common.problems import Problem
 
 from . import query
@@ -31,14 +31,8 @@ class SignInNeeded(Exception):
 
 
 def _caller(request: Request) -> Caller:
-    token = request.cookies.get(COOKIE)
-    if not token:
-        raise SignInNeeded
-    try:
-        caller = token_verifier_of(request.app).verify(token)
-    except Problem:
-        raise SignInNeeded from None
-    if not caller.has_role("ig_officer", "partnership_ig"):
+    caller = caller_from_cookie(request, COOKIE, "ig_officer", "partnership_ig")
+    if caller is None:
         raise SignInNeeded
     return caller
 

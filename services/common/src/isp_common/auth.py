@@ -307,6 +307,19 @@ def require_roles(*roles: Role) -> Callable[..., Caller]:
     return caller_with_role
 
 
+def caller_from_cookie(request: Request, cookie: str, *roles: Role) -> Caller | None:
+    """The caller a page's sign-in cookie names, if the token is valid and holds one of ``roles``;
+    None otherwise (the page then asks the user to sign in)."""
+    token = request.cookies.get(cookie)
+    if not token:
+        return None
+    try:
+        caller = token_verifier_of(request.app).verify(token)
+    except Problem:
+        return None
+    return caller if caller.has_role(*roles) else None
+
+
 def ensure_own_org(caller: Caller, org: str) -> None:
     """Problem(403) unless ``org`` is the caller's own organisation."""
     if caller.org != org:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from isp_common.auth import Caller, token_verifier_of
+from isp_common.auth import Caller, caller_from_cookie, token_verifier_of
 from isp_common.problems import Problem
 from isp_common.runtime import ServiceRuntime
 from isp_common.workingdays import london_date
@@ -65,14 +65,8 @@ def install(runtime: ServiceRuntime, clock: Clock) -> None:
         return HTMLResponse(env.get_template(name).render(prefix=PREFIX, **context), status_code=status)
 
     def caller_of(request: Request) -> Caller:
-        token = request.cookies.get(COOKIE)
-        if not token:
-            raise LoginRequired
-        try:
-            caller = token_verifier_of(request.app).verify(token)
-        except Problem:
-            raise LoginRequired from None
-        if not caller.has_role("dsl"):
+        caller = caller_from_cookie(request, COOKIE, "dsl")
+        if caller is None:
             raise LoginRequired
         return caller
 
