@@ -26,7 +26,9 @@ test-fast: install
 	$(RUN) pytest -q -m "not e2e and not browser"
 
 lint: install
-	$(RUN) ruff check schemas services tests
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
 
 schemas: install
 	$(RUN) python -m isp_schemas.generate

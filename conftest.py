@@ -1,1 +1,1 @@
-pytest_plugins = ["isp_common.testing"]
+pytest_plugins = ["isp_common.testing.fixtures"]

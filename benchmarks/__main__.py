@@ -16,8 +16,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("var/bench"))
     parser.add_argument("--reuse", action="store_true", help="reuse the database if already built (else build it)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="processes verify walks the chain with (default: one per CPU, at most 4)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes verify walks the chain with (default: one per CPU, at most 4)",
+    )
     parser.add_argument("--only", choices=["audit", "pipeline"], default=None, help="run one benchmark only")
     parser.add_argument("--events", type=int, default=5_000, help="events for the pipeline benchmark")
     args = parser.parse_args()
@@ -32,10 +36,15 @@ def main() -> None:
         print(f"built {args.records:,} chained records in {took:.1f}s: {path}", flush=True)
     result = measure(path, args.records, args.runs, workers=args.workers)
     load = ", ".join(f"{x:.2f}" for x in result["load"])
-    print(f"verify (isp_audit.verify.verify, whole chain, {result['workers']} processes): {result['verify_s']:.2f}s"
-          f"  (target < 10 s; load average before: {load} on {os.cpu_count()} CPUs)")  # fmt: skip
-    for name, label in (("person", "person filter"), ("org_dates", "org + 30-day date filter"),
-                        ("person_as_ig_officer", "person filter as ig_officer (scoped)")):  # fmt: skip
+    print(
+        f"verify (isp_audit.verify.verify, whole chain, {result['workers']} processes): {result['verify_s']:.2f}s"
+        f"  (target < 10 s; load average before: {load} on {os.cpu_count()} CPUs)"
+    )
+    for name, label in (
+        ("person", "person filter"),
+        ("org_dates", "org + 30-day date filter"),
+        ("person_as_ig_officer", "person filter as ig_officer (scoped)"),
+    ):
         t = result[name]
         print(
             f"query {label} (isp_audit.query.search, limit 50, no HTTP): "

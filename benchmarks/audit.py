@@ -62,13 +62,54 @@ def rows(n: int, seed: int = 7):
         id_ = record_id(alert_id, recipient, decision)
         categories = CATEGORIES[seq % 4]
         trace = f"{seq:032x}"
-        body = chain.body_bytes(alert_id, "uk.isp.alert.did_not_attend.v1", "kafka", categories, decision, discloser,
-                                id_, basis, commitment, "safeguarding", recipient, recorded_at, seq, None, shared_at,
-                                f"evt-{seq}", trace)  # fmt: skip
+        body = chain.body_bytes(
+            alert_id,
+            "uk.isp.alert.did_not_attend.v1",
+            "kafka",
+            categories,
+            decision,
+            discloser,
+            id_,
+            basis,
+            commitment,
+            "safeguarding",
+            recipient,
+            recorded_at,
+            seq,
+            None,
+            shared_at,
+            f"evt-{seq}",
+            trace,
+        )
         digest = chain.link_hash(prev, body)
-        yield (seq, alert_id, "uk.isp.alert.did_not_attend.v1", "kafka", categories, decision, discloser, id_,
-               basis, commitment, "safeguarding", recipient, recorded_at, None, shared_at, f"evt-{seq}", trace,
-               prev, digest, children, None, person, reason, salt, None, None)  # fmt: skip
+        yield (
+            seq,
+            alert_id,
+            "uk.isp.alert.did_not_attend.v1",
+            "kafka",
+            categories,
+            decision,
+            discloser,
+            id_,
+            basis,
+            commitment,
+            "safeguarding",
+            recipient,
+            recorded_at,
+            None,
+            shared_at,
+            f"evt-{seq}",
+            trace,
+            prev,
+            digest,
+            children,
+            None,
+            person,
+            reason,
+            salt,
+            None,
+            None,
+        )
         prev = digest
 
 
@@ -145,11 +186,18 @@ def measure(path: Path, n: int, runs: int = 200, workers: int | None = None) -> 
 
     def by_org_and_dates(_i: int) -> query.Filters:
         since = START + span * rng.random()
-        return query.Filters(org=rng.choice(ORGS), since=chain.utc_text(since),
-                             until=chain.utc_text(since + timedelta(days=30)))  # fmt: skip
+        return query.Filters(
+            org=rng.choice(ORGS), since=chain.utc_text(since), until=chain.utc_text(since + timedelta(days=30))
+        )
 
     person = timed_queries(engine, by_person, runs)
     org_dates = timed_queries(engine, by_org_and_dates, runs)
     officer = timed_queries(engine, by_person, runs, scope_org=ORGS[0])
-    return {"verify_s": verify_s, "workers": workers, "load": load, "person": person, "org_dates": org_dates,
-            "person_as_ig_officer": officer}  # fmt: skip
+    return {
+        "verify_s": verify_s,
+        "workers": workers,
+        "load": load,
+        "person": person,
+        "org_dates": org_dates,
+        "person_as_ig_officer": officer,
+    }

@@ -48,13 +48,26 @@ def events(n: int) -> tuple[list[bytes], list[bytes]]:
     now = datetime.now(UTC)
     for i, person in enumerate(people(n)):
         consent = ConsentGiven(
-            consent_id=f"con-{i}", person=person, recorded_by="CGL-WSX", recipients=["WSCC-CSC"],
-            purposes=["safeguarding"], data_categories=["attendance"], given_on=date(2026, 1, 1),
-        )  # fmt: skip
+            consent_id=f"con-{i}",
+            person=person,
+            recorded_by="CGL-WSX",
+            recipients=["WSCC-CSC"],
+            purposes=["safeguarding"],
+            data_categories=["attendance"],
+            given_on=date(2026, 1, 1),
+        )
         consents.append(CloudEvent.create(type=consent.event_type, source_org="CGL-WSX", data=consent).to_json_bytes())
-        dna = ReferralAssessmentMissed(referral_id=f"ref-{i}", direction="to_treatment", from_org="WSCC-CSC",
-                                       to_org="CGL-WSX", person=person, at=now, appointment_id=f"apt-{i}",
-                                       scheduled_for=now, recorded_at=now)  # fmt: skip
+        dna = ReferralAssessmentMissed(
+            referral_id=f"ref-{i}",
+            direction="to_treatment",
+            from_org="WSCC-CSC",
+            to_org="CGL-WSX",
+            person=person,
+            at=now,
+            appointment_id=f"apt-{i}",
+            scheduled_for=now,
+            recorded_at=now,
+        )
         missed.append(CloudEvent.create(type=dna.event_type, source_org="CGL-WSX", data=dna).to_json_bytes())
     return consents, missed
 
@@ -116,8 +129,10 @@ def run(n: int = 5_000, with_suite: bool = True) -> None:
     with tempfile.TemporaryDirectory(prefix="isp-bench-") as tmp:
         workdir = Path(tmp)
         result = asyncio.run(decide(n, workdir))
-        print(f"decide (notifications consumer, DNA with consent, SQLite file, one commit per event): "
-              f"{result['decide_per_s']:,.0f} events/s over {n:,}")  # fmt: skip
+        print(
+            f"decide (notifications consumer, DNA with consent, SQLite file, one commit per event): "
+            f"{result['decide_per_s']:,.0f} events/s over {n:,}"
+        )
         print(f"redeliver (same ids again, inbox no-op): {result['redeliver_per_s']:,.0f} events/s")
         broker = EmbeddedBroker(port=free_port(), log_path=workdir / "broker.log")
         broker.start()
@@ -127,8 +142,9 @@ def run(n: int = 5_000, with_suite: bool = True) -> None:
             rate = sent / took
             print(f"relay (outbox → embedded broker, acks=all): {sent:,} messages in {took:.2f}s = {rate:,.0f}/s")
             if with_suite:
-                suite = Suite(var_dir=workdir / "suite", ports={s: free_port() for s in SERVICES},
-                              bootstrap=broker.bootstrap)  # fmt: skip
+                suite = Suite(
+                    var_dir=workdir / "suite", ports={s: free_port() for s in SERVICES}, bootstrap=broker.bootstrap
+                )
                 try:
                     ready = suite.start(timeout=120)
                     memory = ", ".join(f"{name} {rss_mb(p.pid):.0f} MB" for name, p in suite.processes.items())

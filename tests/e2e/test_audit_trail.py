@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from isp_audit import checkpoints
-from isp_common.testing import CHROMIUM_PATHS, unique, wait_for
+from isp_common.testing import unique, wait_for
+from isp_common.testing.fixtures import CHROMIUM_PATHS
 from isp_schemas import topics
 from isp_schemas.alerts import DidNotAttendAlert
 from isp_schemas.audit import DisclosureRecorded
@@ -35,10 +36,17 @@ def fresh_nhs() -> str:
 
 
 def disclosure_event(person: str, discloser: str, recipient: str, shared_at: datetime, **extra) -> CloudEvent:
-    data = DisclosureRecorded.model_validate({
-        **EXAMPLES[DisclosureRecorded.event_type], "alert_id": unique("alert-"), "person": person,
-        "discloser": discloser, "recipient": recipient, "shared_at": shared_at.isoformat(), **extra,
-    })  # fmt: skip
+    data = DisclosureRecorded.model_validate(
+        {
+            **EXAMPLES[DisclosureRecorded.event_type],
+            "alert_id": unique("alert-"),
+            "person": person,
+            "discloser": discloser,
+            "recipient": recipient,
+            "shared_at": shared_at.isoformat(),
+            **extra,
+        }
+    )
     return CloudEvent.create(type=data.event_type, source_org=discloser, data=data, subject=person)
 
 
@@ -71,8 +79,9 @@ async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(s
         await kafka.send_event(topics.AUDIT, again)
         await asyncio.sleep(3)
         page1 = (await client.get("/v1/disclosures", params={"person": person, "limit": 4})).json()
-        page2 = (await client.get("/v1/disclosures", params={"person": person, "limit": 4,
-                                                                 "cursor": page1["next_cursor"]})).json()  # fmt: skip
+        page2 = (
+            await client.get("/v1/disclosures", params={"person": person, "limit": 4, "cursor": page1["next_cursor"]})
+        ).json()
         assert len(page1["items"]) == 4 and len(page2["items"]) == 3 and page2["next_cursor"] is None
         seqs = [i["seq"] for i in page1["items"] + page2["items"]]
         assert len(set(seqs)) == 7
@@ -132,10 +141,13 @@ async def test_checkpoints_are_published_signed(suite, kafka, ig):
 
 async def test_reconciliation_finds_a_delivered_alert_without_a_record(suite, kafka, ig):
     person, recipient = fresh_nhs(), "RECON-CSC"
-    alert = DidNotAttendAlert.model_validate({
-        **EXAMPLES[DidNotAttendAlert.event_type], "alert_id": unique("unrecorded-"),
-        "person": {"nhs_number": person},
-    })  # fmt: skip
+    alert = DidNotAttendAlert.model_validate(
+        {
+            **EXAMPLES[DidNotAttendAlert.event_type],
+            "alert_id": unique("unrecorded-"),
+            "person": {"nhs_number": person},
+        }
+    )
     event = CloudEvent.create(type=alert.event_type, source_org=alert.sender_org, data=alert, id=alert.alert_id)
     await kafka.send_event(topics.alerts(recipient), event)
     recorded = disclosure_event(person, alert.sender_org, recipient, datetime.now(UTC), alert_id=unique("ghost-"))
@@ -163,10 +175,15 @@ def test_an_ig_officer_searches_opens_a_record_verifies_and_downloads_csv(suite,
 
     async def two_records():
         async with httpx.AsyncClient(base_url=suite.url("audit"), headers=ig) as client:
-            return await ingest(kafka, client, person, [
-                disclosure_event(person, "CGL-WEB", "WSCC-WEB", datetime(2025, 11, 4, 9, tzinfo=UTC)),
-                disclosure_event(person, "CGL-WEB", "WSCC-WEB", datetime(2025, 11, 5, 9, tzinfo=UTC)),
-            ])  # fmt: skip
+            return await ingest(
+                kafka,
+                client,
+                person,
+                [
+                    disclosure_event(person, "CGL-WEB", "WSCC-WEB", datetime(2025, 11, 4, 9, tzinfo=UTC)),
+                    disclosure_event(person, "CGL-WEB", "WSCC-WEB", datetime(2025, 11, 5, 9, tzinfo=UTC)),
+                ],
+            )
 
     # Playwright's sync API owns this thread's event loop: the asyncio part runs on another thread
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

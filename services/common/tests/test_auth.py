@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from isp_common.auth import (
     PRIVATE_KEY_FILE,
     PUBLIC_KEY_FILE,
-    AuthSettings,
     Caller,
     CurrentCaller,
     TokenVerifier,
@@ -27,6 +26,7 @@ from isp_common.auth import (
     require_roles,
 )
 from isp_common.problems import Problem, install_problem_handlers
+from isp_common.settings import ServiceSettings
 from pydantic import BaseModel
 
 PROBLEM_JSON = "application/problem+json"
@@ -257,7 +257,7 @@ def test_issue_token_refuses_bad_org_ids_and_roles(key_dir, org, roles):
 def test_settings_choose_the_key_dir_from_the_environment(monkeypatch, key_dir):
     monkeypatch.setenv("ISP_KEY_DIR", str(key_dir))
     monkeypatch.delenv("ISP_JWT_JWKS_URL", raising=False)
-    verifier = TokenVerifier.from_settings(AuthSettings())
+    verifier = TokenVerifier.from_settings(ServiceSettings())
     token = issue_token(key_dir, "a", "CGL-WSX", ["admin"])
     assert verifier.verify(token) == Caller("a", "CGL-WSX", frozenset({"admin"}))
 
@@ -290,7 +290,7 @@ def jwks_server(key_dir):
 
 
 def test_a_jwks_url_verifies_tokens_from_the_identity_provider(jwks_server, key_dir, tmp_path):
-    settings = AuthSettings(jwt_jwks_url=jwks_server, key_dir=tmp_path / "unused")
+    settings = ServiceSettings(jwt_jwks_url=jwks_server, key_dir=tmp_path / "unused")
     verifier = TokenVerifier.from_settings(settings)
     token = issue_token(key_dir, "carol", "CGL-WSX", ["dsl"])
     assert verifier.verify(token) == Caller("carol", "CGL-WSX", frozenset({"dsl"}))

@@ -28,8 +28,9 @@ def register(runtime: ServiceRuntime, settings: Settings, key: Ed25519PrivateKey
     policy = CheckpointPolicy(settings.checkpoint_every_records, settings.checkpoint_every_seconds)
 
     async def sign_head() -> None:
-        await asyncio.to_thread(checkpoint_now, runtime.uow, key, policy, settings.checkpoint_file,
-                                settings.partnership_ig_org)  # fmt: skip
+        await asyncio.to_thread(
+            checkpoint_now, runtime.uow, key, policy, settings.checkpoint_file, settings.partnership_ig_org
+        )
 
     runtime.every(settings.checkpoint_poll_seconds, sign_head, name="sign_head")
 
@@ -38,8 +39,9 @@ def register(runtime: ServiceRuntime, settings: Settings, key: Ed25519PrivateKey
 
     runtime.every(settings.nightly_poll_seconds, nightly_jobs, name="nightly")
 
-    ledger = AlertsLedger(settings.kafka_bootstrap, f"isp-{runtime.name}-alerts-ledger", runtime.uow,
-                          settings.alerts_metadata_max_age_ms)  # fmt: skip
+    ledger = AlertsLedger(
+        settings.kafka_bootstrap, f"isp-{runtime.name}-alerts-ledger", runtime.uow, settings.alerts_metadata_max_age_ms
+    )
 
     @runtime.faust.task
     async def alerts_ledger() -> None:

@@ -32,8 +32,14 @@ def filters_dependency(
     if basis is not None and basis not in query.BASES:
         raise Problem(422, "Request is not valid", f"basis must be one of {', '.join(query.BASES)}.")
     try:
-        return query.Filters(person=person, org=org, since=query.bound(since, end=False),
-                             until=query.bound(until, end=True), decision=decision, basis=basis)  # fmt: skip
+        return query.Filters(
+            person=person,
+            org=org,
+            since=query.bound(since, end=False),
+            until=query.bound(until, end=True),
+            decision=decision,
+            basis=basis,
+        )
     except ValueError as exc:
         raise Problem(422, "Request is not valid", f"since/until: {exc}") from None
 
@@ -46,13 +52,22 @@ def install(runtime: ServiceRuntime, queries: AuditQueries) -> None:
     errors = problem_responses(400, 401, 403, 404, 422)
 
     @api.get("/v1/disclosures", tags=["disclosures"], summary="Disclosure records, newest first", responses=errors)
-    def list_disclosures(caller: IgCaller, filters: FiltersDep, purpose: Purpose = None,
-                         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                         cursor: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:  # fmt: skip
+    def list_disclosures(
+        caller: IgCaller,
+        filters: FiltersDep,
+        purpose: Purpose = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> dict[str, Any]:
         return queries.search(caller, filters, limit, cursor, purpose)
 
-    @api.get("/v1/disclosures.csv", tags=["disclosures"], summary="The same search as CSV, streamed",
-             responses=errors, response_class=StreamingResponse)  # fmt: skip
+    @api.get(
+        "/v1/disclosures.csv",
+        tags=["disclosures"],
+        summary="The same search as CSV, streamed",
+        responses=errors,
+        response_class=StreamingResponse,
+    )
     def export_csv(caller: IgCaller, filters: FiltersDep, purpose: Purpose = None) -> StreamingResponse:
         lines = queries.csv(caller, filters, purpose)
         headers = {"Content-Disposition": 'attachment; filename="disclosures.csv"'}
@@ -62,19 +77,30 @@ def install(runtime: ServiceRuntime, queries: AuditQueries) -> None:
     def get_disclosure(caller: IgCaller, record_id: str, purpose: Purpose = None) -> dict[str, Any]:
         return queries.get(caller, record_id, purpose)
 
-    @api.get("/v1/disclosures/{record_id}/fhir", tags=["disclosures"], responses=errors,
-             summary="One disclosure record as a FHIR R4 AuditEvent (IHE BALP privacy disclosure)")  # fmt: skip
+    @api.get(
+        "/v1/disclosures/{record_id}/fhir",
+        tags=["disclosures"],
+        responses=errors,
+        summary="One disclosure record as a FHIR R4 AuditEvent (IHE BALP privacy disclosure)",
+    )
     def get_fhir(caller: IgCaller, record_id: str, purpose: Purpose = None) -> JSONResponse:
         return JSONResponse(queries.fhir(caller, record_id, purpose), media_type="application/fhir+json")
 
-    @api.get("/v1/verify", tags=["integrity"], summary="Recompute the hash chain and check the checkpoints",
-             responses=problem_responses(401, 403))  # fmt: skip
+    @api.get(
+        "/v1/verify",
+        tags=["integrity"],
+        summary="Recompute the hash chain and check the checkpoints",
+        responses=problem_responses(401, 403),
+    )
     def verify_chain(caller: IgCaller) -> dict[str, Any]:
         return queries.verify(caller).as_dict()
 
-    @api.get("/v1/reconciliation", tags=["integrity"], responses=problem_responses(401, 403),
-             summary="Alerts delivered vs shared records: every share recorded once, "
-                     "every record a real alert")  # fmt: skip
+    @api.get(
+        "/v1/reconciliation",
+        tags=["integrity"],
+        responses=problem_responses(401, 403),
+        summary="Alerts delivered vs shared records: every share recorded once, every record a real alert",
+    )
     def reconciliation(caller: PartnershipCaller) -> dict[str, Any]:
         queries.record_access(caller, "reconciliation", {}, None)
         with Session(runtime.engine) as session:

@@ -151,15 +151,41 @@ def body_bytes(
     trace_id: str | None,
 ) -> bytes:
     """The canonical JSON of a record's chained body, from its stored column values."""
-    strings = (alert_id, alert_type, channel, decision, discloser, id, personal_commitment, purpose,
-               recipient, recorded_at, shared_at, source_event_id, trace_id)  # fmt: skip
+    strings = (
+        alert_id,
+        alert_type,
+        channel,
+        decision,
+        discloser,
+        id,
+        personal_commitment,
+        purpose,
+        recipient,
+        recorded_at,
+        shared_at,
+        source_event_id,
+        trace_id,
+    )
     q = _escaped if _NEEDS_ESCAPE.search("".join(s for s in strings if s is not None)) else _q
     text = _BODY_TEMPLATE % (
-        q(alert_id), q(alert_type), q(channel), data_categories, q(decision), q(discloser), q(id),
-        lawful_basis if lawful_basis is not None else "null", q(personal_commitment), q(purpose),
-        q(recipient), q(recorded_at), seq, _BOOL[service_user_informed], q(shared_at),
-        q(source_event_id), q(trace_id),
-    )  # fmt: skip
+        q(alert_id),
+        q(alert_type),
+        q(channel),
+        data_categories,
+        q(decision),
+        q(discloser),
+        q(id),
+        lawful_basis if lawful_basis is not None else "null",
+        q(personal_commitment),
+        q(purpose),
+        q(recipient),
+        q(recorded_at),
+        seq,
+        _BOOL[service_user_informed],
+        q(shared_at),
+        q(source_event_id),
+        q(trace_id),
+    )
     return text.encode("utf-8")
 
 

@@ -99,8 +99,9 @@ def read_file(path: Path) -> list[SignedCheckpoint]:
             continue
         try:
             d = json.loads(line)
-            found.append(SignedCheckpoint(int(d["size"]), str(d["head"]), str(d["time"]), str(d["key_id"]),
-                                          str(d["signature"])))  # fmt: skip
+            found.append(
+                SignedCheckpoint(int(d["size"]), str(d["head"]), str(d["time"]), str(d["key_id"]), str(d["signature"]))
+            )
         except (ValueError, KeyError, TypeError):
             found.append(SignedCheckpoint(0, "", "", "", ""))
     return found

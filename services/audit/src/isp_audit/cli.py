@@ -44,8 +44,10 @@ def verify_command(
     if as_json:
         typer.echo(json.dumps({**verdict.as_dict(), "seconds": round(took, 3)}))
     elif verdict.ok:
-        typer.echo(f"intact: {verdict.records} records, head {verdict.head}, "
-                   f"{verdict.checkpoints} checkpoints checked ({took:.2f}s)")  # fmt: skip
+        typer.echo(
+            f"intact: {verdict.records} records, head {verdict.head}, "
+            f"{verdict.checkpoints} checkpoints checked ({took:.2f}s)"
+        )
     else:
         typer.echo(f"NOT intact from record {verdict.first_bad_seq}: {verdict.reason}", err=True)
     if trusted is None:

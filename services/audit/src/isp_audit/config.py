@@ -10,44 +10,57 @@ class Settings(ServiceSettings):
     database_url: str = Field("", validation_alias=AliasChoices("ISP_AUDIT_DATABASE_URL", "database_url"))
 
     checkpoint_every_records: int = Field(
-        1000, ge=1, validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_EVERY_RECORDS", "checkpoint_every_records"),
+        1000,
+        ge=1,
+        validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_EVERY_RECORDS", "checkpoint_every_records"),
         description="Sign the head after this many new records...",
-    )  # fmt: skip
+    )
     checkpoint_every_seconds: float = Field(
-        300.0, gt=0, validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_EVERY_SECONDS", "checkpoint_every_seconds"),
+        300.0,
+        gt=0,
+        validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_EVERY_SECONDS", "checkpoint_every_seconds"),
         description="...or this long after the last checkpoint, whichever comes first (if there are new records).",
-    )  # fmt: skip
+    )
     checkpoint_poll_seconds: float = Field(
         2.0, gt=0, validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_POLL_SECONDS", "checkpoint_poll_seconds")
     )
     checkpoint_key_dir: Path | None = Field(
-        None, validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_KEY_DIR", "checkpoint_key_dir"),
+        None,
+        validation_alias=AliasChoices("ISP_AUDIT_CHECKPOINT_KEY_DIR", "checkpoint_key_dir"),
         description="Where the Ed25519 checkpoint key lives (default <var>/keys).",
-    )  # fmt: skip
+    )
     retention_days: int = Field(
-        8 * 365, ge=1, validation_alias=AliasChoices("ISP_AUDIT_RETENTION_DAYS", "retention_days"),
+        8 * 365,
+        ge=1,
+        validation_alias=AliasChoices("ISP_AUDIT_RETENTION_DAYS", "retention_days"),
         description="Personal fields of records shared longer ago than this are erased.",
-    )  # fmt: skip
+    )
     partnership_ig_org: str = Field(
-        "ISP-IG", validation_alias=AliasChoices("ISP_AUDIT_PARTNERSHIP_IG_ORG", "partnership_ig_org"),
+        "ISP-IG",
+        validation_alias=AliasChoices("ISP_AUDIT_PARTNERSHIP_IG_ORG", "partnership_ig_org"),
         description="The organisation told about reconciliation mismatches.",
-    )  # fmt: skip
+    )
     nightly_hour: int = Field(
-        2, ge=0, le=23, validation_alias=AliasChoices("ISP_AUDIT_NIGHTLY_HOUR", "nightly_hour"),
+        2,
+        ge=0,
+        le=23,
+        validation_alias=AliasChoices("ISP_AUDIT_NIGHTLY_HOUR", "nightly_hour"),
         description="Europe/London hour after which the nightly reconciliation and erasure run.",
-    )  # fmt: skip
+    )
     nightly_poll_seconds: float = Field(
         60.0, gt=0, validation_alias=AliasChoices("ISP_AUDIT_NIGHTLY_POLL_SECONDS", "nightly_poll_seconds")
     )
     reconciliation_grace_seconds: float = Field(
-        300.0, ge=0,
+        300.0,
+        ge=0,
         validation_alias=AliasChoices("ISP_AUDIT_RECONCILIATION_GRACE_SECONDS", "reconciliation_grace_seconds"),
         description="Alerts and records younger than this are not yet expected to have their partner.",
-    )  # fmt: skip
+    )
     alerts_metadata_max_age_ms: int = Field(
-        5000, validation_alias=AliasChoices("ISP_AUDIT_ALERTS_METADATA_MAX_AGE_MS", "alerts_metadata_max_age_ms"),
+        5000,
+        validation_alias=AliasChoices("ISP_AUDIT_ALERTS_METADATA_MAX_AGE_MS", "alerts_metadata_max_age_ms"),
         description="How soon a new organisation's alerts topic is noticed.",
-    )  # fmt: skip
+    )
 
     @property
     def resolved_checkpoint_key_dir(self) -> Path:

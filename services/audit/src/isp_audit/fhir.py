@@ -26,8 +26,11 @@ def _org_agent(org: str, role_code: str, role_display: str, requestor: bool) -> 
 def _basis_entity(basis: dict[str, Any]) -> dict[str, Any]:
     if basis.get("kind") == "consent":
         what = {"identifier": {"system": f"{ISP}:consent", "value": basis["consent_id"]}, "type": "Consent"}
-        return {"what": what, "type": {"system": "http://hl7.org/fhir/resource-types", "code": "Consent"},
-                "description": "consent"}  # fmt: skip
+        return {
+            "what": what,
+            "type": {"system": "http://hl7.org/fhir/resource-types", "code": "Consent"},
+            "description": "consent",
+        }
     return {
         "what": {"identifier": {"system": f"{ISP}:statutory-ground", "value": basis.get("ground", "")}},
         "type": {"system": f"{ISP}:lawful-basis", "code": "statutory"},
@@ -40,34 +43,51 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
     kind = ("Recipient", "110107", "Import") if received else ("Source", "110106", "Export")
     entities: list[dict[str, Any]] = []
     if record.get("person"):
-        entities.append({
-            "what": {"identifier": {"system": NHS_NUMBER, "value": record["person"]}},
-            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1",
-                     "display": "Person"},
-            "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1",
-                     "display": "Patient"},
-        })  # fmt: skip
+        entities.append(
+            {
+                "what": {"identifier": {"system": NHS_NUMBER, "value": record["person"]}},
+                "type": {
+                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                    "code": "1",
+                    "display": "Person",
+                },
+                "role": {
+                    "system": "http://terminology.hl7.org/CodeSystem/object-role",
+                    "code": "1",
+                    "display": "Patient",
+                },
+            }
+        )
     for child in record.get("children") or []:
         ident = child.get("nhs_number") and {"system": NHS_NUMBER, "value": child["nhs_number"]}
         ident = ident or {"system": f"{ISP}:child-local-id", "value": child.get("local_id") or "unborn"}
-        entities.append({
-            "what": {"identifier": ident},
-            "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1",
-                     "display": "Person"},
-            "description": "child",
-        })  # fmt: skip
-    entities.append({
-        "what": {"identifier": {"system": f"{ISP}:alert", "value": record["alert_id"]}},
-        "type": {"system": f"{ISP}:event-type", "code": record.get("alert_type") or "alert"},
-        "description": "data categories: " + ", ".join(record["data_categories"]),
-    })  # fmt: skip
+        entities.append(
+            {
+                "what": {"identifier": ident},
+                "type": {
+                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                    "code": "1",
+                    "display": "Person",
+                },
+                "description": "child",
+            }
+        )
+    entities.append(
+        {
+            "what": {"identifier": {"system": f"{ISP}:alert", "value": record["alert_id"]}},
+            "type": {"system": f"{ISP}:event-type", "code": record.get("alert_type") or "alert"},
+            "description": "data categories: " + ", ".join(record["data_categories"]),
+        }
+    )
     if record.get("lawful_basis"):
         entities.append(_basis_entity(record["lawful_basis"]))
     if record.get("trace_id"):
-        entities.append({
-            "what": {"identifier": {"value": record["trace_id"]}},
-            "type": {"system": f"{BALP}/CodeSystem/BasicAuditEntityType", "code": "XrequestId"},
-        })  # fmt: skip
+        entities.append(
+            {
+                "what": {"identifier": {"value": record["trace_id"]}},
+                "type": {"system": f"{BALP}/CodeSystem/BasicAuditEntityType", "code": "XrequestId"},
+            }
+        )
     return {
         "resourceType": "AuditEvent",
         "id": record["id"],
@@ -80,7 +100,7 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
         "outcomeDesc": record["decision"],
         "purposeOfEvent": [
             {"coding": [{"system": f"{ISP}:purpose", "code": record["purpose"]}], "text": record["purpose"]}
-        ],  # fmt: skip
+        ],
         "agent": [
             _org_agent(record["discloser"], "110153", "Source Role ID", requestor=not received),
             _org_agent(record["recipient"], "110152", "Destination Role ID", requestor=received),
@@ -95,6 +115,6 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
                     "display": "Application Server",
                 }
             ],
-        },  # fmt: skip
+        },
         "entity": entities,
     }

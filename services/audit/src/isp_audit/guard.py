@@ -15,10 +15,26 @@ from sqlalchemy.orm import Session
 from .tables import DISCLOSURE_TABLE, DisclosureRecord
 
 KEPT = (
-    "seq", "id", "recorded_at", "shared_at", "decision", "discloser", "recipient", "purpose",
-    "data_categories", "lawful_basis", "service_user_informed", "source_event_id", "alert_id",
-    "alert_type", "channel", "trace_id", "personal_commitment", "prev_hash", "hash",
-)  # fmt: skip
+    "seq",
+    "id",
+    "recorded_at",
+    "shared_at",
+    "decision",
+    "discloser",
+    "recipient",
+    "purpose",
+    "data_categories",
+    "lawful_basis",
+    "service_user_informed",
+    "source_event_id",
+    "alert_id",
+    "alert_type",
+    "channel",
+    "trace_id",
+    "personal_commitment",
+    "prev_hash",
+    "hash",
+)
 ERASED = ("person", "children", "not_informed_reason", "reason", "personal_salt")
 REFUSAL = "audit_disclosure is append-only: only erasure of personal fields is allowed"
 

@@ -55,8 +55,16 @@ def router(queries: AuditQueries, secure_cookie: bool) -> APIRouter:
         try:
             return make()
         except Problem as problem:
-            return _page(request, "search.html", problem.status, caller=caller, form={}, result=None,
-                         bases=query.BASES, error=problem.detail or problem.title)  # fmt: skip
+            return _page(
+                request,
+                "search.html",
+                problem.status,
+                caller=caller,
+                form={},
+                result=None,
+                bases=query.BASES,
+                error=problem.detail or problem.title,
+            )
 
     @pages.get("/login", response_class=HTMLResponse)
     def login_form(request: Request) -> HTMLResponse:
@@ -89,9 +97,14 @@ def router(queries: AuditQueries, secure_cookie: bool) -> APIRouter:
         if form.get("decision") and form["decision"] not in ("shared", "withheld", "received"):
             raise Problem(422, detail="Choose a decision from the list.")
         try:
-            return query.Filters(person=form.get("person"), org=form.get("org"), decision=form.get("decision"),
-                                 basis=form.get("basis"), since=query.bound(form.get("since"), end=False),
-                                 until=query.bound(form.get("until"), end=True))  # fmt: skip
+            return query.Filters(
+                person=form.get("person"),
+                org=form.get("org"),
+                decision=form.get("decision"),
+                basis=form.get("basis"),
+                since=query.bound(form.get("since"), end=False),
+                until=query.bound(form.get("until"), end=True),
+            )
         except ValueError:
             raise Problem(422, detail="Dates are YYYY-MM-DD.") from None
 
@@ -107,8 +120,15 @@ def router(queries: AuditQueries, secure_cookie: bool) -> APIRouter:
             if any(k != "purpose" for k in form) or "cursor" in request.query_params:
                 cursor = request.query_params.get("cursor")
                 result = queries.search(caller, _filters(form), 50, cursor, form.get("purpose"))
-            return _page(request, "search.html", caller=caller, form=form, result=result, bases=query.BASES,
-                         query_string=urlencode(form))  # fmt: skip
+            return _page(
+                request,
+                "search.html",
+                caller=caller,
+                form=form,
+                result=result,
+                bases=query.BASES,
+                query_string=urlencode(form),
+            )
 
         return answer(request, caller, make)
 
@@ -125,8 +145,11 @@ def router(queries: AuditQueries, secure_cookie: bool) -> APIRouter:
 
     @pages.get("/disclosures/{record_id}", response_class=HTMLResponse)
     def record(request: Request, caller: PageCaller, record_id: str) -> Response:
-        return answer(request, caller, lambda: _page(request, "record.html", caller=caller,
-                                                     r=queries.get(caller, record_id, None)))  # fmt: skip
+        return answer(
+            request,
+            caller,
+            lambda: _page(request, "record.html", caller=caller, r=queries.get(caller, record_id, None)),
+        )
 
     @pages.get("/verify", response_class=HTMLResponse)
     def verify_form(request: Request, caller: PageCaller) -> Response:

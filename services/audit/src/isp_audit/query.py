@@ -23,8 +23,12 @@ from . import chain
 from .records import public
 from .tables import DisclosureRecord as R
 
-STATUTORY_GROUNDS = ("child_protection_enquiry", "child_protection_plan", "significant_harm",
-                     "safeguarding_register_match")  # fmt: skip
+STATUTORY_GROUNDS = (
+    "child_protection_enquiry",
+    "child_protection_plan",
+    "significant_harm",
+    "safeguarding_register_match",
+)
 BASES = ("consent", "statutory", *STATUTORY_GROUNDS)
 
 
@@ -104,8 +108,9 @@ def _common(f: Filters) -> list[Any]:
     return where
 
 
-def search(conn: Connection, f: Filters, *, scope_org: str | None, limit: int,
-           cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:  # fmt: skip
+def search(
+    conn: Connection, f: Filters, *, scope_org: str | None, limit: int, cursor: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """One page of records, newest first, and the cursor of the next page (None at the end)."""
     where = _common(f)
     if cursor:

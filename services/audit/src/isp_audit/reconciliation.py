@@ -56,9 +56,13 @@ class Report:
         return self.total_mismatches == 0
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "alerts_checked": self.alerts, "records_checked": self.records,
-                "mismatch_count": self.total_mismatches,
-                "mismatches": [m.as_dict() for m in self.mismatches]}  # fmt: skip
+        return {
+            "ok": self.ok,
+            "alerts_checked": self.alerts,
+            "records_checked": self.records,
+            "mismatch_count": self.total_mismatches,
+            "mismatches": [m.as_dict() for m in self.mismatches],
+        }
 
 
 def reconcile(session: Session, now: datetime | None = None, grace_seconds: float = 300.0) -> Report:
@@ -72,13 +76,22 @@ def reconcile(session: Session, now: datetime | None = None, grace_seconds: floa
     contradicted = exists().where(W.alert_id == R.alert_id, W.recipient == R.recipient, W.decision == "withheld")
 
     checks = [
-        ("shared_alert_has_no_record", select(A.alert_id, A.recipient).where(shared_alert, ~has_record),
-         "alert delivered with a lawful basis but no shared record"),
-        ("record_has_no_alert", select(R.alert_id, R.recipient).where(record_expects_alert, ~has_alert),
-         "record points to an alert never delivered"),
-        ("shared_and_withheld", select(R.alert_id, R.recipient).where(R.decision == "shared", contradicted),
-         "the same share is recorded as both shared and withheld"),
-    ]  # fmt: skip
+        (
+            "shared_alert_has_no_record",
+            select(A.alert_id, A.recipient).where(shared_alert, ~has_record),
+            "alert delivered with a lawful basis but no shared record",
+        ),
+        (
+            "record_has_no_alert",
+            select(R.alert_id, R.recipient).where(record_expects_alert, ~has_alert),
+            "record points to an alert never delivered",
+        ),
+        (
+            "shared_and_withheld",
+            select(R.alert_id, R.recipient).where(R.decision == "shared", contradicted),
+            "the same share is recorded as both shared and withheld",
+        ),
+    ]
     mismatches: list[Mismatch] = []
     total = 0
     for check, stmt, detail in checks:
@@ -97,16 +110,28 @@ def nightly(uow: UnitOfWork, ig_org: str, now: datetime, grace_seconds: float) -
     """
     report = reconcile(uow.session, now, grace_seconds)
     run_on = london_date(now).isoformat()  # the night, as agents.run_nightly reckons it
-    uow.session.add(ReconciliationRun(id=str(uuid.uuid4()), run_on=run_on, at=chain.utc_text(now),
-                                      alerts=report.alerts, records=report.records,
-                                      mismatches=report.total_mismatches))  # fmt: skip
+    uow.session.add(
+        ReconciliationRun(
+            id=str(uuid.uuid4()),
+            run_on=run_on,
+            at=chain.utc_text(now),
+            alerts=report.alerts,
+            records=report.records,
+            mismatches=report.total_mismatches,
+        )
+    )
     for mismatch in report.mismatches[:ALERT_LIMIT]:
-        alert_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"reconciliation/{run_on}/{mismatch.check}/"
-                                                      f"{mismatch.reference}/{mismatch.recipient}"))  # fmt: skip
+        alert_id = str(
+            uuid.uuid5(
+                uuid.NAMESPACE_URL,
+                f"reconciliation/{run_on}/{mismatch.check}/{mismatch.reference}/{mismatch.recipient}",
+            )
+        )
         more = report.total_mismatches - ALERT_LIMIT
         detail = f"{mismatch.detail} (recipient {mismatch.recipient})" + (f"; {more} more" if more > 0 else "")
-        data = ReconciliationMismatchAlert(alert_id=alert_id, sender_org=ig_org, check=mismatch.check,
-                                           reference=mismatch.reference, detail=detail)  # fmt: skip
+        data = ReconciliationMismatchAlert(
+            alert_id=alert_id, sender_org=ig_org, check=mismatch.check, reference=mismatch.reference, detail=detail
+        )
         event = CloudEvent.create(type=data.event_type, source_org=ig_org, data=data, id=alert_id)
         uow.publish(event, topics.alerts(ig_org), key=alert_id)
     return report

@@ -9,11 +9,31 @@ from typing import Any
 from . import chain
 
 PUBLIC_FIELDS = (
-    "id", "seq", "recorded_at", "shared_at", "decision", "discloser", "recipient", "person",
-    "children", "purpose", "data_categories", "lawful_basis", "service_user_informed",
-    "not_informed_reason", "source_event_id", "alert_id", "alert_type", "channel", "trace_id",
-    "reason", "personal_commitment", "erased_at", "prev_hash", "hash",
-)  # fmt: skip
+    "id",
+    "seq",
+    "recorded_at",
+    "shared_at",
+    "decision",
+    "discloser",
+    "recipient",
+    "person",
+    "children",
+    "purpose",
+    "data_categories",
+    "lawful_basis",
+    "service_user_informed",
+    "not_informed_reason",
+    "source_event_id",
+    "alert_id",
+    "alert_type",
+    "channel",
+    "trace_id",
+    "reason",
+    "personal_commitment",
+    "erased_at",
+    "prev_hash",
+    "hash",
+)
 
 
 def record_id(alert_id: str, recipient: str, decision: str) -> str:

@@ -26,8 +26,15 @@ def erase_before(session: Session, before: datetime, by: str, now: datetime | No
     count, first, last = session.execute(select(func.count(), func.min(R.seq), func.max(R.seq)).where(*due)).one()
     if not count:
         return None
-    erasure = Erasure(id=str(uuid.uuid4()), at=chain.utc_text(now), by=by, before=cutoff, records=count,
-                      first_seq=first, last_seq=last)  # fmt: skip
+    erasure = Erasure(
+        id=str(uuid.uuid4()),
+        at=chain.utc_text(now),
+        by=by,
+        before=cutoff,
+        records=count,
+        first_seq=first,
+        last_seq=last,
+    )
     session.add(erasure)
     session.execute(
         update(R)
@@ -40,7 +47,7 @@ def erase_before(session: Session, before: datetime, by: str, now: datetime | No
             personal_salt=None,
             erased_at=erasure.at,
             erasure_id=erasure.id,
-        )  # fmt: skip
+        )
         .execution_options(synchronize_session=False)
     )
     return erasure

@@ -25,10 +25,29 @@ from .tables import AccessRecord
 from .verify import Verdict, merge, stored_checkpoints, verify
 
 CSV_COLUMNS = (
-    "seq", "id", "recorded_at", "shared_at", "decision", "discloser", "recipient", "person", "children",
-    "purpose", "data_categories", "lawful_basis", "service_user_informed", "not_informed_reason",
-    "source_event_id", "alert_id", "alert_type", "channel", "trace_id", "reason", "erased_at", "hash",
-)  # fmt: skip
+    "seq",
+    "id",
+    "recorded_at",
+    "shared_at",
+    "decision",
+    "discloser",
+    "recipient",
+    "person",
+    "children",
+    "purpose",
+    "data_categories",
+    "lawful_basis",
+    "service_user_informed",
+    "not_informed_reason",
+    "source_event_id",
+    "alert_id",
+    "alert_type",
+    "channel",
+    "trace_id",
+    "reason",
+    "erased_at",
+    "hash",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -46,24 +65,36 @@ class AuditQueries:
         self.engine = engine
         self.settings = settings
 
-    def record_access(self, caller: Caller, action: str, asked: dict[str, Any], purpose: str | None,
-                      results: int | None = None) -> None:  # fmt: skip
+    def record_access(
+        self, caller: Caller, action: str, asked: dict[str, Any], purpose: str | None, results: int | None = None
+    ) -> None:
         with Session(self.engine) as session:
-            session.add(AccessRecord(sub=caller.sub, org=caller.org, roles=",".join(sorted(caller.roles)),
-                                     action=action, query=json.dumps(asked, sort_keys=True), purpose=purpose,
-                                     results=results, trace_id=telemetry.current_trace_id()))  # fmt: skip
+            session.add(
+                AccessRecord(
+                    sub=caller.sub,
+                    org=caller.org,
+                    roles=",".join(sorted(caller.roles)),
+                    action=action,
+                    query=json.dumps(asked, sort_keys=True),
+                    purpose=purpose,
+                    results=results,
+                    trace_id=telemetry.current_trace_id(),
+                )
+            )
             session.commit()
 
-    def search(self, caller: Caller, filters: query.Filters, limit: int, cursor: str | None,
-               purpose: str | None) -> dict[str, Any]:  # fmt: skip
+    def search(
+        self, caller: Caller, filters: query.Filters, limit: int, cursor: str | None, purpose: str | None
+    ) -> dict[str, Any]:
         scope = scope_of(caller)
         try:
             with self.engine.connect() as conn:
                 items, next_cursor = query.search(conn, filters, scope_org=scope, limit=limit, cursor=cursor)
         except query.BadCursor as exc:
             raise Problem(400, "Bad cursor", str(exc)) from None
-        self.record_access(caller, "search", {**filters.as_dict(), "limit": limit, "cursor": cursor}, purpose,
-                           len(items))  # fmt: skip
+        self.record_access(
+            caller, "search", {**filters.as_dict(), "limit": limit, "cursor": cursor}, purpose, len(items)
+        )
         return {"items": items, "next_cursor": next_cursor}
 
     def get(self, caller: Caller, record_id: str, purpose: str | None, action: str = "read") -> dict[str, Any]:

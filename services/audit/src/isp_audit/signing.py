@@ -40,9 +40,12 @@ def due(size: int, last: Checkpoint | None, now: datetime, policy: CheckpointPol
 
 
 def take_checkpoint(
-    uow: UnitOfWork, key: Ed25519PrivateKey, policy: CheckpointPolicy, now: datetime | None = None,
+    uow: UnitOfWork,
+    key: Ed25519PrivateKey,
+    policy: CheckpointPolicy,
+    now: datetime | None = None,
     org: str = "ISP-IG",
-) -> SignedCheckpoint | None:  # fmt: skip
+) -> SignedCheckpoint | None:
     """Sign the head if due: a row and an outbox event in this unit of work (caller commits)."""
     now = now or datetime.now(UTC)
     size, head_hash = head(uow.session)

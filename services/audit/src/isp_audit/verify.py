@@ -34,11 +34,32 @@ from .checkpoints import SignedCheckpoint, signature_valid
 from .tables import DISCLOSURE_TABLE
 
 COLUMNS = (
-    "seq", "alert_id", "alert_type", "channel", "data_categories", "decision", "discloser", "id",
-    "lawful_basis", "personal_commitment", "purpose", "recipient", "recorded_at",
-    "service_user_informed", "shared_at", "source_event_id", "trace_id", "prev_hash", "hash",
-    "children", "not_informed_reason", "person", "reason", "personal_salt", "erased_at",
-)  # fmt: skip
+    "seq",
+    "alert_id",
+    "alert_type",
+    "channel",
+    "data_categories",
+    "decision",
+    "discloser",
+    "id",
+    "lawful_basis",
+    "personal_commitment",
+    "purpose",
+    "recipient",
+    "recorded_at",
+    "service_user_informed",
+    "shared_at",
+    "source_event_id",
+    "trace_id",
+    "prev_hash",
+    "hash",
+    "children",
+    "not_informed_reason",
+    "person",
+    "reason",
+    "personal_salt",
+    "erased_at",
+)
 BATCH = walk.BATCH
 PARALLEL_FROM = 100_000
 """Chains shorter than this are walked in one process (starting a worker takes ~50 ms)."""
@@ -98,14 +119,53 @@ def assemble(rows: Iterable[tuple]) -> Iterator[tuple]:
     """Rows of :data:`COLUMNS` as the walk takes them (see :data:`isp_audit.walk.SQLITE_ASSEMBLED`),
     assembled in Python: the body bytes are prefixed with the stored ``prev_hash``."""
     for row in rows:
-        (seq, alert_id, alert_type, channel, data_categories, decision, discloser, id_, lawful_basis,
-         commitment, purpose, recipient, recorded_at, informed, shared_at, source_event_id, trace_id,
-         prev_hash, stored_hash, children, not_informed_reason, person, reason, salt, erased_at) = row  # fmt: skip
+        (
+            seq,
+            alert_id,
+            alert_type,
+            channel,
+            data_categories,
+            decision,
+            discloser,
+            id_,
+            lawful_basis,
+            commitment,
+            purpose,
+            recipient,
+            recorded_at,
+            informed,
+            shared_at,
+            source_event_id,
+            trace_id,
+            prev_hash,
+            stored_hash,
+            children,
+            not_informed_reason,
+            person,
+            reason,
+            salt,
+            erased_at,
+        ) = row
         try:
             body = prev_hash.encode() + chain.body_bytes(
-                alert_id, alert_type, channel, data_categories, decision, discloser, id_, lawful_basis, commitment,
-                purpose, recipient, recorded_at, seq, informed, shared_at, source_event_id, trace_id,
-            )  # fmt: skip
+                alert_id,
+                alert_type,
+                channel,
+                data_categories,
+                decision,
+                discloser,
+                id_,
+                lawful_basis,
+                commitment,
+                purpose,
+                recipient,
+                recorded_at,
+                seq,
+                informed,
+                shared_at,
+                source_event_id,
+                trace_id,
+            )
         except (TypeError, ValueError, KeyError, AttributeError):
             body = None
         try:
@@ -129,8 +189,14 @@ def assembled_rows(engine: Engine, batch: int = BATCH) -> Iterator[tuple]:
     return assemble(stream_rows(engine, batch))
 
 
-def verify(engine: Engine, checkpoints: list[SignedCheckpoint], trusted: Ed25519PublicKey | None,
-           *, workers: int | None = None, parallel_from: int = PARALLEL_FROM) -> Verdict:  # fmt: skip
+def verify(
+    engine: Engine,
+    checkpoints: list[SignedCheckpoint],
+    trusted: Ed25519PublicKey | None,
+    *,
+    workers: int | None = None,
+    parallel_from: int = PARALLEL_FROM,
+) -> Verdict:
     """The chain verdict: every record recomputed, then the ``checkpoints`` signed by ``trusted``.
 
     A SQLite file of ``parallel_from`` records or more is walked in ``workers`` ranges of seq at
@@ -244,10 +310,18 @@ def _start_worker(path: str, after: int, upto: int | None, wanted: frozenset[int
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "isp_audit.walk"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
-    request = {"database": os.path.abspath(path), "after": after, "upto": upto,
-               "wanted": sorted(s for s in wanted if s > after and (upto is None or s <= upto))}  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    request = {
+        "database": os.path.abspath(path),
+        "after": after,
+        "upto": upto,
+        "wanted": sorted(s for s in wanted if s > after and (upto is None or s <= upto)),
+    }
     try:
         proc.stdin.write(json.dumps(request))  # type: ignore[union-attr]
         proc.stdin.close()  # type: ignore[union-attr]

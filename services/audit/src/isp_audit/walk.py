@@ -31,23 +31,59 @@ def _jq(column: str) -> str:
     return f"json_quote({column})"
 
 
-SQLITE_BODY = " || ".join([
-    """'{"alert_id":'""", _jq("alert_id"), """',"alert_type":'""", _jq("alert_type"),
-    """',"channel":'""", _jq("channel"), """',"data_categories":'""", "data_categories",
-    """',"decision":'""", _jq("decision"), """',"discloser":'""", _jq("discloser"), """',"id":'""", _jq("id"),
-    """',"lawful_basis":'""", "coalesce(lawful_basis, 'null')",
-    """',"personal_commitment":'""", _jq("personal_commitment"), """',"purpose":'""", _jq("purpose"),
-    """',"recipient":'""", _jq("recipient"), """',"recorded_at":'""", _jq("recorded_at"),
-    """',"seq":'""", "seq", """',"service_user_informed":'""",
-    "(CASE WHEN service_user_informed IS NULL THEN 'null' WHEN service_user_informed IS 1 THEN 'true' "
-    "WHEN service_user_informed IS 0 THEN 'false' END)",
-    """',"shared_at":'""", _jq("shared_at"), """',"source_event_id":'""", _jq("source_event_id"),
-    """',"trace_id":'""", _jq("trace_id"), "'}'",
-])  # fmt: skip
-SQLITE_PERSONAL = " || ".join([
-    """'{"children":'""", "children", """',"not_informed_reason":'""", _jq("not_informed_reason"),
-    """',"person":'""", _jq("person"), """',"reason":'""", _jq("reason"), "'}'",
-])  # fmt: skip
+SQLITE_BODY = " || ".join(
+    [
+        """'{"alert_id":'""",
+        _jq("alert_id"),
+        """',"alert_type":'""",
+        _jq("alert_type"),
+        """',"channel":'""",
+        _jq("channel"),
+        """',"data_categories":'""",
+        "data_categories",
+        """',"decision":'""",
+        _jq("decision"),
+        """',"discloser":'""",
+        _jq("discloser"),
+        """',"id":'""",
+        _jq("id"),
+        """',"lawful_basis":'""",
+        "coalesce(lawful_basis, 'null')",
+        """',"personal_commitment":'""",
+        _jq("personal_commitment"),
+        """',"purpose":'""",
+        _jq("purpose"),
+        """',"recipient":'""",
+        _jq("recipient"),
+        """',"recorded_at":'""",
+        _jq("recorded_at"),
+        """',"seq":'""",
+        "seq",
+        """',"service_user_informed":'""",
+        "(CASE WHEN service_user_informed IS NULL THEN 'null' WHEN service_user_informed IS 1 THEN 'true' "
+        "WHEN service_user_informed IS 0 THEN 'false' END)",
+        """',"shared_at":'""",
+        _jq("shared_at"),
+        """',"source_event_id":'""",
+        _jq("source_event_id"),
+        """',"trace_id":'""",
+        _jq("trace_id"),
+        "'}'",
+    ]
+)
+SQLITE_PERSONAL = " || ".join(
+    [
+        """'{"children":'""",
+        "children",
+        """',"not_informed_reason":'""",
+        _jq("not_informed_reason"),
+        """',"person":'""",
+        _jq("person"),
+        """',"reason":'""",
+        _jq("reason"),
+        "'}'",
+    ]
+)
 PERSONAL_EMPTY = "(children IS NULL AND not_informed_reason IS NULL AND person IS NULL AND reason IS NULL)"
 SQLITE_ASSEMBLED = (
     f"SELECT seq, prev_hash, hash, personal_commitment, personal_salt, erased_at, {PERSONAL_EMPTY}, "

@@ -102,12 +102,19 @@ def test_the_csv_export_is_scoped_like_the_search(api):
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_with_a_leading_apostrophe(api):
-    risky = {"purpose": "=HYPERLINK(\"http://x\",\"y\")", "reason": "+44 1234 567890",
-             "not_informed_reason": "@SUM(A1:A9)", "trace_id": "-1+1"}  # fmt: skip
+    risky = {
+        "purpose": '=HYPERLINK("http://x","y")',
+        "reason": "+44 1234 567890",
+        "not_informed_reason": "@SUM(A1:A9)",
+        "trace_id": "-1+1",
+    }
     at = START + timedelta(days=1)
     with Session(api.runtime.engine) as session:
-        append_disclosure(session, disclosure(discloser=A, recipient=B, shared_at=at, decision="withheld",
-                                              lawful_basis=None, **risky), now=at)  # fmt: skip
+        append_disclosure(
+            session,
+            disclosure(discloser=A, recipient=B, shared_at=at, decision="withheld", lawful_basis=None, **risky),
+            now=at,
+        )
         session.commit()
     response = api.get("/v1/disclosures.csv", headers=auth(api, A, "ig_officer"), params={"decision": "withheld"})
     assert response.status_code == 200, response.text
@@ -120,10 +127,21 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_with_a_leading_apostr
 @pytest.mark.parametrize(
     ("value", "cell"),
     [
-        ("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@cmd", "'@cmd"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-        ("safeguarding", "safeguarding"), ("a=1", "a=1"), ("", ""), (None, ""), (True, "true"), (7, "7"),
-        (["=x"], '["=x"]'), ({"kind": "consent"}, '{"kind":"consent"}'),
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@cmd", "'@cmd"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("safeguarding", "safeguarding"),
+        ("a=1", "a=1"),
+        ("", ""),
+        (None, ""),
+        (True, "true"),
+        (7, "7"),
+        (["=x"], '["=x"]'),
+        ({"kind": "consent"}, '{"kind":"consent"}'),
     ],
-)  # fmt: skip
+)
 def test_a_csv_cell(value, cell):
     assert _cell(value) == cell

@@ -32,8 +32,9 @@ def settings(tmp_path):
 
 def deliver(engine, alert_id: str, recipient: str = CSC) -> None:
     """The alerts ledger saw a did-not-attend alert (lawful basis: statutory) on ``recipient``'s topic."""
-    data = DidNotAttendAlert.model_validate({**EXAMPLES[DidNotAttendAlert.event_type], "alert_id": alert_id,
-                                            "sender_org": PROVIDER})  # fmt: skip
+    data = DidNotAttendAlert.model_validate(
+        {**EXAMPLES[DidNotAttendAlert.event_type], "alert_id": alert_id, "sender_org": PROVIDER}
+    )
     event = CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data, time=DELIVERED)
     with Session(engine) as session:
         assert alert_delivered(session, topics.alerts(recipient), event, now=DELIVERED)
@@ -42,8 +43,11 @@ def deliver(engine, alert_id: str, recipient: str = CSC) -> None:
 
 def record_share(engine, alert_id: str, recipient: str = CSC) -> None:
     with Session(engine) as session:
-        append_disclosure(session, disclosure(alert_id=alert_id, discloser=PROVIDER, recipient=recipient,
-                                              shared_at=DELIVERED), now=DELIVERED)  # fmt: skip
+        append_disclosure(
+            session,
+            disclosure(alert_id=alert_id, discloser=PROVIDER, recipient=recipient, shared_at=DELIVERED),
+            now=DELIVERED,
+        )
         session.commit()
 
 
@@ -70,8 +74,11 @@ def test_a_delivered_alert_without_a_shared_record_alerts_partnership_ig_once_a_
     assert message.event_type == ReconciliationMismatchAlert.event_type == "uk.isp.alert.reconciliation_mismatch.v1"
     event = CloudEvent.from_json_bytes(message.value)
     alert = ReconciliationMismatchAlert.model_validate(event.data)
-    assert (alert.check, alert.reference, alert.sender_org) == ("shared_alert_has_no_record", "alert-never-recorded",
-                                                                IG_ORG)  # fmt: skip
+    assert (alert.check, alert.reference, alert.sender_org) == (
+        "shared_alert_has_no_record",
+        "alert-never-recorded",
+        IG_ORG,
+    )
     assert CSC in alert.detail and message.key == alert.alert_id == event.id
     (run,) = runs(engine)
     assert (run.run_on, run.alerts, run.records, run.mismatches) == ("2025-11-04", 2, 1, 1)
@@ -89,8 +96,11 @@ def test_a_shared_record_whose_alert_was_never_delivered_is_a_mismatch_too(setti
     assert agents.run_nightly(lambda: UnitOfWork(engine), settings, NIGHT)
     (message,) = outbox(engine)
     alert = ReconciliationMismatchAlert.model_validate(CloudEvent.from_json_bytes(message.value).data)
-    assert (message.topic, alert.check, alert.reference) == (topics.alerts(IG_ORG), "record_has_no_alert",
-                                                             "alert-not-delivered")  # fmt: skip
+    assert (message.topic, alert.check, alert.reference) == (
+        topics.alerts(IG_ORG),
+        "record_has_no_alert",
+        "alert-not-delivered",
+    )
 
 
 def test_when_everything_reconciles_no_alert_is_written_and_the_run_is_recorded(settings):

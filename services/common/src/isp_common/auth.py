@@ -1,7 +1,7 @@
 """Bearer-token identity and access for every API (CONTRACT §2).
 
 A token is a JWT with claims ``sub``, ``org`` (organisation id), ``roles`` and
-``exp``. Keys come from one of two places, chosen by :class:`AuthSettings`:
+``exp``. Keys come from one of two places, chosen by the service's settings:
 
 - embedded default: an Ed25519 key pair (EdDSA) under ``ISP_KEY_DIR`` (default
   ``var/keys``), generated on first use; ``isp token`` signs with it;
@@ -36,10 +36,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from isp_common.keys import ensure_ed25519_key
 from isp_common.problems import Problem
+from isp_common.settings import ServiceSettings
 
 Role = Literal["provider", "social_care", "dsl", "ig_officer", "partnership_ig", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -48,18 +48,6 @@ DEFAULT_KEY_DIR = Path("var/keys")
 PRIVATE_KEY_FILE = "jwt-signing-key.pem"
 PUBLIC_KEY_FILE = "jwt-signing-key.pub.pem"
 JWKS_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
-
-
-class AuthSettings(BaseSettings):
-    """Where the token keys come from. A JWKS URL, when set, wins over the key dir."""
-
-    model_config = SettingsConfigDict(env_prefix="ISP_")
-
-    key_dir: Path = DEFAULT_KEY_DIR
-    jwt_jwks_url: str | None = None
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
-    jwt_leeway_seconds: int = 30
 
 
 @dataclass(frozen=True)
@@ -190,16 +178,17 @@ class TokenVerifier:
         return cls(ensure_signing_key(key_dir).public_key(), **options)
 
     @classmethod
-    def from_settings(cls, settings: AuthSettings | None = None) -> TokenVerifier:
-        settings = settings or AuthSettings()
-        options = {
+    def from_settings(cls, settings: ServiceSettings | None = None) -> TokenVerifier:
+        """A JWKS URL, when set, wins over the embedded key under the settings' key dir."""
+        settings = settings or ServiceSettings()
+        options: dict[str, Any] = {
             "audience": settings.jwt_audience,
             "issuer": settings.jwt_issuer,
             "leeway_seconds": settings.jwt_leeway_seconds,
         }
         if settings.jwt_jwks_url:
             return cls(jwks_url=settings.jwt_jwks_url, **options)
-        return cls.from_key_dir(settings.key_dir, **options)
+        return cls.from_key_dir(settings.resolved_key_dir, **options)
 
     def verify(self, token: str) -> Caller:
         """The caller named by ``token``; Problem(401) if it is missing, expired or invalid."""

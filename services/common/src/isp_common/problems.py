@@ -1,6 +1,7 @@
 """Errors as RFC 9457 problem details (``application/problem+json``), CONTRACT §2.
 
-Raise :class:`Problem` anywhere below a route; :func:`install_problem_handlers`
+A domain raises :class:`isp_common.errors.DomainError` (its class says the status and
+problem type); adapters may raise :class:`Problem` directly. :func:`install_problem_handlers`
 also turns FastAPI's own errors into problem details, so a partner's client has
 one error shape to parse.
 
@@ -26,6 +27,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .errors import DomainError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -126,6 +129,11 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return exc.response()
 
 
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(exc.status, exc.title, exc.detail or None, type=exc.problem_type, **exc.extra)
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     extra: dict[str, Any] = {}
@@ -153,8 +161,9 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer Problem, HTTP errors, validation errors and crashes as problem+json."""
+    """Answer domain errors, Problem, HTTP errors, validation errors and crashes as problem+json."""
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unhandled)

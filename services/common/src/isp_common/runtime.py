@@ -12,19 +12,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 import faust
 from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from faust.contrib.asgi import faust_app_running
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from . import migrations, telemetry
-from .auth import AuthSettings, TokenVerifier, install_token_verifier
+from .auth import TokenVerifier, install_token_verifier
+from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
-from .db import UnitOfWork, create_schema, make_engine
+from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters
 from .kafka import TopicAdmin, new_producer
 from .leader import Leadership
@@ -36,17 +39,35 @@ log = logging.getLogger(__name__)
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, *, title: str, description: str = ""):
+    """One service's process: its engine, clock, Kafka clients, consumers, timers and FastAPI app.
+
+    Collaborators are parameters so tests pass their own: ``engine`` (default: from the
+    settings' database URL, migrated), ``clock`` (default: the system clock),
+    ``producer_factory`` (default: an aiokafka producer on the settings' broker). A service's
+    own collaborators (rules, HTTP client, ...) go on :attr:`context`, set by its bootstrap.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        title: str,
+        description: str = "",
+        engine: Engine | None = None,
+        clock: Clock | None = None,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+    ) -> None:
         self.settings = settings
         self.name = settings.service_name
+        self.clock: Clock = clock or SystemClock()
+        self.context: Any = None
         telemetry.configure_tracing(settings)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(settings.resolved_database_url)
-        package = f"isp_{self.name}"
-        if migrations.has_migrations(package):
-            migrations.upgrade(self.engine, package)
-        else:
-            create_schema(self.engine)
+        self.engine = engine or make_engine(settings.resolved_database_url)
+        migrations.upgrade(self.engine, f"isp_{self.name}")
+        self._producer_factory = producer_factory or (
+            lambda: new_producer(settings.kafka_bootstrap, f"isp-{self.name}-outbox")
+        )
         self.faust = faust.App(
             f"isp-{self.name}",
             broker=f"kafka://{settings.kafka_bootstrap}",
@@ -69,31 +90,22 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.deadletters = DeadLetters(None, f"isp-{self.name}")
-        self.topics: list[str] = []
+        self.processors: dict[str, EventProcessor] = {}
         self._startup: list[Callable[[], Awaitable[None]]] = []
-        self._background: list[asyncio.Task] = []
         self.started = False
         self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
         self.api.state.runtime = self
         install_problem_handlers(self.api)
-        install_token_verifier(self.api, self._token_verifier())
-        self._install_probes()
+        install_token_verifier(self.api, TokenVerifier.from_settings(settings))
+        self.api.include_router(probes)
         self._install_tracing_middleware()
 
-    def _token_verifier(self) -> TokenVerifier:
-        """JWKS URL if set, else the local key under this deployment's var dir (auth.TokenVerifier.from_settings)."""
-        s = self.settings
-        if not s.jwt_jwks_url and s.environment == "production":
-            log.warning("no ISP_JWT_JWKS_URL in production: tokens are checked against the local key in %s",
-                        s.resolved_key_dir)  # fmt: skip
-        return TokenVerifier.from_settings(
-            AuthSettings(
-                key_dir=s.resolved_key_dir,
-                jwt_jwks_url=s.jwt_jwks_url,
-                jwt_audience=s.jwt_audience,
-                jwt_issuer=s.jwt_issuer,
-            )
-        )
+    @property
+    def topics(self) -> list[str]:
+        return list(self.processors)
+
+    def now(self) -> datetime:
+        return self.clock.now()
 
     # -- composition -----------------------------------------------------------
     def uow(self) -> UnitOfWork:
@@ -140,7 +152,7 @@ class ServiceRuntime:
 
         consume.__name__ = f"consume_{topic.replace('.', '_')}"
         self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
-        self.topics.append(topic)
+        self.processors[topic] = processor
         return processor
 
     def every(self, seconds: float, job: Callable[[], Awaitable[None]], name: str | None = None) -> None:
@@ -165,7 +177,7 @@ class ServiceRuntime:
 
         await self.admin.start()
         await self.admin.ensure(set(t.STATIC_TOPICS) | set(self.topics))
-        self.producer = new_producer(self.settings.kafka_bootstrap, f"isp-{self.name}-outbox")
+        self.producer = self._producer_factory()
         await self.producer.start()
         self.deadletters.producer = self.producer
         self.relay = OutboxRelay(
@@ -211,17 +223,6 @@ class ServiceRuntime:
             checks["consumers"] = True
         return checks
 
-    def _install_probes(self) -> None:
-        @self.api.get("/healthz", tags=["operations"], summary="The process is up")
-        async def healthz() -> dict[str, str]:
-            return {"status": "ok", "service": self.name}
-
-        @self.api.get("/readyz", tags=["operations"], summary="Database and Kafka reachable, consumers joined")
-        async def readyz() -> JSONResponse:
-            checks = self.readiness()
-            ok = all(checks.values())
-            return JSONResponse({"ready": ok, "checks": checks, "service": self.name}, status_code=200 if ok else 503)
-
     def _install_tracing_middleware(self) -> None:
         tracer = telemetry.tracer(f"isp-{self.name}")
 
@@ -241,3 +242,27 @@ class ServiceRuntime:
                     return response
             finally:
                 telemetry.detach(token)
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime serving this request (set on ``app.state`` by :class:`ServiceRuntime`)."""
+    runtime = request.app.state.runtime
+    assert isinstance(runtime, ServiceRuntime)
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+probes = APIRouter(tags=["operations"])
+
+
+@probes.get("/healthz", summary="The process is up")
+async def healthz(runtime: RuntimeDep) -> dict[str, str]:
+    return {"status": "ok", "service": runtime.name}
+
+
+@probes.get("/readyz", summary="Database and Kafka reachable, consumers joined")
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    checks = runtime.readiness()
+    ok = all(checks.values())
+    return JSONResponse({"ready": ok, "checks": checks, "service": runtime.name}, status_code=200 if ok else 503)

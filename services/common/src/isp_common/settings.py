@@ -1,21 +1,40 @@
-"""Settings shared by every service (pydantic-settings, ``ISP_`` prefix).
+"""Settings shared by every service (pydantic-settings).
 
 Defaults run on a laptop against the embedded broker; production overrides them
-through the environment. Each service subclasses :class:`ServiceSettings` and
-adds its own port and database URL under ``ISP_<SERVICE>_...`` as the contract
-names them.
+through the environment. One naming rule for every setting:
+
+- shared settings are read from ``ISP_<NAME>`` (``ISP_KAFKA_BOOTSTRAP``);
+- a service's own settings, its port and database URL included, from
+  ``ISP_<SERVICE>_<NAME>`` (``ISP_REFERRALS_PORT``).
+
+A service's ``settings.py`` subclasses :class:`ServiceSettings` with
+``model_config = service_config("referrals")`` and declares its own fields plainly;
+every field may also be passed by name in code and tests.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+if TYPE_CHECKING:
+    from .workingdays import WorkingCalendar
+
 EMBEDDED_PARTNERSHIP_KEY = "embedded-partnership-key-change-me"
+
+
+def service_config(service: str) -> SettingsConfigDict:
+    """The settings config of one service: its own fields under ``ISP_<SERVICE>_``."""
+    return SettingsConfigDict(env_prefix=f"ISP_{service.upper()}_", extra="ignore", populate_by_name=True)
+
+
+def _shared(name: str) -> AliasChoices:
+    """A shared setting keeps its ``ISP_<NAME>`` variable whatever the service's prefix."""
+    return AliasChoices(f"ISP_{name.upper()}", name)
 
 
 class ServiceSettings(BaseSettings):
@@ -28,34 +47,47 @@ class ServiceSettings(BaseSettings):
 
     environment: Literal["embedded", "production"] = Field(
         "embedded",
+        validation_alias=_shared("environment"),
         description="'embedded' allows http/loopback webhooks and a locally generated signing key.",
     )
-    var_dir: Path = Field(Path("var"), description="Where SQLite files, keys and faust state live.")
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_partitions: int = 6
-    topic_replication: int = 1
-    broker_rebalance_timeout: float = Field(
-        5.0, description="Low for the embedded broker: its JoinGroup waits this long."
+    var_dir: Path = Field(
+        Path("var"), validation_alias=_shared("var_dir"), description="Where SQLite files, keys and faust state live."
     )
-    broker_session_timeout: float = 10.0
-    handler_attempts: int = Field(3, description="Tries before an event is dead-lettered.")
-    handler_retry_delay: float = 0.2
-    outbox_poll_interval: float = 0.2
-    outbox_batch_size: int = 500
-    timer_interval: float = Field(5.0, description="How often deadline timers scan for due work.")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", validation_alias=_shared("kafka_bootstrap"))
+    topic_partitions: int = Field(6, validation_alias=_shared("topic_partitions"))
+    topic_replication: int = Field(1, validation_alias=_shared("topic_replication"))
+    broker_rebalance_timeout: float = Field(
+        5.0,
+        validation_alias=_shared("broker_rebalance_timeout"),
+        description="Low for the embedded broker: its JoinGroup waits this long.",
+    )
+    broker_session_timeout: float = Field(10.0, validation_alias=_shared("broker_session_timeout"))
+    handler_attempts: int = Field(
+        3, validation_alias=_shared("handler_attempts"), description="Tries before an event is dead-lettered."
+    )
+    handler_retry_delay: float = Field(0.2, validation_alias=_shared("handler_retry_delay"))
+    outbox_poll_interval: float = Field(0.2, validation_alias=_shared("outbox_poll_interval"))
+    outbox_batch_size: int = Field(500, validation_alias=_shared("outbox_batch_size"))
+    timer_interval: float = Field(
+        5.0, validation_alias=_shared("timer_interval"), description="How often deadline timers scan for due work."
+    )
 
-    key_dir: Path | None = Field(None, description="JWT signing keys (embedded default).")
-    jwt_jwks_url: str | None = None
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
+    key_dir: Path | None = Field(
+        None, validation_alias=_shared("key_dir"), description="JWT signing keys (embedded default)."
+    )
+    jwt_jwks_url: str | None = Field(None, validation_alias=_shared("jwt_jwks_url"))
+    jwt_issuer: str | None = Field(None, validation_alias=_shared("jwt_issuer"))
+    jwt_audience: str | None = Field(None, validation_alias=_shared("jwt_audience"))
+    jwt_leeway_seconds: int = Field(30, validation_alias=_shared("jwt_leeway_seconds"))
 
-    otel_exporter: Literal["none", "console", "otlp"] = "none"
-    otel_endpoint: str | None = None
+    otel_exporter: Literal["none", "console", "otlp"] = Field("none", validation_alias=_shared("otel_exporter"))
+    otel_endpoint: str | None = Field(None, validation_alias=_shared("otel_endpoint"))
 
-    extra_bank_holidays: list[date] = Field(default_factory=list)
-    removed_bank_holidays: list[date] = Field(default_factory=list)
+    extra_bank_holidays: list[date] = Field(default_factory=list, validation_alias=_shared("extra_bank_holidays"))
+    removed_bank_holidays: list[date] = Field(default_factory=list, validation_alias=_shared("removed_bank_holidays"))
     partnership_key: str = Field(
         EMBEDDED_PARTNERSHIP_KEY,
+        validation_alias=_shared("partnership_key"),
         description="HMAC key for pseudonymous person keys shared between services.",
     )
 
@@ -80,7 +112,7 @@ class ServiceSettings(BaseSettings):
     def faust_data_dir(self) -> Path:
         return self.var_dir / f"{self.service_name}-faust"
 
-    def working_calendar(self):
+    def working_calendar(self) -> WorkingCalendar:
         """The shared working-day calendar with this deployment's bank-holiday overrides."""
         from .workingdays import WorkingCalendar
 

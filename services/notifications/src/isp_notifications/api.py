@@ -300,10 +300,16 @@ def install(runtime: ServiceRuntime, settings: Settings) -> None:
         if state == "active" and row.given_on > today:
             state = "not_yet_in_force"
         return ConsentPublic(
-            consent_id=row.id, recorded_by=row.recorded_by, recipients=row.recipients, purposes=row.purposes,
-            data_categories=row.data_categories, given_on=row.given_on, expires_on=row.expires_on,
-            withdrawn_at=withdrawn, state=state,
-        )  # fmt: skip
+            consent_id=row.id,
+            recorded_by=row.recorded_by,
+            recipients=row.recipients,
+            purposes=row.purposes,
+            data_categories=row.data_categories,
+            given_on=row.given_on,
+            expires_on=row.expires_on,
+            withdrawn_at=withdrawn,
+            state=state,
+        )
 
     @api.post(
         "/v1/informing",

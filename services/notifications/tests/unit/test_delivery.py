@@ -298,10 +298,14 @@ async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_oth
 
     def queue(sub_id: str, host: str) -> None:
         def add(uow):
-            uow.session.add(Subscription(id=sub_id, org=CSC, url=f"http://{host}/hook", types=["*"],
-                                         secret=webhooks.new_secret()))  # fmt: skip
-            uow.session.add(Delivery(id=f"msg_{sub_id}", alert_id=alert["id"], subscription_id=sub_id, org=CSC,
-                                     event_number=1, body="{}"))  # fmt: skip
+            uow.session.add(
+                Subscription(id=sub_id, org=CSC, url=f"http://{host}/hook", types=["*"], secret=webhooks.new_secret())
+            )
+            uow.session.add(
+                Delivery(
+                    id=f"msg_{sub_id}", alert_id=alert["id"], subscription_id=sub_id, org=CSC, event_number=1, body="{}"
+                )
+            )
 
         store.run(add)
 
@@ -343,10 +347,12 @@ async def test_in_production_each_try_checks_the_address_again_and_refuses_an_in
     alert = consent_and_dna(store)
 
     def add(uow):
-        uow.session.add(Subscription(id="sub-int", org=CSC, url="https://10.0.0.5/hook", types=["*"],
-                                     secret=webhooks.new_secret()))  # fmt: skip
-        uow.session.add(Delivery(id="msg_int", alert_id=alert["id"], subscription_id="sub-int", org=CSC,
-                                 event_number=1, body="{}"))  # fmt: skip
+        uow.session.add(
+            Subscription(id="sub-int", org=CSC, url="https://10.0.0.5/hook", types=["*"], secret=webhooks.new_secret())
+        )
+        uow.session.add(
+            Delivery(id="msg_int", alert_id=alert["id"], subscription_id="sub-int", org=CSC, event_number=1, body="{}")
+        )
 
     store.run(add)
     receiver = Receiver()

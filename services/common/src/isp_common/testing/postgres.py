@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .launcher import free_port
+from ..launcher import free_port
 
 
 def _pg_bin(name: str) -> str | None:

@@ -1,0 +1,209 @@
+"""The one test kit, used by every service's tests and the end-to-end tests.
+
+- :class:`FixedClock`: time that moves only when told;
+- :func:`auth_headers` / :func:`bearer`: a signed token for an org and roles;
+- :func:`nhs_number` / :func:`fresh_nhs_number`: valid (modulus 11) NHS numbers;
+- :func:`outbox_events`: the CloudEvents a unit of work queued, by topic and type;
+- :class:`FakeHttpClient`: an ``httpx.AsyncClient`` answering from a function, recording requests;
+- :class:`InProcessBus`: drains services' outboxes into each other's event processors, so a
+  rule that spans services is tested in milliseconds without a broker.
+
+The pytest fixtures (broker, suite, PostgreSQL, Chromium) are in :mod:`.fixtures`, loaded by the
+root ``conftest.py``; the helpers for tests against running processes are in :mod:`.e2e`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from isp_schemas.people import make_nhs_number
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ..auth import issue_token
+from ..clock import FixedClock
+from ..outbox import outbox_headers
+from ..runtime import ServiceRuntime
+from ..tables import OutboxMessage
+from ..times import utcnow
+
+__all__ = [
+    "FakeHttpClient",
+    "FixedClock",
+    "InProcessBus",
+    "auth_headers",
+    "bearer",
+    "fresh_nhs_number",
+    "nhs_number",
+    "outbox_events",
+    "unique",
+]
+
+
+def unique(prefix: str = "") -> str:
+    """A short unique id, so tests never share rows."""
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+# -- identity ------------------------------------------------------------------------------
+
+
+def bearer(key_dir: Path | str, org: str, *roles: str, sub: str | None = None) -> str:
+    """A token signed with the embedded key under ``key_dir`` (roles default to ``admin``)."""
+    return issue_token(key_dir, sub or f"tester@{org.lower()}", org, list(roles) or ["admin"])
+
+
+def auth_headers(key_dir: Path | str, org: str, *roles: str, sub: str | None = None) -> dict[str, str]:
+    """``Authorization: Bearer ...`` for ``org`` with ``roles``."""
+    return {"Authorization": f"Bearer {bearer(key_dir, org, *roles, sub=sub)}"}
+
+
+# -- people ----------------------------------------------------------------------------------
+
+
+def nhs_number(n: int) -> str:
+    """The ``n``-th valid NHS number of a fixed series (``nhs_number(0) != nhs_number(1)``)."""
+    for candidate in itertools.count(n * 11):
+        number = make_nhs_number(f"{943000000 + candidate:09d}")
+        if number is not None:
+            return number
+    raise AssertionError("unreachable")
+
+
+def fresh_nhs_number(rng: random.Random | None = None) -> str:
+    """A random valid NHS number, so runs against a long-lived suite never collide."""
+    rng = rng or random.SystemRandom()
+    while True:
+        number = make_nhs_number(f"{rng.randrange(400_000_000, 999_999_999):09d}")
+        if number is not None:
+            return number
+
+
+# -- the outbox ----------------------------------------------------------------------------
+
+
+def outbox_events(
+    where: Session | Engine,
+    topic: str | None = None,
+    type: str | None = None,
+    *,
+    sent: bool | None = None,
+) -> list[dict[str, Any]]:
+    """The CloudEvents queued in an outbox (oldest first), as JSON objects, filtered."""
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]  # SQLModel column
+    if topic is not None:
+        stmt = stmt.where(OutboxMessage.topic == topic)
+    if type is not None:
+        stmt = stmt.where(OutboxMessage.event_type == type)
+    if isinstance(where, Session):
+        rows = list(where.exec(stmt))
+    else:
+        with Session(where) as session:
+            rows = list(session.exec(stmt))
+    if sent is not None:
+        rows = [r for r in rows if (r.sent_at is not None) == sent]
+    return [json.loads(r.value) for r in rows]
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+
+
+class FakeHttpClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` whose answers come from ``respond(request)`` (default: 200).
+
+    Every request is kept in :attr:`requests`; ``respond`` may raise an ``httpx`` error to play
+    a dead endpoint.
+    """
+
+    def __init__(self, respond: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
+        self.requests: list[httpx.Request] = []
+        answer = respond or (lambda _request: httpx.Response(200))
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            return answer(request)
+
+        super().__init__(transport=httpx.MockTransport(handle), follow_redirects=False)
+
+    def to(self, url: str) -> list[httpx.Request]:
+        return [r for r in self.requests if str(r.url) == url]
+
+
+# -- several services in one process -------------------------------------------------------
+
+
+class InProcessBus:
+    """Carries events between services' runtimes in one process, as the broker would.
+
+    Each :meth:`drain` takes every unsent outbox row of every runtime, oldest first, hands it
+    to each runtime's event processor for that topic (the same code path a faust agent runs:
+    parse, inbox, handler, dead-letter), and marks it sent; it repeats until nothing is left.
+    Dead-letters are kept in :attr:`deadlettered` instead of being published.
+    """
+
+    def __init__(self, runtimes: Iterable[ServiceRuntime]) -> None:
+        self.runtimes = list(runtimes)
+        self.deadlettered: list[tuple[str, str]] = []
+        self.delivered: list[tuple[str, str]] = []
+        for runtime in self.runtimes:
+            runtime.deadletters.producer = _DeadLetterSink(self)  # type: ignore[assignment]
+
+    async def drain(self, max_rounds: int = 50) -> int:
+        """Deliver until every outbox is empty; return how many events were delivered."""
+        total = 0
+        for _ in range(max_rounds):
+            moved = 0
+            for runtime in self.runtimes:
+                for row in self._take(runtime.engine):
+                    moved += 1
+                    await self._deliver(row)
+            total += moved
+            if not moved:
+                return total
+        raise AssertionError(f"the outboxes were still not empty after {max_rounds} rounds")
+
+    def _take(self, engine: Engine) -> Iterator[OutboxMessage]:
+        with Session(engine, expire_on_commit=False) as session:
+            stmt = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
+            rows = list(session.exec(stmt.order_by(OutboxMessage.id)))  # type: ignore[arg-type]
+            for row in rows:
+                row.sent_at = utcnow()
+                session.add(row)
+            session.commit()
+        yield from rows
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        key = row.key.encode() if row.key else None
+        for runtime in self.runtimes:
+            processor = runtime.processors.get(row.topic)
+            if processor is not None:
+                outcome = await processor.process(key, row.value, outbox_headers(row), row.topic)
+                self.delivered.append((runtime.name, outcome))
+
+
+class _DeadLetterSink:
+    """Stands in for the producer of :class:`~isp_common.deadletter.DeadLetters`."""
+
+    def __init__(self, bus: InProcessBus) -> None:
+        self.bus = bus
+
+    async def send(self, topic: str, *, value: bytes | None, key: bytes | None, headers: list[Any]) -> Any:
+        reason = dict(headers).get("isp-error", b"").decode()
+        self.bus.deadlettered.append((topic, reason))
+        return _done()
+
+
+async def _done() -> None:
+    return None
+
+
+from .e2e import KafkaProbe, WebhookReceiver, event_json, wait_for, wait_for_consent  # noqa: E402
+
+__all__ += ["KafkaProbe", "WebhookReceiver", "event_json", "wait_for", "wait_for_consent"]

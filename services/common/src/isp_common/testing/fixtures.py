@@ -1,0 +1,179 @@
+"""Pytest fixtures shared by every test suite (loaded from the root ``conftest.py``).
+
+Broker choice, in order: ``ISP_KAFKA_BOOTSTRAP`` (any running broker); a
+testcontainers Kafka when ``ISP_TEST_KAFKA=container`` and a Docker engine
+answers; otherwise the embedded broker on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..auth import issue_token
+from ..launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
+from . import unique
+from .e2e import KafkaProbe
+
+
+def _docker_available() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def broker_bootstrap(tmp_path_factory) -> Iterator[str]:
+    given = os.environ.get("ISP_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    if os.environ.get("ISP_TEST_KAFKA") == "container" and _docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("apache/kafka:3.9.0").with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+        return
+    log_dir = tmp_path_factory.mktemp("broker")
+    broker = EmbeddedBroker(port=free_port(), log_path=log_dir / "broker.log")
+    broker.start()
+    asyncio.run(create_topics(broker.bootstrap))
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def suite(broker_bootstrap, tmp_path_factory) -> Iterator[Suite]:
+    """The four services as real processes on free ports, sharing the test broker."""
+    var_dir = tmp_path_factory.mktemp("suite-var")
+    suite = Suite(
+        var_dir=Path(var_dir),
+        ports={name: free_port() for name in SERVICES},
+        bootstrap=broker_bootstrap,
+        env={
+            "ISP_TIMER_INTERVAL": "1.0",
+            "ISP_LOG_LEVEL": "INFO",
+            "ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5",
+            "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0",
+            **{
+                f"ISP_NOTIFICATIONS_{k}": v
+                for k, v in (
+                    ("WEBHOOK_RETRY_BASE", "0.3"),
+                    ("WEBHOOK_RETRY_MAX_DELAY", "1"),
+                    ("WEBHOOK_RETRY_WINDOW", "120"),
+                    ("HEARTBEAT_INTERVAL", "3"),
+                    ("ENDPOINT_FAILURE_ESCALATION", "4"),
+                    ("DEADLINE_CHECK_INTERVAL", "1"),
+                    ("DELIVERY_POLL_INTERVAL", "0.2"),
+                )
+            },  # noqa: E501
+        },
+    )
+    started = time.monotonic()
+    try:
+        suite.start(timeout=120)
+    except Exception:
+        suite.stop()
+        for log in sorted((Path(var_dir) / "logs").glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+        raise
+    suite.ready_after = time.monotonic() - started  # type: ignore[attr-defined]
+    yield suite
+    suite.stop()
+
+
+@pytest.fixture(scope="session")
+def token_for(suite) -> Callable[..., str]:
+    """``token_for("WSCC-CSC", "social_care")``: a bearer token the suite accepts."""
+    key_dir = suite.var_dir / "keys"
+
+    def make(org: str, *roles: str, sub: str | None = None) -> str:
+        return issue_token(key_dir, sub or f"tester@{org.lower()}", org, list(roles) or ["admin"])
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def kafka(broker_bootstrap) -> KafkaProbe:
+    return KafkaProbe(broker_bootstrap)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server URL (see :mod:`isp_common.testing.postgres`); skipped where none can run."""
+    given = os.environ.get("ISP_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    if _docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16-alpine", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    from .postgres import local_postgres
+
+    try:
+        server = local_postgres()
+        url = server.__enter__()
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"PostgreSQL not available here: {exc} (apt-get install postgresql)")
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the test server, for one test."""
+    from .postgres import create_database
+
+    return create_database(postgres_server, unique("test_"))
+
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+@pytest.fixture(scope="module")  # not session: sync Playwright leaves a loop "running" until it stops
+def browser() -> Iterator[Any]:
+    """Headless Chromium from Debian's package, driven by Playwright (no browser download).
+
+    Skipped, with the reason, only where no Chromium is installed.
+    """
+    executable = os.environ.get("ISP_CHROMIUM") or next((p for p in CHROMIUM_PATHS if os.path.exists(p)), None)
+    if not executable:
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield b
+        finally:
+            b.close()
