@@ -150,7 +150,9 @@ class RegisterCrossAreaAlert(SharedAlert):
     event_type: ClassVar[str] = "uk.isp.alert.register_cross_area.v1"
     data_category: ClassVar[DataCategory | None] = "register"
 
-    person: Person | None = Field(default=None, description="Not sent: the fact of the match only.")
+    person: Person | None = Field(  # type: ignore[assignment]  # pydantic lets a subclass widen SharedAlert.person
+        default=None, description="Not sent: the fact of the match only."
+    )
     entry_id: EntityId = Field(description="The other organisation's register entry.")
     other_org: OrgId = Field(description="The organisation whose register also holds the person.")
     category: RegisterCategory = Field(description="The other entry's category.")

@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -16,7 +16,7 @@ from .people import ORG_ID_PATTERN, SchemaModel
 CONTENT_TYPE = "application/cloudevents+json"
 """The Kafka ``content-type`` header value (and webhook body type) for structured mode."""
 
-DATA_CONTENT_TYPE = "application/json"
+DATA_CONTENT_TYPE: Final = "application/json"
 SOURCE_PREFIX = "urn:isp:org:"
 SOURCE_PATTERN = "^urn:isp:org:" + ORG_ID_PATTERN.removeprefix("^")
 _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
@@ -137,7 +137,8 @@ class CloudEvent(BaseModel):
 def default_subject(data: dict[str, Any]) -> str | None:
     """The subject an event about ``data`` should carry: NHS number, else register person_key."""
     person = data.get("person")
-    if isinstance(person, dict) and isinstance(person.get("nhs_number"), str):
-        return person["nhs_number"]
+    nhs_number = person.get("nhs_number") if isinstance(person, dict) else None
+    if isinstance(nhs_number, str):
+        return nhs_number
     key = data.get("person_key")
     return key if isinstance(key, str) else None

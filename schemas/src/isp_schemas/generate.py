@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import topics
@@ -66,8 +67,9 @@ def _message_name(model: type[EventData]) -> str:
 def asyncapi() -> dict[str, Any]:
     """An AsyncAPI 3.0.0 document: a channel per topic, a message per event type."""
     models = sorted(EVENT_TYPES.values(), key=lambda m: m.event_type)
+    documented: list[type[BaseModel]] = [CloudEvent, *models]
     _, defs = models_json_schema(
-        [(m, "validation") for m in (CloudEvent, *models)],
+        [(m, "validation") for m in documented],
         ref_template="#/components/schemas/{model}",
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
