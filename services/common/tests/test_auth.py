@@ -192,7 +192,7 @@ def test_a_missing_verifier_is_a_server_error_not_an_open_door(key_dir):
 
 def test_require_roles_refuses_unknown_role_names_when_the_route_is_defined():
     with pytest.raises(ValueError):
-        require_roles("superuser")  # type: ignore[arg-type]
+        require_roles("superuser")  # type: ignore[arg-type]  # the wrong name is the point of the test
 
 
 def test_caller_has_any_of_the_roles():

@@ -45,7 +45,7 @@ def processor(engine, handler, attempts=3) -> tuple[EventProcessor, FakeDeadLett
         consumer_name="test:consent",
         handlers={ConsentWithdrawn.event_type: handler},
         uow_factory=lambda: UnitOfWork(engine),
-        deadletters=dead,  # type: ignore[arg-type]
+        deadletters=dead,  # type: ignore[arg-type]  # a fake with the one method the processor calls
         attempts=attempts,
         retry_delay=0.0,
     )

@@ -68,7 +68,16 @@ class EventProcessor:
         finally:
             telemetry.detach(token)
 
-    async def _handle(self, handler, envelope, data: BaseModel, key, value, header_list, topic) -> Outcome:
+    async def _handle(
+        self,
+        handler: Handler,
+        envelope: CloudEvent,
+        data: BaseModel,
+        key: bytes | None,
+        value: bytes | None,
+        header_list: list[tuple[str, bytes]],
+        topic: str,
+    ) -> Outcome:
         last_error = ""
         for attempt in range(1, self.attempts + 1):
             try:

@@ -15,7 +15,7 @@ from isp_schemas.envelope import CloudEvent
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from . import telemetry
 from .tables import OutboxMessage, ProcessedEvent
@@ -35,7 +35,7 @@ def make_engine(url: str) -> Engine:
         )
 
         @sa_event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -103,7 +103,9 @@ class UnitOfWork:
 
 
 def pending_outbox(session: Session, limit: int) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(limit)
+    stmt = (
+        select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)).order_by(col(OutboxMessage.id)).limit(limit)
+    )
     return list(session.exec(stmt))
 
 

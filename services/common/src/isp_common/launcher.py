@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -30,7 +31,8 @@ class LaunchError(RuntimeError):
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -52,7 +54,7 @@ class EmbeddedBroker:
     host: str = "127.0.0.1"
     port: int = 9092
     log_path: Path | None = None
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -101,7 +103,7 @@ async def create_topics(bootstrap: str, partitions: int = 6) -> None:
         await admin.close()
 
 
-def _terminate(proc: subprocess.Popen | None, timeout: float = 15.0) -> None:
+def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -124,7 +126,7 @@ class Suite:
     env: dict[str, str] = field(default_factory=dict)
     services: tuple[str, ...] = tuple(SERVICES)
     broker: EmbeddedBroker | None = None
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -204,7 +206,7 @@ def main() -> int:
     suite = Suite(var_dir=var_dir, ports=ports, bootstrap=os.environ.get("ISP_KAFKA_BOOTSTRAP") or None)
     stop = {"now": False}
 
-    def _signal(_sig, _frame):
+    def _signal(_sig: int, _frame: FrameType | None) -> None:
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, _signal)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -29,6 +31,8 @@ run_environment("{package}")
 
 def script_location(package: str) -> Path:
     module = importlib.import_module(package)
+    if module.__file__ is None:  # a namespace package: no migrations of its own
+        raise ModuleNotFoundError(f"{package} is not a regular package")
     return Path(module.__file__).resolve().parent / "migrations"
 
 
@@ -48,7 +52,7 @@ def config(package: str, engine: Engine | None = None) -> Config:
     return cfg
 
 
-def target_metadata(package: str):
+def target_metadata(package: str) -> MetaData:
     importlib.import_module("isp_common.tables")
     importlib.import_module(f"{package}.tables")
     return SQLModel.metadata
@@ -78,7 +82,7 @@ def upgrade(engine: Engine, package: str) -> None:
     command.upgrade(config(package, engine), "head")
 
 
-def pending_differences(engine: Engine, package: str) -> list:
+def pending_differences(engine: Engine, package: str) -> list[Any]:
     """What the models have that the migrated database lacks (empty when migrations are complete)."""
     metadata = target_metadata(package)
     with engine.connect() as connection:
@@ -92,15 +96,15 @@ def _owned(table: str, package: str) -> bool:
     return table.startswith(service + "_") or table in ("outbox_message", "processed_event")
 
 
-def _table_of(diff) -> str | None:
+def _table_of(diff: Any) -> str | None:
     item = diff[0] if isinstance(diff, list) else diff
     for part in item[1:]:
         name = getattr(part, "name", None)
         table = getattr(part, "table", None)
         if table is not None and getattr(table, "name", None):
-            return table.name
+            return str(table.name)
         if name and hasattr(part, "columns"):
-            return name
+            return str(name)
     return item[2] if len(item) > 2 and isinstance(item[2], str) else None
 
 

@@ -13,24 +13,24 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
+from isp_schemas.envelope import CONTENT_TYPE
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from .db import pending_outbox
 from .kafka import TopicAdmin
 from .leader import Leadership
-from .tables import OutboxMessage, utcnow
+from .tables import OutboxMessage
+from .times import utcnow
 
 log = logging.getLogger(__name__)
-
-CONTENT_TYPE = b"application/cloudevents+json"
 
 
 def outbox_headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
     """The Kafka headers an outbox row is published with (also used by the in-process test bus)."""
     headers = [
-        ("content-type", CONTENT_TYPE),
+        ("content-type", CONTENT_TYPE.encode()),
         ("ce_id", row.event_id.encode()),
         ("ce_type", row.event_type.encode()),
     ]
@@ -55,7 +55,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.published = 0
         self.leadership = leadership or Leadership(engine, "outbox-relay")
@@ -116,13 +116,14 @@ class OutboxRelay:
         for row, fut in futures:
             try:
                 await fut
+                assert row.id is not None  # read back from the table: always has its key
                 sent_ids.append(row.id)
             except Exception as exc:  # stop at the first failure to keep per-key order
                 error = exc
                 break
         if sent_ids:
             with Session(self.engine) as session:
-                session.exec(update(OutboxMessage).where(OutboxMessage.id.in_(sent_ids)).values(sent_at=utcnow()))
+                session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(sent_ids)).values(sent_at=utcnow()))
                 session.commit()
             self.published += len(sent_ids)
         if error is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,8 +18,9 @@ from typing import Annotated, Any
 import faust
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from faust.contrib.asgi import faust_app_running
+from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -164,7 +165,7 @@ class ServiceRuntime:
             except Exception:
                 log.exception("timer %s failed", name or job.__name__)
 
-        tick.__name__ = name or getattr(job, "__name__", "timer")
+        tick.__name__ = name or str(getattr(job, "__name__", "timer"))
         self.faust.timer(seconds, name=f"{self.name}.{tick.__name__}")(tick)
 
     def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
@@ -172,7 +173,7 @@ class ServiceRuntime:
 
     # -- lifecycle --------------------------------------------------------------
     @asynccontextmanager
-    async def _lifespan(self, _api: FastAPI):
+    async def _lifespan(self, _api: FastAPI) -> AsyncIterator[None]:
         from isp_schemas import topics as t
 
         await self.admin.start()
@@ -227,14 +228,12 @@ class ServiceRuntime:
         tracer = telemetry.tracer(f"isp-{self.name}")
 
         @self.api.middleware("http")
-        async def trace_requests(request: Request, call_next):
+        async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
             if request.url.path in ("/healthz", "/readyz"):
                 return await call_next(request)
             token = telemetry.attach(telemetry.context_from_headers(dict(request.headers)))
             try:
-                with tracer.start_as_current_span(
-                    f"{request.method} {request.url.path}", kind=telemetry.trace.SpanKind.SERVER
-                ):
+                with tracer.start_as_current_span(f"{request.method} {request.url.path}", kind=SpanKind.SERVER):
                     response = await call_next(request)
                     tp = telemetry.current_traceparent()
                     if tp:

@@ -23,8 +23,6 @@ class OutboxMessage(SQLModel, table=True):
     traceparent: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = Field(default=None, index=True)
-    attempts: int = 0
-    last_error: str | None = None
 
 
 class ProcessedEvent(SQLModel, table=True):

@@ -4,9 +4,11 @@ outbox, across Kafka (W3C ``traceparent`` header) and into the next service."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextvars import Token
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
@@ -48,7 +50,7 @@ def current_trace_id() -> str | None:
     return format(ctx.trace_id, "032x") if ctx.is_valid else None
 
 
-def context_from_headers(headers: Mapping[str, bytes | str] | Iterable[tuple[str, bytes]] | None):
+def context_from_headers(headers: Mapping[str, bytes | str] | Iterable[tuple[str, bytes]] | None) -> Context:
     """Extract a parent context from Kafka or HTTP headers."""
     carrier: dict[str, str] = {}
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
@@ -57,13 +59,13 @@ def context_from_headers(headers: Mapping[str, bytes | str] | Iterable[tuple[str
     return propagate.extract(carrier)
 
 
-def context_from_traceparent(traceparent: str | None):
+def context_from_traceparent(traceparent: str | None) -> Context:
     return propagate.extract({"traceparent": traceparent} if traceparent else {})
 
 
-def attach(ctx):
+def attach(ctx: Context) -> Token[Context]:
     return otel_context.attach(ctx)
 
 
-def detach(token) -> None:
+def detach(token: Token[Context]) -> None:
     otel_context.detach(token)

@@ -42,7 +42,7 @@ class WorkingCalendar:
         """The bank holidays in England in ``year``, after the overrides (cached per year)."""
         cached = self._by_year.get(year)
         if cached is None:
-            england = holidays.UnitedKingdom(subdiv="ENG", years=year)
+            england = holidays.country_holidays("GB", subdiv="ENG", years=year)
             extra = {d for d in self._extra if d.year == year}
             cached = frozenset((set(england) | extra) - self._removed)
             self._by_year[year] = cached

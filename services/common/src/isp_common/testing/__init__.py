@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from isp_schemas.people import make_nhs_number
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..auth import issue_token
 from ..clock import FixedClock
@@ -97,7 +97,7 @@ def outbox_events(
     sent: bool | None = None,
 ) -> list[dict[str, Any]]:
     """The CloudEvents queued in an outbox (oldest first), as JSON objects, filtered."""
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]  # SQLModel column
+    stmt = select(OutboxMessage).order_by(col(OutboxMessage.id))
     if topic is not None:
         stmt = stmt.where(OutboxMessage.topic == topic)
     if type is not None:
@@ -153,7 +153,7 @@ class InProcessBus:
         self.deadlettered: list[tuple[str, str]] = []
         self.delivered: list[tuple[str, str]] = []
         for runtime in self.runtimes:
-            runtime.deadletters.producer = _DeadLetterSink(self)  # type: ignore[assignment]
+            runtime.deadletters.producer = _DeadLetterSink(self)
 
     async def drain(self, max_rounds: int = 50) -> int:
         """Deliver until every outbox is empty; return how many events were delivered."""
@@ -171,8 +171,8 @@ class InProcessBus:
 
     def _take(self, engine: Engine) -> Iterator[OutboxMessage]:
         with Session(engine, expire_on_commit=False) as session:
-            stmt = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None))  # type: ignore[union-attr]
-            rows = list(session.exec(stmt.order_by(OutboxMessage.id)))  # type: ignore[arg-type]
+            stmt = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)).order_by(col(OutboxMessage.id))
+            rows = list(session.exec(stmt))
             for row in rows:
                 row.sent_at = utcnow()
                 session.add(row)

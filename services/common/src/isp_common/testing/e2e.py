@@ -26,7 +26,9 @@ class KafkaProbe:
     def __init__(self, bootstrap: str):
         self.bootstrap = bootstrap
 
-    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: list | None = None) -> None:
+    async def send(
+        self, topic: str, value: bytes, key: bytes | None = None, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await producer.start()
         try:
@@ -80,8 +82,9 @@ class KafkaProbe:
         return found
 
 
-def event_json(record: Any) -> dict:
-    return json.loads(record.value)
+def event_json(record: Any) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(record.value)
+    return body
 
 
 class WebhookReceiver:
@@ -89,13 +92,13 @@ class WebhookReceiver:
     always, with ``-1``), then 200, and keeps every request."""
 
     def __init__(self) -> None:
-        self.requests: list[dict] = []
+        self.requests: list[dict[str, Any]] = []
         self.failures: dict[str, int] = {}
         self.lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver.lock:
                     seen = sum(1 for r in receiver.requests if r["path"] == self.path)
@@ -108,7 +111,7 @@ class WebhookReceiver:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -118,14 +121,14 @@ class WebhookReceiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def at(self, path: str) -> list[dict]:
+    def at(self, path: str) -> list[dict[str, Any]]:
         with self.lock:
             return [r for r in self.requests if r["path"] == path]
 
 
 async def wait_for_consent(
     suite: Suite, token_for: Callable[..., str], org: str, consent_id: str, timeout: float = 60.0
-) -> dict:
+) -> dict[str, Any]:
     """Poll the notifications service until it holds ``consent_id`` (recorded by ``org``).
 
     Consents and the events they cover travel on different topics, so a test that sends both
@@ -136,11 +139,11 @@ async def wait_for_consent(
     headers = {"Authorization": f"Bearer {token_for(org, 'provider', 'social_care')}"}
     async with httpx.AsyncClient(base_url=suite.url("notifications"), headers=headers) as client:
 
-        async def held() -> dict | None:
+        async def held() -> dict[str, Any] | None:
             response = await client.get(f"/v1/consents/{consent_id}")
             return response.json() if response.status_code == 200 else None
 
-        found: dict = await wait_for(held, timeout=timeout, interval=0.2)
+        found: dict[str, Any] = await wait_for(held, timeout=timeout, interval=0.2)
         return found
 
 

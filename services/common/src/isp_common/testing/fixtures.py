@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ def _docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def broker_bootstrap(tmp_path_factory) -> Iterator[str]:
+def broker_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("ISP_KAFKA_BOOTSTRAP")
     if given:
         yield given
@@ -56,7 +55,7 @@ def broker_bootstrap(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def suite(broker_bootstrap, tmp_path_factory) -> Iterator[Suite]:
+def suite(broker_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     """The four services as real processes on free ports, sharing the test broker."""
     var_dir = tmp_path_factory.mktemp("suite-var")
     suite = Suite(
@@ -82,7 +81,6 @@ def suite(broker_bootstrap, tmp_path_factory) -> Iterator[Suite]:
             },  # noqa: E501
         },
     )
-    started = time.monotonic()
     try:
         suite.start(timeout=120)
     except Exception:
@@ -90,13 +88,12 @@ def suite(broker_bootstrap, tmp_path_factory) -> Iterator[Suite]:
         for log in sorted((Path(var_dir) / "logs").glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-4000:]}")
         raise
-    suite.ready_after = time.monotonic() - started  # type: ignore[attr-defined]
     yield suite
     suite.stop()
 
 
 @pytest.fixture(scope="session")
-def token_for(suite) -> Callable[..., str]:
+def token_for(suite: Suite) -> Callable[..., str]:
     """``token_for("WSCC-CSC", "social_care")``: a bearer token the suite accepts."""
     key_dir = suite.var_dir / "keys"
 
@@ -107,7 +104,7 @@ def token_for(suite) -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
-def kafka(broker_bootstrap) -> KafkaProbe:
+def kafka(broker_bootstrap: str) -> KafkaProbe:
     return KafkaProbe(broker_bootstrap)
 
 
@@ -138,7 +135,7 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server) -> str:
+def postgres_url(postgres_server: str) -> str:
     """A fresh, empty database on the test server, for one test."""
     from .postgres import create_database
 
