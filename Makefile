@@ -19,7 +19,8 @@ install: .venv/.installed
 run: install
 	$(RUN) python -m isp_common.launcher
 
-test: install
+# lint first: ruff, ruff format --check and mypy, then every test
+test: lint
 	$(RUN) pytest -q
 
 test-fast: install
