@@ -4,32 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from functools import partial
 
 from isp_common.runtime import ServiceRuntime
 
+from .context import Referrals
 from .deadlines import prompt_missing_outcomes, raise_overdue
-from .domain import DueRules
 from .handlers import handlers_by_topic
 
 log = logging.getLogger(__name__)
 
 
-def register(runtime: ServiceRuntime, rules: DueRules) -> None:
-    for topic, handlers in handlers_by_topic(rules).items():
+def register(runtime: ServiceRuntime, referrals: Referrals) -> None:
+    for topic, handlers in handlers_by_topic(referrals.rules, runtime.clock).items():
         runtime.subscribe(topic, handlers)
+    timer = partial(referral_deadlines, runtime, referrals)
+    runtime.every(runtime.settings.timer_interval, timer, name="referral_deadlines")
 
-    def check_deadlines() -> tuple[int, int]:
-        now = datetime.now(UTC)
-        with runtime.uow() as uow:
-            overdue = raise_overdue(uow, now, rules)
-            prompted = prompt_missing_outcomes(uow, now)
-            uow.commit()
-        return overdue, prompted
 
-    async def referral_deadlines() -> None:
-        overdue, prompted = await asyncio.to_thread(check_deadlines)
-        if overdue or prompted:
-            log.info("deadlines: %d overdue raised, %d appointment outcomes prompted", overdue, prompted)
+async def referral_deadlines(runtime: ServiceRuntime, referrals: Referrals) -> None:
+    overdue, prompted = await asyncio.to_thread(check_deadlines, runtime, referrals)
+    if overdue or prompted:
+        log.info("deadlines: %d overdue raised, %d appointment outcomes prompted", overdue, prompted)
 
-    runtime.every(runtime.settings.timer_interval, referral_deadlines)
+
+def check_deadlines(runtime: ServiceRuntime, referrals: Referrals) -> tuple[int, int]:
+    """One tick of the timer, in one transaction: missed due dates raised, missing outcomes prompted."""
+    now = runtime.clock.now()
+    with runtime.uow() as uow:
+        overdue = raise_overdue(uow, now, referrals.rules)
+        prompted = prompt_missing_outcomes(uow, now)
+        uow.commit()
+    return overdue, prompted

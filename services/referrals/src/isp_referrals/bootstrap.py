@@ -1,28 +1,53 @@
-"""The composition root: the only place that builds engines, producers and the faust app."""
+"""The composition root: the only place that builds the runtime (engine, clock, producers, the faust
+app) and the service's own collaborators. Tests call :func:`build` with fakes."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+from isp_common.clock import Clock
 from isp_common.runtime import ServiceRuntime
 from isp_common.workingdays import WorkingCalendar
+from sqlalchemy.engine import Engine
 
-from . import agents, api
-from .config import Settings
+from . import agents
+from .api import referrals, transitions
+from .context import Referrals
 from .domain import DueRules
+from .settings import Settings
+
+DESCRIPTION = (
+    "Referrals both ways between treatment providers and children's social care: thresholds, "
+    "triage, allocation, the due dates the protocol sets (in working days), appointments and DNAs."
+)
 
 
-def build(settings: Settings | None = None) -> ServiceRuntime:
+def build(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+) -> ServiceRuntime:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP referrals",
-        description=(
-            "Referrals both ways between treatment providers and children's social care: thresholds, "
-            "triage, allocation, the due dates the protocol sets (in working days), appointments and DNAs."
-        ),
+        description=DESCRIPTION,
+        engine=engine,
+        clock=clock,
+        producer_factory=producer_factory,
     )
-    rules = DueRules(
-        calendar=WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays),
-        assessment_booking_working_days=settings.assessment_booking_working_days,
-        allocation_weekday=settings.allocation_weekday,
+    context = Referrals(
+        rules=DueRules(
+            calendar=WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays),
+            assessment_booking_working_days=settings.assessment_booking_working_days,
+            allocation_weekday=settings.allocation_weekday,
+        )
     )
-    agents.register(runtime, rules)
-    api.install(runtime, rules)
+    runtime.context = context
+    agents.register(runtime, context)
+    runtime.api.include_router(referrals.router)
+    runtime.api.include_router(transitions.router)
     return runtime

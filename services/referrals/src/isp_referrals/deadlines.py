@@ -13,7 +13,7 @@ from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, WorkingCalendar, london_date
 from isp_schemas.referrals import ReferralAppointmentOutcomeMissing, ReferralOverdue
-from sqlmodel import select
+from sqlmodel import col, select
 
 from . import journal
 from .commands.receiver import ensure_next_monthly_due
@@ -35,11 +35,11 @@ def raise_overdue(uow: UnitOfWork, now: datetime, rules: DueRules | None = None)
         select(ReferralDueDate)
         .where(
             ReferralDueDate.due_on < today,
-            ReferralDueDate.met_on.is_(None),
-            ReferralDueDate.waived_at.is_(None),
-            ReferralDueDate.overdue_raised_at.is_(None),
+            col(ReferralDueDate.met_on).is_(None),
+            col(ReferralDueDate.waived_at).is_(None),
+            col(ReferralDueDate.overdue_raised_at).is_(None),
         )
-        .order_by(ReferralDueDate.due_on, ReferralDueDate.id)
+        .order_by(col(ReferralDueDate.due_on), col(ReferralDueDate.id))
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
@@ -84,11 +84,11 @@ def prompt_missing_outcomes(uow: UnitOfWork, now: datetime) -> int:
         select(Appointment)
         .where(
             Appointment.status == "booked",
-            Appointment.outcome_prompted_at.is_(None),
-            Appointment.referral_id.is_not(None),
+            col(Appointment.outcome_prompted_at).is_(None),
+            col(Appointment.referral_id).is_not(None),
             Appointment.scheduled_for < start_of_today,
         )
-        .order_by(Appointment.scheduled_for)
+        .order_by(col(Appointment.scheduled_for))
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )

@@ -1,5 +1,6 @@
 """Recording what happens to a referral: the history row, the due dates and the event on
-``isp.referrals.v1``, all in the caller's unit of work (never a dual write)."""
+``isp.referrals.v1``, all in the caller's unit of work (never a dual write); and the reads
+the steps need."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
 from isp_schemas.referrals import ReferralEvent
-from sqlmodel import select
+from sqlmodel import col, select
 
-from .tables import Referral, ReferralDueDate, ReferralHistory
+from .tables import Appointment, Referral, ReferralDueDate, ReferralHistory
 
 
 def to_utc(dt: datetime) -> datetime:
@@ -83,7 +84,7 @@ def dues_of(uow: UnitOfWork, referral_id: str, due: str | None = None) -> list[R
     stmt = select(ReferralDueDate).where(ReferralDueDate.referral_id == referral_id)
     if due is not None:
         stmt = stmt.where(ReferralDueDate.due == due)
-    return list(uow.session.exec(stmt.order_by(ReferralDueDate.due_on, ReferralDueDate.id)))
+    return list(uow.session.exec(stmt.order_by(col(ReferralDueDate.due_on), col(ReferralDueDate.id))))
 
 
 def meet_due(uow: UnitOfWork, referral_id: str, due: str, met_on: date) -> ReferralDueDate | None:
@@ -102,3 +103,9 @@ def waive_open_dues(uow: UnitOfWork, referral_id: str, now: datetime) -> None:
         if row.met_on is None and row.waived_at is None:
             row.waived_at = to_utc(now)
             uow.session.add(row)
+
+
+def assessment_appointments(uow: UnitOfWork, referral_id: str) -> list[Appointment]:
+    """The referral's assessment appointments, earliest first."""
+    stmt = select(Appointment).where(Appointment.referral_id == referral_id, Appointment.kind == "assessment")
+    return list(uow.session.exec(stmt.order_by(col(Appointment.scheduled_for))))

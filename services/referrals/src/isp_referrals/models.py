@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from isp_schemas.people import Child, EntityId, OrgId, Person
 from isp_schemas.referrals import Direction, Rag, ReferralDue, ReferralRequested, Threshold
@@ -12,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from .domain import STATES
 
 ReferralState = Literal["requested", "accepted", "declined", "cancelled", "allocated", "active", "closed"]
-assert set(STATES) == set(ReferralState.__args__)  # noqa: S101 - one list of states
+assert set(STATES) == set(get_args(ReferralState))  # noqa: S101 - one list of states
 
 
 class ReferralCreate(ReferralRequested):
@@ -22,9 +23,14 @@ class ReferralCreate(ReferralRequested):
     with the same id answers 200 with the referral; a different one with a used id answers 409.
     """
 
-    referral_id: EntityId | None = Field(  # type: ignore[assignment]
+    referral_id: EntityId | None = Field(  # type: ignore[assignment]  # optional here, required on the event
         default=None, description="The referral id (unique across the partnership); assigned when left out."
     )
+
+    def as_request(self) -> ReferralRequested:
+        """The referral as the event it is published as, with an id assigned when left out."""
+        fields = self.model_dump(exclude={"referral_id"})
+        return ReferralRequested.model_validate({**fields, "referral_id": self.referral_id or f"ref-{uuid.uuid4()}"})
 
 
 class Stamped(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, DateTime, Integer, UniqueConstraint
@@ -29,15 +30,15 @@ class Referral(SQLModel, table=True):
     from_org: str = Field(index=True)
     to_org: str = Field(index=True)
     nhs_number: str = Field(index=True)
-    person: dict = Field(sa_column=Column(JSON, nullable=False))
-    children: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    person: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     threshold: str | None = None
     rag: str
     consent_id: str | None = None
     summary: str = ""
     # the support request form (social care -> treatment)
     parent_agreed: bool | None = None
-    concerns: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    concerns: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     background: str | None = None  # the form's "history"
     known_to_treatment: bool | None = None
     priority: bool = False
@@ -78,7 +79,7 @@ class ReferralHistory(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     by: str | None = None
     org: str
-    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     event_id: str | None = None
 
 

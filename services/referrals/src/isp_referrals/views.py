@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from . import domain
 from .commands.steps import progress_of
@@ -43,14 +43,14 @@ def referral_view(session: Session, referral: Referral, now: datetime) -> Referr
     dues = session.exec(
         select(ReferralDueDate)
         .where(ReferralDueDate.referral_id == referral.id)
-        .order_by(ReferralDueDate.due_on, ReferralDueDate.id)
+        .order_by(col(ReferralDueDate.due_on), col(ReferralDueDate.id))
     ).all()
     due_dates = [due_view(d, today) for d in dues]
     history = session.exec(
-        select(ReferralHistory).where(ReferralHistory.referral_id == referral.id).order_by(ReferralHistory.id)
+        select(ReferralHistory).where(ReferralHistory.referral_id == referral.id).order_by(col(ReferralHistory.id))
     ).all()
     appointments = session.exec(
-        select(Appointment).where(Appointment.referral_id == referral.id).order_by(Appointment.scheduled_for)
+        select(Appointment).where(Appointment.referral_id == referral.id).order_by(col(Appointment.scheduled_for))
     ).all()
     ahead = [d for d in due_dates if d.status == "pending"]
     return ReferralView(
@@ -140,14 +140,14 @@ def referrals_of(
     elif role == "received":
         stmt = select(Referral).where(Referral.to_org == org)
     else:
-        stmt = select(Referral).where(or_(Referral.from_org == org, Referral.to_org == org))
+        stmt = select(Referral).where(or_(col(Referral.from_org) == org, col(Referral.to_org) == org))
     if state is not None:
         stmt = stmt.where(Referral.state == state)
     if due_before is not None:
         open_due = select(ReferralDueDate.referral_id).where(
             ReferralDueDate.due_on < due_before,
-            ReferralDueDate.met_on.is_(None),
-            ReferralDueDate.waived_at.is_(None),
+            col(ReferralDueDate.met_on).is_(None),
+            col(ReferralDueDate.waived_at).is_(None),
         )
-        stmt = stmt.where(Referral.id.in_(open_due))
-    return list(session.exec(stmt.order_by(Referral.requested_at.desc(), Referral.id).limit(limit)))
+        stmt = stmt.where(col(Referral.id).in_(open_due))
+    return list(session.exec(stmt.order_by(col(Referral.requested_at).desc(), col(Referral.id)).limit(limit)))

@@ -172,6 +172,22 @@ def test_a_due_date_is_overdue_only_once_its_day_has_ended():
     assert domain.overdue(date(2026, 11, 23), date(2026, 11, 24))
 
 
-def test_emergency_threshold_and_priority_direction():
+def test_only_the_emergency_threshold_is_an_emergency():
     assert domain.is_emergency("emergency") and not domain.is_emergency("child_protection_s47")
-    assert domain.is_priority("to_treatment") and not domain.is_priority("to_social_care")
+
+
+def test_a_refused_transition_is_a_conflict_naming_the_state_and_the_allowed_commands():
+    with pytest.raises(IllegalTransition) as refused:
+        domain.transition(Progress("requested"), "allocate")
+    assert refused.value.status == 409 and refused.value.title == "Transition not allowed"
+    assert refused.value.extra == {
+        "state": "requested",
+        "command": "allocate",
+        "allowed": ["amend", "cancel", "accept", "decline"],
+    }
+    assert refused.value.detail == (
+        "allocate is not allowed: the referral is requested. Allowed now: amend, cancel, accept, decline."
+    )
+    answered = refused.value.with_requests(["POST /v1/referrals/r-1/accept"])
+    assert answered.extra["allowed_requests"] == ["POST /v1/referrals/r-1/accept"]
+    assert answered.detail == refused.value.detail

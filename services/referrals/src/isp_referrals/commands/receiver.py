@@ -4,7 +4,7 @@ watches (:mod:`isp_referrals.deadlines`); closing waives those still open."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
@@ -23,7 +23,6 @@ from isp_schemas.referrals import (
 
 from .. import domain, journal
 from ..domain import DueRules
-from ..handlers import assessment_appointments
 from ..tables import Referral
 from .steps import Actor, _step, _when, load, progress_of
 
@@ -46,9 +45,9 @@ def accept(
         accepted_on = london_date(when)
         journal.add_due(uow, referral, "assessment_booking", rules.assessment_booking_due(accepted_on), referral.to_org)
         uow.session.flush()
-        booked = [a for a in assessment_appointments(uow, referral.id) if a.booked_at is not None]
+        booked = [a.booked_at for a in journal.assessment_appointments(uow, referral.id) if a.booked_at is not None]
         if booked:  # the provider booked it before accepting
-            journal.meet_due(uow, referral.id, "assessment_booking", london_date(as_utc(booked[0].booked_at)))
+            journal.meet_due(uow, referral.id, "assessment_booking", london_date(as_utc(booked[0])))
     return referral
 
 
@@ -219,7 +218,7 @@ def record_summary(
     return referral
 
 
-def ensure_next_monthly_due(uow: UnitOfWork, referral: Referral, rules: DueRules):
+def ensure_next_monthly_due(uow: UnitOfWork, referral: Referral, rules: DueRules) -> date | None:
     """While active, one monthly summary is always open ahead: add the next when none is."""
     rows = journal.dues_of(uow, referral.id, "monthly_summary")
     pending = [r for r in rows if r.status == "pending"]

@@ -1,5 +1,5 @@
-"""The sending organisation's commands: amend the referral while it is still requested, or
-cancel it. (Making one is :func:`isp_referrals.handlers.make_referral`.)"""
+"""The sending organisation's commands: make a referral, amend it while it is still requested,
+or cancel it."""
 
 from __future__ import annotations
 
@@ -9,14 +9,45 @@ from typing import Any
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
+from isp_schemas import topics
+from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAmended, ReferralCancelled, ReferralRequested
 from pydantic import ValidationError
 
-from .. import domain
+from .. import domain, intake
 from ..domain import DueRules
-from ..handlers import request_fields
 from ..tables import Referral
 from .steps import Actor, _step, load, progress_of
+
+
+def refer(
+    uow: UnitOfWork, data: ReferralRequested, actor: Actor, now: datetime, *, rules: DueRules
+) -> tuple[Referral, bool]:
+    """A referral asked for over HTTP by a practitioner of ``from_org``. Returns the referral and
+    whether it is new: the same referral sent again under its id is answered with the stored one."""
+    if data.from_org != actor.org:
+        raise domain.NotYourReferral("from_org must be your own organisation.")
+    existing = uow.session.get(Referral, data.referral_id)
+    if existing is not None and intake.same_request(existing, data):
+        return existing, False
+    return make_referral(uow, data, actor, now, rules), True
+
+
+def make_referral(uow: UnitOfWork, data: ReferralRequested, actor: Actor, now: datetime, rules: DueRules) -> Referral:
+    """A referral made over HTTP: stored, and published through the outbox as the same
+    ``uk.isp.referral.requested.v1`` a partner system would publish (source = from_org)."""
+    event = CloudEvent.create(
+        type=ReferralRequested.event_type,
+        source_org=data.from_org,
+        data=data,
+        subject=data.person.nhs_number,
+        time=now,
+    )
+    referral = intake.record_request(
+        uow, data, source_org=actor.org, at=now, by=actor.sub, channel="api", event_id=event.id, rules=rules
+    )
+    uow.publish(event, topics.REFERRALS)
+    return referral
 
 
 def amend(
@@ -26,7 +57,7 @@ def amend(
     a valid referral (the same validation as a new one)."""
     referral = load(uow, referral_id, "amend", actor)
     domain.transition(progress_of(referral), "amend")
-    current = ReferralRequested.model_validate(request_fields(referral)).model_dump(mode="json")
+    current = ReferralRequested.model_validate(intake.request_fields(referral)).model_dump(mode="json")
     proposed = {**current, **{k: v for k, v in changes.items() if k in domain.AMENDABLE_FIELDS}}
     try:
         amended = ReferralRequested.model_validate(proposed)

@@ -1,5 +1,6 @@
 """What every step of a referral shares: who acts, loading the referral for the party that may
-act, and moving it, recording the history and queuing the event in one unit of work.
+act, moving it, recording the history and queuing the event in one unit of work, and running a
+command to its commit (:func:`apply`).
 
 ``at`` is when the step happened (defaults to ``now``); practitioners often record a visit or
 an allocation after the fact, so it may be earlier than ``now``, but never in the future and
@@ -8,19 +9,25 @@ never before the referral entered its current state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas.referrals import ReferralEvent
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from .. import domain, journal
 from ..domain import Progress
 from ..tables import Referral
 
 CLOCK_SKEW = timedelta(minutes=5)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,22 @@ def progress_of(referral: Referral) -> Progress:
         joint_visit_done=referral.joint_visit_on is not None,
         workbook_opened=referral.workbook_opened_on is not None,
     )
+
+
+def apply(uow: UnitOfWork, command: Callable[Concatenate[UnitOfWork, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run ``command`` in ``uow`` and commit it.
+
+    Two transactions racing on one referral cannot both commit: the referral's version (an
+    optimistic lock) or a unique key stops the second, which is refused as
+    :class:`~isp_referrals.domain.ReferralChanged` (409) so the caller reads it again.
+    """
+    try:
+        result = command(uow, *args, **kwargs)
+        uow.commit()
+    except (StaleDataError, IntegrityError):
+        uow.rollback()
+        raise domain.ReferralChanged() from None
+    return result
 
 
 def load(uow: UnitOfWork, referral_id: str, command: str, actor: Actor) -> Referral:

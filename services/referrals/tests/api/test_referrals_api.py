@@ -1,33 +1,37 @@
-"""The HTTP API in process (routes and database, no broker: the lifespan is not started)."""
+"""The HTTP API in process: build() with an in-memory database and a fixed clock (no broker: the
+lifespan is not started)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from isp_common.auth import issue_token
-from isp_common.tables import OutboxMessage
-from isp_common.testing import unique
+from isp_common.db import make_engine
+from isp_common.runtime import ServiceRuntime
+from isp_common.testing import FixedClock, auth_headers, nhs_number, outbox_events, unique
+from isp_referrals import agents
 from isp_referrals.bootstrap import build
-from isp_referrals.config import Settings
-from sqlmodel import Session, select
+from isp_referrals.settings import Settings
 
-CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", "9434765919"
+CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
+
+
+class Service(TestClient):
+    """The API of one built runtime, with its clock, and signed-in headers for any org."""
+
+    def __init__(self, runtime: ServiceRuntime, clock: FixedClock) -> None:
+        super().__init__(runtime.api, raise_server_exceptions=False)
+        self.runtime, self.clock = runtime, clock
+
+    def login(self, org: str, *roles: str) -> dict[str, str]:
+        return auth_headers(self.runtime.settings.resolved_key_dir, org, *roles, sub=f"user@{org.lower()}")
 
 
 @pytest.fixture
-def service(tmp_path):
-    runtime = build(Settings(var_dir=tmp_path, database_url="sqlite://"))
-    client = TestClient(runtime.api, raise_server_exceptions=False)
-
-    def auth(org: str, *roles: str) -> dict[str, str]:
-        token = issue_token(runtime.settings.resolved_key_dir, f"user@{org.lower()}", org, list(roles))
-        return {"Authorization": f"Bearer {token}"}
-
-    client.login = auth  # type: ignore[attr-defined]
-    client.runtime = runtime  # type: ignore[attr-defined]
-    return client
+def service(tmp_path) -> Service:
+    clock = FixedClock()
+    return Service(build(Settings(var_dir=tmp_path), engine=make_engine("sqlite://"), clock=clock), clock)
 
 
 def body(**overrides):
@@ -57,8 +61,7 @@ def create(service, **overrides):
 
 
 def outbox_types(service) -> list[str]:
-    with Session(service.runtime.engine) as session:
-        return [r.event_type for r in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
+    return [event["type"] for event in outbox_events(service.runtime.engine)]
 
 
 def test_a_referral_made_over_http_is_201_with_its_state_and_published_via_the_outbox(service):
@@ -150,7 +153,7 @@ def test_the_receiver_walks_the_referral_through_its_life(service):
     steps = [
         ("accept", {"rag": "amber"}, "accepted"),
         ("allocate", {"practitioner": "dap-7"}, "allocated"),
-        ("joint-visit", {"scheduled_for": (datetime.now(UTC) + timedelta(days=1)).isoformat()}, "allocated"),
+        ("joint-visit", {"scheduled_for": (service.clock.now() + timedelta(days=1)).isoformat()}, "allocated"),
         ("joint-visit/done", None, "allocated"),
         ("workbook", {}, "allocated"),
         ("activate", {"episode_id": "ep-1"}, "active"),
@@ -218,7 +221,7 @@ def test_decline_needs_a_reason(service):
 
 def test_a_future_at_is_422(service):
     ref = create(service)["id"]
-    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    later = (service.clock.now() + timedelta(days=1)).isoformat()
     response = service.post(
         f"/v1/referrals/{ref}/accept", json={"at": later}, headers=service.login(PROVIDER, "provider")
     )
@@ -252,7 +255,7 @@ def test_the_list_is_the_callers_org_as_sender_or_receiver_filtered_by_state_and
     assert ids(csc, status="requested") == {mine}
     assert ids(provider, role="received") == {mine, accepted, other.json()["id"]}
     assert ids(csc, role="received") == set()
-    far = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    far = (service.clock.now() + timedelta(days=30)).date().isoformat()
     assert ids(provider, due_before=far) == {accepted}
     assert ids(provider, due_before="2000-01-01") == set()
     assert service.get("/v1/referrals", params={"status": "nonsense"}, headers=csc).status_code == 422
@@ -280,3 +283,16 @@ def test_the_openapi_document_describes_every_field_and_parameter(service):
     assert parameters == []
     for path in ("/v1/referrals/{referral_id}/accept", "/v1/referrals/{referral_id}/close"):
         assert "409" in doc["paths"][path]["post"]["responses"]
+
+
+def test_the_timer_raises_a_missed_due_date_at_the_runtimes_clock(service):
+    ref = create(service)["id"]
+    provider = service.login(PROVIDER, "provider")
+    assert service.post(f"/v1/referrals/{ref}/accept", headers=provider).status_code == 200
+    assert agents.check_deadlines(service.runtime, service.runtime.context) == (0, 0)
+    service.clock.advance(days=10)  # the assessment booking was due 5 working days after acceptance
+    assert agents.check_deadlines(service.runtime, service.runtime.context) == (1, 0)
+    [due] = service.get(f"/v1/referrals/{ref}", headers=provider).json()["overdue"]
+    assert due["due"] == "assessment_booking"
+    assert datetime.fromisoformat(due["overdue_raised_at"]) == service.clock.now()
+    assert outbox_types(service)[-1] == "uk.isp.referral.overdue.v1"

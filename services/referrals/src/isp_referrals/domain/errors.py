@@ -1,0 +1,65 @@
+"""What the referral rules refuse. Each class carries the status it is answered with (one handler
+in the runtime turns them into problem+json); details name ids and states, never people."""
+
+from __future__ import annotations
+
+from isp_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+
+
+class ReferralNotFound(NotFound):
+    """No referral with that id (404)."""
+
+    def __init__(self, referral_id: str) -> None:
+        super().__init__(f"No referral {referral_id}.")
+        self.referral_id = referral_id
+
+
+class NotYourReferral(Forbidden):
+    """The caller's organisation is not the party that may do this (403)."""
+
+
+class InvalidCommand(Unprocessable):
+    """The command is well-formed but does not fit the referral (422)."""
+
+    title = "Request does not fit the referral"
+
+
+class DuplicateReferral(Conflict):
+    """The referral id is already in use by a different referral (409)."""
+
+    def __init__(self) -> None:
+        super().__init__("That referral_id is already used by a different referral.")
+
+
+class ReferralChanged(Conflict):
+    """Another transaction changed the referral first (optimistic lock) or made one with the same id (409)."""
+
+    def __init__(self) -> None:
+        super().__init__("The referral changed at the same time; read it again and retry.")
+
+
+class IllegalTransition(Conflict):
+    """A command not allowed in the referral's current state; says which are (409).
+
+    The problem body carries ``state``, ``command`` and ``allowed``; an HTTP adapter adds
+    ``allowed_requests`` (the request for each allowed command) with :meth:`with_requests`.
+    """
+
+    title = "Transition not allowed"
+
+    def __init__(
+        self, command: str, state: str, reason: str, allowed: list[str], allowed_requests: list[str] | None = None
+    ) -> None:
+        self.command = command
+        self.state = state
+        self.reason = reason
+        self.allowed = allowed
+        members: dict[str, object] = {"state": state, "command": command, "allowed": allowed}
+        if allowed_requests is not None:
+            members["allowed_requests"] = allowed_requests
+        detail = f"{command} is not allowed: {reason}. Allowed now: {', '.join(allowed) or 'nothing'}."
+        super().__init__(detail, **members)
+
+    def with_requests(self, allowed_requests: list[str]) -> IllegalTransition:
+        """The same refusal, saying which request makes each allowed command."""
+        return IllegalTransition(self.command, self.state, self.reason, self.allowed, allowed_requests)

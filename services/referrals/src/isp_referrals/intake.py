@@ -1,0 +1,103 @@
+"""Taking a referral in: the one path for a referral made over HTTP (:func:`commands.make_referral`)
+and one published on ``isp.referrals.v1`` (:func:`handlers.referral_requested`), so both are
+validated alike and end alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from isp_common.db import UnitOfWork
+from isp_common.workingdays import london_date
+from isp_schemas.referrals import ReferralRequested
+
+from . import domain, journal
+from .domain import DueRules
+from .tables import Referral
+
+
+def record_request(
+    uow: UnitOfWork,
+    data: ReferralRequested,
+    *,
+    source_org: str,
+    at: datetime,
+    by: str | None,
+    channel: str,
+    event_id: str,
+    rules: DueRules,
+) -> Referral:
+    """Store a new referral in state ``requested``.
+
+    The referring organisation is the one that sends it: ``from_org`` must be the publisher
+    (Kafka) or the caller's organisation (HTTP). Raises NotYourReferral or DuplicateReferral.
+    """
+    if source_org != data.from_org:
+        raise domain.NotYourReferral("from_org must be the referring organisation itself")
+    if uow.session.get(Referral, data.referral_id) is not None:
+        raise domain.DuplicateReferral()
+    emergency = domain.is_emergency(data.threshold)
+    requested_on = london_date(at)
+    referral = Referral(
+        id=data.referral_id,
+        direction=data.direction,
+        from_org=data.from_org,
+        to_org=data.to_org,
+        nhs_number=data.person.nhs_number,
+        person=data.person.model_dump(mode="json", exclude_none=True),
+        children=[c.model_dump(mode="json", exclude_none=True) for c in data.children],
+        threshold=data.threshold,
+        rag=data.rag,
+        consent_id=data.consent_id,
+        summary=data.summary,
+        parent_agreed=data.parent_agreed,
+        concerns=list(data.concerns),
+        background=data.history,
+        known_to_treatment=data.known_to_treatment,
+        priority=data.priority,
+        emergency=emergency,
+        allocation_meeting_on=None if emergency else rules.allocation_meeting_on(requested_on),
+        channel=channel,
+        source_event_id=event_id,
+        requested_at=journal.to_utc(at),
+        last_changed_at=journal.to_utc(at),
+    )
+    uow.session.add(referral)
+    journal.record(
+        uow,
+        referral,
+        "request",
+        at=at,
+        by=by,
+        org=source_org,
+        from_state=None,
+        details={"channel": channel, "threshold": data.threshold, "rag": data.rag, "emergency": emergency},
+        event_id=event_id,
+    )
+    return referral
+
+
+def same_request(referral: Referral, data: ReferralRequested) -> bool:
+    """True when ``data`` is the referral already stored under its id (a harmless retry)."""
+    stored = ReferralRequested.model_validate(request_fields(referral)).model_dump(mode="json")
+    return stored == data.model_dump(mode="json")
+
+
+def request_fields(referral: Referral) -> dict[str, Any]:
+    """The referral as the fields of its requested event (as amended since)."""
+    return {
+        "referral_id": referral.id,
+        "direction": referral.direction,
+        "from_org": referral.from_org,
+        "to_org": referral.to_org,
+        "person": referral.person,
+        "children": referral.children,
+        "threshold": referral.threshold,
+        "rag": referral.rag,
+        "consent_id": referral.consent_id,
+        "summary": referral.summary,
+        "parent_agreed": referral.parent_agreed,
+        "concerns": referral.concerns,
+        "history": referral.background,
+        "known_to_treatment": referral.known_to_treatment,
+    }

@@ -1,0 +1,24 @@
+"""The referrals service's settings: its own under ``ISP_REFERRALS_<NAME>``, shared ones ``ISP_<NAME>``."""
+
+from isp_common.settings import ServiceSettings, service_config
+from pydantic import AliasChoices, Field
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("referrals")
+
+    service_name: str = "referrals"
+    port: int = 8001
+    database_url: str = ""
+    # Shared: the image sets ISP_HOST=0.0.0.0 for every service (ServiceSettings declares host without
+    # an alias, so under this service's prefix it would become ISP_REFERRALS_HOST).
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("ISP_HOST", "host"))
+    assessment_booking_working_days: int = Field(
+        5, ge=1, description="Working days after acceptance by which the assessment appointment must be booked."
+    )
+    allocation_weekday: int = Field(
+        0,
+        ge=0,
+        le=4,
+        description="The weekday (0 = Monday) of the weekly allocation meeting for non-emergency referrals.",
+    )
