@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from isp_common.settings import ServiceSettings
+from isp_common.settings import ServiceSettings, service_config
 from pydantic import ValidationError
 
 
@@ -24,3 +24,36 @@ def test_production_refuses_the_public_embedded_partnership_key(monkeypatch):
         ServiceSettings()
     monkeypatch.setenv("ISP_PARTNERSHIP_KEY", "a-real-secret-from-the-vault")
     assert ServiceSettings().partnership_key == "a-real-secret-from-the-vault"
+
+
+class DemoSettings(ServiceSettings):
+    model_config = service_config("demo")
+
+    service_name: str = "demo"
+    port: int = 8009
+    webhook_timeout: float = 5.0
+
+
+def test_a_services_own_settings_are_read_from_isp_service_names(monkeypatch):
+    monkeypatch.setenv("ISP_DEMO_WEBHOOK_TIMEOUT", "2.5")
+    monkeypatch.setenv("ISP_DEMO_PORT", "9100")
+    monkeypatch.setenv("ISP_DEMO_DATABASE_URL", "sqlite:///demo.db")
+    monkeypatch.setenv("ISP_WEBHOOK_TIMEOUT", "99")  # not the service's name for it
+    monkeypatch.setenv("ISP_PORT", "9999")
+    settings = DemoSettings()
+    assert (settings.webhook_timeout, settings.port, settings.database_url) == (2.5, 9100, "sqlite:///demo.db")
+
+
+def test_shared_settings_keep_their_isp_names_whatever_the_service(monkeypatch):
+    monkeypatch.setenv("ISP_KAFKA_BOOTSTRAP", "broker:9092")
+    monkeypatch.setenv("ISP_DEMO_KAFKA_BOOTSTRAP", "not-read:1")
+    monkeypatch.setenv("ISP_HANDLER_ATTEMPTS", "7")
+    settings = DemoSettings()
+    assert (settings.kafka_bootstrap, settings.handler_attempts) == ("broker:9092", 7)
+
+
+def test_every_setting_may_be_passed_by_name_in_code(monkeypatch, tmp_path):
+    monkeypatch.setenv("ISP_DEMO_WEBHOOK_TIMEOUT", "2.5")
+    settings = DemoSettings(webhook_timeout=1.0, kafka_bootstrap="code:9092", var_dir=tmp_path)
+    assert (settings.webhook_timeout, settings.kafka_bootstrap, settings.var_dir) == (1.0, "code:9092", tmp_path)
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'demo.db'}"

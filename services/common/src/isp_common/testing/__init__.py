@@ -32,7 +32,6 @@ from ..clock import FixedClock
 from ..outbox import outbox_headers
 from ..runtime import ServiceRuntime
 from ..tables import OutboxMessage
-from ..times import utcnow
 
 __all__ = [
     "FakeHttpClient",
@@ -161,7 +160,7 @@ class InProcessBus:
         for _ in range(max_rounds):
             moved = 0
             for runtime in self.runtimes:
-                for row in self._take(runtime.engine):
+                for row in self._take(runtime):
                     moved += 1
                     await self._deliver(row)
             total += moved
@@ -169,12 +168,12 @@ class InProcessBus:
                 return total
         raise AssertionError(f"the outboxes were still not empty after {max_rounds} rounds")
 
-    def _take(self, engine: Engine) -> Iterator[OutboxMessage]:
-        with Session(engine, expire_on_commit=False) as session:
+    def _take(self, runtime: ServiceRuntime) -> Iterator[OutboxMessage]:
+        with Session(runtime.engine, expire_on_commit=False) as session:
             stmt = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)).order_by(col(OutboxMessage.id))
             rows = list(session.exec(stmt))
             for row in rows:
-                row.sent_at = utcnow()
+                row.sent_at = runtime.clock.now()
                 session.add(row)
             session.commit()
         yield from rows
