@@ -158,3 +158,20 @@ async def test_a_drain_that_never_settles_fails_instead_of_spinning(
     publish(sender, (consent_event(), topics.CONSENT))
     with pytest.raises(AssertionError, match="still not empty after 3 rounds"):
         await InProcessBus([sender, receiver]).drain(max_rounds=3)
+
+
+async def test_a_partners_event_is_delivered_then_everything_it_causes(
+    sender: ServiceRuntime, receiver: ServiceRuntime
+) -> None:
+    def answer(uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
+        uow.publish(disclosure_event(), topics.AUDIT)
+
+    receiver.subscribe(topics.CONSENT, {CONSENT_GIVEN: answer})
+    bus = InProcessBus([sender, receiver])
+    partners = consent_event()
+    assert await bus.publish(partners, topics.CONSENT) == 2
+    assert bus.delivered == [("receiver", "handled")]
+    assert [e["id"] for e in bus.events(topics.CONSENT)] == [partners.id]
+    assert [e["type"] for e in bus.events()] == [CONSENT_GIVEN, DisclosureRecorded.event_type]
+    assert bus.events(type=DisclosureRecorded.event_type) == bus.events(topics.AUDIT)
+    assert bus.events(topics.AUDIT, CONSENT_GIVEN) == []

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import make_nhs_number
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -144,15 +145,36 @@ class InProcessBus:
     Each :meth:`drain` takes every unsent outbox row of every runtime, oldest first, hands it
     to each runtime's event processor for that topic (the same code path a faust agent runs:
     parse, inbox, handler, dead-letter), and marks it sent; it repeats until nothing is left.
-    Dead-letters are kept in :attr:`deadlettered` instead of being published.
+    :meth:`publish` plays a partner producing an event to the broker. Everything carried is kept
+    for :meth:`events`; dead-letters are kept in :attr:`deadlettered` instead of being published.
     """
 
     def __init__(self, runtimes: Iterable[ServiceRuntime]) -> None:
         self.runtimes = list(runtimes)
         self.deadlettered: list[tuple[str, str]] = []
         self.delivered: list[tuple[str, str]] = []
+        self.carried: list[tuple[str, bytes]] = []
         for runtime in self.runtimes:
             runtime.deadletters.producer = _DeadLetterSink(self)
+
+    async def publish(self, event: CloudEvent, topic: str, key: str | None = None) -> int:
+        """A partner's event on ``topic`` (keyed by its subject unless ``key`` is given), delivered
+        to every runtime consuming it; then :meth:`drain`, so all it causes has happened. Returns
+        how many events were carried, this one included."""
+        row = OutboxMessage(
+            topic=topic,
+            key=key if key is not None else event.subject,
+            event_id=event.id,
+            event_type=event.type,
+            value=event.to_json_bytes(),
+        )
+        await self._deliver(row)
+        return 1 + await self.drain()
+
+    def events(self, topic: str | None = None, type: str | None = None) -> list[dict[str, Any]]:
+        """The CloudEvents carried so far (partners' and outboxes'), oldest first, as JSON objects."""
+        found = [json.loads(value) for carried_topic, value in self.carried if topic in (None, carried_topic)]
+        return [event for event in found if type in (None, event["type"])]
 
     async def drain(self, max_rounds: int = 50) -> int:
         """Deliver until every outbox is empty; return how many events were delivered."""
@@ -179,6 +201,7 @@ class InProcessBus:
         yield from rows
 
     async def _deliver(self, row: OutboxMessage) -> None:
+        self.carried.append((row.topic, row.value))
         key = row.key.encode() if row.key else None
         for runtime in self.runtimes:
             processor = runtime.processors.get(row.topic)
