@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas.referrals import ReferralRequested
 
@@ -36,8 +37,6 @@ def record_request(
         raise domain.NotYourReferral("from_org must be the referring organisation itself")
     if uow.session.get(Referral, data.referral_id) is not None:
         raise domain.DuplicateReferral()
-    emergency = domain.is_emergency(data.threshold)
-    requested_on = london_date(at)
     referral = Referral(
         id=data.referral_id,
         direction=data.direction,
@@ -45,23 +44,14 @@ def record_request(
         to_org=data.to_org,
         nhs_number=data.person.nhs_number,
         person=data.person.model_dump(mode="json", exclude_none=True),
-        children=[c.model_dump(mode="json", exclude_none=True) for c in data.children],
-        threshold=data.threshold,
         rag=data.rag,
-        consent_id=data.consent_id,
-        summary=data.summary,
-        parent_agreed=data.parent_agreed,
-        concerns=list(data.concerns),
-        background=data.history,
-        known_to_treatment=data.known_to_treatment,
         priority=data.priority,
-        emergency=emergency,
-        allocation_meeting_on=None if emergency else rules.allocation_meeting_on(requested_on),
         channel=channel,
         source_event_id=event_id,
         requested_at=journal.to_utc(at),
         last_changed_at=journal.to_utc(at),
     )
+    apply_request_fields(referral, data, rules)
     uow.session.add(referral)
     journal.record(
         uow,
@@ -71,10 +61,29 @@ def record_request(
         by=by,
         org=source_org,
         from_state=None,
-        details={"channel": channel, "threshold": data.threshold, "rag": data.rag, "emergency": emergency},
+        details={"channel": channel, "threshold": data.threshold, "rag": data.rag, "emergency": referral.emergency},
         event_id=event_id,
     )
     return referral
+
+
+def apply_request_fields(referral: Referral, data: ReferralRequested, rules: DueRules) -> None:
+    """Set what the sender says (and may amend until accepted); an emergency is not held for the
+    weekly allocation meeting, any other referral waits for the first one after it was made."""
+    referral.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
+    referral.threshold = data.threshold
+    referral.rag = data.rag
+    referral.consent_id = data.consent_id
+    referral.summary = data.summary
+    referral.parent_agreed = data.parent_agreed
+    referral.concerns = list(data.concerns)
+    referral.background = data.history
+    referral.known_to_treatment = data.known_to_treatment
+    referral.emergency = domain.is_emergency(data.threshold)
+    if referral.emergency:
+        referral.allocation_meeting_on = None
+    elif referral.allocation_meeting_on is None:
+        referral.allocation_meeting_on = rules.allocation_meeting_on(london_date(as_utc(referral.requested_at)))
 
 
 def same_request(referral: Referral, data: ReferralRequested) -> bool:

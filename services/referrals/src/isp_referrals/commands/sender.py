@@ -7,8 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from isp_common.db import UnitOfWork
-from isp_common.times import as_utc
-from isp_common.workingdays import london_date
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAmended, ReferralCancelled, ReferralRequested
@@ -67,7 +65,7 @@ def amend(
     changed = [k for k in domain.AMENDABLE_FIELDS if after[k] != current[k]]
     if not changed:
         raise domain.InvalidCommand("nothing to change")
-    _apply_request_fields(referral, amended, rules)
+    intake.apply_request_fields(referral, amended, rules)
     named = {k: getattr(amended, k) for k in changed if k in ReferralAmended.model_fields}
     other = {k: after[k] for k in changed if k not in ReferralAmended.model_fields}
     _step(
@@ -91,20 +89,3 @@ def cancel(uow: UnitOfWork, referral_id: str, actor: Actor, reason: str | None, 
     _step(uow, referral, "cancel", actor, now, None, ReferralCancelled, {"reason": reason}, reason=reason)
     referral.reason = reason
     return referral
-
-
-def _apply_request_fields(referral: Referral, data: ReferralRequested, rules: DueRules) -> None:
-    referral.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
-    referral.threshold = data.threshold
-    referral.rag = data.rag
-    referral.consent_id = data.consent_id
-    referral.summary = data.summary
-    referral.parent_agreed = data.parent_agreed
-    referral.concerns = list(data.concerns)
-    referral.background = data.history
-    referral.known_to_treatment = data.known_to_treatment
-    referral.emergency = domain.is_emergency(data.threshold)
-    if referral.emergency:
-        referral.allocation_meeting_on = None
-    elif referral.allocation_meeting_on is None:
-        referral.allocation_meeting_on = rules.allocation_meeting_on(london_date(as_utc(referral.requested_at)))
