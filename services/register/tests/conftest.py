@@ -1,20 +1,21 @@
-"""Fixtures for the register's unit tests: a real unit of work on in-memory SQLite."""
+"""The register's unit-test fixtures: a unit of work on in-memory SQLite (migrated as in
+production), an entry opener, and the outbox read back as CloudEvents."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
-import isp_register.tables  # noqa: F401 - registers the tables
 import pytest
-from isp_common.db import UnitOfWork, create_schema, make_engine
-from isp_common.tables import OutboxMessage
-from isp_register.handlers import open_entry
+from isp_common import migrations
+from isp_common.db import UnitOfWork, make_engine
+from isp_common.testing import outbox_events
+from isp_register import commands
 from isp_register.models import EntryOpen
+from isp_register.tables import RegisterEntry
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.people import make_nhs_number
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 KEY = b"test-partnership-key"
 
@@ -22,47 +23,42 @@ KEY = b"test-partnership-key"
 @pytest.fixture
 def engine() -> Engine:
     engine = make_engine("sqlite://")
-    create_schema(engine)
+    migrations.upgrade(engine, "isp_register")
     return engine
 
 
 @pytest.fixture
-def uow(engine) -> Iterator[UnitOfWork]:
+def uow(engine: Engine) -> Iterator[UnitOfWork]:
     with UnitOfWork(engine) as uow:
         yield uow
 
 
-class Register:
-    """The register's commands and outbox, as the unit tests drive and read them."""
-
-    key = KEY
-
-    def __init__(self, uow: UnitOfWork):
-        self.uow = uow
-
-    @staticmethod
-    def nhs(n: int) -> str:
-        """A valid NHS number for each small ``n``."""
-        stem = 940000000 + n * 7
-        while (number := make_nhs_number(str(stem))) is None:
-            stem += 1
-        return number
-
-    def open(self, org: str, number: str, now: datetime, category: str = "child_concern", **extra):
-        command = EntryOpen(person={"nhs_number": number}, category=category, risk=extra.pop("risk", "high"), **extra)
-        entry = open_entry(self.uow, org=org, by=f"dsl@{org.lower()}", command=command, now=now, partnership_key=KEY)
-        self.uow.commit()
-        return entry
-
-    def published(self, event_type: str | None = None) -> list[CloudEvent]:
-        rows = self.uow.session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        events = [CloudEvent.from_json_bytes(row.value) for row in rows]
-        return [e for e in events if event_type is None or e.type == event_type]
-
-    def outbox_bytes(self) -> list[bytes]:
-        return [row.value for row in self.uow.session.exec(select(OutboxMessage)).all()]
+@pytest.fixture
+def partnership_key() -> bytes:
+    return KEY
 
 
 @pytest.fixture
-def reg(uow) -> Register:
-    return Register(uow)
+def open_entry(uow: UnitOfWork) -> Callable[..., RegisterEntry]:
+    """``open_entry(org, nhs_number, now, category="child_concern", risk="high", **fields)``, committed."""
+
+    def open_(org: str, number: str, now: datetime, category: str = "child_concern", **extra: Any) -> RegisterEntry:
+        command = EntryOpen.model_validate(
+            {"person": {"nhs_number": number}, "category": category, "risk": extra.pop("risk", "high"), **extra}
+        )
+        by = f"dsl@{org.lower()}"
+        entry = commands.open_entry(uow, org=org, by=by, command=command, now=now, partnership_key=KEY)
+        uow.commit()
+        return entry
+
+    return open_
+
+
+@pytest.fixture
+def published(uow: UnitOfWork) -> Callable[..., list[CloudEvent]]:
+    """``published(event_type=None)``: the CloudEvents in the outbox, oldest first."""
+
+    def read(event_type: str | None = None) -> list[CloudEvent]:
+        return [CloudEvent.model_validate(event) for event in outbox_events(uow.session, type=event_type)]
+
+    return read

@@ -1,20 +1,61 @@
-"""The composition root: the only place that builds engines, producers and the faust app."""
+"""The composition root: the only place that builds the register's runtime and wires its parts.
 
+Collaborators are parameters, so tests call the same ``build`` with an in-memory engine and a
+fixed clock, and never reach into private attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+from fastapi.templating import Jinja2Templates
+from isp_common.clock import Clock
+from isp_common.pages import PageSet, install_page_set
 from isp_common.runtime import ServiceRuntime
+from sqlalchemy.engine import Engine
 
 from . import agents, api, pages
-from .api import Clock, system_clock
-from .config import Settings
+from .context import Register
+from .settings import Settings
 
 
-def build(settings: Settings | None = None, clock: Clock = system_clock) -> ServiceRuntime:
+def build(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+) -> ServiceRuntime:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP safeguarding register",
         description="Each service's safeguarding register, monthly reviews, the DSL's weekly review, cross-area flags.",
+        engine=engine,
+        clock=clock,
+        producer_factory=producer_factory,
     )
-    agents.register(runtime, settings.review_reminder_days, clock)
-    api.install(runtime, clock)
-    pages.install(runtime, clock)
+    runtime.context = Register(
+        partnership_key=settings.partnership_key.encode(), review_reminder_days=settings.review_reminder_days
+    )
+    agents.subscribe(runtime, settings.review_reminder_days)
+    runtime.api.include_router(api.entries.router)
+    runtime.api.include_router(api.weekly.router)
+    install_page_set(runtime.api, page_set(settings))
+    runtime.api.include_router(pages.worklist.router)
+    runtime.api.include_router(pages.entries.router)
     return runtime
+
+
+def page_set(settings: Settings) -> PageSet:
+    """The DSL's pages under ``/register``: sign-in cookie scoped there, Secure in production."""
+    return PageSet(
+        prefix=pages.PREFIX,
+        cookie=pages.COOKIE,
+        roles=("dsl",),
+        home="/worklist",
+        templates=Jinja2Templates(env=pages.template_environment()),
+        wrong_role=pages.WRONG_ROLE,
+        secure_cookie=settings.environment == "production",
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
+from isp_common.times import as_utc
 from isp_schemas.people import Child, EntityId, Person
 from isp_schemas.register import RegisterCategory, Risk
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 
 class AgencyContact(BaseModel):
@@ -84,3 +86,114 @@ class WeeklyReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     notes: str = Field(default="", max_length=20000, description="What the weekly review found and decided.")
+
+
+# -- what the API gives ------------------------------------------------------------------------
+
+Instant = Annotated[datetime, PlainSerializer(lambda at: as_utc(at).isoformat(), return_type=str, when_used="json")]
+"""An instant, shown in UTC with its offset (``2026-01-31T11:00:00+00:00``)."""
+
+EntryStatus = Literal["open", "closed"]
+
+
+class EntrySummary(BaseModel):
+    """One entry as the list and the worklist show it."""
+
+    id: str = Field(description="The entry's id.")
+    org: str = Field(description="The organisation whose register holds the entry.")
+    person: dict[str, Any] = Field(description="The client: NHS number and, if known, name and date of birth.")
+    category: RegisterCategory = Field(description="One of the four register categories.")
+    risk: Risk = Field(description="The assessed risk.")
+    status: EntryStatus = Field(description="Open or closed.")
+    opened_on: date = Field(description="The day the person went on the register (Europe/London).")
+    opened_at: Instant = Field(description="When the opening was recorded.")
+    opened_by: str = Field(description="Who opened the entry (the token's subject).")
+    review_due: date = Field(description="The day by which the next review is due.")
+    review_overdue: bool = Field(description="Open and past its review date.")
+    last_reviewed_on: date | None = Field(description="The day of the last review, if any.")
+    version: int = Field(description="Goes up by one with every change.")
+
+
+class MatchPublic(BaseModel):
+    """The same person open on another organisation's register, seen from the reader's side."""
+
+    id: str
+    own_entry_id: str = Field(description="The reader's entry.")
+    own_category: RegisterCategory
+    other_org: str = Field(description="The other organisation.")
+    other_entry_id: str = Field(description="The other organisation's entry.")
+    other_category: RegisterCategory
+    matched_at: Instant = Field(description="When the match was found.")
+
+
+class HistoryItem(BaseModel):
+    """One action on an entry: who, when, and the entry as it stood after it."""
+
+    version: int
+    action: Literal["opened", "reviewed", "updated", "closed"]
+    at: Instant = Field(description="When the action was recorded.")
+    by: str = Field(description="Who acted (the token's subject).")
+    effective_on: date = Field(description="The day the action took effect (a review's or an opening's own date).")
+    notes: str
+    changed: list[str] = Field(description="Names of the fields the action changed (never their values).")
+    review_due: date
+    snapshot: dict[str, Any] = Field(description="The entry as it stood after the action.")
+
+
+class EntryDetail(EntrySummary):
+    """One entry with its details, its cross-area matches and its full history."""
+
+    children: list[dict[str, Any]] = Field(description="Children linked to the client.")
+    agency_contacts: list[dict[str, Any]] = Field(description="Other agencies' contacts.")
+    referral_ids: list[str] = Field(description="Referrals made for this client.")
+    notes: str = Field(description="The current monitoring notes.")
+    closed_on: date | None
+    closed_by: str | None
+    closed_reason: str | None
+    cross_area_matches: list[MatchPublic]
+    history: list[HistoryItem] = Field(description="Every action on the entry, oldest first.")
+
+
+class EntryList(BaseModel):
+    items: list[EntrySummary]
+
+
+class WeeklyReviewPublic(BaseModel):
+    """The DSL's weekly review of the whole register, as recorded."""
+
+    id: str
+    org: str
+    reviewed_on: date
+    week_starting: date = Field(description="The Monday of the week reviewed.")
+    at: Instant
+    by: str
+    notes: str
+    open_entries: int = Field(description="Entries open when the review was recorded.")
+    overdue_entries: int = Field(description="Of those, entries past their review date.")
+
+
+class MissedWeekPublic(BaseModel):
+    """A finished week without a weekly review, for which WeeklyReviewMissed was raised."""
+
+    week_starting: date
+    flagged_at: Instant
+
+
+class WeeklyReviewList(BaseModel):
+    items: list[WeeklyReviewPublic] = Field(description="The weekly reviews, newest first (at most 52).")
+    missed: list[MissedWeekPublic] = Field(description="Weeks missed, newest first (at most 12).")
+
+
+class WorklistPublic(BaseModel):
+    """What the DSL's weekly review goes through, for the caller's organisation."""
+
+    org: str
+    today: date
+    since: Instant = Field(description="A week ago, or the last weekly review if that is earlier.")
+    overdue: list[EntrySummary]
+    due_this_week: list[EntrySummary]
+    opened_since_last_week: list[EntrySummary]
+    cross_area_matches: list[MatchPublic]
+    last_weekly_review: WeeklyReviewPublic | None
+    weekly_review_done_this_week: bool
+    weekly_reviews_missed: list[MissedWeekPublic]

@@ -7,8 +7,8 @@ organisation's record. The person index and the matches hold the ``person_key`` 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -21,12 +21,12 @@ class RegisterEntry(SQLModel, table=True):
     org: str = Field(index=True)
     nhs_number: str
     person_key: str = Field(index=True)
-    person: dict = Field(sa_column=Column(JSON, nullable=False))
+    person: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     category: str
     risk: str
-    children: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    agency_contacts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    referral_ids: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    agency_contacts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    referral_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     notes: str = Field(default="", sa_column=Column(Text, nullable=False))
     status: str = Field(default="open", index=True)  # open | closed
     opened_on: date
@@ -41,7 +41,7 @@ class RegisterEntry(SQLModel, table=True):
     due_flagged_for: date | None = None
     overdue_flagged_for: date | None = None
     version: int = 1
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime
 
 
 class RegisterEntryHistory(SQLModel, table=True):
@@ -56,9 +56,9 @@ class RegisterEntryHistory(SQLModel, table=True):
     by: str
     effective_on: date
     notes: str = Field(default="", sa_column=Column(Text, nullable=False))
-    changed: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    changed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     review_due: date
-    snapshot: dict = Field(sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
 class RegisterWeeklyReview(SQLModel, table=True):
@@ -82,7 +82,7 @@ class RegisterWeeklyReviewMissed(SQLModel, table=True):
     __tablename__ = "register_weekly_review_missed"
     org: str = Field(primary_key=True)
     week_starting: date = Field(primary_key=True)
-    flagged_at: datetime = Field(default_factory=utcnow)
+    flagged_at: datetime
 
 
 class RegisterPersonIndex(SQLModel, table=True):

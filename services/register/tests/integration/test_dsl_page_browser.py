@@ -14,19 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from isp_common.testing import fresh_nhs_number
 from isp_common.workingdays import add_months, london_date
-from isp_schemas.people import make_nhs_number
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 REPO = Path(__file__).resolve().parents[4]
 SCREENSHOT_DIR = REPO / "var" / "screenshots"
-
-
-def fresh_nhs_number() -> str:
-    while (number := make_nhs_number(str(random.randint(400_000_000, 999_999_999)))) is None:
-        pass
-    return number
 
 
 def test_dsl_opens_an_entry_and_records_a_review_in_the_browser_and_review_due_moves_a_month_on(

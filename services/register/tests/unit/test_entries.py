@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
-from isp_register import domain, handlers
+from isp_common.testing import nhs_number, outbox_events
+from isp_register import commands, domain
 from isp_register.models import EntryClose, EntryOpen, EntryReview, EntryUpdate
 from isp_register.tables import RegisterEntryHistory
 from isp_schemas.register import (
@@ -24,16 +26,16 @@ JAN_31 = datetime(2026, 1, 31, 15, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("category", domain.CATEGORIES)
-def test_each_category_opens_an_entry_due_for_review_a_month_on(reg, category):
-    number = reg.nhs(1)
-    entry = reg.open(ORG, number, JAN_31, category=category, risk="medium")
+def test_each_category_opens_an_entry_due_for_review_a_month_on(open_entry, published, partnership_key, category):
+    number = nhs_number(1)
+    entry = open_entry(ORG, number, JAN_31, category=category, risk="medium")
 
     assert (entry.category, entry.status, entry.org) == (category, "open", ORG)
     assert entry.review_due == date(2026, 2, 28)
-    [opened] = reg.published(RegisterEntryOpened.event_type)
+    [opened] = published(RegisterEntryOpened.event_type)
     _, data = parse_event(opened.to_json_bytes())
     assert data.category == category and data.entry_id == entry.id
-    assert data.person_key == person_key(number, reg.key) == opened.subject
+    assert data.person_key == person_key(number, partnership_key) == opened.subject
     assert opened.source_org == ORG
 
 
@@ -46,10 +48,10 @@ def test_the_four_categories_are_the_protocols():
     }
 
 
-def test_an_entry_holds_children_unborn_included_contacts_referrals_and_notes(reg):
-    entry = reg.open(
+def test_an_entry_holds_children_unborn_included_contacts_referrals_and_notes(open_entry):
+    entry = open_entry(
         ORG,
-        reg.nhs(2),
+        nhs_number(2),
         JAN_31,
         children=[{"local_id": "C-1", "date_of_birth": "2019-04-01"}, {"expected_due_date": "2026-06-01"}],
         agency_contacts=[{"agency": "Probation", "name": "A. Officer", "phone": "01234 567890"}],
@@ -67,73 +69,73 @@ def test_an_invalid_nhs_number_is_refused():
         EntryOpen(person={"nhs_number": "9434765918"}, category="child_concern", risk="high")
 
 
-def test_the_same_person_cannot_be_opened_twice_in_one_category(reg):
-    reg.open(ORG, reg.nhs(3), JAN_31)
+def test_the_same_person_cannot_be_opened_twice_in_one_category(uow, open_entry):
+    open_entry(ORG, nhs_number(3), JAN_31)
     with pytest.raises(domain.RuleBroken, match="already open"):
-        reg.open(ORG, reg.nhs(3), JAN_31)
-    reg.uow.rollback()
-    assert reg.open(ORG, reg.nhs(3), JAN_31, category="vulnerable_adult").status == "open"
+        open_entry(ORG, nhs_number(3), JAN_31)
+    uow.rollback()
+    assert open_entry(ORG, nhs_number(3), JAN_31, category="vulnerable_adult").status == "open"
 
 
-def test_a_review_moves_review_due_a_month_on_from_the_review(reg):
-    entry = reg.open(ORG, reg.nhs(4), datetime(2026, 1, 10, 9, tzinfo=UTC))
-    handlers.review_entry(reg.uow, entry, by="dsl", command=EntryReview(notes="Seen at home.", risk="low"), now=JAN_31)
-    reg.uow.commit()
+def test_a_review_moves_review_due_a_month_on_from_the_review(uow, open_entry, published):
+    entry = open_entry(ORG, nhs_number(4), datetime(2026, 1, 10, 9, tzinfo=UTC))
+    commands.review_entry(uow, entry, by="dsl", command=EntryReview(notes="Seen at home.", risk="low"), now=JAN_31)
+    uow.commit()
 
     assert entry.last_reviewed_on == date(2026, 1, 31)
     assert entry.review_due == date(2026, 2, 28)
     assert entry.risk == "low"
-    [reviewed] = reg.published(RegisterEntryReviewed.event_type)
+    [reviewed] = published(RegisterEntryReviewed.event_type)
     assert reviewed.data["reviewed_on"] == "2026-01-31" and reviewed.data["review_due"] == "2026-02-28"
 
 
-def test_a_backdated_review_counts_from_its_own_date(reg):
-    entry = reg.open(ORG, reg.nhs(5), datetime(2026, 1, 2, 9, tzinfo=UTC))
+def test_a_backdated_review_counts_from_its_own_date(uow, open_entry):
+    entry = open_entry(ORG, nhs_number(5), datetime(2026, 1, 2, 9, tzinfo=UTC))
     command = EntryReview(reviewed_on=date(2026, 1, 30))
-    handlers.review_entry(reg.uow, entry, by="dsl", command=command, now=datetime(2026, 2, 2, 9, tzinfo=UTC))
+    commands.review_entry(uow, entry, by="dsl", command=command, now=datetime(2026, 2, 2, 9, tzinfo=UTC))
     assert entry.review_due == date(2026, 2, 28)
 
 
-def test_updates_record_which_fields_changed_but_events_carry_no_values(reg):
-    entry = reg.open(ORG, reg.nhs(6), JAN_31)
+def test_updates_record_which_fields_changed_but_events_carry_no_values(uow, open_entry, published):
+    entry = open_entry(ORG, nhs_number(6), JAN_31)
     command = EntryUpdate(risk="low", agency_contacts=[{"agency": "Health visiting"}], family_name="Taylor")
-    handlers.update_entry(reg.uow, entry, by="dsl", command=command, now=JAN_31)
-    reg.uow.commit()
+    commands.update_entry(uow, entry, by="dsl", command=command, now=JAN_31)
+    uow.commit()
 
     assert entry.risk == "low" and entry.person["family_name"] == "Taylor"
-    [updated] = reg.published(RegisterEntryUpdated.event_type)
+    [updated] = published(RegisterEntryUpdated.event_type)
     assert updated.data["changed"] == ["risk", "agency_contacts", "family_name"]
     assert b"Taylor" not in updated.to_json_bytes() and b"Health visiting" not in updated.to_json_bytes()
 
 
-def test_an_update_that_changes_nothing_keeps_no_history(reg):
-    entry = reg.open(ORG, reg.nhs(7), JAN_31, risk="high")
-    handlers.update_entry(reg.uow, entry, by="dsl", command=EntryUpdate(risk="high"), now=JAN_31)
+def test_an_update_that_changes_nothing_keeps_no_history(uow, open_entry, published):
+    entry = open_entry(ORG, nhs_number(7), JAN_31, risk="high")
+    commands.update_entry(uow, entry, by="dsl", command=EntryUpdate(risk="high"), now=JAN_31)
     assert entry.version == 1
-    assert reg.published(RegisterEntryUpdated.event_type) == []
+    assert published(RegisterEntryUpdated.event_type) == []
 
 
-def test_a_closed_entry_cannot_be_reviewed_or_updated(reg):
-    entry = reg.open(ORG, reg.nhs(8), JAN_31)
-    handlers.close_entry(reg.uow, entry, by="dsl", command=EntryClose(reason="Moved away"), now=JAN_31)
-    reg.uow.commit()
+def test_a_closed_entry_cannot_be_reviewed_or_updated(uow, open_entry, published):
+    entry = open_entry(ORG, nhs_number(8), JAN_31)
+    commands.close_entry(uow, entry, by="dsl", command=EntryClose(reason="Moved away"), now=JAN_31)
+    uow.commit()
 
-    [closed] = reg.published(RegisterEntryClosed.event_type)
+    [closed] = published(RegisterEntryClosed.event_type)
     assert closed.data["reason"] is None  # free text stays with the owning organisation
     with pytest.raises(domain.RuleBroken, match="closed"):
-        handlers.review_entry(reg.uow, entry, by="dsl", command=EntryReview(), now=JAN_31)
+        commands.review_entry(uow, entry, by="dsl", command=EntryReview(), now=JAN_31)
     with pytest.raises(domain.RuleBroken, match="closed"):
-        handlers.update_entry(reg.uow, entry, by="dsl", command=EntryUpdate(risk="low"), now=JAN_31)
+        commands.update_entry(uow, entry, by="dsl", command=EntryUpdate(risk="low"), now=JAN_31)
 
 
-def test_the_full_history_keeps_who_when_and_the_entry_as_it_stood(reg):
-    entry = reg.open(ORG, reg.nhs(9), datetime(2026, 1, 5, 9, tzinfo=UTC), risk="high")
-    handlers.review_entry(reg.uow, entry, by="dsl-b", command=EntryReview(notes="Reviewed", risk="medium"), now=JAN_31)
-    handlers.update_entry(reg.uow, entry, by="dsl-c", command=EntryUpdate(category="vulnerable_adult"), now=JAN_31)
-    handlers.close_entry(reg.uow, entry, by="dsl-d", command=EntryClose(), now=JAN_31)
-    reg.uow.commit()
+def test_the_full_history_keeps_who_when_and_the_entry_as_it_stood(uow, open_entry):
+    entry = open_entry(ORG, nhs_number(9), datetime(2026, 1, 5, 9, tzinfo=UTC), risk="high")
+    commands.review_entry(uow, entry, by="dsl-b", command=EntryReview(notes="Reviewed", risk="medium"), now=JAN_31)
+    commands.update_entry(uow, entry, by="dsl-c", command=EntryUpdate(category="vulnerable_adult"), now=JAN_31)
+    commands.close_entry(uow, entry, by="dsl-d", command=EntryClose(), now=JAN_31)
+    uow.commit()
 
-    rows = reg.uow.session.exec(select(RegisterEntryHistory).order_by(RegisterEntryHistory.id)).all()
+    rows = uow.session.exec(select(RegisterEntryHistory).order_by(RegisterEntryHistory.id)).all()
     assert [(r.version, r.action, r.by) for r in rows] == [
         (1, "opened", "dsl@cgl-wsx"),
         (2, "reviewed", "dsl-b"),
@@ -145,21 +147,21 @@ def test_the_full_history_keeps_who_when_and_the_entry_as_it_stood(reg):
     assert rows[2].snapshot["category"] == "vulnerable_adult"
 
 
-def test_no_register_event_carries_the_nhs_number(reg):
-    number = reg.nhs(10)
-    entry = reg.open(ORG, number, JAN_31, children=[{"nhs_number": reg.nhs(11)}])
-    handlers.review_entry(reg.uow, entry, by="dsl", command=EntryReview(), now=JAN_31)
-    handlers.close_entry(reg.uow, entry, by="dsl", command=EntryClose(), now=JAN_31)
-    reg.uow.commit()
+def test_no_register_event_carries_the_nhs_number(uow, open_entry):
+    number = nhs_number(10)
+    entry = open_entry(ORG, number, JAN_31, children=[{"nhs_number": nhs_number(11)}])
+    commands.review_entry(uow, entry, by="dsl", command=EntryReview(), now=JAN_31)
+    commands.close_entry(uow, entry, by="dsl", command=EntryClose(), now=JAN_31)
+    uow.commit()
 
-    messages = reg.outbox_bytes()
+    messages = [json.dumps(event) for event in outbox_events(uow.session)]
     assert len(messages) == 3
     for message in messages:
-        assert number.encode() not in message and reg.nhs(11).encode() not in message
+        assert number not in message and nhs_number(11) not in message
 
 
-def test_an_entry_transcribed_from_an_earlier_opening_is_due_a_month_after_that_day(reg):
-    entry = reg.open(ORG, reg.nhs(12), datetime(2026, 2, 10, 9, tzinfo=UTC), opened_on=date(2026, 1, 31))
+def test_an_entry_transcribed_from_an_earlier_opening_is_due_a_month_after_that_day(open_entry):
+    entry = open_entry(ORG, nhs_number(12), datetime(2026, 2, 10, 9, tzinfo=UTC), opened_on=date(2026, 1, 31))
     assert (entry.opened_on, entry.review_due) == (date(2026, 1, 31), date(2026, 2, 28))
     with pytest.raises(domain.InvalidDate, match="future"):
-        reg.open(ORG, reg.nhs(13), datetime(2026, 2, 10, 9, tzinfo=UTC), opened_on=date(2026, 2, 11))
+        open_entry(ORG, nhs_number(13), datetime(2026, 2, 10, 9, tzinfo=UTC), opened_on=date(2026, 2, 11))

@@ -1,51 +1,24 @@
-"""The DSL's entry forms in process (no broker): open an entry, change it, close it; errors shown
-on the form with the values kept; every field labelled; nothing identifying in the logs."""
+"""The DSL's pages in process (no broker): signing in; opening an entry, changing it, closing it;
+errors shown on the form with the values kept; every field labelled; posts from another site
+refused; nothing identifying in the logs."""
 
 from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
-from isp_common.auth import issue_token
-from isp_register.bootstrap import build
-from isp_register.config import Settings
 
-ORG = "CGL-WSX"
 NHS = "9434765919"
 BAD_NHS = "9434765918"  # one digit off: fails the modulus 11 check
 
 
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 1, 31, 11, tzinfo=UTC))
-
-
-@pytest.fixture
-def app(tmp_path, clock):
-    settings = Settings(var_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", partnership_key="k")
-    return build(settings, clock=clock)
-
-
-@pytest.fixture
-def token(app) -> str:
-    return issue_token(app.settings.resolved_key_dir, "dsl@cgl-wsx", ORG, ["dsl"])
-
-
 @pytest.fixture
 def client(app, token) -> TestClient:
-    client = TestClient(app.api)  # no lifespan: no broker needed
+    """Signed in as CGL-WSX's DSL."""
+    client = TestClient(app.api)
     assert client.post("/register/login", data={"token": token}, follow_redirects=False).status_code == 303
     return client
 
@@ -327,3 +300,23 @@ def test_the_forms_need_a_login_and_refuse_posts_from_another_site(app, client):
     assert client.post("/register/entries/new", data=opening_form(), headers=evil).status_code == 403
     assert client.post(f"/register/entries/{entry_id}/update", data={}, headers=evil).status_code == 403
     assert client.post(f"/register/entries/{entry_id}/close", data={}, headers=evil).status_code == 403
+
+
+def test_the_page_needs_a_dsl_token_and_renders_the_worklist(app, token):
+    client = TestClient(app.api)
+    assert client.get("/register/worklist", follow_redirects=False).headers["location"] == "/register/login"
+    bad = client.post("/register/login", data={"token": "nonsense"})
+    assert bad.status_code == 401 and 'role="alert"' in bad.text
+    response = client.post("/register/login", data={"token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/register" in cookie
+    page = client.get("/register/worklist")
+    assert page.status_code == 200 and "<h1>Weekly worklist for CGL-WSX</h1>" in page.text
+
+
+def test_a_post_from_another_site_is_refused(app, token):
+    client = TestClient(app.api)
+    client.post("/register/login", data={"token": token})
+    response = client.post("/register/weekly-reviews", data={"notes": "x"}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403

@@ -9,11 +9,14 @@ never repeat what was typed (an NHS number must not travel further than the form
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .models import EntryClose, EntryOpen, EntryUpdate
+from ..models import EntryClose, EntryOpen, EntryReview, EntryUpdate
+
+Command = TypeVar("Command", bound=BaseModel)
 
 CHILD_FIELDS = ("local_id", "nhs_number", "date_of_birth", "expected_due_date")
 AGENCY_FIELDS = ("agency", "name", "role", "phone", "email")
@@ -69,33 +72,34 @@ def row_count(form: dict[str, str], kind: str, least: int) -> int:
     return max([least, *(i + 1 for i in indexes)])
 
 
-def _rows(form: dict[str, str], kind: str, fields: tuple[str, ...]) -> list[dict[str, str | None]]:
+def _rows(form: dict[str, str], kind: str, fields: tuple[str, ...]) -> list[tuple[int, dict[str, str | None]]]:
+    """The rows of ``kind`` with anything typed in them, with their indexes on the form."""
     rows = []
     for i in range(row_count(form, kind, 0)):
         row = {f: _text(form, f"{kind}-{i}-{f}") for f in fields}
         if any(row.values()):
-            rows.append({"_row": i, **row})
+            rows.append((i, row))
     return rows
 
 
 def _children(form: dict[str, str]) -> tuple[list[dict[str, Any]], list[int]]:
     rows = _rows(form, "children", CHILD_FIELDS)
-    return [{k: v for k, v in r.items() if k != "_row" and v is not None} for r in rows], [r["_row"] for r in rows]
+    return [{k: v for k, v in row.items() if v is not None} for _, row in rows], [i for i, _ in rows]
 
 
 def _contacts(form: dict[str, str]) -> tuple[list[dict[str, Any]], list[int]]:
     rows = _rows(form, "agency", AGENCY_FIELDS)
-    contacts = [{k: v for k, v in r.items() if k != "_row" and (v is not None or k == "agency")} for r in rows]
+    contacts = [{k: v for k, v in row.items() if v is not None or k == "agency"} for _, row in rows]
     for contact in contacts:
         contact["agency"] = contact["agency"] or ""  # a contact without its agency is refused, not dropped
-    return contacts, [r["_row"] for r in rows]
+    return contacts, [i for i, _ in rows]
 
 
 def _referral_ids(form: dict[str, str]) -> list[str]:
     return [part.strip() for part in form.get("referral_ids", "").split(",") if part.strip()]
 
 
-def _validate(model: type[BaseModel], data: dict[str, Any], rows: dict[str, list[int]]) -> Any:
+def _validate(model: type[Command], data: dict[str, Any], rows: dict[str, list[int]]) -> Command:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -142,8 +146,20 @@ def close_command(form: dict[str, str]) -> EntryClose:
     return _validate(EntryClose, {"reason": _text(form, "reason")}, {})
 
 
+def review_command(form: dict[str, str]) -> EntryReview:
+    """The review form's command; ValueError (a ValidationError included) if its date or risk is not valid."""
+    reviewed_on = form.get("reviewed_on")
+    return EntryReview.model_validate(
+        {
+            "notes": form.get("notes", ""),
+            "reviewed_on": date.fromisoformat(reviewed_on) if reviewed_on else None,
+            "risk": form.get("risk") or None,
+        }
+    )
+
+
 def update_values(entry: dict[str, Any]) -> dict[str, str]:
-    """The update form's fields as the entry stands (``entry`` as :func:`views.entry_detail` gives it)."""
+    """The update form's fields as the entry stands (``entry``: an EntryDetail dumped to JSON)."""
     values = {
         "category": entry["category"],
         "risk": entry["risk"],

@@ -1,38 +1,16 @@
-"""Pure register rules: no I/O, no framework imports.
-
-Source: the national protocol's provider-based register example (domain/004, notes to
-figure 1): four categories; every entry reviewed at least monthly; the designated
-safeguarding lead (DSL) reviews the whole register weekly; clients open on another area's
-register are flagged.
-"""
+"""When reviews fall due: every entry at least monthly, the whole register weekly (Monday to
+Sunday), and the dates a review or an opening may carry."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 from isp_common.workingdays import add_months
-from isp_schemas.register import RegisterCategory
 
-CATEGORIES: tuple[str, ...] = get_args(RegisterCategory)
-
-CATEGORY_LABELS: dict[str, str] = {
-    "child_concern": "In contact with children about whom there is a concern",
-    "vulnerable_adult": "Vulnerable adult",
-    "risk_to_vulnerable_adults": "Presents a risk to vulnerable adults (including serial domestic abuse perpetrators)",
-    "general_high_risk": "Presents a general high risk (e.g. MAPPA, assaults or threats to staff)",
-}
+from .errors import InvalidDate
 
 Reminder = Literal["due", "overdue"]
-
-
-class RuleBroken(ValueError):
-    """A command the register's state does not allow (answered 409)."""
-
-
-class InvalidDate(RuleBroken):
-    """An opening or review dated in the future, or a review before the entry was opened or
-    last reviewed (answered 422)."""
 
 
 def next_review_due(reviewed_or_opened_on: date) -> date:

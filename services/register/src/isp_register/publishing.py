@@ -1,0 +1,25 @@
+"""What the register publishes on ``isp.register.v1``, through the outbox of the unit of work.
+
+Events carry the ``person_key`` (HMAC of the NHS number) as their subject, never the number:
+only the owning organisation's row holds it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from isp_common.db import UnitOfWork
+from isp_schemas import topics
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.register import RegisterEvent
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def publish(uow: UnitOfWork, data: RegisterEvent, org: str, subject: str, at: datetime | None = None) -> None:
+    uow.publish(
+        CloudEvent.create(type=data.event_type, source_org=org, data=data, subject=subject, time=at), topics.REGISTER
+    )
