@@ -1,7 +1,7 @@
 """The audit trail at 1,000,000 records: build, verify, and query p50/p95.
 
 Builds a SQLite audit database under ``var/bench/`` with correct chaining (the same
-canonical bytes as the service: :func:`isp_audit.chain.body_bytes`, property-tested equal to
+canonical bytes as the service: :func:`isp_audit.domain.chain.body_bytes`, property-tested equal to
 RFC 8785), then times ``verify`` (the code ``GET /v1/verify`` and ``isp audit verify`` run) and
 the two query kinds through :func:`isp_audit.query.search` (the code behind
 ``GET /v1/disclosures``, without the HTTP layer).
@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from isp_audit import chain, guard, query
-from isp_audit.records import record_id
+from isp_audit import guard, query
+from isp_audit.domain import chain
+from isp_audit.domain.records import record_id
+from isp_audit.domain.search import Filters
 from isp_audit.verify import COLUMNS, default_workers, verify
 from isp_common.db import create_schema, make_engine
 from isp_schemas.people import make_nhs_number
@@ -181,12 +183,12 @@ def measure(path: Path, n: int, runs: int = 200, workers: int | None = None) -> 
     persons = people(max(n // 20, 10), random.Random(7))
     span = timedelta(seconds=60 * n)
 
-    def by_person(_i: int) -> query.Filters:
-        return query.Filters(person=rng.choice(persons))
+    def by_person(_i: int) -> Filters:
+        return Filters(person=rng.choice(persons))
 
-    def by_org_and_dates(_i: int) -> query.Filters:
+    def by_org_and_dates(_i: int) -> Filters:
         since = START + span * rng.random()
-        return query.Filters(
+        return Filters(
             org=rng.choice(ORGS), since=chain.utc_text(since), until=chain.utc_text(since + timedelta(days=30))
         )
 

@@ -1,34 +1,49 @@
-"""The composition root: the only place that builds engines, producers and the faust app."""
+"""The composition root: the only place that builds the runtime, the audit context, the
+agents, the API and the pages. Tests call :func:`build` with their own engine and clock."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+from isp_common.clock import Clock
+from isp_common.pages import install_page_set
 from isp_common.runtime import ServiceRuntime
+from sqlalchemy.engine import Engine
 
-from . import agents, api, checkpoints, guard, pages
-from .config import Settings
-from .service import AuditQueries
-from .verify import stored_checkpoints
+from . import agents, api, checkpoints, guard, jobs, pages
+from .context import Audit
+from .settings import Settings
 
 
-def build(settings: Settings | None = None) -> ServiceRuntime:
+def build(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+) -> ServiceRuntime:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP audit",
         description="The tamper-evident record of every share, and the queries information-governance officers need.",
+        engine=engine,
+        clock=clock,
+        producer_factory=producer_factory,
     )
-    guard.install_triggers(runtime.engine)
-    key = checkpoints.ensure_signing_key(settings.resolved_checkpoint_key_dir)
-    queries = AuditQueries(runtime.engine, settings)
-    agents.register(runtime, settings, key)
-    api.install(runtime, queries)
-    runtime.api.include_router(pages.router(queries, secure_cookie=settings.environment != "embedded"))
-    runtime.api.add_exception_handler(pages.SignInNeeded, pages.on_sign_in_needed)
+    guard.protect(runtime.engine)
+    audit = Audit.from_settings(settings, checkpoints.ensure_signing_key(settings.resolved_checkpoint_key_dir))
+    runtime.context = audit
+    agents.subscribe(runtime, settings, audit)
+    for router in api.routers:
+        runtime.api.include_router(router)
+    install_page_set(runtime.api, pages.page_set(secure_cookie=settings.environment != "embedded"))
+    for router in pages.routers:
+        runtime.api.include_router(router)
 
     async def restore_checkpoint_file() -> None:
-        """Lines the file missed (a crash between commit and append) are written again."""
-        in_file = set(checkpoints.read_file(settings.checkpoint_file))
-        for cp in stored_checkpoints(runtime.engine):
-            if cp not in in_file:
-                checkpoints.append_to_file(settings.checkpoint_file, cp)
+        jobs.restore_checkpoint_file(runtime.engine, audit.checkpoint_file)
 
     runtime.on_startup(restore_checkpoint_file)
     return runtime

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from isp_common.keys import ensure_ed25519_key
 
-from . import chain
+from .domain import chain
 
 LOG_NAME = "isp-audit"
 PRIVATE_KEY_FILE = "audit-checkpoint-key.pem"

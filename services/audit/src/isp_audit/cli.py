@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from isp_common.clock import SystemClock
 from isp_common.db import create_schema, make_engine
 from sqlmodel import Session
 
@@ -64,9 +65,9 @@ def erase_command(
     """Erase personal fields of records shared before a time; the erasure is recorded."""
     engine = make_engine(_url(database))
     create_schema(engine)
-    guard.install_triggers(engine)
+    guard.protect(engine)
     moment = before if before.tzinfo else before.replace(tzinfo=UTC)
     with Session(engine) as session:
-        erasure = retention.erase_before(session, moment, by)
+        erasure = retention.erase_before(session, moment, by, SystemClock().now())
         session.commit()
     typer.echo(f"erased {erasure.records if erasure else 0} records")

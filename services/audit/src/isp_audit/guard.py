@@ -8,35 +8,20 @@ stop mistakes and casual edits; someone who can drop a trigger is caught by ``ve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.dml import Delete, Update
 
-from .tables import DISCLOSURE_TABLE, DisclosureRecord
+from .domain.retention import ERASED_COLUMNS as ERASED
+from .domain.retention import KEPT_COLUMNS as KEPT
+from .tables import DISCLOSURE_TABLE
 
-KEPT = (
-    "seq",
-    "id",
-    "recorded_at",
-    "shared_at",
-    "decision",
-    "discloser",
-    "recipient",
-    "purpose",
-    "data_categories",
-    "lawful_basis",
-    "service_user_informed",
-    "source_event_id",
-    "alert_id",
-    "alert_type",
-    "channel",
-    "trace_id",
-    "personal_commitment",
-    "prev_hash",
-    "hash",
-)
-ERASED = ("person", "children", "not_informed_reason", "reason", "personal_salt")
 REFUSAL = "audit_disclosure is append-only: only erasure of personal fields is allowed"
+ERASURE = {"audit_erasure": True}
+"""Execution options that mark a statement as the erasure (:func:`isp_audit.retention.erase_before`)."""
 
 
 def _erasure_shape(unchanged: str) -> str:
@@ -87,9 +72,26 @@ class AppendOnlyViolation(RuntimeError):
     pass
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes(session: Session, _context, _instances) -> None:
-    """The application layer: the ORM never updates or deletes a disclosure record."""
-    for obj in (*session.dirty, *session.deleted):
-        if isinstance(obj, DisclosureRecord) and (obj in session.deleted or session.is_modified(obj)):
-            raise AppendOnlyViolation(f"disclosure record {obj.seq} is append-only")
+def protect(engine: Engine) -> None:
+    """Guard the audit engine: the append-only triggers in its database, and the refusal below
+    on its connections (this engine only: other engines in the process are left alone)."""
+    install_triggers(engine)
+    if not event.contains(engine, "before_execute", _refuse_changes):
+        event.listen(engine, "before_execute", _refuse_changes)
+
+
+def _refuse_changes(
+    _conn: Connection,
+    statement: Any,
+    _multiparams: Any,
+    _params: Mapping[str, Any],
+    execution_options: Mapping[str, Any],
+) -> None:
+    """The application layer: no ORM or Core UPDATE or DELETE of a disclosure record, except the
+    erasure, which says so in its execution options. (Raw SQL text is the database triggers' job.)"""
+    if not isinstance(statement, Update | Delete) or getattr(statement.table, "name", None) != DISCLOSURE_TABLE:
+        return
+    options = {**statement.get_execution_options(), **execution_options}
+    if isinstance(statement, Update) and options.get("audit_erasure"):
+        return
+    raise AppendOnlyViolation(f"{DISCLOSURE_TABLE} is append-only: {type(statement).__name__.upper()} refused")

@@ -1,30 +1,34 @@
-"""Ingest: one record per share (alert id + recipient + decision), appended to the chain;
-and the ledger of alerts delivered on the alerts topics, for reconciliation."""
+"""Reactions to events: one record per share (alert id + recipient + decision), appended to the
+chain; and the ledger of alerts delivered on the alerts topics, for reconciliation. Each takes
+a unit of work; the caller commits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
+from typing import Any
 
+from isp_common.clock import Clock
+from isp_common.consumer import Handler
 from isp_common.db import UnitOfWork
 from isp_schemas import topics
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from . import chain
-from .records import build_row, record_id
+from .domain import chain
+from .domain.records import build_row, record_id
 from .tables import AlertSeen, DisclosureRecord
 
 
 def head(session: Session) -> tuple[int, str]:
     """(size, hash) of the chain: (0, GENESIS) when it is empty."""
-    row = session.exec(
-        select(DisclosureRecord.seq, DisclosureRecord.hash).order_by(DisclosureRecord.seq.desc()).limit(1)
-    ).first()
+    stmt = select(DisclosureRecord.seq, DisclosureRecord.hash).order_by(col(DisclosureRecord.seq).desc()).limit(1)
+    row = session.exec(stmt).first()
     return (row[0], row[1]) if row else (0, chain.GENESIS)
 
 
-def disclosure_values(data: DisclosureRecorded) -> dict:
+def disclosure_values(data: DisclosureRecorded) -> dict[str, Any]:
     values = data.model_dump(mode="json")
     values["children"] = [child.model_dump(mode="json", exclude_none=True) for child in data.children]
     values["shared_at"] = chain.utc_text(data.shared_at)
@@ -32,14 +36,13 @@ def disclosure_values(data: DisclosureRecorded) -> dict:
     return values
 
 
-def append_disclosure(
-    session: Session, data: DisclosureRecorded, now: datetime | None = None
-) -> DisclosureRecord | None:
-    """Append ``data`` to the chain unless that share is already recorded (then None).
+def append_disclosure(uow: UnitOfWork, data: DisclosureRecorded, now: datetime) -> DisclosureRecord | None:
+    """Append ``data`` to the chain, recorded at ``now``, unless that share is already recorded (then None).
 
     The single writer is the one consumer of ``isp.audit.v1``; were a second to race it,
     ``seq`` (primary key) and ``prev_hash`` (unique) make one of them fail and retry.
     """
+    session = uow.session
     existing = session.exec(
         select(DisclosureRecord.seq).where(
             DisclosureRecord.alert_id == data.alert_id,
@@ -50,27 +53,26 @@ def append_disclosure(
     if existing is not None:
         return None
     size, prev_hash = head(session)
-    recorded_at = chain.utc_text(now or datetime.now(UTC))
-    row = build_row(size + 1, prev_hash, disclosure_values(data), recorded_at, chain.new_salt())
+    row = build_row(size + 1, prev_hash, disclosure_values(data), chain.utc_text(now), chain.new_salt())
     record = DisclosureRecord(**row)
     session.add(record)
     return record
 
 
-def disclosure_recorded(uow: UnitOfWork, event: CloudEvent, data: DisclosureRecorded) -> None:
-    append_disclosure(uow.session, data)
+def disclosure_recorded(uow: UnitOfWork, event: CloudEvent, data: DisclosureRecorded, *, clock: Clock) -> None:
+    append_disclosure(uow, data, clock.now())
 
 
-def alert_delivered(session: Session, topic: str, event: CloudEvent, now: datetime | None = None) -> bool:
-    """Note an alert seen on ``topic`` (idempotent); False when it is not an alert."""
+def alert_delivered(uow: UnitOfWork, topic: str, event: CloudEvent, now: datetime) -> bool:
+    """Note an alert seen on ``topic`` at ``now`` (idempotent); False when it is not an alert."""
     recipient = topics.alerts_org(topic)
     if recipient is None or not event.type.startswith("uk.isp.alert."):
         return False
     alert_id = event.data.get("alert_id") or event.id
-    if session.get(AlertSeen, (alert_id, recipient)) is not None:
+    if uow.session.get(AlertSeen, (alert_id, recipient)) is not None:
         return True
     basis = event.data.get("lawful_basis")
-    session.add(
+    uow.session.add(
         AlertSeen(
             alert_id=alert_id,
             recipient=recipient,
@@ -78,10 +80,12 @@ def alert_delivered(session: Session, topic: str, event: CloudEvent, now: dateti
             sender_org=event.data.get("sender_org") or event.source_org,
             basis=basis.get("kind") if isinstance(basis, dict) else None,
             event_time=chain.utc_text(event.time),
-            seen_at=chain.utc_text(now or datetime.now(UTC)),
+            seen_at=chain.utc_text(now),
         )
     )
     return True
 
 
-HANDLERS_BY_TOPIC = {topics.AUDIT: {DisclosureRecorded.event_type: disclosure_recorded}}
+def by_topic(clock: Clock) -> dict[str, dict[str, Handler]]:
+    """The handlers of each topic this service consumes, recording with ``clock``."""
+    return {topics.AUDIT: {DisclosureRecorded.event_type: partial(disclosure_recorded, clock=clock)}}

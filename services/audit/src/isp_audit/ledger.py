@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
+from isp_common.clock import Clock
 from isp_common.db import UnitOfWork
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
@@ -24,11 +26,19 @@ log = logging.getLogger(__name__)
 
 
 class AlertsLedger:
-    def __init__(self, bootstrap: str, group: str, uow_factory: Callable[[], UnitOfWork], metadata_max_age_ms: int):
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        uow_factory: Callable[[], UnitOfWork],
+        metadata_max_age_ms: int,
+        clock: Clock,
+    ):
         self.bootstrap = bootstrap
         self.group = group
         self.uow_factory = uow_factory
         self.metadata_max_age_ms = metadata_max_age_ms
+        self.clock = clock
         self.consumer: AIOKafkaConsumer | None = None
 
     async def run(self) -> None:
@@ -62,16 +72,16 @@ class AlertsLedger:
             with self.uow_factory() as uow:
                 for tp, records in batch.items():
                     for record in records:
-                        self._note(uow, tp.topic, record.value)
+                        self._note(uow, tp.topic, record.value, self.clock.now())
                 uow.commit()
             await self.consumer.commit()
 
     @staticmethod
-    def _note(uow: UnitOfWork, topic: str, value: bytes | None) -> None:
+    def _note(uow: UnitOfWork, topic: str, value: bytes | None, now: datetime) -> None:
         try:
             event = CloudEvent.from_json_bytes(value or b"")
         except ValidationError:
             log.warning("alerts ledger: skipped an unreadable message on %s", topic)
             return
-        alert_delivered(uow.session, topic, event)
+        alert_delivered(uow, topic, event, now)
         uow.session.flush()

@@ -1,4 +1,5 @@
-"""Searching the trail: filters, newest first (``shared_at`` then ``seq``), keyset cursors.
+"""Searching the trail in the database: filters, newest first (``shared_at`` then ``seq``),
+keyset cursors (what a search may ask is :mod:`isp_audit.domain.search`).
 
 Each branch of an organisation filter (discloser = X, or recipient = X) is its own query that
 walks one composite index in order, ``LIMIT n``; the branches are merged in Python. That keeps
@@ -8,103 +9,49 @@ would make the database sort every match.
 
 from __future__ import annotations
 
-import base64
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from isp_common.workingdays import LONDON
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel, col
 
-from . import chain
-from .records import public
+from .domain.records import public
+from .domain.search import Filters, decode_cursor, encode_cursor
+from .tables import DISCLOSURE_TABLE
 from .tables import DisclosureRecord as R
 
-STATUTORY_GROUNDS = (
-    "child_protection_enquiry",
-    "child_protection_plan",
-    "significant_harm",
-    "safeguarding_register_match",
-)
-BASES = ("consent", "statutory", *STATUTORY_GROUNDS)
+COLUMNS = list(SQLModel.metadata.tables[DISCLOSURE_TABLE].columns)
 
 
-class BadCursor(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Filters:
-    person: str | None = None
-    org: str | None = None
-    since: str | None = None  # UTC text, inclusive
-    until: str | None = None  # UTC text, exclusive
-    decision: str | None = None
-    basis: str | None = None
-    purpose: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-def bound(value: str | None, *, end: bool) -> str | None:
-    """``since``/``until`` as UTC text: a date is a whole Europe/London day (``until`` inclusive)."""
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            raise ValueError("a time needs an offset, e.g. 2025-11-03T10:00:00+00:00") from None
-        return chain.utc_text(moment)
-    start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=LONDON)
-    return chain.utc_text(start.astimezone(UTC))
-
-
-def encode_cursor(shared_at: str, seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{shared_at}|{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, int]:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        shared_at, seq = text.split("|")
-        chain.parse_utc_text(shared_at)
-        return shared_at, int(seq)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadCursor("the cursor is not one this service gave") from exc
-
-
-def _party_branches(org: str | None, scope_org: str | None) -> list[list[Any]]:
+def _party_branches(org: str | None, scope_org: str | None) -> list[list[ColumnElement[bool]]]:
     """Equality conditions per branch, for the organisation filter and the caller's scope."""
+    discloser, recipient = col(R.discloser), col(R.recipient)
     if scope_org and org and org != scope_org:
-        return [[R.discloser == scope_org, R.recipient == org], [R.discloser == org, R.recipient == scope_org]]
+        return [[discloser == scope_org, recipient == org], [discloser == org, recipient == scope_org]]
     party = scope_org or org
     if party:
-        return [[R.discloser == party], [R.recipient == party, R.discloser != party]]
+        return [[discloser == party], [recipient == party, discloser != party]]
     return [[]]
 
 
-def _common(f: Filters) -> list[Any]:
-    where: list[Any] = []
+def _common(f: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if f.person:
-        where.append(R.person == f.person)
+        where.append(col(R.person) == f.person)
     if f.since:
-        where.append(R.shared_at >= f.since)
+        where.append(col(R.shared_at) >= f.since)
     if f.until:
-        where.append(R.shared_at < f.until)
+        where.append(col(R.shared_at) < f.until)
     if f.decision:
-        where.append(R.decision == f.decision)
+        where.append(col(R.decision) == f.decision)
     if f.purpose:
-        where.append(R.purpose == f.purpose)
+        where.append(col(R.purpose) == f.purpose)
     if f.basis in ("consent", "statutory"):
-        where.append(R.lawful_basis.like(f'%"kind":"{f.basis}"%'))
+        where.append(col(R.lawful_basis).like(f'%"kind":"{f.basis}"%'))
     elif f.basis:
-        where.append(R.lawful_basis.like(f'%"ground":"{f.basis}"%'))
+        where.append(col(R.lawful_basis).like(f'%"ground":"{f.basis}"%'))
     return where
 
 
@@ -115,12 +62,11 @@ def search(
     where = _common(f)
     if cursor:
         at, seq = decode_cursor(cursor)
-        where.append(tuple_(R.shared_at, R.seq) < tuple_(at, seq))
-    columns = list(R.__table__.columns)
-    order = (R.shared_at.desc(), R.seq.desc())
+        where.append(tuple_(col(R.shared_at), col(R.seq)) < tuple_(at, seq))
+    order = (col(R.shared_at).desc(), col(R.seq).desc())
     pages = []
     for branch in _party_branches(f.org, scope_org):
-        stmt = select(*columns).where(*where, *branch).order_by(*order).limit(limit + 1)
+        stmt = select(*COLUMNS).where(*where, *branch).order_by(*order).limit(limit + 1)
         pages.append([dict(row._mapping) for row in conn.execute(stmt)])
     rows = list(heapq.merge(*pages, key=lambda r: (r["shared_at"], r["seq"]), reverse=True))[: limit + 1]
     more = len(rows) > limit
@@ -139,10 +85,6 @@ def iterate(conn: Connection, f: Filters, *, scope_org: str | None, batch: int =
             return
 
 
-def visible_to(record: dict[str, Any], scope_org: str | None) -> bool:
-    return scope_org is None or scope_org in (record["discloser"], record["recipient"])
-
-
 def get(conn: Connection, record_id: str) -> dict[str, Any] | None:
-    row = conn.execute(select(*R.__table__.columns).where(R.id == record_id)).first()
+    row = conn.execute(select(*COLUMNS).where(col(R.id) == record_id)).first()
     return public(dict(row._mapping)) if row else None

@@ -1,28 +1,26 @@
-"""Erasure after the retention period: personal fields (and the salt) go, integrity stays.
-
-The chain covers a salted commitment to the personal fields, so ``verify`` still passes after
-erasure; dropping the salt makes the commitment useless for guessing who it was. Each run is
-recorded in ``audit_erasure`` and each erased record names the run.
-"""
+"""Erasure in the database (the rule is :mod:`isp_audit.domain.retention`). Each run is
+recorded in ``audit_erasure`` and each erased record names the run."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
-from . import chain
+from . import guard
+from .domain import chain
+from .domain.retention import erased_values, erasure_cutoff
 from .tables import DisclosureRecord as R
 from .tables import Erasure
 
 
-def erase_before(session: Session, before: datetime, by: str, now: datetime | None = None) -> Erasure | None:
+def erase_before(session: Session, before: datetime, by: str, now: datetime) -> Erasure | None:
     """Erase personal fields of records shared before ``before`` (not yet erased); caller commits."""
-    now = now or datetime.now(UTC)
     cutoff = chain.utc_text(before)
-    due = (R.shared_at < cutoff, R.erased_at.is_(None))
+    due = (col(R.shared_at) < cutoff, col(R.erased_at).is_(None))
     count, first, last = session.execute(select(func.count(), func.min(R.seq), func.max(R.seq)).where(*due)).one()
     if not count:
         return None
@@ -39,20 +37,11 @@ def erase_before(session: Session, before: datetime, by: str, now: datetime | No
     session.execute(
         update(R)
         .where(*due)
-        .values(
-            person=None,
-            children=None,
-            not_informed_reason=None,
-            reason=None,
-            personal_salt=None,
-            erased_at=erasure.at,
-            erasure_id=erasure.id,
-        )
-        .execution_options(synchronize_session=False)
+        .values(**erased_values(erasure.id, erasure.at))
+        .execution_options(synchronize_session=False, **guard.ERASURE)
     )
     return erasure
 
 
-def erase_expired(session: Session, retention_days: int, by: str, now: datetime | None = None) -> Erasure | None:
-    now = now or datetime.now(UTC)
-    return erase_before(session, now - timedelta(days=retention_days), by, now)
+def erase_expired(session: Session, retention_days: int, by: str, now: datetime) -> Erasure | None:
+    return erase_before(session, erasure_cutoff(now, retention_days), by, now)

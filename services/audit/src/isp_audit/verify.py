@@ -29,9 +29,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import chain, walk
+from . import walk
 from .checkpoints import SignedCheckpoint, signature_valid
+from .domain import chain
 from .tables import DISCLOSURE_TABLE
+from .walk import Row
 
 COLUMNS = (
     "seq",
@@ -87,10 +89,11 @@ class Verdict:
         }
 
 
-def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple = ()) -> Iterator[tuple]:
+def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple[int, ...] = ()) -> Iterator[Row]:
     raw = engine.raw_connection()
     try:
         if engine.dialect.name == "postgresql":
+            assert raw.driver_connection is not None
             cursor = raw.driver_connection.cursor(name="audit_verify")
             cursor.itersize = batch
         else:
@@ -110,12 +113,12 @@ def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple = ()) -> It
         raw.close()
 
 
-def stream_rows(engine: Engine, batch: int = BATCH) -> Iterator[tuple]:
+def stream_rows(engine: Engine, batch: int = BATCH) -> Iterator[Row]:
     """Every disclosure row in ``seq`` order, as tuples of :data:`COLUMNS`."""
     return _cursor_rows(engine, f"SELECT {', '.join(COLUMNS)} FROM {DISCLOSURE_TABLE} ORDER BY seq", batch)
 
 
-def assemble(rows: Iterable[tuple]) -> Iterator[tuple]:
+def assemble(rows: Iterable[Row]) -> Iterator[Row]:
     """Rows of :data:`COLUMNS` as the walk takes them (see :data:`isp_audit.walk.SQLITE_ASSEMBLED`),
     assembled in Python: the body bytes are prefixed with the stored ``prev_hash``."""
     for row in rows:
@@ -181,7 +184,7 @@ def _utf8(engine: Engine) -> bool:
         return conn.execute(text("PRAGMA encoding")).scalar() == "UTF-8"
 
 
-def assembled_rows(engine: Engine, batch: int = BATCH) -> Iterator[tuple]:
+def assembled_rows(engine: Engine, batch: int = BATCH) -> Iterator[Row]:
     """Every record in seq order as the walk takes them: assembled by SQLite where it can."""
     if engine.dialect.name == "sqlite" and _utf8(engine):
         sql, params = walk.assembled_sql()
@@ -279,7 +282,7 @@ def _walk_in_ranges(engine: Engine, wanted: frozenset[int], workers: int, parall
         return None
     bounds = [top * i // workers for i in range(1, workers)]
     ranges = list(zip([0, *bounds], [*bounds, None], strict=True))
-    procs: list[subprocess.Popen] = []
+    procs: list[subprocess.Popen[str]] = []
     try:
         for after, upto in ranges[1:]:
             procs.append(_start_worker(path, after, upto, wanted))
@@ -291,8 +294,9 @@ def _walk_in_ranges(engine: Engine, wanted: frozenset[int], workers: int, parall
         sql, params = walk.assembled_sql(None, ranges[0][1])
         legs = [walk.walk(_cursor_rows(engine, sql, BATCH, params), wanted)]
         for proc in procs:
-            out = proc.stdout.read()  # type: ignore[union-attr]
-            err = proc.stderr.read()  # type: ignore[union-attr]
+            assert proc.stdout is not None and proc.stderr is not None  # started with PIPE
+            out = proc.stdout.read()
+            err = proc.stderr.read()
             if proc.wait() != 0:
                 log.warning("verify worker failed (%s); walking the chain in one process", err.strip()[-500:])
                 return None
@@ -305,7 +309,7 @@ def _walk_in_ranges(engine: Engine, wanted: frozenset[int], workers: int, parall
     return joined
 
 
-def _start_worker(path: str, after: int, upto: int | None, wanted: frozenset[int]) -> subprocess.Popen:
+def _start_worker(path: str, after: int, upto: int | None, wanted: frozenset[int]) -> subprocess.Popen[str]:
     src = os.path.dirname(os.path.dirname(os.path.abspath(walk.__file__)))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)}
     proc = subprocess.Popen(
@@ -322,16 +326,17 @@ def _start_worker(path: str, after: int, upto: int | None, wanted: frozenset[int
         "upto": upto,
         "wanted": sorted(s for s in wanted if s > after and (upto is None or s <= upto)),
     }
+    assert proc.stdin is not None  # started with PIPE
     try:
-        proc.stdin.write(json.dumps(request))  # type: ignore[union-attr]
-        proc.stdin.close()  # type: ignore[union-attr]
+        proc.stdin.write(json.dumps(request))
+        proc.stdin.close()
     except OSError:
         _stop([proc])
         raise
     return proc
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
+def _stop(procs: list[subprocess.Popen[str]]) -> None:
     for proc in procs:
         if proc.poll() is None:
             proc.kill()

@@ -21,10 +21,18 @@ import sys
 from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 GENESIS = "0" * 64  # chain.GENESIS (a test holds them equal)
 TABLE = "audit_disclosure"  # tables.DISCLOSURE_TABLE
 BATCH = 20_000
+Row = tuple[Any, ...]
+
+
+class Fetching(Protocol):
+    """A DB-API cursor, as far as the walk reads one."""
+
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
 
 
 def _jq(column: str) -> str:
@@ -129,12 +137,12 @@ class Leg:
     @classmethod
     def from_json(cls, text: str) -> Leg:
         d = json.loads(text)
-        failure = tuple(d["failure"]) if d["failure"] is not None else None
+        failure = (int(d["failure"][0]), str(d["failure"][1])) if d["failure"] is not None else None
         heads = {int(k): v for k, v in d["heads"].items()}
-        return cls(d["after"], d["start_hash"], failure, d["size"], d["head"], heads, d["rows"])  # type: ignore[arg-type]
+        return cls(d["after"], d["start_hash"], failure, d["size"], d["head"], heads, d["rows"])
 
 
-def walk(rows: Iterable[tuple], wanted: Collection[int], after: int = 0, prev: str | None = GENESIS) -> Leg:
+def walk(rows: Iterable[Row], wanted: Collection[int], after: int = 0, prev: str | None = GENESIS) -> Leg:
     """Recompute every link of ``rows`` (seq order), starting after record ``after`` whose hash is ``prev``."""
     sha256 = hashlib.sha256
     fromhex = bytes.fromhex
@@ -176,7 +184,7 @@ def walk(rows: Iterable[tuple], wanted: Collection[int], after: int = 0, prev: s
     return Leg(after, start, failure, expected - 1, prev, heads, seen)
 
 
-def prefetched(cursor, batch: int = BATCH) -> Iterator[tuple]:
+def prefetched(cursor: Fetching, batch: int = BATCH) -> Iterator[Row]:
     """Fetch the next batch on a thread while this one is hashed: sqlite3 releases the GIL
     while SQLite steps and builds the canonical text, so the two overlap."""
     with ThreadPoolExecutor(1, thread_name_prefix="audit-verify") as pool:

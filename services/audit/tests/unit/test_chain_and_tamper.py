@@ -9,12 +9,14 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from isp_audit import chain, checkpoints
-from isp_audit.testing import engine_with
+from isp_audit import checkpoints
+from isp_audit.domain import chain
 from isp_audit.verify import join_legs, verify
 from isp_audit.walk import Leg
 from isp_common.db import make_engine
 from sqlalchemy import text
+
+from ..kit import START, disclosure, engine_with, record
 
 KEY = Ed25519PrivateKey.generate()
 TRUSTED = KEY.public_key()
@@ -193,27 +195,18 @@ def test_a_swapped_checkpoint_fails_at_its_size(walker):
 @settings(max_examples=150, deadline=None)
 @given(strings=st.lists(maybe, min_size=4, max_size=4), informed=st.sampled_from([None, True, False]))
 def test_sqlite_assembles_the_same_canonical_bytes(strings, informed):
-    from isp_audit.testing import disclosure
     from isp_audit.verify import assemble, assembled_rows, stream_rows
 
     engine = engine_with(0)
     purpose, reason, not_told, trace = strings
-    with engine.begin() as conn:
-        from isp_audit.handlers import append_disclosure
-        from sqlmodel import Session
-
-        with Session(bind=conn) as session:
-            append_disclosure(
-                session,
-                disclosure(
-                    purpose=purpose or "p",
-                    trace_id=trace,
-                    reason=reason,
-                    not_informed_reason=not_told,
-                    service_user_informed=informed,
-                ),
-            )
-            session.flush()
+    share = disclosure(
+        purpose=purpose or "p",
+        trace_id=trace,
+        reason=reason,
+        not_informed_reason=not_told,
+        service_user_informed=informed,
+    )
+    record(engine, share, now=START)
     (by_sqlite,) = assembled_rows(engine)
     (by_python,) = assemble(stream_rows(engine))
     assert by_sqlite == by_python  # the whole row, with the prev_hash-prefixed body and personal bytes

@@ -1,4 +1,4 @@
-"""The nightly jobs through ``agents.run_nightly`` with a real unit of work on SQLite:
+"""The nightly jobs through ``jobs.run_nightly`` with a real unit of work on SQLite:
 reconciliation alerts partnership IG through the outbox; retention erases expired records."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from isp_audit import agents
-from isp_audit.config import Settings
-from isp_audit.handlers import alert_delivered, append_disclosure
+from isp_audit import jobs
+from isp_audit.context import nightly_policy
+from isp_audit.handlers import alert_delivered
+from isp_audit.settings import Settings
 from isp_audit.tables import DisclosureRecord, Erasure, ReconciliationRun
-from isp_audit.testing import START, disclosure, engine_with
 from isp_audit.verify import verify
 from isp_common.db import UnitOfWork
 from isp_common.tables import OutboxMessage
@@ -19,6 +19,8 @@ from isp_schemas.alerts import DidNotAttendAlert, ReconciliationMismatchAlert
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.examples import EXAMPLES
 from sqlmodel import Session, select
+
+from ..kit import START, disclosure, engine_with, record
 
 IG_ORG, PROVIDER, CSC = "ISP-IG", "CGL-WSX", "WSCC-CSC"
 DELIVERED = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
@@ -30,25 +32,25 @@ def settings(tmp_path):
     return Settings(var_dir=tmp_path, database_url="sqlite://", partnership_ig_org=IG_ORG)
 
 
+def run_nightly(engine, settings: Settings, now: datetime, force: bool = False) -> bool:
+    return jobs.run_nightly(lambda: UnitOfWork(engine), nightly_policy(settings), now, force=force)
+
+
 def deliver(engine, alert_id: str, recipient: str = CSC) -> None:
     """The alerts ledger saw a did-not-attend alert (lawful basis: statutory) on ``recipient``'s topic."""
     data = DidNotAttendAlert.model_validate(
         {**EXAMPLES[DidNotAttendAlert.event_type], "alert_id": alert_id, "sender_org": PROVIDER}
     )
     event = CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data, time=DELIVERED)
-    with Session(engine) as session:
-        assert alert_delivered(session, topics.alerts(recipient), event, now=DELIVERED)
-        session.commit()
+    with UnitOfWork(engine) as uow:
+        assert alert_delivered(uow, topics.alerts(recipient), event, now=DELIVERED)
+        uow.commit()
 
 
 def record_share(engine, alert_id: str, recipient: str = CSC) -> None:
-    with Session(engine) as session:
-        append_disclosure(
-            session,
-            disclosure(alert_id=alert_id, discloser=PROVIDER, recipient=recipient, shared_at=DELIVERED),
-            now=DELIVERED,
-        )
-        session.commit()
+    record(
+        engine, disclosure(alert_id=alert_id, discloser=PROVIDER, recipient=recipient, shared_at=DELIVERED), DELIVERED
+    )
 
 
 def outbox(engine) -> list[OutboxMessage]:
@@ -67,7 +69,7 @@ def test_a_delivered_alert_without_a_shared_record_alerts_partnership_ig_once_a_
     record_share(engine, "alert-recorded")
     deliver(engine, "alert-never-recorded")
 
-    assert agents.run_nightly(lambda: UnitOfWork(engine), settings, NIGHT) is True
+    assert run_nightly(engine, settings, NIGHT) is True
 
     (message,) = outbox(engine)
     assert message.topic == topics.alerts(IG_ORG) == "isp.alerts.ISP-IG.v1"
@@ -84,16 +86,16 @@ def test_a_delivered_alert_without_a_shared_record_alerts_partnership_ig_once_a_
     assert (run.run_on, run.alerts, run.records, run.mismatches) == ("2025-11-04", 2, 1, 1)
 
     # the same night again: nothing new; forced, the alert id repeats (consumers drop the duplicate)
-    assert agents.run_nightly(lambda: UnitOfWork(engine), settings, NIGHT + timedelta(hours=5)) is False
+    assert run_nightly(engine, settings, NIGHT + timedelta(hours=5)) is False
     assert len(outbox(engine)) == 1
-    assert agents.run_nightly(lambda: UnitOfWork(engine), settings, NIGHT + timedelta(hours=6), force=True)
+    assert run_nightly(engine, settings, NIGHT + timedelta(hours=6), force=True)
     assert [m.event_id for m in outbox(engine)] == [message.event_id] * 2
 
 
 def test_a_shared_record_whose_alert_was_never_delivered_is_a_mismatch_too(settings):
     engine = engine_with(0)
     record_share(engine, "alert-not-delivered")
-    assert agents.run_nightly(lambda: UnitOfWork(engine), settings, NIGHT)
+    assert run_nightly(engine, settings, NIGHT)
     (message,) = outbox(engine)
     alert = ReconciliationMismatchAlert.model_validate(CloudEvent.from_json_bytes(message.value).data)
     assert (message.topic, alert.check, alert.reference) == (
@@ -108,7 +110,7 @@ def test_when_everything_reconciles_no_alert_is_written_and_the_run_is_recorded(
     for alert_id in ("alert-a", "alert-b"):
         deliver(engine, alert_id)
         record_share(engine, alert_id)
-    assert agents.run_nightly(lambda: UnitOfWork(engine), settings, NIGHT) is True
+    assert run_nightly(engine, settings, NIGHT) is True
     assert outbox(engine) == []
     (run,) = runs(engine)
     assert (run.alerts, run.records, run.mismatches) == (2, 2, 0)
@@ -118,7 +120,7 @@ def test_nothing_runs_before_the_nightly_hour_in_london(settings):
     engine = engine_with(0)
     deliver(engine, "alert-never-recorded")
     early = datetime(2025, 7, 1, 0, 30, tzinfo=UTC)  # 01:30 in London (BST)
-    assert agents.run_nightly(lambda: UnitOfWork(engine), settings, early) is False
+    assert run_nightly(engine, settings, early) is False
     assert outbox(engine) == [] and runs(engine) == []
 
 
@@ -129,9 +131,9 @@ def test_a_run_after_midnight_in_london_counts_for_that_london_night(settings):
     deliver(engine, "alert-never-recorded", recipient=CSC)
     early = settings.model_copy(update={"nightly_hour": 0})
     at = datetime(2026, 7, 1, 23, 30, tzinfo=UTC)
-    assert agents.run_nightly(lambda: UnitOfWork(engine), early, at) is True
+    assert run_nightly(engine, early, at) is True
     assert [r.run_on for r in runs(engine)] == ["2026-07-02"]
-    assert agents.run_nightly(lambda: UnitOfWork(engine), early, at + timedelta(minutes=1)) is False
+    assert run_nightly(engine, early, at + timedelta(minutes=1)) is False
     assert len(outbox(engine)) == 1
 
 
@@ -139,7 +141,7 @@ def test_the_nightly_run_erases_personal_fields_past_retention_and_the_chain_sti
     engine = engine_with(4)  # shared at START + 0h, 1h, 2h, 3h
     keep_30_days = settings.model_copy(update={"retention_days": 30})
     now = START + timedelta(days=30, hours=1, minutes=30)  # records older than START + 1h30 are due
-    assert agents.run_nightly(lambda: UnitOfWork(engine), keep_30_days, now) is True
+    assert run_nightly(engine, keep_30_days, now) is True
     with Session(engine) as session:
         records = list(session.exec(select(DisclosureRecord).order_by(DisclosureRecord.seq)))
         (erasure,) = session.exec(select(Erasure)).all()

@@ -62,8 +62,6 @@ BODY_FIELDS = (
     "trace_id",
 )
 """The chained body, in canonical (sorted) key order."""
-JSON_FIELDS = frozenset({"data_categories", "lawful_basis", "children"})
-"""Fields stored as canonical JSON text."""
 PERSONAL_FIELDS = ("children", "not_informed_reason", "person", "reason")
 """Erasable fields, under the salted commitment."""
 
@@ -115,7 +113,11 @@ _BODY_TEMPLATE = (
     '"source_event_id":%s,"trace_id":%s}'
 )
 _PERSONAL_TEMPLATE = '{"children":%s,"not_informed_reason":%s,"person":%s,"reason":%s}'
-_BOOL = {True: "true", False: "false", None: "null"}  # SQLite's 1 and 0 hash as True and False
+_BOOL: dict[bool | int | None, str] = {
+    True: "true",
+    False: "false",
+    None: "null",
+}  # SQLite's 1 and 0 are True and False
 
 
 def _q(value: str | None) -> str:

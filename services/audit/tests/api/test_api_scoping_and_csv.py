@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from isp_audit.bootstrap import build
-from isp_audit.config import Settings
-from isp_audit.handlers import append_disclosure
-from isp_audit.service import _cell
+from isp_audit.settings import Settings
 from isp_audit.tables import AccessRecord
-from isp_audit.testing import START, disclosure
-from isp_common.auth import issue_token
+from isp_common.db import make_engine
+from isp_common.testing import FixedClock, auth_headers
 from sqlmodel import Session, select
+
+from ..kit import START, disclosure, record
 
 A, B, C, D = "ORG-A", "ORG-B", "ORG-C", "ORG-D"
 SHARES = [(A, B), (B, A), (C, D), (A, C)]  # (discloser, recipient), seq 1..4
@@ -24,21 +24,17 @@ SHARES = [(A, B), (B, A), (C, D), (A, C)]  # (discloser, recipient), seq 1..4
 
 @pytest.fixture
 def api(tmp_path):
-    runtime = build(Settings(var_dir=tmp_path, database_url="sqlite://"))
-    with Session(runtime.engine) as session:
-        for i, (discloser, recipient) in enumerate(SHARES):
-            at = START + timedelta(hours=i)
-            append_disclosure(session, disclosure(discloser=discloser, recipient=recipient, shared_at=at), now=at)
-            session.flush()
-        session.commit()
+    runtime = build(Settings(var_dir=tmp_path), engine=make_engine("sqlite://"), clock=FixedClock(START))
+    for i, (discloser, recipient) in enumerate(SHARES):
+        at = START + timedelta(hours=i)
+        record(runtime.engine, disclosure(discloser=discloser, recipient=recipient, shared_at=at), now=at)
     client = TestClient(runtime.api, raise_server_exceptions=False)
     client.runtime = runtime  # type: ignore[attr-defined]
     return client
 
 
 def auth(api, org: str, *roles: str) -> dict[str, str]:
-    token = issue_token(api.runtime.settings.resolved_key_dir, f"ig@{org.lower()}", org, list(roles))
-    return {"Authorization": f"Bearer {token}"}
+    return auth_headers(api.runtime.settings.resolved_key_dir, org, *roles)
 
 
 def parties(api, headers, **params) -> list[tuple[str, str]]:
@@ -109,13 +105,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_with_a_leading_apostr
         "trace_id": "-1+1",
     }
     at = START + timedelta(days=1)
-    with Session(api.runtime.engine) as session:
-        append_disclosure(
-            session,
-            disclosure(discloser=A, recipient=B, shared_at=at, decision="withheld", lawful_basis=None, **risky),
-            now=at,
-        )
-        session.commit()
+    withheld = disclosure(discloser=A, recipient=B, shared_at=at, decision="withheld", lawful_basis=None, **risky)
+    record(api.runtime.engine, withheld, now=at)
     response = api.get("/v1/disclosures.csv", headers=auth(api, A, "ig_officer"), params={"decision": "withheld"})
     assert response.status_code == 200, response.text
     (row,) = csv.DictReader(io.StringIO(response.text))
@@ -124,24 +115,58 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted_with_a_leading_apostr
     assert row["data_categories"] == '["attendance"]' and row["service_user_informed"] == "false"
 
 
-@pytest.mark.parametrize(
-    ("value", "cell"),
-    [
-        ("=1+2", "'=1+2"),
-        ("+1", "'+1"),
-        ("-1", "'-1"),
-        ("@cmd", "'@cmd"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("safeguarding", "safeguarding"),
-        ("a=1", "a=1"),
-        ("", ""),
-        (None, ""),
-        (True, "true"),
-        (7, "7"),
-        (["=x"], '["=x"]'),
-        ({"kind": "consent"}, '{"kind":"consent"}'),
-    ],
-)
-def test_a_csv_cell(value, cell):
-    assert _cell(value) == cell
+def test_refusals_are_problem_details(api):
+    officer = auth(api, A, "ig_officer")
+    basis = api.get("/v1/disclosures", headers=officer, params={"basis": "whim"})
+    assert basis.status_code == 422 and basis.headers["content-type"] == "application/problem+json"
+    assert basis.json() == {
+        "type": "about:blank",
+        "title": "Request is not valid",
+        "status": 422,
+        "detail": "basis must be one of consent, statutory, child_protection_enquiry, child_protection_plan, "
+        "significant_harm, safeguarding_register_match.",
+    }
+    since = api.get("/v1/disclosures", headers=officer, params={"since": "2025-11-03T10:00:00"}).json()
+    assert since["detail"] == "since/until: a time needs an offset, e.g. 2025-11-03T10:00:00+00:00"
+    cursor = api.get("/v1/disclosures", headers=officer, params={"cursor": "nonsense"})
+    assert cursor.status_code == 400
+    assert cursor.json() == {
+        "type": "about:blank",
+        "title": "Bad cursor",
+        "status": 400,
+        "detail": "the cursor is not one this service gave",
+    }
+    missing = api.get("/v1/disclosures/no-such-id", headers=officer).json()
+    assert missing == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "There is no disclosure record with that id.",
+    }
+
+
+def test_verify_and_reconciliation_answer_their_documented_shapes(api):
+    ig = auth(api, "ISP-IG", "partnership_ig")
+    verdict = api.get("/v1/verify", headers=ig).json()
+    assert verdict == {
+        "ok": True,
+        "records": 4,
+        "head": verdict["head"],
+        "first_bad_seq": None,
+        "reason": None,
+        "checkpoints_checked": 0,
+    }
+    assert api.get("/v1/reconciliation", headers=ig).json()["records_checked"] == 0  # all within the grace period
+    api.runtime.clock.advance(days=1)
+    report = api.get("/v1/reconciliation", headers=ig).json()
+    assert report["ok"] is False and report["alerts_checked"] == 0 and report["records_checked"] == 4
+    assert report["mismatch_count"] == 4 and {m["check"] for m in report["mismatches"]} == {"record_has_no_alert"}
+
+
+def test_every_route_documents_its_response(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    for path in ("/v1/disclosures", "/v1/disclosures/{record_id}", "/v1/verify", "/v1/reconciliation"):
+        assert "$ref" in paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"], path
+    fhir = paths["/v1/disclosures/{record_id}/fhir"]["get"]["responses"]["200"]["content"]
+    assert "$ref" in fhir["application/fhir+json"]["schema"]
+    assert "text/csv" in paths["/v1/disclosures.csv"]["get"]["responses"]["200"]["content"]

@@ -1,0 +1,48 @@
+"""The audit service's settings: its own under ``ISP_AUDIT_<NAME>``, shared ones ``ISP_<NAME>``."""
+
+from pathlib import Path
+
+from isp_common.settings import ServiceSettings, service_config
+from pydantic import AliasChoices, Field
+
+
+class Settings(ServiceSettings):
+    model_config = service_config("audit")
+
+    service_name: str = "audit"
+    port: int = 8004
+    database_url: str = ""
+    # Shared ISP_HOST (deploy/Dockerfile sets it), which ServiceSettings.host does not alias, so the
+    # audit prefix would otherwise read ISP_AUDIT_HOST. Drop once isp_common aliases it.
+    host: str = Field("127.0.0.1", validation_alias=AliasChoices("ISP_HOST", "host"))
+
+    checkpoint_every_records: int = Field(1000, ge=1, description="Sign the head after this many new records...")
+    checkpoint_every_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="...or this long after the last checkpoint, whichever comes first (if there are new records).",
+    )
+    checkpoint_poll_seconds: float = Field(2.0, gt=0)
+    checkpoint_key_dir: Path | None = Field(
+        None, description="Where the Ed25519 checkpoint key lives (default <var>/keys)."
+    )
+    retention_days: int = Field(
+        8 * 365, ge=1, description="Personal fields of records shared longer ago than this are erased."
+    )
+    partnership_ig_org: str = Field("ISP-IG", description="The organisation told about reconciliation mismatches.")
+    nightly_hour: int = Field(
+        2, ge=0, le=23, description="Europe/London hour after which the nightly reconciliation and erasure run."
+    )
+    nightly_poll_seconds: float = Field(60.0, gt=0)
+    reconciliation_grace_seconds: float = Field(
+        300.0, ge=0, description="Alerts and records younger than this are not yet expected to have their partner."
+    )
+    alerts_metadata_max_age_ms: int = Field(5000, description="How soon a new organisation's alerts topic is noticed.")
+
+    @property
+    def resolved_checkpoint_key_dir(self) -> Path:
+        return self.checkpoint_key_dir or self.resolved_key_dir
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.var_dir / "audit-checkpoints.jsonl"
