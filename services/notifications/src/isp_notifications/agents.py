@@ -1,17 +1,23 @@
-"""Thin faust adapters: subscribe each topic's handlers; start the delivery loop and timers."""
+"""Thin faust adapters: subscribe each topic's handlers; start the delivery loop; the deadline timer."""
+
+from __future__ import annotations
 
 from isp_common.runtime import ServiceRuntime
-from isp_common.workingdays import WorkingCalendar
 
-from .config import Settings
-from .delivery.loop import DeliveryLoop
+from . import deadlines
+from .context import Notifications
 from .handlers import handlers_by_topic
 
 
-def register(runtime: ServiceRuntime, settings: Settings, calendar: WorkingCalendar) -> DeliveryLoop:
-    for topic, handlers in handlers_by_topic(calendar).items():
+def register(runtime: ServiceRuntime, context: Notifications) -> None:
+    for topic, handlers in handlers_by_topic(context.calendar, runtime.clock).items():
         runtime.subscribe(topic, handlers)
-    loop = DeliveryLoop(runtime, settings)
-    runtime.on_startup(loop.start)
-    runtime.every(settings.deadline_check_interval, loop.check_deadlines, name="deadlines")
-    return loop
+    runtime.on_startup(context.delivery.start)
+    settings = context.settings
+
+    async def check_deadlines() -> None:
+        with runtime.uow() as uow:
+            deadlines.check_deadlines(uow, runtime.clock.now(), settings.endpoint_failure_escalation)
+            uow.commit()
+
+    runtime.every(settings.deadline_check_interval, check_deadlines, name="deadlines")

@@ -1,20 +1,51 @@
-"""The composition root: the only place that builds engines, producers and the faust app."""
+"""The composition root: the only place that builds the runtime, the HTTP client and the
+delivery loop. Collaborators are parameters, so tests pass fakes (an in-memory engine, a
+``FixedClock``, a ``FakeHttpClient``) to the same ``build``."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from isp_common.clock import Clock
 from isp_common.runtime import ServiceRuntime
 from isp_common.workingdays import WorkingCalendar
+from sqlalchemy.engine import Engine
 
-from . import agents, api
-from .config import Settings
+from . import agents
+from .api import ROUTERS
+from .context import Notifications
+from .delivery.loop import DeliveryLoop
+from .settings import Settings
 
 
-def build(settings: Settings | None = None) -> ServiceRuntime:
+def build(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+) -> ServiceRuntime:
+    """The notifications service; ``http_client`` posts webhooks (default: one with the settings' timeout)."""
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP notifications",
         description="Consent-aware disclosure: every alert to another organisation, its lawful basis and its delivery.",
+        engine=engine,
+        clock=clock,
+        producer_factory=producer_factory,
     )
-    calendar = WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays)
-    runtime.state_delivery = agents.register(runtime, settings, calendar)  # type: ignore[attr-defined]
-    api.install(runtime, settings)
+    http = http_client or httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+    context = Notifications(
+        settings=settings,
+        calendar=WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays),
+        delivery=DeliveryLoop(runtime, settings, http),
+    )
+    runtime.context = context
+    agents.register(runtime, context)
+    for router in ROUTERS:
+        runtime.api.include_router(router)
     return runtime

@@ -17,61 +17,24 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from isp_common import telemetry
 from isp_common.db import UnitOfWork
 from isp_schemas import topics
-from isp_schemas.alerts import DisclosureWithheldAlert
+from isp_schemas.alerts import AlertBase, DisclosureWithheldAlert
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
-from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 
-from . import facts, policy
+from . import facts
+from .domain import policy
+from .domain.shares import BuildData, Share, alert_id_for, audit_event_id, delivery_id_for, withheld_alert_id
 from .tables import AlertRecord, Delivery, InformingStatement, Subscription
 
 log = logging.getLogger(__name__)
 NOT_YET_TOLD = "not yet told"
-
-
-@dataclass(frozen=True)
-class Share:
-    """An intended share of information about a person from ``sender`` to ``recipient``."""
-
-    alert_type: str
-    sender: str
-    recipient: str
-    nhs_number: str | None
-    person: dict | None
-    source_event_id: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
-    children: list = field(default_factory=list)
-    children_category: str | None = None
-    """The category the children's details fall under (None: the alert carries no children)."""
-    purpose: str = policy.SAFEGUARDING
-    deadline: datetime | None = None
-    emergency: bool = False
-    register_match: bool = False
-    key: str = ""
-    """Extra part of the alert id when one event makes several alerts to one recipient."""
-
-    @property
-    def alert_id(self) -> str:
-        return alert_id_for(self.source_event_id, self.alert_type, self.recipient, self.key)
-
-
-def alert_id_for(source_event_id: str, alert_type: str, recipient: str, key: str = "") -> str:
-    name = f"{source_event_id}/{alert_type}/{recipient}" + (f"/{key}" if key else "")
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
-
-
-BuildData = Callable[[str, dict, tuple[str, ...]], BaseModel]
-"""``build(alert_id, lawful_basis, categories)`` -> the alert's data, with only covered categories."""
 
 
 def decide(uow: UnitOfWork, share: Share, now: datetime) -> policy.Decision:
@@ -91,16 +54,18 @@ def decide(uow: UnitOfWork, share: Share, now: datetime) -> policy.Decision:
     return policy.decide(request, known)
 
 
-def share_alert(uow: UnitOfWork, share: Share, build: BuildData, now: datetime | None = None) -> policy.Decision:
+def share_alert(uow: UnitOfWork, share: Share, build: BuildData, now: datetime) -> policy.Decision:
     """Decide and queue, with the audit record, in the caller's unit of work."""
-    now = now or datetime.now(UTC)
     if uow.session.get(AlertRecord, share.alert_id) is not None:
         return policy.Decision(True, reason="already queued")
     decision = decide(uow, share, now)
     if decision.shared:
+        assert decision.basis is not None  # a share always has its lawful basis
         data = build(share.alert_id, decision.basis, decision.categories)
-        children = share.children if share.children_category in decision.categories else []
-        record = queue_alert(uow, share.alert_id, share.alert_type, share.sender, share.recipient, data, share.deadline)
+        children = share.children_sent(decision.categories)
+        record = queue_alert(
+            uow, share.alert_id, share.alert_type, share.sender, share.recipient, data, share.deadline, now
+        )
         record.lawful_basis = decision.basis
         record.purpose = share.purpose
         record.data_categories = list(decision.categories)
@@ -167,6 +132,7 @@ def withhold(uow: UnitOfWork, share: Share, reason: str, now: datetime) -> None:
         share.person,
         reason,
         share.source_event_id,
+        now,
     )
 
 
@@ -176,14 +142,15 @@ def tell_sender_withheld(
     alert_type: str,
     sender: str,
     recipient: str,
-    person: dict | None,
+    person: dict[str, Any] | None,
     reason: str,
     source_event_id: str | None,
+    now: datetime,
 ) -> None:
     if person is None:  # only a register match carries no person, and it always has a ground
         log.warning("withheld alert %s has no person: sender not alerted", alert_id)
         return
-    withheld_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{alert_id}/withheld"))
+    withheld_id = withheld_alert_id(alert_id)
     if uow.session.get(AlertRecord, withheld_id) is not None:
         return
     data = DisclosureWithheldAlert(
@@ -196,7 +163,7 @@ def tell_sender_withheld(
         source_event_id=source_event_id,
         withheld_alert_id=alert_id,
     )
-    queue_alert(uow, withheld_id, DisclosureWithheldAlert.event_type, sender, sender, data, None)
+    queue_alert(uow, withheld_id, DisclosureWithheldAlert.event_type, sender, sender, data, None, now)
 
 
 def informing(uow: UnitOfWork, sender: str, nhs_number: str | None) -> tuple[bool, str | None]:
@@ -213,11 +180,12 @@ def queue_alert(
     alert_type: str,
     sender: str,
     recipient: str,
-    data: BaseModel,
+    data: AlertBase,
     deadline: datetime | None,
+    now: datetime,
 ) -> AlertRecord:
     """Put the alert on the recipient's topic (through the outbox) and queue its webhooks."""
-    nhs_number = getattr(getattr(data, "person", None), "nhs_number", None)
+    nhs_number = data.person.nhs_number if data.person else None
     # absent, not null: a field left out was withheld (or does not apply); a register match has no person
     body = data.model_dump(mode="json", exclude_none=True)
     event = CloudEvent.create(type=alert_type, source_org=sender, data=body, subject=nhs_number, id=alert_id)
@@ -229,16 +197,18 @@ def queue_alert(
         nhs_number=nhs_number,
         event=event.model_dump(mode="json", exclude_none=True),
         deadline=deadline.astimezone(UTC) if deadline else None,
+        created_at=now,
     )
     uow.session.add(record)
     uow.publish(event, topics.alerts(recipient), key=topics.message_key(event))
-    queue_webhooks(uow, record)
+    queue_webhooks(uow, record, now)
     return record
 
 
-def queue_webhooks(uow: UnitOfWork, record: AlertRecord) -> None:
+def queue_webhooks(uow: UnitOfWork, record: AlertRecord, now: datetime) -> None:
+    """One delivery per subscription of the recipient that takes this type, numbered in its running count."""
     subs = uow.session.exec(
-        select(Subscription).where(Subscription.org == record.recipient, Subscription.active == True)  # noqa: E712
+        select(Subscription).where(Subscription.org == record.recipient, col(Subscription.active).is_(True))
     ).all()
     for sub in subs:
         if sub.types and "*" not in sub.types and record.type not in sub.types:
@@ -250,34 +220,36 @@ def queue_webhooks(uow: UnitOfWork, record: AlertRecord) -> None:
         uow.session.add(sub)
         uow.session.add(
             Delivery(
-                id="msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{record.id}/{sub.id}").hex,
+                id=delivery_id_for(record.id, sub.id),
                 alert_id=record.id,
                 subscription_id=sub.id,
                 org=sub.org,
                 event_number=sub.event_count,
                 body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
                 traceparent=telemetry.current_traceparent(),
+                next_attempt_at=now,
             )
         )
 
 
 def queue_operational(
     uow: UnitOfWork,
-    data: BaseModel,
+    data: AlertBase,
     *,
     sender: str,
     recipient: str,
     source_event_id: str,
+    now: datetime,
     key: str = "",
     deadline: datetime | None = None,
 ) -> AlertRecord | None:
     """An operational alert (no lawful basis: to a party about its own work, or to its own DSL)."""
-    alert_type = data.event_type  # type: ignore[attr-defined]
+    alert_type = data.event_type
     alert_id = alert_id_for(source_event_id, alert_type, recipient, key)
     if uow.session.get(AlertRecord, alert_id) is not None:
         return None
     data = data.model_copy(update={"alert_id": alert_id})
-    return queue_alert(uow, alert_id, alert_type, sender, recipient, data, deadline)
+    return queue_alert(uow, alert_id, alert_type, sender, recipient, data, deadline, now)
 
 
 def publish_record(
@@ -289,10 +261,10 @@ def publish_record(
     discloser: str,
     recipient: str,
     nhs_number: str | None,
-    children: list,
+    children: list[dict[str, Any]],
     purpose: str,
     categories: list[str],
-    basis: dict | None,
+    basis: dict[str, Any] | None,
     informed: tuple[bool | None, str | None],
     source_event_id: str | None,
     channel: str,
@@ -323,7 +295,7 @@ def publish_record(
         source_org=discloser,
         data=record,
         subject=nhs_number,
-        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"audit/{alert_id}/{decision}")),
+        id=audit_event_id(alert_id, decision),
     )
     uow.publish(event, topics.AUDIT, key=nhs_number)
 

@@ -2,36 +2,34 @@
 
 Consents (``isp.consent.v1``); section 47 enquiries and plans with the children and parents
 they name (``isp.socialcare.v1``); referrals, which say who works with a family and which
-are emergencies (``isp.referrals.v1``). Handlers store; :func:`facts_about` reads them back
-as :class:`policy.Facts` for one decision.
+are emergencies (``isp.referrals.v1``). The handlers record them here; :func:`facts_about`
+reads them back as :class:`~isp_notifications.domain.policy.Facts` for one decision.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time
+from datetime import date
+from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
-from isp_common.workingdays import LONDON, london_date
 from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.referrals import (
-    ReferralCancelled,
-    ReferralClosed,
-    ReferralDeclined,
-    ReferralRequested,
-)
+from isp_schemas.referrals import ReferralCancelled, ReferralClosed, ReferralDeclined, ReferralRequested
 from isp_schemas.socialcare import EnquiryClosed, EnquiryOpened, PlanEnded, PlanStarted
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from . import policy
+from .domain import policy
+from .domain.consents import withdrawal_time
 from .tables import ConsentRecord, EnquiryRecord, FactPerson, PlanRecord, ReferralRecord
+
+Child = dict[str, Any]
 
 # -- keeping the facts ----------------------------------------------------------------------
 
 
-def consent_given(uow: UnitOfWork, event: CloudEvent, data: ConsentGiven, now: datetime | None = None) -> None:
+def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
     row = uow.session.get(ConsentRecord, data.consent_id) or ConsentRecord(
         id=data.consent_id,
         nhs_number=data.person.nhs_number,
@@ -49,16 +47,8 @@ def consent_given(uow: UnitOfWork, event: CloudEvent, data: ConsentGiven, now: d
     uow.session.add(row)
 
 
-def withdrawal_time(event: CloudEvent, data: ConsentWithdrawn) -> datetime:
-    """When a withdrawal takes effect: the event's time, or the start of ``withdrawn_on``
-    (London) when that date is earlier than the event's own date (a late-recorded withdrawal)."""
-    at = event.time
-    if data.withdrawn_on < london_date(at):
-        at = datetime.combine(data.withdrawn_on, time(0), tzinfo=LONDON)
-    return at.astimezone(UTC)
-
-
 def record_withdrawal(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn) -> ConsentRecord | None:
+    """Keep the earliest time the consent was withdrawn at; None when the consent is unknown."""
     row = uow.session.get(ConsentRecord, data.consent_id)
     if row is None:
         return None
@@ -70,7 +60,7 @@ def record_withdrawal(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn
     return row
 
 
-def _child_keys(child: dict) -> list[str]:
+def _child_keys(child: Child) -> list[str]:
     keys = []
     if child.get("nhs_number"):
         keys.append(f"nhs:{child['nhs_number']}")
@@ -79,37 +69,37 @@ def _child_keys(child: dict) -> list[str]:
     return keys
 
 
-def _link(uow: UnitOfWork, kind: str, fact_id: str, child: dict, parents: list[str]) -> None:
+def _link(uow: UnitOfWork, kind: str, fact_id: str, child: Child, parents: list[str]) -> None:
     for key in _child_keys(child):
         uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=key, role="child"))
     for nhs in parents:
         uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=f"nhs:{nhs}", role="parent"))
 
 
-def enquiry_opened(uow: UnitOfWork, event: CloudEvent, data: EnquiryOpened, now: datetime | None = None) -> None:
+def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
     row = uow.session.get(EnquiryRecord, data.enquiry_id) or EnquiryRecord(
-        id=data.enquiry_id, org=event.source_org, child=child, parents=parents, opened_on=data.opened_on
+        id=data.enquiry_id, org=org, child=child, parents=parents, opened_on=data.opened_on
     )
     row.child, row.parents, row.opened_on = child, parents, data.opened_on
     uow.session.add(row)
     _link(uow, "enquiry", data.enquiry_id, child, parents)
 
 
-def enquiry_closed(uow: UnitOfWork, event: CloudEvent, data: EnquiryClosed, now: datetime | None = None) -> None:
+def close_enquiry(uow: UnitOfWork, data: EnquiryClosed) -> None:
     row = uow.session.get(EnquiryRecord, data.enquiry_id)
     if row is not None:
         row.closed_on = data.closed_on
         uow.session.add(row)
 
 
-def plan_started(uow: UnitOfWork, event: CloudEvent, data: PlanStarted, now: datetime | None = None) -> None:
+def record_plan(uow: UnitOfWork, org: str, data: PlanStarted) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
     row = uow.session.get(PlanRecord, data.plan_id) or PlanRecord(
         id=data.plan_id,
-        org=event.source_org,
+        org=org,
         kind=data.kind,
         child=child,
         parents=parents,
@@ -120,14 +110,14 @@ def plan_started(uow: UnitOfWork, event: CloudEvent, data: PlanStarted, now: dat
     _link(uow, "plan", data.plan_id, child, parents)
 
 
-def plan_ended(uow: UnitOfWork, event: CloudEvent, data: PlanEnded, now: datetime | None = None) -> None:
+def end_plan(uow: UnitOfWork, data: PlanEnded) -> None:
     row = uow.session.get(PlanRecord, data.plan_id)
     if row is not None:
         row.ended_on = data.ended_on
         uow.session.add(row)
 
 
-def referral_requested(uow: UnitOfWork, data: ReferralRequested) -> None:
+def record_referral(uow: UnitOfWork, data: ReferralRequested) -> None:
     row = uow.session.get(ReferralRecord, data.referral_id) or ReferralRecord(
         id=data.referral_id,
         direction=data.direction,
@@ -142,7 +132,7 @@ def referral_requested(uow: UnitOfWork, data: ReferralRequested) -> None:
     uow.session.add(row)
 
 
-def referral_ended(uow: UnitOfWork, data: ReferralClosed | ReferralCancelled | ReferralDeclined) -> None:
+def end_referral(uow: UnitOfWork, data: ReferralClosed | ReferralCancelled | ReferralDeclined) -> None:
     row = uow.session.get(ReferralRecord, data.referral_id)
     if row is not None:
         row.closed = True
@@ -170,12 +160,12 @@ def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent
     ]
 
 
-def linked_children(session: Session, nhs_number: str | None) -> list[dict]:
+def linked_children(session: Session, nhs_number: str | None) -> list[Child]:
     """Children the facts link to the person: named on referrals about them, or on enquiries
     and plans that name them as a parent."""
     if not nhs_number:
         return []
-    children: list[dict] = []
+    children: list[Child] = []
     for r in session.exec(select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number)):
         children.extend(r.children)
     for fact in _facts_naming(session, [f"nhs:{nhs_number}"]):
@@ -183,7 +173,7 @@ def linked_children(session: Session, nhs_number: str | None) -> list[dict]:
     return _unique_children(children)
 
 
-def _unique_children(children: list[dict]) -> list[dict]:
+def _unique_children(children: list[Child]) -> list[Child]:
     seen: list[policy.ChildRef] = []
     unique = []
     for child in children:
@@ -198,10 +188,10 @@ def _unique_children(children: list[dict]) -> list[dict]:
 def _facts_naming(session: Session, keys: list[str]) -> list[EnquiryRecord | PlanRecord]:
     if not keys:
         return []
-    links = session.exec(select(FactPerson).where(FactPerson.key.in_(keys))).all()
+    links = session.exec(select(FactPerson).where(col(FactPerson.key).in_(keys))).all()
     found: list[EnquiryRecord | PlanRecord] = []
     for kind, fact_id in sorted({(link.kind, link.fact_id) for link in links}):
-        row = session.get(EnquiryRecord if kind == "enquiry" else PlanRecord, fact_id)
+        row = session.get(EnquiryRecord, fact_id) if kind == "enquiry" else session.get(PlanRecord, fact_id)
         if row is not None:
             found.append(row)
     return found
@@ -210,7 +200,7 @@ def _facts_naming(session: Session, keys: list[str]) -> list[EnquiryRecord | Pla
 def facts_about(
     session: Session,
     nhs_number: str | None,
-    children: list[dict],
+    children: list[Child],
     *,
     emergency: bool = False,
     register_match: bool = False,
@@ -220,17 +210,17 @@ def facts_about(
         keys.extend(_child_keys(child))
     enquiries, plans = [], []
     for row in _facts_naming(session, keys):
-        child = policy.ChildRef.of(row.child)
+        ref = policy.ChildRef.of(row.child)
         if isinstance(row, EnquiryRecord):
-            enquiries.append(policy.Enquiry(row.id, child, frozenset(row.parents), row.opened_on, row.closed_on))
+            enquiries.append(policy.Enquiry(row.id, ref, frozenset(row.parents), row.opened_on, row.closed_on))
         else:
-            plans.append(policy.Plan(row.id, row.kind, child, frozenset(row.parents), row.started_on, row.ended_on))
+            plans.append(policy.Plan(row.id, row.kind, ref, frozenset(row.parents), row.started_on, row.ended_on))
     if nhs_number and not emergency:
         open_emergency = session.exec(
             select(ReferralRecord).where(
                 ReferralRecord.nhs_number == nhs_number,
-                ReferralRecord.emergency,
-                ReferralRecord.closed == False,  # noqa: E712
+                col(ReferralRecord.emergency),
+                col(ReferralRecord.closed).is_(False),
             )
         ).first()
         emergency = open_emergency is not None
@@ -243,12 +233,12 @@ def facts_about(
     )
 
 
-def social_care_working_with(session: Session, nhs_number: str, today: date) -> dict[str, list[dict]]:
+def social_care_working_with(session: Session, nhs_number: str, today: date) -> dict[str, list[Child]]:
     """Each social-care organisation working with the person's children, with the children it
     knows of: from open referrals (the social-care end), open enquiries and active plans."""
-    by_org: dict[str, list[dict]] = defaultdict(list)
+    by_org: dict[str, list[Child]] = defaultdict(list)
     referrals = session.exec(
-        select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number, ReferralRecord.closed == False)  # noqa: E712
+        select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number, col(ReferralRecord.closed).is_(False))
     )
     for r in referrals:
         org = r.from_org if r.direction == "to_treatment" else r.to_org

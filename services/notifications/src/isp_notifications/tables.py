@@ -4,6 +4,7 @@ webhook subscriptions and their delivery log. Every table is prefixed ``notifica
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, Text
@@ -17,9 +18,9 @@ class ConsentRecord(SQLModel, table=True):
     id: str = Field(primary_key=True)
     nhs_number: str = Field(index=True)
     recorded_by: str
-    recipients: list = Field(sa_column=Column(JSON, nullable=False))
-    purposes: list = Field(sa_column=Column(JSON, nullable=False))
-    data_categories: list = Field(sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    purposes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    data_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     given_on: date
     expires_on: date | None = None
     withdrawn_at: datetime | None = None
@@ -31,8 +32,8 @@ class EnquiryRecord(SQLModel, table=True):
     __tablename__ = "notifications_enquiry"
     id: str = Field(primary_key=True)
     org: str = Field(index=True)
-    child: dict = Field(sa_column=Column(JSON, nullable=False))
-    parents: list = Field(sa_column=Column(JSON, nullable=False))  # NHS numbers
+    child: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    parents: list[str] = Field(sa_column=Column(JSON, nullable=False))  # NHS numbers
     opened_on: date
     closed_on: date | None = None
 
@@ -44,8 +45,8 @@ class PlanRecord(SQLModel, table=True):
     id: str = Field(primary_key=True)
     org: str = Field(index=True)
     kind: str
-    child: dict = Field(sa_column=Column(JSON, nullable=False))
-    parents: list = Field(sa_column=Column(JSON, nullable=False))
+    child: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    parents: list[str] = Field(sa_column=Column(JSON, nullable=False))
     started_on: date
     ended_on: date | None = None
 
@@ -69,7 +70,7 @@ class ReferralRecord(SQLModel, table=True):
     from_org: str
     to_org: str
     nhs_number: str = Field(index=True)
-    children: list = Field(sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     threshold: str | None = None
     emergency: bool = False
     closed: bool = False
@@ -84,7 +85,7 @@ class ConferenceRecord(SQLModel, table=True):
     issued_at: datetime
     report_due: date
     short_notice: bool
-    invitees: list = Field(sa_column=Column(JSON, nullable=False))
+    invitees: list[str] = Field(sa_column=Column(JSON, nullable=False))
     cancelled: bool = False
 
 
@@ -126,7 +127,7 @@ class AlertRecord(SQLModel, table=True):
     recipient: str = Field(index=True)
     sender: str
     nhs_number: str | None = Field(default=None, index=True)
-    event: dict = Field(sa_column=Column(JSON, nullable=False))
+    event: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     deadline: datetime | None = None
     status: str = Field(default="pending", index=True)  # pending | delivered | failed | withheld
     created_at: datetime = Field(default_factory=utcnow)
@@ -134,10 +135,10 @@ class AlertRecord(SQLModel, table=True):
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     # the decision it was shared on (None for operational alerts), for re-checks and receipts
-    lawful_basis: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    lawful_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     purpose: str | None = None
-    data_categories: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    children: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    data_categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     audited: bool = False  # a "shared" disclosure record was published with it
     escalated: bool = False
     source_event_id: str | None = None
@@ -148,7 +149,7 @@ class Subscription(SQLModel, table=True):
     id: str = Field(primary_key=True)
     org: str = Field(index=True)
     url: str
-    types: list = Field(sa_column=Column(JSON, nullable=False))
+    types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     secret: str
     created_at: datetime = Field(default_factory=utcnow)
     created_by: str | None = None

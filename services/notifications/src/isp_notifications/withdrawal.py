@@ -8,11 +8,11 @@ from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.tables import OutboxMessage
-from sqlmodel import select
+from sqlmodel import col, select
 
-from . import policy
-from .delivery.loop import cancel_delivery
+from .delivery.deliveries import cancel_delivery
 from .disclosure import publish_record, tell_sender_withheld
+from .domain import policy
 from .tables import AlertRecord, Delivery
 
 
@@ -32,7 +32,7 @@ def stop_queued_under(uow: UnitOfWork, consent_id: str, nhs_number: str, now: da
             continue
         hit = _cancel_deliveries(uow, alert.id, now)
         outbox = uow.session.exec(
-            select(OutboxMessage).where(OutboxMessage.event_id == alert.id, OutboxMessage.sent_at.is_(None))
+            select(OutboxMessage).where(OutboxMessage.event_id == alert.id, col(OutboxMessage.sent_at).is_(None))
         ).all()
         for row in outbox:
             uow.session.delete(row)
@@ -75,5 +75,5 @@ def _withhold_queued(uow: UnitOfWork, alert: AlertRecord, reason: str, now: date
     )
     person: Any = alert.event.get("data", {}).get("person")
     tell_sender_withheld(
-        uow, alert.id, alert.type, alert.sender, alert.recipient, person, reason, alert.source_event_id
+        uow, alert.id, alert.type, alert.sender, alert.recipient, person, reason, alert.source_event_id, now
     )

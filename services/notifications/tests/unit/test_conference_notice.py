@@ -14,7 +14,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from isp_common.workingdays import WorkingCalendar, notice
+from isp_notifications.domain.conferences import WorkingCalendar, notice
 
 LONDON = ZoneInfo("Europe/London")
 UTC = ZoneInfo("UTC")

@@ -1,68 +1,89 @@
 """Webhook delivery: signatures, one webhook-id across retries, backoff, the delivery log,
-cancellation on withdrawal, heartbeats, escalation, and which URLs are allowed."""
+cancellation on withdrawal, heartbeats, escalation, and which URLs are allowed.
+
+The delivery loop is the one ``bootstrap.build`` makes, posting through a FakeHttpClient, with
+time from the runtime's FixedClock."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
-from isp_common.db import UnitOfWork
+from isp_common.runtime import ServiceRuntime
+from isp_common.tables import OutboxMessage
+from isp_common.testing import FakeHttpClient, FixedClock, nhs_number, outbox_events
 from isp_common.times import as_utc
-from isp_notifications import handlers
-from isp_notifications.alerts import referrals
-from isp_notifications.config import Settings
-from isp_notifications.delivery import loop as delivery
-from isp_notifications.delivery import urls, webhooks
-from isp_notifications.facts import consent_given
+from isp_notifications.delivery import deliveries, escalation, webhooks
+from isp_notifications.delivery.loop import DeliveryLoop
+from isp_notifications.domain.delivery import retry_delay
+from isp_notifications.domain.errors import InvalidWebhookUrl
+from isp_notifications.domain.webhook_urls import validate_webhook_url
+from isp_notifications.handlers import consent, referrals
 from isp_notifications.tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
+from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
+from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
 from isp_schemas.referrals import ReferralAssessmentMissed
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 
 CSC, PROVIDER = "WSCC-CSC", "CGL-WSX"
-PARENT = Person(nhs_number="9434765919")
+PARENT = Person(nhs_number=nhs_number(0))
 ESCALATION = "uk.isp.alert.delivery_escalation.v1"
+FAST = dict(
+    webhook_retry_base=0.01,
+    webhook_retry_max_delay=0.02,
+    webhook_retry_window=60.0,
+    heartbeat_interval=0,
+    endpoint_failure_escalation=3600.0,
+)
 
 
-class Runtime:
-    """The one part of ServiceRuntime the delivery loop uses."""
-
-    def __init__(self, engine):
-        self.engine = engine
-
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+def failing(times: int) -> Callable[[httpx.Request], httpx.Response]:
+    """An endpoint that answers 500 ``times`` times, then 200."""
+    tries = itertools.count(1)
+    return lambda _request: httpx.Response(500 if next(tries) <= times else 200)
 
 
-def fast_settings(**kw) -> Settings:
-    base = dict(
-        webhook_retry_base=0.01,
-        webhook_retry_max_delay=0.02,
-        webhook_retry_window=60.0,
-        heartbeat_interval=0,
-        endpoint_failure_escalation=3600.0,
+def loop_of(runtime: ServiceRuntime) -> DeliveryLoop:
+    loop: DeliveryLoop = runtime.context.delivery
+    return loop
+
+
+def subscribe(runtime, url="http://receiver.test/hook", types=("*",), sub_id="sub-1") -> Subscription:
+    sub = Subscription(
+        id=sub_id,
+        org=CSC,
+        url=url,
+        types=list(types),
+        secret=webhooks.new_secret(),
+        created_at=runtime.clock.now(),
     )
-    base.update(kw)
-    return Settings(**base)
-
-
-def subscribe(store, url="http://receiver.test/hook", types=("*",)) -> Subscription:
-    sub = Subscription(id="sub-1", org=CSC, url=url, types=list(types), secret=webhooks.new_secret())
-
-    def add(uow):
+    with runtime.uow() as uow:
         uow.session.add(sub)
-
-    store.run(add)
+        uow.commit()
     return sub
 
 
-def consent_and_dna(store, scheduled_for=None, now=None):
-    consent = ConsentGiven(
+def handle(runtime, handler, data, source: str) -> None:
+    now = runtime.clock.now()
+    event = CloudEvent.create(type=data.event_type, source_org=source, data=data, time=now)
+    with runtime.uow() as uow:
+        handler(uow, event, data, now)
+        uow.commit()
+
+
+def consent_and_dna(runtime, scheduled_for: datetime | None = None) -> dict[str, Any]:
+    """A consent covering attendance, then a missed assessment: one did_not_attend alert for CSC."""
+    given = ConsentGiven(
         consent_id="con-1",
         person=PARENT,
         recorded_by=PROVIDER,
@@ -71,8 +92,10 @@ def consent_and_dna(store, scheduled_for=None, now=None):
         data_categories=["attendance"],
         given_on=date(2026, 1, 1),
     )
-    store.handle(consent_given, consent, PROVIDER)
-    scheduled_for = scheduled_for or datetime.now(UTC)
+    with runtime.uow() as uow:
+        consent.consent_given(uow, CloudEvent.create(type=given.event_type, source_org=PROVIDER, data=given), given)
+        uow.commit()
+    scheduled_for = scheduled_for or runtime.clock.now()
     missed = ReferralAssessmentMissed(
         referral_id="ref-1",
         direction="to_treatment",
@@ -84,104 +107,109 @@ def consent_and_dna(store, scheduled_for=None, now=None):
         scheduled_for=scheduled_for,
         recorded_at=scheduled_for,
     )
-    store.handle(referrals.assessment_missed, missed, PROVIDER, now=now or datetime.now(UTC))
-    return store.alerts_to(CSC)[0]
+    handle(runtime, referrals.assessment_missed, missed, PROVIDER)
+    return alerts_to(runtime, CSC)[0]
 
 
-class Receiver:
-    """An endpoint that fails ``failures`` times, then answers 200; it keeps what it got."""
-
-    def __init__(self, failures: int = 0):
-        self.failures = failures
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(500 if len(self.requests) <= self.failures else 200)
+def alerts_to(runtime, org: str, type: str | None = None) -> list[dict[str, Any]]:
+    return outbox_events(runtime.engine, topics.alerts(org), type)
 
 
-def delivery_loop(store, receiver, settings=None) -> delivery.DeliveryLoop:
-    loop = delivery.DeliveryLoop(Runtime(store.engine), settings or fast_settings())
-    loop._client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
-    return loop
+def audit(runtime, decision: str) -> list[dict[str, Any]]:
+    return [e["data"] for e in outbox_events(runtime.engine, topics.AUDIT) if e["data"]["decision"] == decision]
 
 
-async def drain(loop, rounds=40):
-    import asyncio
-
-    for _ in range(rounds):
-        await loop.pass_once()
-        await asyncio.sleep(0.03)
-
-
-def rows(store, model, *where):
-    with UnitOfWork(store.engine) as uow:
+def rows(runtime, model, *where):
+    with runtime.uow() as uow:
         found = uow.session.exec(select(model).where(*where)).all()
         for row in found:
             uow.session.expunge(row)
         return found
 
 
-async def test_three_failures_then_200_is_one_delivery_with_one_webhook_id(store):
-    sub = subscribe(store)
-    alert = consent_and_dna(store)
-    receiver = Receiver(failures=3)
-    await drain(delivery_loop(store, receiver))
-    assert len(receiver.requests) == 4
-    assert {r.headers["webhook-id"] for r in receiver.requests} == {receiver.requests[0].headers["webhook-id"]}
-    assert len({r.content for r in receiver.requests}) == 1  # the same body every time
-    last = receiver.requests[-1]
+async def drain(runtime, rounds: int = 10) -> None:
+    """Delivery passes a second apart, each finishing its tries."""
+    for _ in range(rounds):
+        await loop_of(runtime).pass_once()
+        runtime.clock.advance(seconds=1)
+
+
+def receivers_time(clock: FixedClock) -> None:
+    """A receiver verifies a signature against its own clock (5 minutes' tolerance): sign at the wall time."""
+    clock.set(datetime.now(UTC))
+
+
+async def test_three_failures_then_200_is_one_delivery_with_one_webhook_id(make_runtime, clock):
+    receivers_time(clock)
+    http = FakeHttpClient(failing(3))
+    runtime = make_runtime(http, **FAST)
+    sub = subscribe(runtime)
+    alert = consent_and_dna(runtime)
+    await drain(runtime)
+    assert len(http.requests) == 4
+    assert {r.headers["webhook-id"] for r in http.requests} == {http.requests[0].headers["webhook-id"]}
+    assert len({r.content for r in http.requests}) == 1  # the same body every time
+    last = http.requests[-1]
     body = Webhook(sub.secret).verify(last.content, dict(last.headers))
     assert body["id"] == alert["id"] and body["subscription"] == "sub-1" and body["eventnumber"] == 1
-    [sent] = rows(store, Delivery)
+    [sent] = rows(runtime, Delivery)
     assert sent.status == "delivered" and sent.attempts == 4
-    log = rows(store, DeliveryAttempt, DeliveryAttempt.delivery_id == sent.id)
+    log = rows(runtime, DeliveryAttempt, DeliveryAttempt.delivery_id == sent.id)
     assert [a.outcome for a in sorted(log, key=lambda a: a.attempt)] == ["retry", "retry", "retry", "delivered"]
-    assert rows(store, AlertRecord, AlertRecord.id == alert["id"])[0].status == "delivered"
-    assert len(store.audit("shared")) == 1
+    assert rows(runtime, AlertRecord, AlertRecord.id == alert["id"])[0].status == "delivered"
+    assert len(audit(runtime, "shared")) == 1
 
 
-async def test_a_subscription_only_gets_the_types_it_asked_for(store):
-    subscribe(store, types=("uk.isp.alert.referral_received.v1",))
-    consent_and_dna(store)
-    assert rows(store, Delivery) == []
+def test_a_subscription_only_gets_the_types_it_asked_for(make_runtime):
+    runtime = make_runtime(**FAST)
+    subscribe(runtime, types=("uk.isp.alert.referral_received.v1",))
+    consent_and_dna(runtime)
+    assert rows(runtime, Delivery) == []
 
 
-async def test_a_consent_withdrawn_before_a_retry_cancels_the_delivery(store):
-    subscribe(store)
-    consent_and_dna(store)
-    store.mark_outbox_sent()  # on the topic already; the webhook copy is still pending
-    receiver = Receiver(failures=100)
-    loop = delivery_loop(store, receiver, fast_settings(webhook_retry_base=5, webhook_retry_max_delay=5))
-    await loop.pass_once()
-    assert len(receiver.requests) == 1
-    withdrawn = ConsentWithdrawn(consent_id="con-1", person=PARENT, withdrawn_on=datetime.now(UTC).date())
-    store.handle(handlers.consent_withdrawn, withdrawn, PROVIDER)
-    [cancelled] = rows(store, Delivery)
+async def test_a_consent_withdrawn_before_a_retry_cancels_the_delivery(make_runtime):
+    http = FakeHttpClient(failing(100))
+    runtime = make_runtime(http, **{**FAST, "webhook_retry_base": 5, "webhook_retry_max_delay": 5})
+    subscribe(runtime)
+    consent_and_dna(runtime)
+    with runtime.uow() as uow:  # on the topic already; the webhook copy is still pending
+        mark_outbox_sent(uow, runtime.clock.now())
+    await loop_of(runtime).pass_once()
+    assert len(http.requests) == 1
+    withdrawn = ConsentWithdrawn(consent_id="con-1", person=PARENT, withdrawn_on=runtime.clock.now().date())
+    handle(runtime, consent.consent_withdrawn, withdrawn, PROVIDER)
+    [cancelled] = rows(runtime, Delivery)
     assert cancelled.status == "cancelled"
-    await loop.pass_once(datetime.now(UTC) + timedelta(seconds=10))
-    assert len(receiver.requests) == 1
+    runtime.clock.advance(seconds=10)
+    await loop_of(runtime).pass_once()
+    assert len(http.requests) == 1
+
+
+def mark_outbox_sent(uow, now: datetime) -> None:
+    for row in uow.session.exec(select(OutboxMessage)).all():
+        row.sent_at = now
+        uow.session.add(row)
+    uow.commit()
 
 
 def test_retry_delays_grow_exponentially_with_jitter_and_a_cap():
     rng = random.Random(7)
     for attempt, step in [(1, 30), (2, 60), (3, 120), (8, 3600), (20, 3600)]:
-        delay = webhooks.retry_delay(attempt, 30, 3600, rng)
+        delay = retry_delay(attempt, 30, 3600, rng)
         assert step / 2 <= delay <= step
 
 
-def test_default_retries_keep_going_for_at_least_24_hours(store):
-    subscribe(store)
-    consent_and_dna(store)
-    settings = Settings()
-    [d] = rows(store, Delivery)
-    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
-    first = now
+def test_default_retries_keep_going_for_at_least_24_hours(make_runtime):
+    runtime = make_runtime()  # production's retry settings
+    subscribe(runtime)
+    consent_and_dna(runtime)
+    [d] = rows(runtime, Delivery)
+    now = first = datetime(2026, 3, 10, 12, tzinfo=UTC)
     failure = webhooks.Outcome(False, 503, "HTTP 503", 5)
-    with UnitOfWork(store.engine) as uow:
+    with runtime.uow() as uow:
         d = uow.session.get(Delivery, d.id)
         while d.status == "pending":
-            delivery.record_outcome(uow, d, failure, now, settings)
+            deliveries.record_outcome(uow, d, failure, now, loop_of(runtime).schedule)
             now = as_utc(d.next_attempt_at) if d.status == "pending" else now
         uow.commit()
     assert d.status == "failed"
@@ -192,62 +220,70 @@ def test_default_retries_keep_going_for_at_least_24_hours(store):
 def test_signed_headers_follow_standard_webhooks():
     secret = webhooks.new_secret()
     body = json.dumps({"id": "a"})
-    headers = webhooks.signed_headers(secret, "msg_1", datetime.now(UTC), body)
+    headers = webhooks.signed_headers(secret, "msg_1", datetime.now(UTC), body)  # verified at the wall time
     assert Webhook(secret).verify(body, headers) == {"id": "a"}
     assert headers["webhook-signature"].startswith("v1,")
+    assert headers["content-type"] == "application/cloudevents+json"
 
 
-async def test_an_idle_subscription_gets_a_signed_heartbeat_with_the_running_count(store):
-    sub = subscribe(store)
-    consent_and_dna(store)
-    receiver = Receiver()
-    loop = delivery_loop(store, receiver, fast_settings(heartbeat_interval=60))
-    await loop.pass_once()  # the alert
-    await loop.pass_once(datetime.now(UTC) + timedelta(seconds=61))
-    beat = receiver.requests[-1]
+async def test_an_idle_subscription_gets_a_signed_heartbeat_with_the_running_count(make_runtime, clock):
+    receivers_time(clock)
+    http = FakeHttpClient()
+    runtime = make_runtime(http, **{**FAST, "heartbeat_interval": 60})
+    sub = subscribe(runtime)
+    consent_and_dna(runtime)
+    await loop_of(runtime).pass_once()  # the alert
+    runtime.clock.advance(seconds=61)
+    await loop_of(runtime).pass_once()
+    beat = http.requests[-1]
     body = Webhook(sub.secret).verify(beat.content, dict(beat.headers))
     assert body["type"] == "uk.isp.subscription.heartbeat.v1"
     assert body["data"]["events_since_start"] == 1 and body["eventnumber"] == 1
 
 
-def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_sender(store):
+def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_sender(make_runtime, clock: FixedClock):
+    runtime = make_runtime()
     scheduled = datetime(2026, 3, 9, 9, tzinfo=UTC)
-    alert = consent_and_dna(store, scheduled_for=scheduled, now=scheduled + timedelta(hours=1))
-    before = scheduled + timedelta(hours=23)
-    assert store.run(delivery.escalate_missed_deadlines, before) == 0
-    after = scheduled + timedelta(hours=24, minutes=1)
-    assert store.run(delivery.escalate_missed_deadlines, after) == 1
-    assert store.run(delivery.escalate_missed_deadlines, after) == 0
-    [escalation] = store.alerts_to(PROVIDER, ESCALATION)
-    assert escalation["data"]["escalated_alert_id"] == alert["id"] and escalation["data"]["recipient"] == CSC
+    clock.set(scheduled + timedelta(hours=1))
+    alert = consent_and_dna(runtime, scheduled_for=scheduled)
+    with runtime.uow() as uow:
+        assert escalation.escalate_missed_deadlines(uow, scheduled + timedelta(hours=23)) == 0
+        after = scheduled + timedelta(hours=24, minutes=1)
+        assert escalation.escalate_missed_deadlines(uow, after) == 1
+        uow.commit()
+        assert escalation.escalate_missed_deadlines(uow, after) == 0
+    [escalated] = alerts_to(runtime, PROVIDER, ESCALATION)
+    assert escalated["data"]["escalated_alert_id"] == alert["id"] and escalated["data"]["recipient"] == CSC
 
 
-def test_an_acknowledged_dna_alert_is_not_escalated(store):
+def test_an_acknowledged_dna_alert_is_not_escalated(make_runtime, clock: FixedClock):
+    runtime = make_runtime()
     scheduled = datetime(2026, 3, 9, 9, tzinfo=UTC)
-    alert = consent_and_dna(store, scheduled_for=scheduled, now=scheduled + timedelta(hours=1))
-
-    def ack(uow):
+    clock.set(scheduled + timedelta(hours=1))
+    alert = consent_and_dna(runtime, scheduled_for=scheduled)
+    with runtime.uow() as uow:
         row = uow.session.get(AlertRecord, alert["id"])
         row.acknowledged_at = scheduled + timedelta(hours=2)
         uow.session.add(row)
-
-    store.run(ack)
-    assert store.run(delivery.escalate_missed_deadlines, scheduled + timedelta(days=2)) == 0
-
-
-def test_an_endpoint_failing_for_an_hour_is_escalated_to_the_sender(store):
-    subscribe(store)
-    consent_and_dna(store)
-    [d] = rows(store, Delivery)
-    start = datetime.now(UTC)
-    failure = webhooks.Outcome(False, None, "ConnectError", 5)
-    with UnitOfWork(store.engine) as uow:
-        delivery.record_outcome(uow, uow.session.get(Delivery, d.id), failure, start, Settings())
         uow.commit()
-    assert store.run(delivery.escalate_failing_endpoints, start + timedelta(minutes=59), 3600) == 0
-    assert store.run(delivery.escalate_failing_endpoints, start + timedelta(minutes=61), 3600) == 1
-    [escalation] = store.alerts_to(PROVIDER, ESCALATION)
-    assert escalation["data"]["last_error"] == "ConnectError" and escalation["data"]["attempts"] == 1
+        assert escalation.escalate_missed_deadlines(uow, scheduled + timedelta(days=2)) == 0
+
+
+def test_an_endpoint_failing_for_an_hour_is_escalated_to_the_sender(make_runtime):
+    runtime = make_runtime()
+    subscribe(runtime)
+    consent_and_dna(runtime)
+    [d] = rows(runtime, Delivery)
+    start = runtime.clock.now()
+    failure = webhooks.Outcome(False, None, "ConnectError", 5)
+    with runtime.uow() as uow:
+        deliveries.record_outcome(uow, uow.session.get(Delivery, d.id), failure, start, loop_of(runtime).schedule)
+        uow.commit()
+        assert escalation.escalate_failing_endpoints(uow, start + timedelta(minutes=59), 3600) == 0
+        assert escalation.escalate_failing_endpoints(uow, start + timedelta(minutes=61), 3600) == 1
+        uow.commit()
+    [escalated] = alerts_to(runtime, PROVIDER, ESCALATION)
+    assert escalated["data"]["last_error"] == "ConnectError" and escalated["data"]["attempts"] == 1
 
 
 URLS = [
@@ -275,17 +311,36 @@ def test_webhook_urls(url, environment, refused):
         return {"hooks.example.org": ["93.184.216.34"], "internal.example.org": ["10.0.0.7"]}[host]
 
     if refused is None:
-        assert urls.validate_webhook_url(url, environment, resolver) == url
+        assert validate_webhook_url(url, environment, resolver) == url
     else:
-        with pytest.raises(urls.InvalidWebhookUrl, match=refused):
-            urls.validate_webhook_url(url, environment, resolver)
+        with pytest.raises(InvalidWebhookUrl, match=refused):
+            validate_webhook_url(url, environment, resolver)
 
 
-async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_other_partners(store):
+def queue_delivery(runtime, alert_id: str, sub_id: str, url: str) -> None:
+    """A pending delivery of ``alert_id`` to a subscription of its own at ``url``."""
+    now = runtime.clock.now()
+    with runtime.uow() as uow:
+        uow.session.add(
+            Subscription(id=sub_id, org=CSC, url=url, types=["*"], secret=webhooks.new_secret(), created_at=now)
+        )
+        uow.session.add(
+            Delivery(
+                id=f"msg_{sub_id}",
+                alert_id=alert_id,
+                subscription_id=sub_id,
+                org=CSC,
+                event_number=1,
+                body="{}",
+                next_attempt_at=now,
+            )
+        )
+        uow.commit()
+
+
+async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_other_partners(make_runtime):
     """Attempts run as their own tasks: one dead endpoint (each try waits for the timeout) must
     not delay an alert queued for another organisation after it."""
-    import asyncio
-
     slow_started, release = asyncio.Event(), asyncio.Event()
 
     async def endpoint(request: httpx.Request) -> httpx.Response:
@@ -294,71 +349,29 @@ async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_oth
             await release.wait()
         return httpx.Response(200)
 
-    alert = consent_and_dna(store)
-
-    def queue(sub_id: str, host: str) -> None:
-        def add(uow):
-            uow.session.add(
-                Subscription(id=sub_id, org=CSC, url=f"http://{host}/hook", types=["*"], secret=webhooks.new_secret())
-            )
-            uow.session.add(
-                Delivery(
-                    id=f"msg_{sub_id}", alert_id=alert["id"], subscription_id=sub_id, org=CSC, event_number=1, body="{}"
-                )
-            )
-
-        store.run(add)
-
-    loop = delivery.DeliveryLoop(Runtime(store.engine), fast_settings())
-    loop._client = httpx.AsyncClient(transport=httpx.MockTransport(endpoint))
-    queue("sub-slow", "hangs.test")
+    runtime = make_runtime(FakeHttpClient(endpoint), **FAST)  # an async endpoint: httpx.MockTransport awaits it
+    loop = loop_of(runtime)
+    alert = consent_and_dna(runtime)
+    queue_delivery(runtime, alert["id"], "sub-slow", "http://hangs.test/hook")
     await asyncio.wait_for(loop.pass_once(wait=False), 2)
     await asyncio.wait_for(slow_started.wait(), 5)
-    queue("sub-fast", "fine.test")  # queued while the first attempt still hangs
-    await asyncio.wait_for(loop.pass_once(wait=False), 2)
-    for _ in range(100):
-        if rows(store, Delivery, Delivery.id == "msg_sub-fast")[0].status == "delivered":
-            break
-        await asyncio.sleep(0.02)
-    assert rows(store, Delivery, Delivery.id == "msg_sub-fast")[0].status == "delivered"
-    assert rows(store, Delivery, Delivery.id == "msg_sub-slow")[0].status == "pending"
+    queue_delivery(runtime, alert["id"], "sub-fast", "http://fine.test/hook")  # queued while the first still hangs
+    await asyncio.wait_for(loop.pass_once(), 5)  # waits for the tries it starts: the fast one only
+    assert rows(runtime, Delivery, Delivery.id == "msg_sub-fast")[0].status == "delivered"
+    assert rows(runtime, Delivery, Delivery.id == "msg_sub-slow")[0].status == "pending"
     release.set()
-    await asyncio.gather(*loop._tasks)
-    slow_attempts = rows(store, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_sub-slow")
+    await loop.settle()
+    slow_attempts = rows(runtime, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_sub-slow")
     assert [a.outcome for a in slow_attempts] == ["delivered"]  # in flight: never started twice
 
 
-@pytest.mark.integration
-def test_of_two_notifications_replicas_on_postgresql_only_one_posts_webhooks(postgres_url):
-    from isp_common.db import create_schema, make_engine
-
-    engine = make_engine(postgres_url)
-    create_schema(engine)
-    first = delivery.DeliveryLoop(Runtime(engine), fast_settings())
-    second = delivery.DeliveryLoop(Runtime(engine), fast_settings())
-    assert first.leadership.held() and not second.leadership.held()
-    first.leadership.release()  # the leader stops: the other takes over
-    assert second.leadership.held() and not first.leadership.held()
-    second.leadership.release()
-
-
-async def test_in_production_each_try_checks_the_address_again_and_refuses_an_internal_one(store):
+async def test_in_production_each_try_checks_the_address_again_and_refuses_an_internal_one(make_runtime):
     """A subscription's host may be re-pointed inside the network after it was validated."""
-    alert = consent_and_dna(store)
-
-    def add(uow):
-        uow.session.add(
-            Subscription(id="sub-int", org=CSC, url="https://10.0.0.5/hook", types=["*"], secret=webhooks.new_secret())
-        )
-        uow.session.add(
-            Delivery(id="msg_int", alert_id=alert["id"], subscription_id="sub-int", org=CSC, event_number=1, body="{}")
-        )
-
-    store.run(add)
-    receiver = Receiver()
-    settings = fast_settings(environment="production", partnership_key="a-production-secret")
-    loop = delivery_loop(store, receiver, settings)
-    await loop.pass_once()
-    assert receiver.requests == []  # never posted
-    [attempt] = rows(store, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_int")
+    http = FakeHttpClient()
+    runtime = make_runtime(http, **FAST, environment="production", partnership_key="a-production-secret")
+    alert = consent_and_dna(runtime)
+    queue_delivery(runtime, alert["id"], "sub-int", "https://10.0.0.5/hook")
+    await loop_of(runtime).pass_once()
+    assert http.requests == []  # never posted
+    [attempt] = rows(runtime, DeliveryAttempt, DeliveryAttempt.delivery_id == "msg_sub-int")
     assert attempt.error.startswith("refused: private addresses are refused")

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from isp_notifications.policy import (
+from isp_notifications.domain.policy import (
     STATUTORY_CATEGORIES,
     ChildRef,
     Consent,

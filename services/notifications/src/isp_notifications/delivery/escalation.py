@@ -1,8 +1,8 @@
 """Escalation to the sender's designated safeguarding lead (an alert on the sender's topic)
 when an alert does not reach its recipient in time: an alert with a deadline neither
 delivered by webhook nor acknowledged by then, and a delivery whose endpoint has failed for
-``endpoint_failure_escalation`` seconds. The delivery loop's timer runs these
-(:meth:`.loop.DeliveryLoop.check_deadlines`); each takes a unit of work and ``now``.
+``endpoint_failure_escalation`` seconds. The deadline timer runs these
+(:func:`isp_notifications.deadlines.check_deadlines`); each takes a unit of work and ``now``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from datetime import datetime, timedelta
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas.alerts import DeliveryEscalationAlert
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ..disclosure import queue_operational
 from ..tables import AlertRecord, Delivery
 
 
-def escalate(uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, delivery: Delivery | None = None) -> None:
+def escalate(
+    uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, now: datetime, delivery: Delivery | None = None
+) -> None:
     """Tell the sender's DSL that ``alert`` did not reach its recipient in time."""
     data = DeliveryEscalationAlert(
         alert_id="pending",
@@ -32,7 +34,13 @@ def escalate(uow: UnitOfWork, alert: AlertRecord, why: str, missed: datetime, de
         last_error=delivery.last_error if delivery else None,
     )
     queue_operational(
-        uow, data, sender=alert.sender, recipient=alert.sender, source_event_id=f"escalation/{alert.id}", key=why
+        uow,
+        data,
+        sender=alert.sender,
+        recipient=alert.sender,
+        source_event_id=f"escalation/{alert.id}",
+        now=now,
+        key=why,
     )
 
 
@@ -40,18 +48,18 @@ def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
     """Alerts with a deadline (the DNA's 24 hours) neither delivered nor acknowledged by it."""
     rows = uow.session.exec(
         select(AlertRecord).where(
-            AlertRecord.deadline.is_not(None),
-            AlertRecord.deadline <= now,
-            AlertRecord.escalated == False,  # noqa: E712
-            AlertRecord.acknowledged_at.is_(None),
-            AlertRecord.status.in_(("pending", "failed")),
+            col(AlertRecord.deadline).is_not(None),
+            col(AlertRecord.deadline) <= now,
+            col(AlertRecord.escalated).is_(False),
+            col(AlertRecord.acknowledged_at).is_(None),
+            col(AlertRecord.status).in_(("pending", "failed")),
         )
     ).all()
     for alert in rows:
         last = uow.session.exec(
-            select(Delivery).where(Delivery.alert_id == alert.id).order_by(Delivery.attempts.desc())
+            select(Delivery).where(Delivery.alert_id == alert.id).order_by(col(Delivery.attempts).desc())
         ).first()
-        escalate(uow, alert, "deadline", as_utc(alert.deadline), last)
+        escalate(uow, alert, "deadline", as_utc(alert.deadline) or now, now, last)
         alert.escalated = True
         uow.session.add(alert)
     return len(rows)
@@ -62,10 +70,10 @@ def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> 
     since = now - timedelta(seconds=after)
     rows = uow.session.exec(
         select(Delivery).where(
-            Delivery.status.in_(("pending", "failed")),
-            Delivery.escalated == False,  # noqa: E712
-            Delivery.first_failure_at.is_not(None),
-            Delivery.first_failure_at <= since,
+            col(Delivery.status).in_(("pending", "failed")),
+            col(Delivery.escalated).is_(False),
+            col(Delivery.first_failure_at).is_not(None),
+            col(Delivery.first_failure_at) <= since,
         )
     ).all()
     count = 0
@@ -75,12 +83,9 @@ def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> 
         alert = uow.session.get(AlertRecord, delivery.alert_id)
         if alert is None or alert.type == DeliveryEscalationAlert.event_type:
             continue  # never escalate an escalation: it would go round the same failing endpoint
+        failing_since = as_utc(delivery.first_failure_at) or since  # never None: selected for it
         escalate(
-            uow,
-            alert,
-            f"endpoint/{delivery.subscription_id}",
-            as_utc(delivery.first_failure_at) + timedelta(seconds=after),
-            delivery,
+            uow, alert, f"endpoint/{delivery.subscription_id}", failing_since + timedelta(seconds=after), now, delivery
         )
         count += 1
     return count

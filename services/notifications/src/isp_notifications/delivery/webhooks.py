@@ -1,4 +1,4 @@
-"""Standard Webhooks signing, the retry schedule, and one HTTP attempt.
+"""Standard Webhooks signing and one HTTP attempt.
 
 Signature: ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>``
 (https://www.standardwebhooks.com), computed by the ``standardwebhooks`` package. The
@@ -8,15 +8,14 @@ Signature: ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>
 from __future__ import annotations
 
 import base64
-import random
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import httpx
+from isp_schemas.envelope import CONTENT_TYPE
 from standardwebhooks.webhooks import Webhook
-
-CONTENT_TYPE = "application/cloudevents+json"
 
 
 def new_secret() -> str:
@@ -33,14 +32,6 @@ def signed_headers(secret: str, webhook_id: str, at: datetime, body: str) -> dic
     }
 
 
-def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Seconds to wait after failed try number ``attempt`` (1-based): exponential, capped, with
-    "equal jitter" (half the step fixed, half random) so retries spread out but never bunch
-    up at zero."""
-    step = min(cap, base * 2 ** (attempt - 1))
-    return step / 2 + (rng or random).uniform(0, step / 2)
-
-
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
@@ -51,12 +42,14 @@ class Outcome:
 
 async def post(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: str) -> Outcome:
     """One try. Errors are described by status or exception class, never by the body."""
-    started = datetime.now().timestamp()
+    started = time.perf_counter()
     try:
         response = await client.post(url, content=body.encode(), headers=headers)
     except httpx.HTTPError as exc:
-        elapsed = int((datetime.now().timestamp() - started) * 1000)
-        return Outcome(False, None, type(exc).__name__, elapsed)
-    elapsed = int((datetime.now().timestamp() - started) * 1000)
+        return Outcome(False, None, type(exc).__name__, _elapsed_ms(started))
     ok = 200 <= response.status_code < 300
-    return Outcome(ok, response.status_code, None if ok else f"HTTP {response.status_code}", elapsed)
+    return Outcome(ok, response.status_code, None if ok else f"HTTP {response.status_code}", _elapsed_ms(started))
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)

@@ -5,7 +5,8 @@ known to work with, and only when ``risk`` is covered as well as ``treatment_sta
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.workingdays import london_date
@@ -14,13 +15,12 @@ from isp_schemas.envelope import CloudEvent
 from isp_schemas.treatment import EpisodeDisengaged
 
 from .. import facts
-from ..disclosure import Share, share_alert
+from ..disclosure import share_alert
+from ..domain.shares import Share
+from .timed import TimedHandler
 
 
-def episode_disengaged(
-    uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime | None = None
-) -> None:
-    now = now or datetime.now(UTC)
+def episode_disengaged(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime) -> None:
     provider = event.source_org
     orgs = facts.social_care_working_with(uow.session, data.person.nhs_number, london_date(now))
     for org, children in sorted(orgs.items()):
@@ -40,7 +40,10 @@ def episode_disengaged(
         )
 
         def build(
-            alert_id: str, basis: dict, categories: tuple[str, ...], children=children
+            alert_id: str,
+            basis: dict[str, Any],
+            categories: tuple[str, ...],
+            children: list[dict[str, Any]] = children,
         ) -> TreatmentDisengagedAlert:
             return TreatmentDisengagedAlert(
                 alert_id=alert_id,
@@ -55,4 +58,4 @@ def episode_disengaged(
         share_alert(uow, share, build, now)
 
 
-HANDLERS = {EpisodeDisengaged.event_type: episode_disengaged}
+HANDLERS: dict[str, TimedHandler] = {EpisodeDisengaged.event_type: episode_disengaged}

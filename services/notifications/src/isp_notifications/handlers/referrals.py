@@ -17,6 +17,7 @@ appointment_outcome_missing (from ``isp.referrals.v1``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_schemas.alerts import (
@@ -41,15 +42,15 @@ from isp_schemas.referrals import (
 )
 
 from .. import facts
-from ..disclosure import Share, queue_operational, share_alert
+from ..disclosure import queue_operational, share_alert
+from ..domain.shares import Share
+from .timed import TimedHandler
 
 DNA_NOTICE = timedelta(hours=24)
 
 
-def referral_requested(
-    uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime | None = None
-) -> None:
-    facts.referral_requested(uow, data)
+def referral_requested(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime) -> None:
+    facts.record_referral(uow, data)
     children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
     share = Share(
         alert_type=ReferralReceivedAlert.event_type,
@@ -65,7 +66,7 @@ def referral_requested(
         emergency=data.threshold == "emergency",
     )
 
-    def build(alert_id: str, basis: dict, categories: tuple[str, ...]) -> ReferralReceivedAlert:
+    def build(alert_id: str, basis: dict[str, Any], categories: tuple[str, ...]) -> ReferralReceivedAlert:
         risk = "risk" in categories
         return ReferralReceivedAlert(
             alert_id=alert_id,
@@ -85,9 +86,7 @@ def referral_requested(
     share_alert(uow, share, build, now)
 
 
-def assessment_missed(
-    uow: UnitOfWork, event: CloudEvent, data: ReferralAssessmentMissed, now: datetime | None = None
-) -> None:
+def assessment_missed(uow: UnitOfWork, event: CloudEvent, data: ReferralAssessmentMissed, now: datetime) -> None:
     """A parent referred by social care missed the assessment: tell social care within 24 hours."""
     deadline = data.scheduled_for + DNA_NOTICE
     share = Share(
@@ -101,7 +100,7 @@ def assessment_missed(
         deadline=deadline,
     )
 
-    def build(alert_id: str, basis: dict, _categories: tuple[str, ...]) -> DidNotAttendAlert:
+    def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> DidNotAttendAlert:
         return DidNotAttendAlert(
             alert_id=alert_id,
             person=data.person,
@@ -116,8 +115,21 @@ def assessment_missed(
     share_alert(uow, share, build, now)
 
 
+ReferralNews = (
+    ReferralAccepted | ReferralDeclined | ReferralAllocated | ReferralClosed | ReferralCancelled | ReferralAmended
+)
+
+
 def _status(
-    uow: UnitOfWork, event: CloudEvent, data, state: str, *, reason=None, outcome=None, changed=None, now=None
+    uow: UnitOfWork,
+    event: CloudEvent,
+    data: ReferralNews,
+    state: str,
+    now: datetime,
+    *,
+    reason: str | None = None,
+    outcome: str | None = None,
+    changed: list[str] | None = None,
 ) -> None:
     to_receiver = state in ("cancelled", "amended")
     sender, recipient = (data.from_org, data.to_org) if to_receiver else (data.to_org, data.from_org)
@@ -131,7 +143,7 @@ def _status(
         required=("referral",),
     )
 
-    def build(alert_id: str, basis: dict, _categories: tuple[str, ...]) -> ReferralStatusAlert:
+    def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> ReferralStatusAlert:
         return ReferralStatusAlert(
             alert_id=alert_id,
             sender_org=sender,
@@ -147,34 +159,34 @@ def _status(
     share_alert(uow, share, build, now)
 
 
-def referral_accepted(uow: UnitOfWork, event: CloudEvent, data: ReferralAccepted, now=None) -> None:
-    _status(uow, event, data, "accepted", now=now)
+def referral_accepted(uow: UnitOfWork, event: CloudEvent, data: ReferralAccepted, now: datetime) -> None:
+    _status(uow, event, data, "accepted", now)
 
 
-def referral_declined(uow: UnitOfWork, event: CloudEvent, data: ReferralDeclined, now=None) -> None:
-    facts.referral_ended(uow, data)
-    _status(uow, event, data, "declined", reason=data.reason, now=now)
+def referral_declined(uow: UnitOfWork, event: CloudEvent, data: ReferralDeclined, now: datetime) -> None:
+    facts.end_referral(uow, data)
+    _status(uow, event, data, "declined", now, reason=data.reason)
 
 
-def referral_allocated(uow: UnitOfWork, event: CloudEvent, data: ReferralAllocated, now=None) -> None:
-    _status(uow, event, data, "allocated", now=now)
+def referral_allocated(uow: UnitOfWork, event: CloudEvent, data: ReferralAllocated, now: datetime) -> None:
+    _status(uow, event, data, "allocated", now)
 
 
-def referral_closed(uow: UnitOfWork, event: CloudEvent, data: ReferralClosed, now=None) -> None:
-    facts.referral_ended(uow, data)
-    _status(uow, event, data, "closed", reason=data.reason, outcome=data.outcome, now=now)
+def referral_closed(uow: UnitOfWork, event: CloudEvent, data: ReferralClosed, now: datetime) -> None:
+    facts.end_referral(uow, data)
+    _status(uow, event, data, "closed", now, reason=data.reason, outcome=data.outcome)
 
 
-def referral_cancelled(uow: UnitOfWork, event: CloudEvent, data: ReferralCancelled, now=None) -> None:
-    facts.referral_ended(uow, data)
-    _status(uow, event, data, "cancelled", reason=data.reason, now=now)
+def referral_cancelled(uow: UnitOfWork, event: CloudEvent, data: ReferralCancelled, now: datetime) -> None:
+    facts.end_referral(uow, data)
+    _status(uow, event, data, "cancelled", now, reason=data.reason)
 
 
-def referral_amended(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended, now=None) -> None:
-    _status(uow, event, data, "amended", changed=list(data.changed), now=now)
+def referral_amended(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended, now: datetime) -> None:
+    _status(uow, event, data, "amended", now, changed=list(data.changed))
 
 
-def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, now=None) -> None:
+def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, now: datetime) -> None:
     alert = ReferralOverdueAlert(
         alert_id="pending",
         sender_org=data.responsible_org,
@@ -183,11 +195,13 @@ def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, 
         due_on=data.due_on,
         responsible_org=data.responsible_org,
     )
-    queue_operational(uow, alert, sender=data.responsible_org, recipient=data.responsible_org, source_event_id=event.id)
+    queue_operational(
+        uow, alert, sender=data.responsible_org, recipient=data.responsible_org, source_event_id=event.id, now=now
+    )
 
 
 def appointment_outcome_missing(
-    uow: UnitOfWork, event: CloudEvent, data: ReferralAppointmentOutcomeMissing, now=None
+    uow: UnitOfWork, event: CloudEvent, data: ReferralAppointmentOutcomeMissing, now: datetime
 ) -> None:
     alert = AppointmentOutcomeMissingAlert(
         alert_id="pending",
@@ -197,10 +211,12 @@ def appointment_outcome_missing(
         provider_org=data.provider_org,
         scheduled_for=data.scheduled_for,
     )
-    queue_operational(uow, alert, sender=data.provider_org, recipient=data.provider_org, source_event_id=event.id)
+    queue_operational(
+        uow, alert, sender=data.provider_org, recipient=data.provider_org, source_event_id=event.id, now=now
+    )
 
 
-HANDLERS = {
+HANDLERS: dict[str, TimedHandler] = {
     ReferralRequested.event_type: referral_requested,
     ReferralAssessmentMissed.event_type: assessment_missed,
     ReferralAccepted.event_type: referral_accepted,

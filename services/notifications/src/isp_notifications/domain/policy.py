@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from isp_common.workingdays import london_date
 
@@ -56,7 +56,7 @@ class ChildRef:
     expected_due_date: date | None = None
 
     @classmethod
-    def of(cls, child: dict) -> ChildRef:
+    def of(cls, child: dict[str, Any]) -> ChildRef:
         edd = child.get("expected_due_date")
         if isinstance(edd, str):
             edd = date.fromisoformat(edd)
@@ -152,7 +152,7 @@ class Request:
 @dataclass(frozen=True)
 class Decision:
     shared: bool
-    basis: dict | None = None
+    basis: dict[str, Any] | None = None
     categories: tuple[str, ...] = ()
     reason: str | None = None
     withheld_categories: tuple[str, ...] = field(default=())
@@ -205,19 +205,21 @@ def decide(request: Request, facts: Facts) -> Decision:
                 best = (extra, consent)
     if best is not None:
         consent = best[1]
-        covered = {c for c in (*required, *optional) if consent.covers(request.recipient, request.purpose, c)}
-        return _shared({"kind": "consent", "consent_id": consent.consent_id}, required, optional, covered)
+        by_consent = {c for c in (*required, *optional) if consent.covers(request.recipient, request.purpose, c)}
+        return _shared({"kind": "consent", "consent_id": consent.consent_id}, required, optional, by_consent)
     return Decision(False, None, (), reason=why_withheld(request, facts), withheld_categories=(*required, *optional))
 
 
-def _shared(basis: dict, required: tuple[str, ...], optional: tuple[str, ...], covered: Iterable[str]) -> Decision:
-    covered = set(covered)
-    sent = required + tuple(c for c in optional if c in covered)
-    left = tuple(c for c in optional if c not in covered)
+def _shared(
+    basis: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...], covered: Iterable[str]
+) -> Decision:
+    covering = set(covered)
+    sent = required + tuple(c for c in optional if c in covering)
+    left = tuple(c for c in optional if c not in covering)
     return Decision(True, basis, sent, withheld_categories=left)
 
 
-def basis_still_holds(decision_basis: dict | None, request: Request, facts: Facts) -> bool:
+def basis_still_holds(decision_basis: dict[str, Any] | None, request: Request, facts: Facts) -> bool:
     """Before a queued alert goes out again (a webhook retry), does its basis still hold?
 
     A consent basis must still be active and cover the required categories ("a consent

@@ -1,1 +1,0 @@
-"""One module per alert family: each turns its causing events into shares or operational alerts."""

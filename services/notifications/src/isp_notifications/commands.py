@@ -1,0 +1,119 @@
+"""What the HTTP API asks the service to do, each taking a unit of work first and committing it.
+
+Every command acts for the caller's own organisation; refusals are domain errors
+(:mod:`.domain.errors`, or ``isp_common.errors`` ``NotFound``/``Forbidden`` for another
+organisation's things), answered as problem+json by the runtime.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from isp_common.auth import Caller
+from isp_common.db import UnitOfWork
+from isp_schemas.alerts import EVENTS as ALERT_MODELS
+
+from . import disclosure, views
+from .delivery import urls, webhooks
+from .domain.conferences import Response
+from .domain.errors import NotInvited, ReasonRequired, UnknownAlertTypes
+from .models import InformingCreate, SubscriptionCreate
+from .tables import InformingStatement, InvitationRecord, Subscription
+
+ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
+
+# -- subscriptions ----------------------------------------------------------------------------
+
+
+def subscribe(
+    uow: UnitOfWork, caller: Caller, body: SubscriptionCreate, environment: str, now: datetime
+) -> Subscription:
+    """A webhook subscription for the caller's organisation, with a new signing secret."""
+    unknown = sorted(set(body.types) - ALERT_TYPES - {"*"})
+    if unknown:
+        raise UnknownAlertTypes(unknown)
+    urls.check_webhook_url(body.url, environment)
+    sub = Subscription(
+        id=str(uuid.uuid4()),
+        org=caller.org,
+        url=body.url,
+        types=list(body.types),
+        secret=webhooks.new_secret(),
+        created_by=caller.sub,
+        created_at=now,
+    )
+    uow.session.add(sub)
+    uow.commit()
+    return sub
+
+
+def unsubscribe(uow: UnitOfWork, caller: Caller, subscription_id: str) -> None:
+    sub = views.own_subscription(uow.session, caller.org, subscription_id)
+    sub.active = False
+    uow.session.add(sub)
+    uow.commit()
+
+
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def acknowledge(uow: UnitOfWork, caller: Caller, alert_id: str, now: datetime) -> datetime:
+    """The recipient has the alert: mark it (once), and record the receiving end of an audited share.
+    Returns when it was first acknowledged."""
+    alert = views.own_alert(uow.session, caller.org, alert_id)
+    if alert.acknowledged_at is not None:
+        return alert.acknowledged_at
+    alert.acknowledged_at, alert.acknowledged_by = now, caller.sub
+    if alert.status in ("pending", "failed"):  # acknowledged: it evidently arrived
+        alert.status, alert.delivered_at = "delivered", alert.delivered_at or now
+    uow.session.add(alert)
+    if alert.audited:
+        disclosure.record_receipt(uow, alert, now)
+    uow.commit()
+    return now
+
+
+# -- conferences ------------------------------------------------------------------------------
+
+
+def _invitation(uow: UnitOfWork, conference_id: str, invitee: str) -> InvitationRecord:
+    invitation = uow.session.get(InvitationRecord, (conference_id, invitee))
+    if invitation is None or not invitation.sent:
+        raise NotInvited(conference_id)
+    return invitation
+
+
+def answer_invitation(
+    uow: UnitOfWork, caller: Caller, conference_id: str, response: Response, now: datetime
+) -> InvitationRecord:
+    invitation = _invitation(uow, conference_id, caller.org)
+    invitation.response, invitation.responded_at = response, now
+    uow.session.add(invitation)
+    uow.commit()
+    return invitation
+
+
+def submit_report(uow: UnitOfWork, caller: Caller, conference_id: str, now: datetime) -> InvitationRecord:
+    invitation = _invitation(uow, conference_id, caller.org)
+    invitation.report_received_at = invitation.report_received_at or now
+    uow.session.add(invitation)
+    uow.commit()
+    return invitation
+
+
+# -- telling the service user -----------------------------------------------------------------
+
+
+def record_informing(uow: UnitOfWork, caller: Caller, body: InformingCreate, now: datetime) -> InformingStatement:
+    """The sender's statement about telling the service user of statutory shares (later shares carry it)."""
+    if not body.informed and not body.reason:
+        raise ReasonRequired()
+    row = uow.session.get(InformingStatement, (caller.org, body.nhs_number)) or InformingStatement(
+        org=caller.org, nhs_number=body.nhs_number, informed=body.informed
+    )
+    row.informed, row.reason = body.informed, None if body.informed else body.reason
+    row.recorded_at, row.recorded_by = now, caller.sub
+    uow.session.add(row)
+    uow.commit()
+    return row

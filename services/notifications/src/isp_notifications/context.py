@@ -1,0 +1,19 @@
+"""The notifications service's own collaborators, on ``runtime.context`` (set by :func:`.bootstrap.build`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from isp_common.workingdays import WorkingCalendar
+
+from .delivery.loop import DeliveryLoop
+from .settings import Settings
+
+
+@dataclass(frozen=True)
+class Notifications:
+    settings: Settings
+    calendar: WorkingCalendar
+    """England's working days with this deployment's bank-holiday overrides (conference notice)."""
+    delivery: DeliveryLoop
+    """The webhook delivery loop, posting with the HTTP client the composition root was given."""

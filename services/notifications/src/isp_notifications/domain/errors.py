@@ -1,0 +1,46 @@
+"""What the service refuses, as :class:`isp_common.errors.DomainError` subclasses: the runtime
+answers each as problem+json with the class's status. Details carry ids and category names,
+never personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from isp_common.errors import NotFound, Unprocessable
+
+
+class UnknownAlertTypes(Unprocessable):
+    """A subscription asked for alert types that do not exist."""
+
+    def __init__(self, unknown: Iterable[str]) -> None:
+        super().__init__(f"Unknown alert types: {', '.join(unknown)}.")
+
+
+class InvalidWebhookUrl(Unprocessable):
+    """The URL may not be used for webhooks; :attr:`reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"Webhook URL refused: {reason}.")
+
+
+class SubscriptionUnnamed(Unprocessable):
+    """A replay needs the subscription named when the organisation has none or several."""
+
+    def __init__(self) -> None:
+        super().__init__("Name the subscription (subscription_id) to replay.")
+
+
+class ReasonRequired(Unprocessable):
+    """A sender said it has not told the service user, without saying why."""
+
+    def __init__(self) -> None:
+        super().__init__("A decision not to tell the service user needs its reason.")
+
+
+class NotInvited(NotFound):
+    """The organisation was not sent an invitation to that conference."""
+
+    def __init__(self, conference_id: str) -> None:
+        self.conference_id = conference_id
+        super().__init__(f"Your organisation has no invitation to {conference_id}.")

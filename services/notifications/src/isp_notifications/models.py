@@ -1,0 +1,191 @@
+"""The HTTP API's request and response bodies (CONTRACT §5, §6)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from isp_common.times import as_utc
+from isp_schemas.people import NhsNumber
+from pydantic import BaseModel, Field
+
+from .domain.conferences import Response
+from .domain.consents import ConsentState
+from .tables import AlertRecord, ConsentRecord, DeliveryAttempt, InformingStatement, InvitationRecord, Subscription
+
+AlertStatus = Literal["pending", "delivered", "failed", "withheld"]
+
+# -- subscriptions ---------------------------------------------------------------------------
+
+
+class SubscriptionCreate(BaseModel):
+    url: str = Field(description="Where to POST alerts (https in production).")
+    types: list[str] = Field(min_length=1, description='Alert types to receive, or ["*"] for all.')
+
+
+class SubscriptionCreated(BaseModel):
+    id: str
+    secret: str = Field(description="whsec_...: verify webhook-signature with it (Standard Webhooks).")
+    url: str
+    types: list[str]
+    org: str
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionCreated:
+        return cls(id=sub.id, secret=sub.secret, url=sub.url, types=sub.types, org=sub.org)
+
+
+class SubscriptionPublic(BaseModel):
+    id: str
+    url: str
+    types: list[str]
+    org: str
+    created_at: datetime
+    event_count: int = Field(description="Alerts queued to it so far (the running count webhooks carry).")
+    failing_since: datetime | None
+
+    @classmethod
+    def of(cls, sub: Subscription) -> SubscriptionPublic:
+        return cls(
+            id=sub.id,
+            url=sub.url,
+            types=sub.types,
+            org=sub.org,
+            created_at=as_utc(sub.created_at),
+            event_count=sub.event_count,
+            failing_since=as_utc(sub.failing_since),
+        )
+
+
+class DeliveryAttemptPublic(BaseModel):
+    """One try in a subscription's delivery log (times as stored, UTC)."""
+
+    id: int | None
+    delivery_id: str | None = Field(description="The webhook-id of the alert's delivery (none for a heartbeat).")
+    subscription_id: str
+    kind: str = Field(description="alert | heartbeat")
+    attempt: int
+    at: datetime
+    status_code: int | None
+    outcome: str = Field(description="delivered | retry | failed | cancelled")
+    error: str | None
+    duration_ms: int | None
+
+    @classmethod
+    def of(cls, row: DeliveryAttempt) -> DeliveryAttemptPublic:
+        return cls.model_validate(row, from_attributes=True)
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+
+class AlertPublic(BaseModel):
+    alert_id: str
+    type: str
+    status: str
+    sender: str
+    recipient: str
+    created_at: datetime
+    deadline: datetime | None
+    delivered_at: datetime | None
+    acknowledged_at: datetime | None
+    event_number: int | None = Field(None, description="Its number in the subscription's running count.")
+    event: dict[str, Any] = Field(description="The alert CloudEvent.")
+
+    @classmethod
+    def of(cls, alert: AlertRecord, event_number: int | None = None) -> AlertPublic:
+        return cls(
+            alert_id=alert.id,
+            type=alert.type,
+            status=alert.status,
+            sender=alert.sender,
+            recipient=alert.recipient,
+            created_at=as_utc(alert.created_at),
+            deadline=as_utc(alert.deadline),
+            delivered_at=as_utc(alert.delivered_at),
+            acknowledged_at=as_utc(alert.acknowledged_at),
+            event_number=event_number,
+            event=alert.event,
+        )
+
+
+class AlertPage(BaseModel):
+    items: list[AlertPublic]
+    event_count: int | None = Field(None, description="The subscription's running count now (with after=).")
+
+
+class Acknowledged(BaseModel):
+    alert_id: str
+    acknowledged_at: datetime
+
+
+# -- conferences -----------------------------------------------------------------------------
+
+
+class ConferenceAnswer(BaseModel):
+    response: Response
+
+
+class InvitationPublic(BaseModel):
+    conference_id: str
+    invitee: str
+    response: str | None
+    report_requested: bool
+    report_received_at: datetime | None
+
+    @classmethod
+    def of(cls, row: InvitationRecord) -> InvitationPublic:
+        return cls(
+            conference_id=row.conference_id,
+            invitee=row.invitee,
+            response=row.response,
+            report_requested=row.report_requested,
+            report_received_at=as_utc(row.report_received_at),
+        )
+
+
+# -- disclosure ------------------------------------------------------------------------------
+
+
+class ConsentPublic(BaseModel):
+    consent_id: str = Field(description="The consent's id, as recorded.")
+    recorded_by: str = Field(description="The organisation that recorded it.")
+    recipients: list[str] = Field(description="Organisations it names, or ['*'] for the whole partnership.")
+    purposes: list[str] = Field(description="Purposes it covers.")
+    data_categories: list[str] = Field(description="Data categories it covers.")
+    given_on: date = Field(description="The day it was given.")
+    expires_on: date | None = Field(default=None, description="The last day it holds, if it expires.")
+    withdrawn_at: datetime | None = Field(default=None, description="When it was withdrawn, if it was.")
+    state: ConsentState = Field(description="In force today?")
+
+    @classmethod
+    def of(cls, row: ConsentRecord, state: ConsentState) -> ConsentPublic:
+        return cls(
+            consent_id=row.id,
+            recorded_by=row.recorded_by,
+            recipients=row.recipients,
+            purposes=row.purposes,
+            data_categories=row.data_categories,
+            given_on=row.given_on,
+            expires_on=row.expires_on,
+            withdrawn_at=as_utc(row.withdrawn_at),
+            state=state,
+        )
+
+
+class InformingCreate(BaseModel):
+    nhs_number: NhsNumber
+    informed: bool = Field(description="The service user has been told of statutory shares about them.")
+    reason: str | None = Field(
+        None, min_length=1, description="Why not, when not told (e.g. would put a child at risk)."
+    )
+
+
+class InformingPublic(BaseModel):
+    org: str = Field(description="The organisation whose statement it is.")
+    informed: bool
+    reason: str | None
+
+    @classmethod
+    def of(cls, row: InformingStatement) -> InformingPublic:
+        return cls(org=row.org, informed=row.informed, reason=row.reason)
