@@ -38,40 +38,28 @@ def _basis_entity(basis: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def audit_event(record: dict[str, Any]) -> dict[str, Any]:
-    received = record["decision"] == "received"
-    kind = ("Recipient", "110107", "Import") if received else ("Source", "110106", "Export")
+PERSON_TYPE = {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1", "display": "Person"}
+PATIENT_ROLE = {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1", "display": "Patient"}
+APPLICATION_SERVER = {
+    "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+    "code": "4",
+    "display": "Application Server",
+}
+
+
+def _child_entity(child: dict[str, Any]) -> dict[str, Any]:
+    ident = child.get("nhs_number") and {"system": NHS_NUMBER, "value": child["nhs_number"]}
+    ident = ident or {"system": f"{ISP}:child-local-id", "value": child.get("local_id") or "unborn"}
+    return {"what": {"identifier": ident}, "type": PERSON_TYPE, "description": "child"}
+
+
+def _entities(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The person, the children, the alert, the lawful basis and the trace, in that order."""
     entities: list[dict[str, Any]] = []
     if record.get("person"):
-        entities.append(
-            {
-                "what": {"identifier": {"system": NHS_NUMBER, "value": record["person"]}},
-                "type": {
-                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                    "code": "1",
-                    "display": "Person",
-                },
-                "role": {
-                    "system": "http://terminology.hl7.org/CodeSystem/object-role",
-                    "code": "1",
-                    "display": "Patient",
-                },
-            }
-        )
-    for child in record.get("children") or []:
-        ident = child.get("nhs_number") and {"system": NHS_NUMBER, "value": child["nhs_number"]}
-        ident = ident or {"system": f"{ISP}:child-local-id", "value": child.get("local_id") or "unborn"}
-        entities.append(
-            {
-                "what": {"identifier": ident},
-                "type": {
-                    "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-                    "code": "1",
-                    "display": "Person",
-                },
-                "description": "child",
-            }
-        )
+        person = {"identifier": {"system": NHS_NUMBER, "value": record["person"]}}
+        entities.append({"what": person, "type": PERSON_TYPE, "role": PATIENT_ROLE})
+    entities.extend(_child_entity(child) for child in record.get("children") or [])
     entities.append(
         {
             "what": {"identifier": {"system": f"{ISP}:alert", "value": record["alert_id"]}},
@@ -88,6 +76,12 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
                 "type": {"system": f"{BALP}/CodeSystem/BasicAuditEntityType", "code": "XrequestId"},
             }
         )
+    return entities
+
+
+def audit_event(record: dict[str, Any]) -> dict[str, Any]:
+    received = record["decision"] == "received"
+    kind = ("Recipient", "110107", "Import") if received else ("Source", "110106", "Export")
     return {
         "resourceType": "AuditEvent",
         "id": record["id"],
@@ -105,16 +99,6 @@ def audit_event(record: dict[str, Any]) -> dict[str, Any]:
             _org_agent(record["discloser"], "110153", "Source Role ID", requestor=not received),
             _org_agent(record["recipient"], "110152", "Destination Role ID", requestor=received),
         ],
-        "source": {
-            "site": "ISP audit",
-            "observer": {"display": "ISP audit service"},
-            "type": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
-                    "code": "4",
-                    "display": "Application Server",
-                }
-            ],
-        },
-        "entity": entities,
+        "source": {"site": "ISP audit", "observer": {"display": "ISP audit service"}, "type": [APPLICATION_SERVER]},
+        "entity": _entities(record),
     }
