@@ -7,21 +7,28 @@ Tests wait on observable effects (a read-back API, a sentinel event), never on f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ..launcher import Suite
 
 
 class KafkaProbe:
-    """A small aiokafka client for tests: send raw or CloudEvent messages, and read topics."""
+    """A small aiokafka client for tests: send raw or CloudEvent messages, and read topics.
+
+    Reading never sleeps: :meth:`collect` reads until enough messages match, :meth:`read_all`
+    reads what a topic holds now, and :meth:`collect_until` reads up to a sentinel, a message
+    sent on the same key after the ones under test (so on the same partition, behind them):
+    once it is read, none of those can still arrive.
+    """
 
     def __init__(self, bootstrap: str):
         self.bootstrap = bootstrap
@@ -36,23 +43,76 @@ class KafkaProbe:
         finally:
             await producer.stop()
 
-    async def send_event(self, topic: str, event: Any) -> None:
-        key = (event.subject or "").encode() or None
+    async def send_event(self, topic: str, event: Any, key: str | None = None) -> None:
+        """Send a CloudEvent, keyed by ``key`` or else by its subject (as partners key them)."""
+        raw_key = (key if key is not None else event.subject or "").encode() or None
         await self.send(
-            topic, event.to_json_bytes(), key=key, headers=[("content-type", b"application/cloudevents+json")]
+            topic, event.to_json_bytes(), key=raw_key, headers=[("content-type", b"application/cloudevents+json")]
         )
 
     async def collect(
+        self, topic: str, predicate: Callable[[Any], bool], *, count: int = 1, timeout: float = 30.0
+    ) -> list[Any]:
+        """Read ``topic`` from the beginning until ``count`` messages match; return the matches
+        (fewer if ``timeout`` passes first)."""
+        found: list[Any] = []
+        async with contextlib.aclosing(self._records(topic, timeout)) as records:
+            async for record in records:
+                if predicate(record):
+                    found.append(record)
+                    if len(found) >= count:
+                        break
+        return found
+
+    async def collect_until(
         self,
         topic: str,
         predicate: Callable[[Any], bool],
+        sentinel: Callable[[Any], bool],
         *,
-        count: int = 1,
-        timeout: float = 30.0,
-        settle: float = 0.0,
+        timeout: float = 60.0,
     ) -> list[Any]:
-        """Read ``topic`` from the beginning until ``count`` messages match (then keep
-        reading ``settle`` seconds more to catch duplicates); return every match."""
+        """The messages matching ``predicate`` read before the first one matching ``sentinel``.
+
+        The messages under test must share the sentinel's key: then they are on its partition,
+        ahead of it, and this is all of them there will ever be. Fails if no sentinel comes.
+        """
+        found: list[Any] = []
+        async with contextlib.aclosing(self._records(topic, timeout)) as records:
+            async for record in records:
+                if sentinel(record):
+                    return found
+                if predicate(record):
+                    found.append(record)
+        raise AssertionError(f"no sentinel on {topic} in {timeout:.0f}s")
+
+    async def read_all(self, topic: str, predicate: Callable[[Any], bool] | None = None) -> list[Any]:
+        """Every message ``topic`` holds now (up to its end offsets when called), filtered."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+        )
+        await consumer.start()
+        found: list[Any] = []
+        try:
+            if topic not in await consumer.topics():
+                return found
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends: dict[Any, int] = await consumer.end_offsets(partitions)
+            deadline = time.monotonic() + 30.0
+            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"could not read {topic} to its end in 30s")
+                batch = await consumer.getmany(*partitions, timeout_ms=200)
+                for records in batch.values():
+                    found.extend(r for r in records if predicate is None or predicate(r))
+        finally:
+            await consumer.stop()
+        return found
+
+    async def _records(self, topic: str, timeout: float) -> AsyncGenerator[Any, None]:
+        """``topic`` from the beginning, as messages arrive, for ``timeout`` seconds (a poll, not a sleep)."""
         consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=self.bootstrap,
@@ -61,25 +121,15 @@ class KafkaProbe:
             group_id=None,
         )
         await consumer.start()
-        found: list[Any] = []
         try:
             deadline = time.monotonic() + timeout
-            settle_until: float | None = None
             while time.monotonic() < deadline:
-                if settle_until is not None and time.monotonic() >= settle_until:
-                    break
                 batch = await consumer.getmany(timeout_ms=200)
                 for records in batch.values():
                     for record in records:
-                        if predicate(record):
-                            found.append(record)
-                if len(found) >= count and settle_until is None:
-                    if settle <= 0:
-                        break
-                    settle_until = time.monotonic() + settle
+                        yield record
         finally:
             await consumer.stop()
-        return found
 
 
 def event_json(record: Any) -> dict[str, Any]:
