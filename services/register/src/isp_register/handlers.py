@@ -34,19 +34,23 @@ def _check_source(event: CloudEvent, org: str) -> None:
         raise EventRejected("the event's source organisation is not the entry's organisation")
 
 
+def _index_row(data: RegisterEntryOpened | RegisterEntryClosed) -> RegisterPersonIndex:
+    """A person index row for an entry first seen in ``data`` (an opening, or a closing seen first)."""
+    return RegisterPersonIndex(
+        entry_id=data.entry_id,
+        org=data.org,
+        person_key=data.person_key,
+        category=data.category,
+        opened_at=as_utc(data.at),
+    )
+
+
 def entry_opened(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryOpened) -> None:
     _check_source(event, data.org)
     row = uow.session.get(RegisterPersonIndex, data.entry_id)
     if row is not None and not row.open:
         return  # already closed: nothing to match
-    if row is None:
-        row = RegisterPersonIndex(
-            entry_id=data.entry_id,
-            org=data.org,
-            person_key=data.person_key,
-            category=data.category,
-            opened_at=as_utc(data.at),
-        )
+    row = row or _index_row(data)
     row.category = data.category
     uow.session.add(row)
     others = uow.session.exec(
@@ -57,20 +61,24 @@ def entry_opened(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryOpened) 
         )
     ).all()
     for other in others:
-        if _already_matched(uow, data.entry_id, other.entry_id):
-            continue
-        match = RegisterCrossAreaMatch(
-            person_key=data.person_key,
-            entry_id=data.entry_id,
-            org=data.org,
-            category=data.category,
-            other_entry_id=other.entry_id,
-            other_org=other.org,
-            other_category=other.category,
-            matched_at=as_utc(event.time),
-        )
-        uow.session.add(MatchRow(id=new_id("match"), **match.model_dump()))
-        publish(uow, match, data.org, data.person_key, event.time)
+        if not _already_matched(uow, data.entry_id, other.entry_id):
+            _match(uow, event, data, other)
+
+
+def _match(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryOpened, other: RegisterPersonIndex) -> None:
+    """Record and publish one match: the entry just opened, and another organisation's."""
+    match = RegisterCrossAreaMatch(
+        person_key=data.person_key,
+        entry_id=data.entry_id,
+        org=data.org,
+        category=data.category,
+        other_entry_id=other.entry_id,
+        other_org=other.org,
+        other_category=other.category,
+        matched_at=as_utc(event.time),
+    )
+    uow.session.add(MatchRow(id=new_id("match"), **match.model_dump()))
+    publish(uow, match, data.org, data.person_key, event.time)
 
 
 def _already_matched(uow: UnitOfWork, a: str, b: str) -> bool:
@@ -89,15 +97,7 @@ def entry_changed(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryReviewe
 
 def entry_closed(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryClosed) -> None:
     _check_source(event, data.org)
-    row = uow.session.get(RegisterPersonIndex, data.entry_id)
-    if row is None:
-        row = RegisterPersonIndex(
-            entry_id=data.entry_id,
-            org=data.org,
-            person_key=data.person_key,
-            category=data.category,
-            opened_at=as_utc(data.at),
-        )
+    row = uow.session.get(RegisterPersonIndex, data.entry_id) or _index_row(data)
     row.open = False
     row.closed_at = as_utc(data.at)
     uow.session.add(row)

@@ -45,25 +45,29 @@ def flag_reviews(uow: UnitOfWork, now: datetime, reminder_days: int = 7) -> Flag
         for reminder in domain.reminders_to_raise(
             entry.review_due, today, reminder_days, entry.due_flagged_for, entry.overdue_flagged_for
         ):
-            model = ReviewOverdue if reminder == "overdue" else ReviewDue
-            data = model(
-                entry_id=entry.id,
-                org=entry.org,
-                person_key=entry.person_key,
-                category=entry.category,
-                risk=entry.risk,
-                review_due=entry.review_due,
-            )
-            publish(uow, data, entry.org, entry.person_key, now)
-            if reminder == "overdue":
-                entry.overdue_flagged_for = entry.review_due
-                flagged.overdue.append(entry.id)
-            else:
-                entry.due_flagged_for = entry.review_due
-                flagged.due.append(entry.id)
-            uow.session.add(entry)
+            _remind(uow, entry, reminder, now)
+            (flagged.overdue if reminder == "overdue" else flagged.due).append(entry.id)
     _flag_missed_weekly_reviews(uow, now, flagged)
     return flagged
+
+
+def _remind(uow: UnitOfWork, entry: RegisterEntry, reminder: domain.Reminder, now: datetime) -> None:
+    """Publish ReviewDue or ReviewOverdue for the entry's due date, and note it was raised."""
+    model = ReviewOverdue if reminder == "overdue" else ReviewDue
+    data = model(
+        entry_id=entry.id,
+        org=entry.org,
+        person_key=entry.person_key,
+        category=entry.category,
+        risk=entry.risk,
+        review_due=entry.review_due,
+    )
+    publish(uow, data, entry.org, entry.person_key, now)
+    if reminder == "overdue":
+        entry.overdue_flagged_for = entry.review_due
+    else:
+        entry.due_flagged_for = entry.review_due
+    uow.session.add(entry)
 
 
 def _flag_missed_weekly_reviews(uow: UnitOfWork, now: datetime, flagged: Flagged) -> None:

@@ -106,40 +106,35 @@ def _validate(model: type[Command], data: dict[str, Any], rows: dict[str, list[i
         raise FormInvalid(messages(exc, rows)) from None
 
 
-def open_command(form: dict[str, str]) -> EntryOpen:
+def _entry_fields(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """The fields opening and changing an entry share, and where each child and contact row sits."""
     children, child_rows = _children(form)
     contacts, agency_rows = _contacts(form)
-    person = {f: _text(form, f) for f in PERSON_FIELDS}
-    person["nhs_number"] = (person["nhs_number"] or "").replace(" ", "")
     data = {
-        "person": {k: v for k, v in person.items() if v is not None or k == "nhs_number"},
         "category": _text(form, "category"),
         "risk": _text(form, "risk"),
         "children": children,
         "agency_contacts": contacts,
         "referral_ids": _referral_ids(form),
         "notes": form.get("notes", "").strip(),
-        "opened_on": _text(form, "opened_on"),
     }
-    return _validate(EntryOpen, data, {"children": child_rows, "agency_contacts": agency_rows})
+    return data, {"children": child_rows, "agency_contacts": agency_rows}
+
+
+def open_command(form: dict[str, str]) -> EntryOpen:
+    data, rows = _entry_fields(form)
+    person = {f: _text(form, f) for f in PERSON_FIELDS}
+    person["nhs_number"] = (person["nhs_number"] or "").replace(" ", "")
+    data["person"] = {k: v for k, v in person.items() if v is not None or k == "nhs_number"}
+    data["opened_on"] = _text(form, "opened_on")
+    return _validate(EntryOpen, data, rows)
 
 
 def update_command(form: dict[str, str]) -> EntryUpdate:
     """Every field is posted: blank rows remove children or contacts, a blank name removes it."""
-    children, child_rows = _children(form)
-    contacts, agency_rows = _contacts(form)
-    data = {
-        "category": _text(form, "category"),
-        "risk": _text(form, "risk"),
-        "children": children,
-        "agency_contacts": contacts,
-        "referral_ids": _referral_ids(form),
-        "notes": form.get("notes", "").strip(),
-        "given_name": _text(form, "given_name"),
-        "family_name": _text(form, "family_name"),
-        "date_of_birth": _text(form, "date_of_birth"),
-    }
-    return _validate(EntryUpdate, data, {"children": child_rows, "agency_contacts": agency_rows})
+    data, rows = _entry_fields(form)
+    data.update({name: _text(form, name) for name in ("given_name", "family_name", "date_of_birth")})
+    return _validate(EntryUpdate, data, rows)
 
 
 def close_command(form: dict[str, str]) -> EntryClose:
