@@ -110,7 +110,7 @@ def record_informing(uow: UnitOfWork, caller: Caller, body: InformingCreate, now
     if not body.informed and not body.reason:
         raise ReasonRequired()
     row = uow.session.get(InformingStatement, (caller.org, body.nhs_number)) or InformingStatement(
-        org=caller.org, nhs_number=body.nhs_number, informed=body.informed
+        org=caller.org, nhs_number=body.nhs_number, informed=body.informed, recorded_at=now
     )
     row.informed, row.reason = body.informed, None if body.informed else body.reason
     row.recorded_at, row.recorded_by = now, caller.sub

@@ -1,12 +1,13 @@
 """The notifications service's own store: the facts disclosure decisions rest on, the alerts,
-webhook subscriptions and their delivery log. Every table is prefixed ``notifications_``."""
+webhook subscriptions and their delivery log. Every table is prefixed ``notifications_``.
+
+Times are the runtime clock's: the code that writes a row sets them (no wall-clock defaults)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
@@ -111,7 +112,7 @@ class InformingStatement(SQLModel, table=True):
     nhs_number: str = Field(primary_key=True)
     informed: bool
     reason: str | None = None
-    recorded_at: datetime = Field(default_factory=utcnow)
+    recorded_at: datetime
     recorded_by: str | None = None
 
 
@@ -130,7 +131,7 @@ class AlertRecord(SQLModel, table=True):
     event: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     deadline: datetime | None = None
     status: str = Field(default="pending", index=True)  # pending | delivered | failed | withheld
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime
     delivered_at: datetime | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
@@ -151,7 +152,7 @@ class Subscription(SQLModel, table=True):
     url: str
     types: list[str] = Field(sa_column=Column(JSON, nullable=False))
     secret: str
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime
     created_by: str | None = None
     active: bool = True
     event_count: int = 0  # running count of alerts queued to it (FHIR eventsSinceSubscriptionStart)
@@ -171,7 +172,7 @@ class Delivery(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="pending", index=True)  # pending | delivered | failed | cancelled
     attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: datetime = Field(index=True)
     first_attempt_at: datetime | None = None
     first_failure_at: datetime | None = None
     delivered_at: datetime | None = None
@@ -189,7 +190,7 @@ class DeliveryAttempt(SQLModel, table=True):
     subscription_id: str = Field(index=True)
     kind: str = "alert"  # alert | heartbeat
     attempt: int
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime
     status_code: int | None = None
     outcome: str  # delivered | retry | failed | cancelled
     error: str | None = None

@@ -167,7 +167,11 @@ def test_emergency_referral_is_shared_on_significant_harm_with_not_yet_told(uow)
 def test_a_sender_statement_about_telling_the_service_user_goes_on_the_record(uow):
     uow.session.add(
         InformingStatement(
-            org=PROVIDER, nhs_number=NHS, informed=False, reason="telling them would put the child at risk"
+            org=PROVIDER,
+            nhs_number=NHS,
+            informed=False,
+            reason="telling them would put the child at risk",
+            recorded_at=NOW,
         )
     )
     uow.commit()

@@ -18,6 +18,7 @@ import httpx
 from isp_common import telemetry
 from isp_common.leader import Leadership
 from isp_common.runtime import ServiceRuntime
+from opentelemetry.trace import SpanKind
 
 from ..domain.delivery import RetrySchedule, heartbeat
 from ..domain.errors import InvalidWebhookUrl
@@ -124,7 +125,7 @@ class DeliveryLoop:
         token = telemetry.attach(telemetry.context_from_traceparent(traceparent))
         try:
             with telemetry.tracer("isp-notifications").start_as_current_span(
-                "webhook delivery", kind=telemetry.trace.SpanKind.CLIENT, attributes={"webhook.id": delivery_id}
+                "webhook delivery", kind=SpanKind.CLIENT, attributes={"webhook.id": delivery_id}
             ):
                 current = telemetry.current_traceparent()
                 if current:

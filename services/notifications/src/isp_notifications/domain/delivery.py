@@ -41,7 +41,7 @@ def retry_delay(attempt: int, base: float, cap: float, rng: random.Random | None
     """Seconds to wait after failed try number ``attempt`` (1-based): exponential, capped, with
     "equal jitter" (half the step fixed, half random) so retries spread out but never bunch
     up at zero."""
-    step = min(cap, base * 2 ** (attempt - 1))
+    step = min(cap, base * 2.0 ** (attempt - 1))
     jitter = rng.uniform(0, step / 2) if rng is not None else random.uniform(0, step / 2)
     return step / 2 + jitter
 
