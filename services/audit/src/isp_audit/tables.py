@@ -1,7 +1,7 @@
 """The audit trail's tables. ``audit_disclosure`` is append-only (see :mod:`isp_audit.guard`).
 
 Times in ``audit_disclosure`` are fixed-width UTC text and JSON values canonical text (see
-:mod:`isp_audit.chain`): what is stored is exactly what is hashed, on every database.
+:mod:`isp_audit.domain.chain`): what is stored is exactly what is hashed, on every database.
 """
 
 from __future__ import annotations
