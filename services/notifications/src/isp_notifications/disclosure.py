@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,43 @@ from .tables import AlertRecord, Delivery, InformingStatement, Subscription
 
 log = logging.getLogger(__name__)
 NOT_YET_TOLD = "not yet told"
+
+
+@dataclass(frozen=True)
+class Audited:
+    """One alert as its audit records name it: the share it is, between whom, about whom."""
+
+    alert_id: str
+    alert_type: str
+    discloser: str
+    recipient: str
+    nhs_number: str | None
+    purpose: str
+    source_event_id: str | None
+
+    @classmethod
+    def of_share(cls, share: Share) -> Audited:
+        return cls(
+            share.alert_id,
+            share.alert_type,
+            share.sender,
+            share.recipient,
+            share.nhs_number,
+            share.purpose,
+            share.source_event_id,
+        )
+
+    @classmethod
+    def of_alert(cls, alert: AlertRecord) -> Audited:
+        return cls(
+            alert.id,
+            alert.type,
+            alert.sender,
+            alert.recipient,
+            alert.nhs_number,
+            alert.purpose or policy.SAFEGUARDING,
+            alert.source_event_id,
+        )
 
 
 def decide(uow: UnitOfWork, share: Share, now: datetime) -> policy.Decision:
@@ -60,38 +98,9 @@ def share_alert(uow: UnitOfWork, share: Share, build: BuildData, now: datetime) 
         return policy.Decision(True, reason="already queued")
     decision = decide(uow, share, now)
     if decision.shared:
-        assert decision.basis is not None  # a share always has its lawful basis
-        data = build(share.alert_id, decision.basis, decision.categories)
-        children = share.children_sent(decision.categories)
-        record = queue_alert(
-            uow, share.alert_id, share.alert_type, share.sender, share.recipient, data, share.deadline, now
-        )
-        record.lawful_basis = decision.basis
-        record.purpose = share.purpose
-        record.data_categories = list(decision.categories)
-        record.children = list(children)
-        record.nhs_number = share.nhs_number
-        record.audited = True
-        record.source_event_id = share.source_event_id
-        publish_record(
-            uow,
-            alert_id=share.alert_id,
-            alert_type=share.alert_type,
-            decision="shared",
-            discloser=share.sender,
-            recipient=share.recipient,
-            nhs_number=share.nhs_number,
-            children=children,
-            purpose=share.purpose,
-            categories=list(decision.categories),
-            basis=decision.basis,
-            informed=informing(uow, share.sender, share.nhs_number) if decision.statutory else (None, None),
-            source_event_id=share.source_event_id,
-            channel="kafka",
-            at=now,
-        )
+        _queue_shared(uow, share, decision, build, now)
     else:
-        withhold(uow, share, decision.reason or "no lawful basis", now)
+        withhold(uow, Audited.of_share(share), share.person, [*share.required, *share.optional], decision.reason, now)
     log.info(
         "disclosure %s: alert %s type %s from %s to %s",
         "shared" if decision.shared else "withheld",
@@ -103,67 +112,71 @@ def share_alert(uow: UnitOfWork, share: Share, build: BuildData, now: datetime) 
     return decision
 
 
-def withhold(uow: UnitOfWork, share: Share, reason: str, now: datetime) -> None:
-    """Audit a withheld share and tell the sending organisation's DSL."""
+def _queue_shared(uow: UnitOfWork, share: Share, decision: policy.Decision, build: BuildData, now: datetime) -> None:
+    """The alert with only the categories its basis covers, and the ``shared`` record, together."""
+    assert decision.basis is not None  # a share always has its lawful basis
+    data = build(share.alert_id, decision.basis, decision.categories)
+    children = share.children_sent(decision.categories)
+    record = queue_alert(
+        uow, share.alert_id, share.alert_type, share.sender, share.recipient, data, share.deadline, now
+    )
+    record.lawful_basis = decision.basis
+    record.purpose = share.purpose
+    record.data_categories = list(decision.categories)
+    record.children = list(children)
+    record.nhs_number = share.nhs_number
+    record.audited = True
+    record.source_event_id = share.source_event_id
+    informed = informing(uow, share.sender, share.nhs_number) if decision.statutory else (None, None)
     publish_record(
         uow,
-        alert_id=share.alert_id,
-        alert_type=share.alert_type,
-        decision="withheld",
-        discloser=share.sender,
-        recipient=share.recipient,
-        nhs_number=share.nhs_number,
-        children=[],
-        purpose=share.purpose,
-        categories=[*share.required, *share.optional],
-        basis=None,
-        informed=(None, None),
-        source_event_id=share.source_event_id,
+        Audited.of_share(share),
+        "shared",
+        children=children,
+        categories=list(decision.categories),
+        basis=decision.basis,
+        informed=informed,
         channel="kafka",
         at=now,
-        reason=reason,
     )
-    tell_sender_withheld(
-        uow,
-        share.alert_id,
-        share.alert_type,
-        share.sender,
-        share.recipient,
-        share.person,
-        reason,
-        share.source_event_id,
-        now,
+
+
+def withhold(
+    uow: UnitOfWork,
+    about: Audited,
+    person: dict[str, Any] | None,
+    categories: list[str],
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Audit a withheld share and tell the sending organisation's DSL."""
+    reason = reason or "no lawful basis"
+    publish_record(
+        uow, about, "withheld", children=[], categories=categories, basis=None, channel="kafka", at=now, reason=reason
     )
+    tell_sender_withheld(uow, about, person, reason, now)
 
 
 def tell_sender_withheld(
-    uow: UnitOfWork,
-    alert_id: str,
-    alert_type: str,
-    sender: str,
-    recipient: str,
-    person: dict[str, Any] | None,
-    reason: str,
-    source_event_id: str | None,
-    now: datetime,
+    uow: UnitOfWork, about: Audited, person: dict[str, Any] | None, reason: str, now: datetime
 ) -> None:
     if person is None:  # only a register match carries no person, and it always has a ground
-        log.warning("withheld alert %s has no person: sender not alerted", alert_id)
+        log.warning("withheld alert %s has no person: sender not alerted", about.alert_id)
         return
-    withheld_id = withheld_alert_id(alert_id)
+    withheld_id = withheld_alert_id(about.alert_id)
     if uow.session.get(AlertRecord, withheld_id) is not None:
         return
     data = DisclosureWithheldAlert(
         alert_id=withheld_id,
         person=person,
-        sender_org=sender,
-        withheld_type=alert_type,
-        intended_recipient=recipient,
+        sender_org=about.discloser,
+        withheld_type=about.alert_type,
+        intended_recipient=about.recipient,
         reason=reason,
-        source_event_id=source_event_id,
-        withheld_alert_id=alert_id,
+        source_event_id=about.source_event_id,
+        withheld_alert_id=about.alert_id,
     )
-    queue_alert(uow, withheld_id, DisclosureWithheldAlert.event_type, sender, sender, data, None, now)
+    queue_alert(uow, withheld_id, data.event_type, about.discloser, about.discloser, data, None, now)
 
 
 def informing(uow: UnitOfWork, sender: str, nhs_number: str | None) -> tuple[bool, str | None]:
@@ -254,37 +267,32 @@ def queue_operational(
 
 def publish_record(
     uow: UnitOfWork,
-    *,
-    alert_id: str,
-    alert_type: str,
+    about: Audited,
     decision: str,
-    discloser: str,
-    recipient: str,
-    nhs_number: str | None,
+    *,
     children: list[dict[str, Any]],
-    purpose: str,
     categories: list[str],
     basis: dict[str, Any] | None,
-    informed: tuple[bool | None, str | None],
-    source_event_id: str | None,
     channel: str,
     at: datetime,
+    informed: tuple[bool | None, str | None] = (None, None),
     reason: str | None = None,
 ) -> None:
+    """Queue the audit record of ``decision`` about the alert (``shared``, ``withheld``, ``received``)."""
     record = DisclosureRecorded(
-        alert_id=alert_id,
-        alert_type=alert_type,
+        alert_id=about.alert_id,
+        alert_type=about.alert_type,
         decision=decision,
-        discloser=discloser,
-        recipient=recipient,
-        person=nhs_number,
+        discloser=about.discloser,
+        recipient=about.recipient,
+        person=about.nhs_number,
         children=children,
-        purpose=purpose,
+        purpose=about.purpose,
         data_categories=categories,
         lawful_basis=basis,
         service_user_informed=informed[0],
         not_informed_reason=informed[1],
-        source_event_id=source_event_id,
+        source_event_id=about.source_event_id,
         channel=channel,
         trace_id=telemetry.current_trace_id(),
         shared_at=at,
@@ -292,30 +300,23 @@ def publish_record(
     )
     event = CloudEvent.create(
         type=DisclosureRecorded.event_type,
-        source_org=discloser,
+        source_org=about.discloser,
         data=record,
-        subject=nhs_number,
-        id=audit_event_id(alert_id, decision),
+        subject=about.nhs_number,
+        id=audit_event_id(about.alert_id, decision),
     )
-    uow.publish(event, topics.AUDIT, key=nhs_number)
+    uow.publish(event, topics.AUDIT, key=about.nhs_number)
 
 
 def record_receipt(uow: UnitOfWork, alert: AlertRecord, now: datetime) -> None:
     """The recipient acknowledged an audited alert: record the receiving end of the share."""
     publish_record(
         uow,
-        alert_id=alert.id,
-        alert_type=alert.type,
-        decision="received",
-        discloser=alert.sender,
-        recipient=alert.recipient,
-        nhs_number=alert.nhs_number,
+        Audited.of_alert(alert),
+        "received",
         children=alert.children,
-        purpose=alert.purpose or policy.SAFEGUARDING,
         categories=alert.data_categories,
         basis=alert.lawful_basis,
-        informed=(None, None),
-        source_event_id=alert.source_event_id,
         channel="api",
         at=now,
     )

@@ -11,8 +11,7 @@ from isp_common.tables import OutboxMessage
 from sqlmodel import col, select
 
 from .delivery.deliveries import cancel_delivery
-from .disclosure import publish_record, tell_sender_withheld
-from .domain import policy
+from .disclosure import Audited, withhold
 from .tables import AlertRecord, Delivery
 
 
@@ -55,25 +54,5 @@ def _cancel_deliveries(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
 def _withhold_queued(uow: UnitOfWork, alert: AlertRecord, reason: str, now: datetime) -> None:
     alert.status = "withheld"
     uow.session.add(alert)
-    publish_record(
-        uow,
-        alert_id=alert.id,
-        alert_type=alert.type,
-        decision="withheld",
-        discloser=alert.sender,
-        recipient=alert.recipient,
-        nhs_number=alert.nhs_number,
-        children=[],
-        purpose=alert.purpose or policy.SAFEGUARDING,
-        categories=alert.data_categories,
-        basis=None,
-        informed=(None, None),
-        source_event_id=alert.source_event_id,
-        channel="kafka",
-        at=now,
-        reason=reason,
-    )
-    person: Any = alert.event.get("data", {}).get("person")
-    tell_sender_withheld(
-        uow, alert.id, alert.type, alert.sender, alert.recipient, person, reason, alert.source_event_id, now
-    )
+    person: dict[str, Any] | None = alert.event.get("data", {}).get("person")
+    withhold(uow, Audited.of_alert(alert), person, alert.data_categories, reason, now)
