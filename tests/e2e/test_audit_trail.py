@@ -9,30 +9,21 @@ import csv
 import io
 import json
 import os
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from isp_audit import checkpoints
-from isp_common.testing import unique, wait_for
+from isp_common.testing import fresh_nhs_number, unique, wait_for
 from isp_common.testing.fixtures import CHROMIUM_PATHS
 from isp_schemas import topics
 from isp_schemas.alerts import DidNotAttendAlert
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.examples import EXAMPLES
-from isp_schemas.people import make_nhs_number
 
 pytestmark = [pytest.mark.e2e]
-
-
-def fresh_nhs() -> str:
-    while True:
-        number = make_nhs_number(str(uuid.uuid4().int % 9 * 10**8 + uuid.uuid4().int % 10**8 + 10**8)[:9])
-        if number:
-            return number
 
 
 def disclosure_event(person: str, discloser: str, recipient: str, shared_at: datetime, **extra) -> CloudEvent:
@@ -61,13 +52,26 @@ async def ingest(kafka, client, person: str, events: list[CloudEvent]) -> list[d
     return await wait_for(all_there)
 
 
+async def handled_up_to_here(kafka, client, key: str) -> None:
+    """Send a sentinel record about someone else on ``key`` and wait until audit holds it: audit
+    reads a key's records in order, so everything sent before on that key has been handled."""
+    someone_else = fresh_nhs_number()
+    sentinel = disclosure_event(someone_else, "SENTINEL-PRV", "SENTINEL-CSC", datetime.now(UTC))
+    await kafka.send_event(topics.AUDIT, sentinel, key=key)
+    await wait_for(lambda: _held(client, someone_else))
+
+
+async def _held(client, person: str) -> bool:
+    return bool((await client.get("/v1/disclosures", params={"person": person})).json()["items"])
+
+
 @pytest.fixture
-def ig(suite, token_for):
-    return {"Authorization": f"Bearer {token_for('WSX-IG', 'partnership_ig')}"}
+def ig(headers_for):
+    return headers_for("WSX-IG", "partnership_ig")
 
 
-async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(suite, kafka, token_for, ig):
-    person, provider, csc = fresh_nhs(), "CGL-E2E", "WSCC-E2E"
+async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(suite, kafka, headers_for, ig):
+    person, provider, csc = fresh_nhs_number(), "CGL-E2E", "WSCC-E2E"
     t0 = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
     events = [disclosure_event(person, provider, csc, t0 + timedelta(hours=i)) for i in range(6)]
     events.append(disclosure_event(person, "OTHER-ORG", "ELSE-ORG", t0 + timedelta(hours=7)))
@@ -77,7 +81,7 @@ async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(s
         # the same share again (a new CloudEvent id): still one record
         again = CloudEvent.create(type=events[0].type, source_org=provider, data=events[0].data, subject=person)
         await kafka.send_event(topics.AUDIT, again)
-        await asyncio.sleep(3)
+        await handled_up_to_here(kafka, client, person)
         page1 = (await client.get("/v1/disclosures", params={"person": person, "limit": 4})).json()
         page2 = (
             await client.get("/v1/disclosures", params={"person": person, "limit": 4, "cursor": page1["next_cursor"]})
@@ -116,7 +120,7 @@ async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(s
         assert verdict["first_bad_seq"] is None and verdict["records"] >= 7
 
     # an ig_officer sees only its own organisation's records
-    officer = {"Authorization": f"Bearer {token_for(provider, 'ig_officer')}"}
+    officer = headers_for(provider, "ig_officer")
     async with httpx.AsyncClient(base_url=suite.url("audit"), headers=officer) as client:
         own = (await client.get("/v1/disclosures", params={"person": person})).json()["items"]
         assert len(own) == 6 and all(provider in (i["discloser"], i["recipient"]) for i in own)
@@ -124,7 +128,7 @@ async def test_disclosures_are_recorded_once_queried_newest_first_and_verified(s
         assert (await client.get(f"/v1/disclosures/{other['id']}")).status_code == 403
     async with httpx.AsyncClient(base_url=suite.url("audit")) as client:
         assert (await client.get("/v1/disclosures")).status_code == 401
-        social = {"Authorization": f"Bearer {token_for(csc, 'social_care')}"}
+        social = headers_for(csc, "social_care")
         assert (await client.get("/v1/disclosures", headers=social)).status_code == 403
 
 
@@ -140,7 +144,7 @@ async def test_checkpoints_are_published_signed(suite, kafka, ig):
 
 
 async def test_reconciliation_finds_a_delivered_alert_without_a_record(suite, kafka, ig):
-    person, recipient = fresh_nhs(), "RECON-CSC"
+    person, recipient = fresh_nhs_number(), "RECON-CSC"
     alert = DidNotAttendAlert.model_validate(
         {
             **EXAMPLES[DidNotAttendAlert.event_type],
@@ -171,7 +175,7 @@ def test_an_ig_officer_searches_opens_a_record_verifies_and_downloads_csv(suite,
     executable = os.environ.get("ISP_CHROMIUM") or next((p for p in CHROMIUM_PATHS if os.path.exists(p)), None)
     if not executable:
         pytest.skip("Chromium is not installed (apt-get install chromium); browser tests skipped")
-    person = fresh_nhs()
+    person = fresh_nhs_number()
 
     async def two_records():
         async with httpx.AsyncClient(base_url=suite.url("audit"), headers=ig) as client:

@@ -17,10 +17,12 @@ CSC = "CSC-TRACE"
 NHS = "9434765870"
 
 
-async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the_audit_record(suite, kafka, token_for):
+async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the_audit_record(
+    suite, kafka, headers_for
+):
     receiver = WebhookReceiver()
     try:
-        csc = {"Authorization": f"Bearer {token_for(CSC, 'social_care')}"}
+        csc = headers_for(CSC, "social_care")
         async with httpx.AsyncClient(base_url=suite.url("notifications"), headers=csc) as client:
             sub = await client.post(
                 "/v1/subscriptions",
@@ -31,7 +33,7 @@ async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the
         trace_id = secrets.token_hex(16)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
         referral_id = unique("ref-trace-")
-        provider = {"Authorization": f"Bearer {token_for(PROVIDER, 'provider')}", "traceparent": traceparent}
+        provider = {**headers_for(PROVIDER, "provider"), "traceparent": traceparent}
         async with httpx.AsyncClient(base_url=suite.url("referrals"), headers=provider) as client:
             made = await client.post(
                 "/v1/referrals",
@@ -65,7 +67,7 @@ async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the
         webhook = (await wait_for(delivered, timeout=60))[0]
         assert webhook["headers"]["traceparent"].split("-")[1] == trace_id
 
-        ig = {"Authorization": f"Bearer {token_for('ISP-IG', 'partnership_ig')}"}
+        ig = headers_for("ISP-IG", "partnership_ig")
         async with httpx.AsyncClient(base_url=suite.url("audit"), headers=ig) as client:
 
             async def audited():

@@ -176,9 +176,7 @@ class WebhookReceiver:
             return [r for r in self.requests if r["path"] == path]
 
 
-async def wait_for_consent(
-    suite: Suite, token_for: Callable[..., str], org: str, consent_id: str, timeout: float = 60.0
-) -> dict[str, Any]:
+async def wait_for_consent(suite: Suite, org: str, consent_id: str, timeout: float = 60.0) -> dict[str, Any]:
     """Poll the notifications service until it holds ``consent_id`` (recorded by ``org``).
 
     Consents and the events they cover travel on different topics, so a test that sends both
@@ -186,7 +184,9 @@ async def wait_for_consent(
     """
     import httpx
 
-    headers = {"Authorization": f"Bearer {token_for(org, 'provider', 'social_care')}"}
+    from . import auth_headers
+
+    headers = auth_headers(suite.var_dir / "keys", org, "provider", "social_care")
     async with httpx.AsyncClient(base_url=suite.url("notifications"), headers=headers) as client:
 
         async def held() -> dict[str, Any] | None:

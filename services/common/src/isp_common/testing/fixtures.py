@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from ..auth import issue_token
 from ..launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
-from . import unique
+from . import auth_headers, bearer, unique
 from .e2e import KafkaProbe
 
 
@@ -95,10 +94,19 @@ def suite(broker_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(scope="session")
 def token_for(suite: Suite) -> Callable[..., str]:
     """``token_for("WSCC-CSC", "social_care")``: a bearer token the suite accepts."""
-    key_dir = suite.var_dir / "keys"
 
     def make(org: str, *roles: str, sub: str | None = None) -> str:
-        return issue_token(key_dir, sub or f"tester@{org.lower()}", org, list(roles) or ["admin"])
+        return bearer(suite.var_dir / "keys", org, *roles, sub=sub)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def headers_for(suite: Suite) -> Callable[..., dict[str, str]]:
+    """``headers_for("WSCC-CSC", "social_care")``: ``Authorization`` headers the suite accepts."""
+
+    def make(org: str, *roles: str, sub: str | None = None) -> dict[str, str]:
+        return auth_headers(suite.var_dir / "keys", org, *roles, sub=sub)
 
     return make
 
