@@ -9,7 +9,6 @@ The suite runs notifications with short retry delays, a 3 s heartbeat and a 4 s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import uuid
@@ -18,11 +17,11 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 from isp_common.testing import WebhookReceiver as Receiver
-from isp_common.testing import unique, wait_for, wait_for_consent
+from isp_common.testing import fresh_nhs_number, unique, wait_for, wait_for_consent
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.people import Person, make_nhs_number
+from isp_schemas.people import Person
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.register import RegisterCrossAreaMatch
 from isp_schemas.socialcare import ConferenceCancelled, ConferenceScheduled, EnquiryOpened, PlanStarted
@@ -54,20 +53,15 @@ def org(prefix: str) -> str:
 
 
 def new_person() -> Person:
-    while True:
-        nhs = make_nhs_number(f"{random.randint(400_000_000, 999_999_999)}")
-        if nhs:
-            return Person(nhs_number=nhs, given_name="Alex", family_name="Doe")
+    return Person(nhs_number=fresh_nhs_number(), given_name="Alex", family_name="Doe")
 
 
 class Partner:
     """One organisation talking to the notifications API."""
 
-    def __init__(self, suite, token_for, org_id: str, role: str = "social_care"):
+    def __init__(self, suite, headers_for, org_id: str, role: str = "social_care"):
         self.org = org_id
-        self.client = httpx.AsyncClient(
-            base_url=suite.url("notifications"), headers={"Authorization": f"Bearer {token_for(org_id, role)}"}
-        )
+        self.client = httpx.AsyncClient(base_url=suite.url("notifications"), headers=headers_for(org_id, role))
 
     async def subscribe(self, url: str, types=("*",)) -> dict:
         response = await self.client.post("/v1/subscriptions", json={"url": url, "types": list(types)})
@@ -75,22 +69,10 @@ class Partner:
         return response.json()
 
 
-_SUITE: list = []
-
-
-@pytest.fixture(autouse=True)
-def _suite_for_consents(suite, token_for):
-    _SUITE[:] = [suite, token_for]
-
-
 @pytest.fixture
-def partner(suite, token_for):
-    made: list[Partner] = []
-
+def partner(suite, headers_for):
     def make(prefix: str, role: str = "social_care") -> Partner:
-        p = Partner(suite, token_for, org(prefix), role)
-        made.append(p)
-        return p
+        return Partner(suite, headers_for, org(prefix), role)
 
     return make
 
@@ -101,7 +83,7 @@ async def publish(kafka, data, source: str, subject: str | None = None) -> Cloud
     return event
 
 
-async def consent(kafka, person: Person, recorded_by: str, recipients, categories) -> str:
+async def consent(suite, kafka, person: Person, recorded_by: str, recipients, categories) -> str:
     data = ConsentGiven(
         consent_id=unique("con-"),
         person=person,
@@ -112,30 +94,77 @@ async def consent(kafka, person: Person, recorded_by: str, recipients, categorie
         given_on=date.today(),
     )
     await publish(kafka, data, recorded_by)
-    await wait_for_consent(*_SUITE, recorded_by, data.consent_id)
+    await wait_for_consent(suite, recorded_by, data.consent_id)
     return data.consent_id
 
 
-async def alerts_on(kafka, org_id: str, alert_type: str, count: int = 1, timeout: float = 60, settle: float = 0):
-    records = await kafka.collect(
-        topics.alerts(org_id),
-        lambda r: json.loads(r.value)["type"] == alert_type,
-        count=count,
-        timeout=timeout,
-        settle=settle,
-    )
+def of_type(alert_type: str, **data: object):
+    """Messages of ``alert_type`` whose data has the given values."""
+
+    def predicate(record) -> bool:
+        body = json.loads(record.value)
+        return body["type"] == alert_type and all(body["data"].get(k) == v for k, v in data.items())
+
+    return predicate
+
+
+async def alerts_on(kafka, org_id: str, alert_type: str, count: int = 1, timeout: float = 60, **data: object):
+    records = await kafka.collect(topics.alerts(org_id), of_type(alert_type, **data), count=count, timeout=timeout)
     return [json.loads(r.value) for r in records]
 
 
-async def audit_of(kafka, alert_id: str, count: int = 1, settle: float = 0, timeout: float = 60) -> list[dict]:
-    records = await kafka.collect(
-        topics.AUDIT,
-        lambda r: json.loads(r.value)["data"]["alert_id"] == alert_id,
-        count=count,
-        timeout=timeout,
-        settle=settle,
-    )
+def about_alert(alert_id: str):
+    return lambda r: json.loads(r.value)["data"]["alert_id"] == alert_id
+
+
+async def audit_of(kafka, alert_id: str, count: int = 1, timeout: float = 60) -> list[dict]:
+    records = await kafka.collect(topics.AUDIT, about_alert(alert_id), count=count, timeout=timeout)
     return [json.loads(r.value)["data"] for r in records]
+
+
+async def emergency_referral(kafka, provider: str, csc: str, person: Person) -> str:
+    """A sentinel: an emergency referral about ``person``, shared at once on the significant-harm
+    ground (no consent needed) as a referral_received alert on social care's topic, keyed like every
+    other alert about the person. Once it is there, nothing decided before it about them can still come."""
+    emergency = ReferralRequested(
+        referral_id=unique("sentinel-"),
+        direction="to_social_care",
+        from_org=provider,
+        to_org=csc,
+        person=person,
+        children=[{"local_id": unique("c-")}],
+        threshold="emergency",
+        rag="red",
+        summary="Sentinel",
+    )
+    await publish(kafka, emergency, provider)
+    return emergency.referral_id
+
+
+async def social_care_facts_held(kafka, convener: str, parent: Person, ground: str) -> None:
+    """Wait until notifications holds social care's facts about ``parent`` (an enquiry or plan).
+
+    Those facts travel on isp.socialcare.v1 keyed by the parent's NHS number, while the events
+    that rely on them come on other topics. A sentinel conference about the parent, sent on the
+    same key behind them, is read after them: once its invitation is shared on ``ground``, they are held.
+    """
+    sentinel_org = org("SEN")
+    conference = ConferenceScheduled(
+        conference_id=unique("sentinel-"),
+        kind="core_group",
+        children=[{"local_id": unique("c-")}],
+        parents=[parent],
+        scheduled_for=datetime.now(UTC) + timedelta(days=14),
+        location="Sentinel",
+        issued_at=datetime.now(UTC),
+        invitees=[sentinel_org],
+    )
+    event = CloudEvent.create(
+        type=conference.event_type, source_org=convener, data=conference, subject=parent.nhs_number
+    )
+    await kafka.send_event(topics.SOCIALCARE, event, key=parent.nhs_number)
+    [invitation] = await alerts_on(kafka, sentinel_org, "uk.isp.alert.conference_invitation.v1")
+    assert invitation["data"]["lawful_basis"] == {"kind": "statutory", "ground": ground}
 
 
 async def signed_webhook(receiver: Receiver, path: str, secret: str, alert_id: str) -> dict:
@@ -153,7 +182,7 @@ async def test_referral_received_end_to_end_and_withheld(suite, kafka, receiver,
     csc, provider = partner("CSC"), partner("PRV", "provider")
     sub = await provider.subscribe(receiver.url(f"/{provider.org}"))
     person = new_person()
-    consent_id = await consent(kafka, person, csc.org, [provider.org], ["referral"])
+    consent_id = await consent(suite, kafka, person, csc.org, [provider.org], ["referral"])
     referral = ReferralRequested(
         referral_id=unique("ref-"),
         direction="to_treatment",
@@ -195,7 +224,16 @@ async def test_referral_received_end_to_end_and_withheld(suite, kafka, receiver,
     assert "no consent recorded" in withheld["reason"]
     hook = await signed_webhook(receiver, f"/{provider.org}", sub["secret"], told["id"])
     assert hook["type"] == WITHHELD
-    assert await alerts_on(kafka, csc.org, "uk.isp.alert.referral_received.v1", timeout=3) == []
+    sentinel = await emergency_referral(kafka, provider.org, csc.org, other)
+    received = "uk.isp.alert.referral_received.v1"
+    assert (
+        await kafka.collect_until(
+            topics.alerts(csc.org),
+            of_type(received, referral_id=below.referral_id),
+            of_type(received, referral_id=sentinel),
+        )
+        == []
+    )
 
 
 async def test_an_emergency_referral_records_what_the_sender_said_about_telling_the_service_user(suite, kafka, partner):
@@ -249,7 +287,7 @@ async def test_did_not_attend_end_to_end_with_receipt_and_withheld(suite, kafka,
     csc, provider = partner("CSC"), partner("PRV", "provider")
     sub = await csc.subscribe(receiver.url(f"/{csc.org}"), types=["uk.isp.alert.did_not_attend.v1"])
     person = new_person()
-    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await consent(suite, kafka, person, provider.org, [csc.org], ["attendance"])
     scheduled_for = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     missed = dna(csc.org, provider.org, person, scheduled_for)
     await publish(kafka, missed, provider.org)
@@ -278,13 +316,20 @@ async def test_did_not_attend_end_to_end_with_receipt_and_withheld(suite, kafka,
     assert told["data"]["withheld_type"] == "uk.isp.alert.did_not_attend.v1"
     [withheld] = await audit_of(kafka, told["data"]["withheld_alert_id"])
     assert withheld["decision"] == "withheld"
-    assert len(await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1", count=2, timeout=3)) == 1
+    sentinel = await emergency_referral(kafka, provider.org, csc.org, stranger)
+    dna_type = "uk.isp.alert.did_not_attend.v1"
+    stranger_dna = await kafka.collect_until(
+        topics.alerts(csc.org),
+        lambda r: of_type(dna_type)(r) and json.loads(r.value)["data"]["person"]["nhs_number"] == stranger.nhs_number,
+        of_type("uk.isp.alert.referral_received.v1", referral_id=sentinel),
+    )
+    assert stranger_dna == [] and len(await kafka.read_all(topics.alerts(csc.org), of_type(dna_type))) == 1
 
 
 async def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_senders_dsl(suite, kafka, partner):
     csc, provider = partner("CSC"), partner("PRV", "provider")
     person = new_person()
-    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await consent(suite, kafka, person, provider.org, [csc.org], ["attendance"])
     long_ago = datetime.now(UTC) - timedelta(days=2)  # its 24-hour deadline has already passed
     await publish(kafka, dna(csc.org, provider.org, person, long_ago), provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
@@ -303,7 +348,7 @@ async def test_treatment_disengaged_end_to_end_and_withheld(suite, kafka, receiv
     child = {"local_id": unique("c-")}
     enquiry = EnquiryOpened(enquiry_id=unique("s47-"), child=child, parents=[person], opened_on=date.today())
     await publish(kafka, enquiry, csc.org, subject=person.nhs_number)
-    await asyncio.sleep(1.5)
+    await social_care_facts_held(kafka, csc.org, person, "child_protection_enquiry")
     gone = EpisodeDisengaged(episode_id=unique("ep-"), person=person, last_contact_on=date.today())
     await publish(kafka, gone, provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.treatment_disengaged.v1")
@@ -326,7 +371,7 @@ async def test_treatment_disengaged_end_to_end_and_withheld(suite, kafka, receiv
         summary="Parent misusing drugs",
     )
     await publish(kafka, referral, csc.org)
-    await alerts_on(kafka, csc.org, WITHHELD)  # the referral itself was withheld first
+    await alerts_on(kafka, csc.org, WITHHELD, withheld_type="uk.isp.alert.referral_received.v1")  # withheld first
     await publish(
         kafka, EpisodeDisengaged(episode_id=unique("ep-"), person=other, last_contact_on=date.today()), provider.org
     )
@@ -336,8 +381,8 @@ async def test_treatment_disengaged_end_to_end_and_withheld(suite, kafka, receiv
 
 
 async def _withheld_of(kafka, org_id: str, withheld_type: str) -> dict | None:
-    alerts = await alerts_on(kafka, org_id, WITHHELD, count=10, timeout=1)
-    return next((a for a in alerts if a["data"]["withheld_type"] == withheld_type), None)
+    told = await kafka.read_all(topics.alerts(org_id), of_type(WITHHELD, withheld_type=withheld_type))
+    return json.loads(told[0].value) if told else None
 
 
 # -- conference_invitation, answers, report overdue, cancellation ---------------------------
@@ -356,7 +401,7 @@ async def test_conference_invitation_end_to_end_with_answer_cancellation_and_wit
         started_on=date.today() - timedelta(days=30),
     )
     await publish(kafka, plan, csc.org, subject=person.nhs_number)
-    await asyncio.sleep(1.5)
+    await social_care_facts_held(kafka, csc.org, person, "child_protection_plan")
     # issued Wed 1 April 2026, held Wed 8 April: Good Friday and Easter Monday leave 3 working days
     conference = ConferenceScheduled(
         conference_id=unique("conf-"),
@@ -416,7 +461,7 @@ async def test_conference_invitation_end_to_end_with_answer_cancellation_and_wit
 async def test_a_written_report_not_received_by_report_due_is_flagged_to_the_convener(suite, kafka, partner):
     csc, provider = partner("CSC"), partner("PRV", "provider")
     person = new_person()
-    await consent(kafka, person, csc.org, [provider.org], ["conference"])
+    await consent(suite, kafka, person, csc.org, [provider.org], ["conference"])
     yesterday = datetime.now(UTC) - timedelta(days=1)
     conference = ConferenceScheduled(
         conference_id=unique("conf-"),
@@ -479,18 +524,23 @@ async def test_three_failures_then_200_is_one_delivery_one_webhook_id_one_audit_
     receiver.failures[path] = 3
     sub = await csc.subscribe(receiver.url(path), types=["uk.isp.alert.did_not_attend.v1"])
     person = new_person()
-    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await consent(suite, kafka, person, provider.org, [csc.org], ["attendance"])
     await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
     await signed_webhook(receiver, path, sub["secret"], alert["id"])
-    await asyncio.sleep(3)  # nothing more may arrive
-    tries = [t for t in receiver.at(path) if json.loads(t["body"])["type"] != HEARTBEAT]
+    # Nothing more may arrive: a second DNA about the same person, shared behind the first, is the
+    # sentinel; once its webhook and its audit record are there, so is everything of the first.
+    await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
+    [_, sentinel] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1", count=2)
+    await signed_webhook(receiver, path, sub["secret"], sentinel["id"])
+    tries = [t for t in receiver.at(path) if json.loads(t["body"]).get("id") == alert["id"]]
     assert [t["status"] for t in tries] == [500, 500, 500, 200]
     assert len({t["headers"]["webhook-id"] for t in tries}) == 1
-    records = await audit_of(kafka, alert["id"], count=2, timeout=5)
-    assert [r["decision"] for r in records] == ["shared"]
+    records = await kafka.collect_until(topics.AUDIT, about_alert(alert["id"]), about_alert(sentinel["id"]))
+    assert [json.loads(r.value)["data"]["decision"] for r in records] == ["shared"]
     log = (await csc.client.get(f"/v1/subscriptions/{sub['id']}/attempts")).json()
-    assert sorted(a["outcome"] for a in log if a["kind"] == "alert") == ["delivered", "retry", "retry", "retry"]
+    ours = [a["outcome"] for a in log if a["kind"] == "alert" and a["delivery_id"] == tries[0]["headers"]["webhook-id"]]
+    assert sorted(ours) == ["delivered", "retry", "retry", "retry"]
 
 
 async def test_event_count_heartbeat_and_replay_after_a_gap(suite, kafka, receiver, partner):
@@ -499,7 +549,7 @@ async def test_event_count_heartbeat_and_replay_after_a_gap(suite, kafka, receiv
     sub = await csc.subscribe(receiver.url(path))
     people = [new_person(), new_person()]
     for p in people:
-        await consent(kafka, p, provider.org, [csc.org], ["attendance"])
+        await consent(suite, kafka, p, provider.org, [csc.org], ["attendance"])
     for p in people:
         await publish(kafka, dna(csc.org, provider.org, p, datetime.now(UTC)), provider.org)
     alerts = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1", count=2)
@@ -525,7 +575,7 @@ async def test_a_webhook_endpoint_failing_is_escalated_to_the_senders_dsl(suite,
     receiver.failures[path] = -1
     await csc.subscribe(receiver.url(path), types=["uk.isp.alert.did_not_attend.v1"])
     person = new_person()
-    await consent(kafka, person, provider.org, [csc.org], ["attendance"])
+    await consent(suite, kafka, person, provider.org, [csc.org], ["attendance"])
     await publish(kafka, dna(csc.org, provider.org, person, datetime.now(UTC)), provider.org)
     [alert] = await alerts_on(kafka, csc.org, "uk.isp.alert.did_not_attend.v1")
     [escalation] = await alerts_on(kafka, provider.org, ESCALATION)
