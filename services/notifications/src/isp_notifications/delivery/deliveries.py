@@ -58,14 +58,23 @@ def cancel_delivery(uow: UnitOfWork, delivery: Delivery, reason: str, now: datet
     """Stop a pending delivery for good, and say why in its delivery log."""
     delivery.status, delivery.last_error = "cancelled", reason
     uow.session.add(delivery)
+    _log(uow, delivery, now, "cancelled", reason)
+
+
+def _log(
+    uow: UnitOfWork, delivery: Delivery, now: datetime, result: str, error: str | None, tried: Outcome | None = None
+) -> None:
+    """One line of the delivery log: a try (with its answer) or a cancellation."""
     uow.session.add(
         DeliveryAttempt(
             delivery_id=delivery.id,
             subscription_id=delivery.subscription_id,
             attempt=delivery.attempts,
             at=now,
-            outcome="cancelled",
-            error=reason,
+            status_code=tried.status_code if tried else None,
+            outcome=result,
+            error=error,
+            duration_ms=tried.duration_ms if tried else None,
         )
     )
 
@@ -114,18 +123,7 @@ def record_outcome(
         sub.last_sent_at = now
         uow.session.add(sub)
     uow.session.add(delivery)
-    uow.session.add(
-        DeliveryAttempt(
-            delivery_id=delivery.id,
-            subscription_id=delivery.subscription_id,
-            attempt=delivery.attempts,
-            at=now,
-            status_code=outcome.status_code,
-            outcome=step.result,
-            error=outcome.error,
-            duration_ms=outcome.duration_ms,
-        )
-    )
+    _log(uow, delivery, now, step.result, outcome.error, outcome)
 
 
 def idle_subscriptions(uow: UnitOfWork, now: datetime, interval: float) -> list[Subscription]:
