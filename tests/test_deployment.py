@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import yaml
-from isp_audit.config import Settings as AuditSettings
+from isp_audit.settings import Settings as AuditSettings
 from isp_common.settings import ServiceSettings
-from isp_notifications.config import Settings as NotificationsSettings
-from isp_referrals.config import Settings as ReferralsSettings
-from isp_register.config import Settings as RegisterSettings
+from isp_notifications.settings import Settings as NotificationsSettings
+from isp_referrals.settings import Settings as ReferralsSettings
+from isp_register.settings import Settings as RegisterSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
