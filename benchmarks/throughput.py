@@ -1,0 +1,879 @@
+"""End-to-end throughput of the DNA alert (issue 12), through the public contract only.
+
+The embedded broker and the four services run as real processes; this harness talks to them
+over Kafka topics and HTTP APIs only. For each person it publishes a consent, a referral to
+treatment and an assessment booking, each stage fully consumed (seen through a read-back API)
+before the next; then one ``AppointmentMissed`` per person at the offered rate. Latency runs
+from publishing the miss to reading the ``did_not_attend`` alert on the CSC's alerts topic.
+Every alert must also be in the audit trail (``GET /v1/disclosures``).
+
+Also measured: the raw aiokafka round trip of 1 KiB messages on the same broker, the first
+alert right after start, an idle single DNA, the suite's start time and each service's
+resident memory after the flat-out run. Figures are printed, drawn and written as JSON
+(``docs/perf/throughput-<database>.png`` / ``.json``); nothing is asserted.
+
+    .venv/bin/python -m benchmarks.throughput [--quick] [--database postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import re
+import struct
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from isp_common.auth import issue_token
+from isp_common.launcher import SERVICES, Suite, free_port
+from isp_common.testing import fresh_nhs_number
+from isp_schemas import topics
+from isp_schemas.consent import ConsentGiven
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.referrals import ReferralRequested
+from isp_schemas.treatment import AppointmentBooked, AppointmentMissed
+
+CSC = "WSCC-CSC"
+PROVIDER = "CGL-WSX"
+IG_ORG = "WSX-IG"
+DNA_ALERT = "uk.isp.alert.did_not_attend.v1"
+RECEIVED_ALERT = "uk.isp.alert.referral_received.v1"
+LONDON = ZoneInfo("Europe/London")
+POLL_INTERVAL = 0.25
+DEFAULT_LOADS = "100:1000,200:1000,500:2000,max:2000"
+QUICK_LOADS = "100:200,200:200,500:200,max:200"
+
+T = TypeVar("T")
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    people: int
+    rate: float | None  # misses offered per second; None: flat out
+
+    @property
+    def name(self) -> str:
+        offered = "flat out" if self.rate is None else f"offered {self.rate:g}/s"
+        return f"{offered} ({self.people:,} people)"
+
+
+@dataclass
+class LoadResult:
+    name: str
+    rate: float | None
+    people: int
+    prepared: int
+    delivered: int
+    audited: int
+    alerts_per_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    publish_s: float
+    duplicates: int
+    lost: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RawResult:
+    messages: int
+    received: int
+    per_s: float
+    p50_s: float
+    p99_s: float
+
+
+@dataclass
+class Report:
+    database: str
+    quick: bool
+    cpus: int
+    started_at: str
+    var_dir: str
+    suite_start_s: float
+    first_alert_s: float | None = None
+    idle_s: list[float] = field(default_factory=list)
+    raw: RawResult | None = None
+    loads: list[LoadResult] = field(default_factory=list)
+    memory_mb: dict[str, float] = field(default_factory=dict)
+    log_problems: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def flat_out(self) -> LoadResult | None:
+        return next((r for r in reversed(self.loads) if r.rate is None), None)
+
+    @property
+    def ratio(self) -> float | None:
+        flat = self.flat_out
+        if flat is None or self.raw is None or not self.raw.per_s:
+            return None
+        return flat.alerts_per_s / self.raw.per_s
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON-able values (NaN, where nothing was measured, as None)."""
+        idle = {"idle_p50_s": percentile(self.idle_s, 50), "idle_p95_s": percentile(self.idle_s, 95)}
+        figures: dict[str, Any] = _no_nan({**asdict(self), **idle, "ratio_to_raw_broker": self.ratio})
+        return figures
+
+
+def _no_nan(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100); NaN when there are no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+# -- the people and their events -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    nhs: str
+    consent_id: str
+    referral_id: str
+    appointment_id: str
+    scheduled_for: datetime
+
+    @classmethod
+    def fresh(cls) -> Person:
+        tag = uuid.uuid4().hex[:12]
+        return cls(fresh_nhs_number(), f"con-{tag}", f"ref-{tag}", f"apt-{tag}", appointment_time())
+
+
+def appointment_time(now: datetime | None = None) -> datetime:
+    """A few minutes ago, but not before today (Europe/London): the referrals service prompts
+    the provider for the outcome of every booked appointment of an earlier day on its timer,
+    which would add traffic of its own to the measurement. A run across midnight still will."""
+    now = now or datetime.now(UTC)
+    midnight = datetime.combine(now.astimezone(LONDON).date(), dt_time(0), tzinfo=LONDON)
+    return max(now - timedelta(minutes=10), midnight.astimezone(UTC)).replace(microsecond=0)
+
+
+Message = tuple[bytes, bytes]  # key, value
+
+
+def message(event: CloudEvent) -> Message:
+    return (event.subject or event.id).encode(), event.to_json_bytes()
+
+
+def consent_event(p: Person) -> Message:
+    data = ConsentGiven(
+        consent_id=p.consent_id,
+        person={"nhs_number": p.nhs},
+        recorded_by=PROVIDER,
+        recipients=["*"],
+        purposes=["safeguarding"],
+        data_categories=["referral", "attendance", "treatment_status"],
+        given_on=(datetime.now(UTC) - timedelta(days=60)).date(),
+    )
+    return message(CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data))
+
+
+def referral_event(p: Person) -> Message:
+    data = ReferralRequested(
+        referral_id=p.referral_id,
+        direction="to_treatment",
+        from_org=CSC,
+        to_org=PROVIDER,
+        person={"nhs_number": p.nhs},
+        children=[{"local_id": f"C-{p.referral_id[4:]}"}],
+        rag="amber",
+        consent_id=p.consent_id,
+        summary="Parent misusing alcohol; child on a CIN plan",
+        parent_agreed=True,
+        concerns=["alcohol"],
+        history="Known to CSC since 2024",
+        known_to_treatment=False,
+    )
+    return message(CloudEvent.create(type=data.event_type, source_org=CSC, data=data))
+
+
+def booking_event(p: Person) -> Message:
+    data = AppointmentBooked(
+        appointment_id=p.appointment_id,
+        person={"nhs_number": p.nhs},
+        scheduled_for=p.scheduled_for,
+        kind="assessment",
+        referral_id=p.referral_id,
+    )
+    return message(CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data))
+
+
+def missed_event(p: Person) -> Message:
+    data = AppointmentMissed(
+        appointment_id=p.appointment_id,
+        person={"nhs_number": p.nhs},
+        scheduled_for=p.scheduled_for,
+        recorded_at=max(p.scheduled_for, datetime.now(UTC) - timedelta(minutes=1)),
+    )
+    return message(CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data))
+
+
+# -- watching an alerts topic ------------------------------------------------------------------
+
+
+class AlertWatcher:
+    """Reads one organisation's alerts topic from its beginning for the whole run and keeps,
+    per key (``data[key_field]``) of one alert type, when it arrived and its alert id.
+
+    The service creates the topic on first use; until then the watcher looks for it every
+    50 ms (reading a topic that is not there could auto-create it), then reads all of it.
+    """
+
+    def __init__(self, bootstrap: str, org: str, alert_type: str, key_field: str) -> None:
+        self.topic, self.alert_type, self.key_field = topics.alerts(org), alert_type, key_field
+        self.arrived: dict[str, float] = {}
+        self.alert_ids: dict[str, str] = {}
+        self.duplicates = 0
+        self._changed = asyncio.Event()
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._admin.start()
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def _assign(self) -> None:
+        while self.topic not in await self._admin.list_topics():
+            await asyncio.sleep(0.05)
+        [described] = await self._admin.describe_topics([self.topic])
+        self._consumer.assign([TopicPartition(self.topic, p["partition"]) for p in described["partitions"]])
+        await self._consumer.seek_to_beginning()
+
+    async def _run(self) -> None:
+        await self._assign()
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for record in records:
+                    self._keep(record.value, now)
+
+    def _keep(self, value: bytes | None, now: float) -> None:
+        body = json.loads(value or b"{}")
+        if body.get("type") != self.alert_type:
+            return
+        data = body.get("data", {})
+        key = str(data.get(self.key_field))
+        if key in self.arrived:
+            self.duplicates += 1
+            return
+        self.arrived[key] = now
+        self.alert_ids[key] = str(data.get("alert_id"))
+        self._changed.set()
+
+    async def wait(self, keys: Iterable[str], *, stall: float, limit: float) -> set[str]:
+        """Wait until every key has arrived, or none arrived for ``stall`` seconds, or ``limit``
+        seconds passed; return the keys still missing."""
+        missing = {k for k in keys if k not in self.arrived}
+        deadline, last_progress = time.monotonic() + limit, time.monotonic()
+        while missing and time.monotonic() < min(deadline, last_progress + stall):
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=1.0)
+            still = {k for k in missing if k not in self.arrived}
+            if len(still) < len(missing):
+                last_progress = time.monotonic()
+            missing = still
+        return missing
+
+
+class BrokerQuiet:
+    """Waits until the broker is quiet: (almost) nothing appended to any topic for a while.
+
+    A stage's read-back shows that its first consumer is done, not that every service is (the
+    notifications, audit and outbox work behind it); quiet topics show the whole suite idle.
+    """
+
+    def __init__(self, bootstrap: str) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+
+    async def start(self) -> None:
+        await self._admin.start()
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+        await self._admin.close()
+
+    async def appended(self) -> int:
+        """Messages ever appended to every topic's partitions."""
+        described = await self._admin.describe_topics(await self._admin.list_topics())
+        partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+        return sum((await self._consumer.end_offsets(partitions)).values())
+
+    async def wait(self, quiet_for: float = 2.0, limit: float = 120.0, tolerance: int = 5) -> bool:
+        """True once at most ``tolerance`` messages were appended in ``quiet_for`` seconds."""
+        deadline = time.monotonic() + limit
+        since, count = time.monotonic(), await self.appended()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+            now_count = await self.appended()
+            if now_count - count > tolerance:
+                since, count = time.monotonic(), now_count
+            elif time.monotonic() - since >= quiet_for:
+                return True
+        return False
+
+
+# -- the harness -------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    """The clients a run talks to the suite with."""
+
+    suite: Suite
+    producer: AIOKafkaProducer
+    referrals: httpx.AsyncClient
+    notifications: httpx.AsyncClient
+    audit: httpx.AsyncClient
+    dna: AlertWatcher
+    received: AlertWatcher
+    quiet: BrokerQuiet
+    in_flight: int
+    stall: float
+    max_wait: float
+
+    async def publish(self, topic: str, messages: Sequence[Message]) -> None:
+        sent = [await self.producer.send(topic, value=v, key=k, headers=CONTENT_TYPE) for k, v in messages]
+        await self.producer.flush()
+        await asyncio.gather(*sent)
+
+    async def publish_paced(self, messages: Sequence[tuple[str, Message]], rate: float | None) -> dict[str, float]:
+        """Publish the misses at ``rate`` a second (flat out if None); return when each was sent."""
+        published: dict[str, float] = {}
+        start = time.perf_counter()
+        for i, (key, (k, v)) in enumerate(messages):
+            if rate is not None and (ahead := start + i / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(ahead)
+            published[key] = time.perf_counter()
+            await self.producer.send(topics.TREATMENT, value=v, key=k, headers=CONTENT_TYPE)
+        await self.producer.flush()
+        return published
+
+    async def poll_all(self, items: Sequence[T], visible: Callable[[T], Awaitable[bool]], timeout: float) -> list[T]:
+        """The items ``visible`` confirms within ``timeout``, ``in_flight`` polled at a time."""
+        gate = asyncio.Semaphore(self.in_flight)
+        deadline = time.monotonic() + timeout
+
+        async def one(item: T) -> bool:
+            async with gate:
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if await visible(item):
+                            return True
+                    await asyncio.sleep(POLL_INTERVAL)
+                return False
+
+        found = await asyncio.gather(*(one(item) for item in items))
+        return [item for item, ok in zip(items, found, strict=True) if ok]
+
+    async def consent_held(self, p: Person) -> bool:
+        return (await self.notifications.get(f"/v1/consents/{p.consent_id}")).status_code == 200
+
+    async def referral_held(self, p: Person) -> bool:
+        return (await self.referrals.get(f"/v1/referrals/{p.referral_id}")).status_code == 200
+
+    async def booking_held(self, p: Person) -> bool:
+        """The referral's view lists the booked appointment once the booking is consumed."""
+        response = await self.referrals.get(f"/v1/referrals/{p.referral_id}")
+        if response.status_code != 200:
+            return False
+        return any(a["appointment_id"] == p.appointment_id for a in response.json()["appointments"])
+
+    async def audited(self, org: str, alert_type: str, since: str) -> set[str]:
+        """Alert ids of the shares of ``alert_type`` involving ``org`` recorded since ``since``."""
+        found: set[str] = set()
+        params: dict[str, Any] = {"org": org, "decision": "shared", "since": since, "limit": 500}
+        while True:
+            response = await self.audit.get("/v1/disclosures", params=params)
+            response.raise_for_status()
+            page = response.json()
+            found.update(i["alert_id"] for i in page["items"] if i["alert_type"] == alert_type)
+            if not page.get("next_cursor"):
+                return found
+            params["cursor"] = page["next_cursor"]
+
+    async def wait_audited(self, org: str, alert_type: str, alert_ids: set[str], since: str) -> int:
+        """How many of ``alert_ids`` the audit trail holds, waiting while the count grows."""
+        held, last_progress = 0, time.monotonic()
+        while time.monotonic() < last_progress + self.stall:
+            with contextlib.suppress(httpx.HTTPError):
+                now_held = len(alert_ids & await self.audited(org, alert_type, since))
+                if now_held > held:
+                    held, last_progress = now_held, time.monotonic()
+            if held >= len(alert_ids):
+                break
+            await asyncio.sleep(1.0)
+        return held
+
+
+CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def stage_timeout(n: int) -> float:
+    return 60.0 + n / 10
+
+
+async def stage(
+    bench: Bench,
+    label: str,
+    people: list[Person],
+    publish: Callable[[Person], Message],
+    topic: str,
+    visible: Callable[[Person], Awaitable[bool]],
+) -> list[Person]:
+    """Publish one event per person and wait until each is visible; report those lost."""
+    await bench.publish(topic, [publish(p) for p in people])
+    held = await bench.poll_all(people, visible, stage_timeout(len(people)))
+    if len(held) < len(people):
+        print(f"    lost in {label}: {len(people) - len(held)} of {len(people)} never became visible", flush=True)
+    return held
+
+
+async def prepare(bench: Bench, n: int) -> list[Person]:
+    """``n`` fresh people with consent, a referral and an assessment booking, all consumed."""
+    started, since = time.monotonic(), utc_text(datetime.now(UTC) - timedelta(minutes=1))
+    people = [Person.fresh() for _ in range(n)]
+    people = await stage(bench, "consents", people, consent_event, topics.CONSENT, bench.consent_held)
+    people = await stage(bench, "referrals", people, referral_event, topics.REFERRALS, bench.referral_held)
+    await settle_referrals(bench, people, since)
+    people = await stage(bench, "bookings", people, booking_event, topics.TREATMENT, bench.booking_held)
+    if not await bench.quiet.wait():
+        print("    the broker never went quiet after preparing (carrying on)", flush=True)
+    print(f"    prepared {len(people):,} of {n:,} people in {time.monotonic() - started:.1f}s", flush=True)
+    return people
+
+
+async def settle_referrals(bench: Bench, people: list[Person], since: str) -> None:
+    """Let notifications and audit finish with the referrals (their referral_received alerts
+    to the provider, and those alerts' audit records), so no backlog runs into a measurement."""
+    ids = [p.referral_id for p in people]
+    missing = await bench.received.wait(ids, stall=bench.stall, limit=stage_timeout(len(ids)))
+    if missing:
+        print(f"    {len(missing)} referral_received alerts never arrived (carrying on)", flush=True)
+    alert_ids = {bench.received.alert_ids[i] for i in ids if i in bench.received.alert_ids}
+    held = await bench.wait_audited(PROVIDER, RECEIVED_ALERT, alert_ids, since)
+    if held < len(alert_ids):
+        print(f"    {len(alert_ids) - held} referral_received alerts not audited (carrying on)", flush=True)
+
+
+async def first_alert(bench: Bench) -> float | None:
+    """Seconds from publishing the first miss after start to its alert (None: never came)."""
+    latencies = await single_misses(bench, await prepare(bench, 1))
+    return latencies[0] if latencies else None
+
+
+async def single_misses(bench: Bench, people: Sequence[Person]) -> list[float]:
+    """One miss at a time, each waited for (at most 30 s), on an otherwise idle suite.
+
+    The pause between misses is random, so they do not fall in step with a service's polling.
+    """
+    latencies: list[float] = []
+    for p in people:
+        published = await bench.publish_paced([(p.appointment_id, missed_event(p))], None)
+        missing = await bench.dna.wait(published, stall=30.0, limit=30.0)
+        if missing:
+            print(f"    lost: no alert for {p.appointment_id} (referral {p.referral_id}) in 30 s", flush=True)
+            continue
+        latencies.append(bench.dna.arrived[p.appointment_id] - published[p.appointment_id])
+        await asyncio.sleep(random.uniform(0.3, 1.3))
+    return latencies
+
+
+async def run_load(bench: Bench, load: Load) -> LoadResult:
+    print(f"  {load.name}", flush=True)
+    people = await prepare(bench, load.people)
+    since = utc_text(datetime.now(UTC) - timedelta(minutes=1))
+    duplicates_before = bench.dna.duplicates
+    misses = [(p.appointment_id, missed_event(p)) for p in people]
+    started = time.perf_counter()
+    published = await bench.publish_paced(misses, load.rate)
+    publish_s = time.perf_counter() - started
+    missing = await bench.dna.wait(published, stall=bench.stall, limit=bench.max_wait)
+    delivered = [a for a in published if a not in missing]
+    latencies = [bench.dna.arrived[a] - published[a] for a in delivered]
+    span = max((bench.dna.arrived[a] for a in delivered), default=started) - started
+    alert_ids = {bench.dna.alert_ids[a] for a in delivered}
+    audited = await bench.wait_audited(CSC, DNA_ALERT, alert_ids, since)
+    if missing:
+        await report_lost(bench, [p for p in people if p.appointment_id in missing])
+    return LoadResult(
+        name=load.name,
+        rate=load.rate,
+        people=load.people,
+        prepared=len(people),
+        delivered=len(delivered),
+        audited=audited,
+        alerts_per_s=len(delivered) / span if span > 0 else math.nan,
+        p50_s=percentile(latencies, 50),
+        p95_s=percentile(latencies, 95),
+        p99_s=percentile(latencies, 99),
+        publish_s=publish_s,
+        duplicates=bench.dna.duplicates - duplicates_before,
+        lost=sorted(missing),
+    )
+
+
+async def report_lost(bench: Bench, lost: list[Person], show: int = 5) -> None:
+    """Say how far each of the first few lost misses got (did referrals record the miss?)."""
+    print(f"    lost {len(lost)} alerts; the first {min(show, len(lost))}:", flush=True)
+    for p in lost[:show]:
+        status = "unknown"
+        with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+            view = (await bench.referrals.get(f"/v1/referrals/{p.referral_id}")).json()
+            status = next(a["status"] for a in view["appointments"] if a["appointment_id"] == p.appointment_id)
+        print(f"      {p.appointment_id} (referral {p.referral_id}): appointment {status} at referrals", flush=True)
+
+
+# -- the raw broker ----------------------------------------------------------------------------
+
+
+async def raw_round_trip(bootstrap: str, n: int, size: int = 1024, timeout: float = 120.0) -> RawResult:
+    """aiokafka producer to consumer on a fresh 6-partition topic: ``n`` messages of ``size``
+    bytes, each carrying its send time; rate over first send to last receipt."""
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, topics.DEFAULT_PARTITIONS, 1)])
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
+        consumer.assign([TopicPartition(topic, p) for p in range(topics.DEFAULT_PARTITIONS)])
+        await consumer.start()
+        try:
+            await consumer.seek_to_beginning()
+            return await _round_trip(bootstrap, consumer, topic, n, size, timeout)
+        finally:
+            await consumer.stop()
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def _round_trip(
+    bootstrap: str, consumer: AIOKafkaConsumer, topic: str, n: int, size: int, timeout: float
+) -> RawResult:
+    latencies: list[float] = []
+    last = [0.0]
+
+    async def receive() -> None:
+        while len(latencies) < n:
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                latencies.extend(now - struct.unpack_from("d", r.value or b"")[0] for r in records)
+                last[0] = now
+
+    receiver = asyncio.create_task(receive())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    padding = b"x" * (size - 8)
+    started = time.perf_counter()
+    try:
+        for _ in range(n):
+            await producer.send(topic, struct.pack("d", time.perf_counter()) + padding)
+        await producer.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(receiver), timeout)
+    finally:
+        receiver.cancel()
+        await producer.stop()
+    span = last[0] - started
+    return RawResult(
+        n,
+        len(latencies),
+        len(latencies) / span if span > 0 else math.nan,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+    )
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def token(suite: Suite, org: str, *roles: str) -> dict[str, str]:
+    jwt = issue_token(suite.var_dir / "keys", f"bench@{org.lower()}", org, list(roles))
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+def client(suite: Suite, service: str, headers: dict[str, str], in_flight: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    return httpx.AsyncClient(base_url=suite.url(service), headers=headers, limits=limits, timeout=30.0)
+
+
+async def measure(suite: Suite, args: argparse.Namespace, report: Report) -> None:
+    """Every measurement, in order: first alert, raw broker, idle DNA, the loads."""
+    assert suite.bootstrap is not None
+    async with contextlib.AsyncExitStack() as stack:
+        bench = await open_bench(stack, suite, args)
+        print("first alert after start", flush=True)
+        report.first_alert_s = await first_alert(bench)
+        print(f"raw broker round trip ({args.raw_messages:,} messages of 1 KiB)", flush=True)
+        report.raw = await raw_round_trip(suite.bootstrap, args.raw_messages)
+        print(f"idle single DNA ({args.idle} people, one at a time)", flush=True)
+        report.idle_s = await single_misses(bench, await prepare(bench, args.idle))
+        print("loads", flush=True)
+        for load in args.loads:
+            report.loads.append(await run_load(bench, load))
+            if load.rate is None:
+                report.memory_mb = resident_memory(suite)
+
+
+async def open_bench(stack: contextlib.AsyncExitStack, suite: Suite, args: argparse.Namespace) -> Bench:
+    assert suite.bootstrap is not None
+    dna = AlertWatcher(suite.bootstrap, CSC, DNA_ALERT, "appointment_id")
+    received = AlertWatcher(suite.bootstrap, PROVIDER, RECEIVED_ALERT, "referral_id")
+    quiet = BrokerQuiet(suite.bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=suite.bootstrap, acks="all", enable_idempotence=False)
+    for part in (dna, received, quiet, producer):
+        await part.start()
+        stack.push_async_callback(part.stop)
+    n = args.in_flight
+    return Bench(
+        suite=suite,
+        producer=producer,
+        referrals=await stack.enter_async_context(client(suite, "referrals", token(suite, CSC, "social_care"), n)),
+        notifications=await stack.enter_async_context(
+            client(suite, "notifications", token(suite, PROVIDER, "provider", "social_care"), n)
+        ),
+        audit=await stack.enter_async_context(client(suite, "audit", token(suite, IG_ORG, "partnership_ig"), n)),
+        dna=dna,
+        received=received,
+        quiet=quiet,
+        in_flight=n,
+        stall=args.stall,
+        max_wait=args.max_wait,
+    )
+
+
+def resident_memory(suite: Suite) -> dict[str, float]:
+    """VmRSS of each service's process and its descendants, in MB."""
+    return {name: sum(rss_mb(pid) for pid in family(proc.pid)) for name, proc in suite.processes.items()}
+
+
+def family(pid: int) -> list[int]:
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                pids.extend(family(int(child)))
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def log_problems(var_dir: Path, show: int = 5) -> dict[str, list[str]]:
+    """Per log file, the first few lines that say ERROR, CRITICAL or Traceback (and a count)."""
+    problems: dict[str, list[str]] = {}
+    for log in sorted((var_dir / "logs").glob("*.log")):
+        lines = [line for line in log.read_text(errors="replace").splitlines() if PROBLEM.search(line)]
+        if lines:
+            problems[log.name] = [f"{len(lines)} lines", *(line[:300] for line in lines[:show])]
+    return problems
+
+
+PROBLEM = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
+
+
+@contextlib.contextmanager
+def database_env(database: str) -> Iterator[dict[str, str]]:
+    """``ISP_<SVC>_DATABASE_URL`` per service: a fresh database each on a local PostgreSQL,
+    or nothing (each service's SQLite file under the var dir)."""
+    if database != "postgres":
+        yield {}
+        return
+    from isp_common.testing.postgres import create_database, local_postgres
+
+    with local_postgres() as server:
+        yield {f"ISP_{s.upper()}_DATABASE_URL": create_database(server, f"isp_{s}") for s in SERVICES}
+
+
+def run(args: argparse.Namespace) -> Report:
+    var_dir = args.var_dir or Path(tempfile.mkdtemp(prefix="isp-throughput-"))
+    with database_env(args.database) as env:
+        suite = Suite(
+            var_dir=var_dir,
+            ports={name: free_port() for name in SERVICES},
+            env={"ISP_BROKER_PORT": str(free_port()), **env},
+        )
+        print(f"starting the suite ({args.database}); var dir {var_dir}", flush=True)
+        try:
+            report = start(suite, args)
+            asyncio.run(measure(suite, args, report))
+        finally:
+            suite.stop()
+    report.log_problems = log_problems(var_dir)
+    return report
+
+
+def start(suite: Suite, args: argparse.Namespace) -> Report:
+    ready = suite.start(timeout=180)
+    print(f"suite ready in {ready:.1f}s", flush=True)
+    return Report(
+        database=args.database,
+        quick=args.quick,
+        cpus=os.cpu_count() or 0,
+        started_at=utc_text(datetime.now(UTC)),
+        var_dir=str(suite.var_dir),
+        suite_start_s=ready,
+    )
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    return f"{seconds * 1000:,.0f} ms" if seconds < 1 else f"{seconds:,.2f} s"
+
+
+def table(report: Report) -> list[str]:
+    rows = ["| load | alerts/s | p50 | p95 | p99 | delivered | audited |", "|---|---|---|---|---|---|---|"]
+    if report.raw:
+        r = report.raw
+        rows.append(
+            f"| raw broker round trip (1 KiB) | {r.per_s:,.0f} msg/s | {ms(r.p50_s)} | | {ms(r.p99_s)} "
+            f"| {r.received:,}/{r.messages:,} | |"
+        )
+    for x in report.loads:
+        rows.append(
+            f"| {x.name} | {x.alerts_per_s:,.1f} | {ms(x.p50_s)} | {ms(x.p95_s)} | {ms(x.p99_s)} "
+            f"| {x.delivered:,}/{x.prepared:,} | {x.audited:,}/{x.delivered:,} |"
+        )
+    if idle := report.idle_s:
+        p50, p95 = ms(percentile(idle, 50)), ms(percentile(idle, 95))
+        rows.append(f"| idle single DNA ({len(idle)} one at a time) | | {p50} | {p95} | | | |")
+    return rows
+
+
+def summary(report: Report) -> list[str]:
+    lines = [f"suite start: {report.suite_start_s:.1f}s; first alert after start: {ms(report.first_alert_s)}"]
+    if report.ratio is not None:
+        lines.append(f"flat out / raw broker: {report.ratio:.2%}")
+    if report.memory_mb:
+        lines.append(
+            "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())
+        )
+    for x in report.loads:
+        if x.lost or x.duplicates or x.prepared < x.people:
+            lines.append(
+                f"{x.name}: {x.people - x.prepared} lost in preparation, {len(x.lost)} alerts lost "
+                f"(first: {', '.join(x.lost[:5])}), {x.duplicates} duplicate alerts"
+            )
+    for log, problems in report.log_problems.items():
+        lines.append(f"{log}: {problems[0]} with ERROR/CRITICAL/Traceback, first: {problems[1:2]}")
+    lines.append(f"logs: {report.var_dir}/logs")
+    return lines
+
+
+def write_outputs(report: Report, out: Path) -> Path:
+    from .throughput_plot import draw
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"throughput-{report.database}{'-quick' if report.quick else ''}"
+    data = report.as_dict()
+    (out / f"{stem}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    draw(data, out / f"{stem}.png")
+    return out / f"{stem}.png"
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def parse_loads(text: str) -> list[Load]:
+    """``RATE:PEOPLE,...`` with RATE a number of misses a second or ``max`` (flat out)."""
+    loads = []
+    for part in text.split(","):
+        rate, _, people = part.strip().partition(":")
+        loads.append(Load(people=int(people), rate=None if rate == "max" else float(rate)))
+    return loads
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--quick", action="store_true", help=f"small loads for a smoke run ({QUICK_LOADS})")
+    parser.add_argument("--loads", type=parse_loads, default=None, help=f"RATE:PEOPLE,... (default {DEFAULT_LOADS})")
+    parser.add_argument("--idle", type=int, default=None, help="people for the idle single DNA (default 20)")
+    parser.add_argument("--raw-messages", type=int, default=None, help="raw broker messages (default 20,000)")
+    parser.add_argument("--in-flight", type=int, default=32, help="read-back requests in flight while preparing")
+    parser.add_argument("--stall", type=float, default=60.0, help="give up waiting after this long without progress")
+    parser.add_argument("--max-wait", type=float, default=600.0, help="longest wait for a load's alerts (s)")
+    parser.add_argument("--out", type=Path, default=Path("docs/perf"), help="where the PNG and JSON go")
+    parser.add_argument("--var-dir", type=Path, default=None, help="the suite's var dir (default: a new temp dir)")
+    args = parser.parse_args(argv)
+    args.loads = args.loads or parse_loads(QUICK_LOADS if args.quick else DEFAULT_LOADS)
+    args.idle = args.idle if args.idle is not None else (5 if args.quick else 20)
+    args.raw_messages = args.raw_messages or (5_000 if args.quick else 20_000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    report = run(args)
+    print()
+    print("\n".join(table(report)))
+    print("\n".join(summary(report)))
+    print(f"figures: {write_outputs(report, args.out)} (and .json)")
+
+
+if __name__ == "__main__":
+    main()
