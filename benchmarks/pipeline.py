@@ -17,6 +17,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from isp_common.consumer import EventProcessor
 from isp_common.db import UnitOfWork, make_engine
@@ -73,16 +74,19 @@ def events(n: int) -> tuple[list[bytes], list[bytes]]:
 
 
 async def decide(n: int, workdir: Path) -> dict[str, float]:
+    from isp_common.clock import SystemClock
     from isp_common.db import create_schema
     from isp_common.workingdays import WorkingCalendar
     from isp_notifications.handlers import handlers_by_topic
 
     engine = make_engine(f"sqlite:///{workdir}/notifications-bench.db")
     create_schema(engine)
-    handlers = handlers_by_topic(WorkingCalendar())
+    handlers = handlers_by_topic(WorkingCalendar(), SystemClock())
 
     def processor(topic: str) -> EventProcessor:
-        return EventProcessor(f"bench:{topic}", handlers[topic], lambda: UnitOfWork(engine), NoDeadLetters())  # type: ignore[arg-type]
+        # NoDeadLetters stands in for DeadLetters: it has the one method the processor calls
+        deadletters: Any = NoDeadLetters()
+        return EventProcessor(f"bench:{topic}", handlers[topic], lambda: UnitOfWork(engine), deadletters)
 
     consents, missed = events(n)
     for raw in consents:

@@ -48,8 +48,9 @@ def test_shared_settings_keep_their_isp_names_whatever_the_service(monkeypatch):
     monkeypatch.setenv("ISP_KAFKA_BOOTSTRAP", "broker:9092")
     monkeypatch.setenv("ISP_DEMO_KAFKA_BOOTSTRAP", "not-read:1")
     monkeypatch.setenv("ISP_HANDLER_ATTEMPTS", "7")
+    monkeypatch.setenv("ISP_HOST", "0.0.0.0")  # deploy/Dockerfile sets it for every service
     settings = DemoSettings()
-    assert (settings.kafka_bootstrap, settings.handler_attempts) == ("broker:9092", 7)
+    assert (settings.kafka_bootstrap, settings.handler_attempts, settings.host) == ("broker:9092", 7, "0.0.0.0")
 
 
 def test_every_setting_may_be_passed_by_name_in_code(monkeypatch, tmp_path):

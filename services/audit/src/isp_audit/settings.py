@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from isp_common.settings import ServiceSettings, service_config
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
@@ -12,9 +12,6 @@ class Settings(ServiceSettings):
     service_name: str = "audit"
     port: int = 8004
     database_url: str = ""
-    # Shared ISP_HOST (deploy/Dockerfile sets it), which ServiceSettings.host does not alias, so the
-    # audit prefix would otherwise read ISP_AUDIT_HOST. Drop once isp_common aliases it.
-    host: str = Field("127.0.0.1", validation_alias=AliasChoices("ISP_HOST", "host"))
 
     checkpoint_every_records: int = Field(1000, ge=1, description="Sign the head after this many new records...")
     checkpoint_every_seconds: float = Field(

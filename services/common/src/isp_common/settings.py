@@ -42,7 +42,7 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "isp"
     port: int = 8000
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", validation_alias=_shared("host"))
     database_url: str = ""
 
     environment: Literal["embedded", "production"] = Field(

@@ -10,7 +10,6 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from isp_common.clock import Clock
 from isp_common.runtime import ServiceRuntime
-from isp_common.workingdays import WorkingCalendar
 from sqlalchemy.engine import Engine
 
 from . import agents
@@ -41,7 +40,7 @@ def build(
     http = http_client or httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
     context = Notifications(
         settings=settings,
-        calendar=WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays),
+        calendar=settings.working_calendar(),
         delivery=DeliveryLoop(runtime, settings, http),
     )
     runtime.context = context

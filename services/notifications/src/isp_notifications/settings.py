@@ -7,7 +7,7 @@ retries span more than 24 hours; tests shorten them through the environment.
 """
 
 from isp_common.settings import ServiceSettings, service_config
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
@@ -18,9 +18,6 @@ class Settings(ServiceSettings):
     service_name: str = "notifications"
     port: int = 8003
     database_url: str = ""
-    # Shared ISP_HOST (deploy/Dockerfile sets it), which ServiceSettings.host does not alias, so the
-    # service's prefix would otherwise read ISP_NOTIFICATIONS_HOST. Drop once isp_common aliases it.
-    host: str = Field("127.0.0.1", validation_alias=AliasChoices("ISP_HOST", "host"))
 
     delivery_poll_interval: float = Field(0.5, description="Seconds between delivery-loop passes.")
     webhook_timeout: float = Field(10.0, description="Per-attempt timeout.")

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaProducer
 from isp_common.clock import Clock
 from isp_common.runtime import ServiceRuntime
-from isp_common.workingdays import WorkingCalendar
 from sqlalchemy.engine import Engine
 
 from . import agents
@@ -41,7 +40,7 @@ def build(
     )
     context = Referrals(
         rules=DueRules(
-            calendar=WorkingCalendar(settings.extra_bank_holidays, settings.removed_bank_holidays),
+            calendar=settings.working_calendar(),
             assessment_booking_working_days=settings.assessment_booking_working_days,
             allocation_weekday=settings.allocation_weekday,
         )

@@ -1,7 +1,7 @@
 """The referrals service's settings: its own under ``ISP_REFERRALS_<NAME>``, shared ones ``ISP_<NAME>``."""
 
 from isp_common.settings import ServiceSettings, service_config
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
@@ -10,9 +10,6 @@ class Settings(ServiceSettings):
     service_name: str = "referrals"
     port: int = 8001
     database_url: str = ""
-    # Shared: the image sets ISP_HOST=0.0.0.0 for every service (ServiceSettings declares host without
-    # an alias, so under this service's prefix it would become ISP_REFERRALS_HOST).
-    host: str = Field("127.0.0.1", validation_alias=AliasChoices("ISP_HOST", "host"))
     assessment_booking_working_days: int = Field(
         5, ge=1, description="Working days after acceptance by which the assessment appointment must be booked."
     )

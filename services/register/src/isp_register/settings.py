@@ -1,5 +1,5 @@
 from isp_common.settings import ServiceSettings, service_config
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 
 class Settings(ServiceSettings):
@@ -13,6 +13,3 @@ class Settings(ServiceSettings):
     review_reminder_days: int = Field(
         7, ge=0, description="How many days before an entry's review date the ReviewDue reminder is raised."
     )
-    # Shared ISP_HOST (deploy/Dockerfile sets it), which ServiceSettings.host does not alias, so the
-    # register prefix would otherwise read ISP_REGISTER_HOST. Drop once isp_common aliases it.
-    host: str = Field("127.0.0.1", validation_alias=AliasChoices("ISP_HOST", "host"))

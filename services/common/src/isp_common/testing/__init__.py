@@ -14,11 +14,12 @@ root ``conftest.py``; the helpers for tests against running processes are in :mo
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,20 +116,24 @@ def outbox_events(
 # -- HTTP ------------------------------------------------------------------------------------
 
 
+Responder = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]
+
+
 class FakeHttpClient(httpx.AsyncClient):
     """An ``httpx.AsyncClient`` whose answers come from ``respond(request)`` (default: 200).
 
-    Every request is kept in :attr:`requests`; ``respond`` may raise an ``httpx`` error to play
-    a dead endpoint.
+    Every request is kept in :attr:`requests`; ``respond`` may be sync or async, and may raise
+    an ``httpx`` error to play a dead endpoint.
     """
 
-    def __init__(self, respond: Callable[[httpx.Request], httpx.Response] | None = None) -> None:
+    def __init__(self, respond: Responder | None = None) -> None:
         self.requests: list[httpx.Request] = []
         answer = respond or (lambda _request: httpx.Response(200))
 
-        def handle(request: httpx.Request) -> httpx.Response:
+        async def handle(request: httpx.Request) -> httpx.Response:
             self.requests.append(request)
-            return answer(request)
+            response = answer(request)
+            return await response if inspect.isawaitable(response) else response
 
         super().__init__(transport=httpx.MockTransport(handle), follow_redirects=False)
 
