@@ -37,31 +37,18 @@ from .walk import Row
 
 COLUMNS = (
     "seq",
-    "alert_id",
-    "alert_type",
-    "channel",
-    "data_categories",
-    "decision",
-    "discloser",
-    "id",
-    "lawful_basis",
-    "personal_commitment",
-    "purpose",
-    "recipient",
-    "recorded_at",
-    "service_user_informed",
-    "shared_at",
-    "source_event_id",
-    "trace_id",
+    *(name for name in chain.BODY_FIELDS if name != "seq"),
     "prev_hash",
     "hash",
-    "children",
-    "not_informed_reason",
-    "person",
-    "reason",
+    *chain.PERSONAL_FIELDS,
     "personal_salt",
     "erased_at",
 )
+"""What :func:`stream_rows` reads: ``seq``, the rest of the chained body in canonical order, the
+link and the hash, the personal fields, the salt and the erasure time."""
+_SEQ_AT = chain.BODY_FIELDS.index("seq")
+_BODY_END = len(chain.BODY_FIELDS)
+_COMMITMENT_AT = COLUMNS.index("personal_commitment")
 BATCH = walk.BATCH
 PARALLEL_FROM = 100_000
 """Chains shorter than this are walked in one process (starting a worker takes ~50 ms)."""
@@ -122,53 +109,11 @@ def assemble(rows: Iterable[Row]) -> Iterator[Row]:
     """Rows of :data:`COLUMNS` as the walk takes them (see :data:`isp_audit.walk.SQLITE_ASSEMBLED`),
     assembled in Python: the body bytes are prefixed with the stored ``prev_hash``."""
     for row in rows:
-        (
-            seq,
-            alert_id,
-            alert_type,
-            channel,
-            data_categories,
-            decision,
-            discloser,
-            id_,
-            lawful_basis,
-            commitment,
-            purpose,
-            recipient,
-            recorded_at,
-            informed,
-            shared_at,
-            source_event_id,
-            trace_id,
-            prev_hash,
-            stored_hash,
-            children,
-            not_informed_reason,
-            person,
-            reason,
-            salt,
-            erased_at,
-        ) = row
+        seq, commitment = row[0], row[_COMMITMENT_AT]
+        prev_hash, stored_hash, children, not_informed_reason, person, reason, salt, erased_at = row[_BODY_END:]
         try:
-            body = prev_hash.encode() + chain.body_bytes(
-                alert_id,
-                alert_type,
-                channel,
-                data_categories,
-                decision,
-                discloser,
-                id_,
-                lawful_basis,
-                commitment,
-                purpose,
-                recipient,
-                recorded_at,
-                seq,
-                informed,
-                shared_at,
-                source_event_id,
-                trace_id,
-            )
+            # the body's values in BODY_FIELDS order: seq goes back to its sorted place
+            body = prev_hash.encode() + chain.body_bytes(*row[1 : _SEQ_AT + 1], seq, *row[_SEQ_AT + 1 : _BODY_END])
         except (TypeError, ValueError, KeyError, AttributeError):
             body = None
         try:

@@ -5,30 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-CSV_COLUMNS = (
-    "seq",
-    "id",
-    "recorded_at",
-    "shared_at",
-    "decision",
-    "discloser",
-    "recipient",
-    "person",
-    "children",
-    "purpose",
-    "data_categories",
-    "lawful_basis",
-    "service_user_informed",
-    "not_informed_reason",
-    "source_event_id",
-    "alert_id",
-    "alert_type",
-    "channel",
-    "trace_id",
-    "reason",
-    "erased_at",
-    "hash",
-)
+from .records import PUBLIC_FIELDS
+
+CSV_COLUMNS = tuple(name for name in PUBLIC_FIELDS if name not in ("personal_commitment", "prev_hash"))
+"""The public record without the chain's internals (the commitment and the link)."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from . import chain
 
 PUBLIC_FIELDS = (
-    "id",
     "seq",
+    "id",
     "recorded_at",
     "shared_at",
     "decision",
@@ -34,6 +34,9 @@ PUBLIC_FIELDS = (
     "prev_hash",
     "hash",
 )
+"""A record's fields as the API shows them, in the order the CSV export and the append-only
+guard list them (:data:`isp_audit.domain.export.CSV_COLUMNS`,
+:data:`isp_audit.domain.retention.KEPT_COLUMNS`)."""
 
 
 def record_id(alert_id: str, recipient: str, decision: str) -> str:

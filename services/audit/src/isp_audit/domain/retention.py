@@ -11,32 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .chain import PERSONAL_FIELDS
+from .records import PUBLIC_FIELDS
 
 RETENTION_POLICY = "retention-policy"
 """Who authorised an erasure the nightly run makes (recorded with the erasure)."""
 ERASED_COLUMNS = (*PERSONAL_FIELDS, "personal_salt")
 """The columns erasure sets to NULL."""
-KEPT_COLUMNS = (
-    "seq",
-    "id",
-    "recorded_at",
-    "shared_at",
-    "decision",
-    "discloser",
-    "recipient",
-    "purpose",
-    "data_categories",
-    "lawful_basis",
-    "service_user_informed",
-    "source_event_id",
-    "alert_id",
-    "alert_type",
-    "channel",
-    "trace_id",
-    "personal_commitment",
-    "prev_hash",
-    "hash",
-)
+KEPT_COLUMNS = tuple(name for name in PUBLIC_FIELDS if name not in (*ERASED_COLUMNS, "erased_at"))
 """The columns no change may touch."""
 
 
