@@ -111,9 +111,9 @@ def assemble(rows: Iterable[Row]) -> Iterator[Row]:
     for row in rows:
         seq, commitment = row[0], row[_COMMITMENT_AT]
         prev_hash, stored_hash, children, not_informed_reason, person, reason, salt, erased_at = row[_BODY_END:]
+        body_values = (*row[1 : _SEQ_AT + 1], seq, *row[_SEQ_AT + 1 : _BODY_END])  # in BODY_FIELDS order
         try:
-            # the body's values in BODY_FIELDS order: seq goes back to its sorted place
-            body = prev_hash.encode() + chain.body_bytes(*row[1 : _SEQ_AT + 1], seq, *row[_SEQ_AT + 1 : _BODY_END])
+            body = prev_hash.encode() + chain.body_bytes(*body_values)
         except (TypeError, ValueError, KeyError, AttributeError):
             body = None
         try:
