@@ -3,34 +3,24 @@ agents, the API and the pages. Tests call :func:`build` with their own engine an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Unpack
 
-from aiokafka import AIOKafkaProducer
-from isp_common.clock import Clock
+from isp_common.bootstrap import Collaborators
 from isp_common.pages import install_page_set
 from isp_common.runtime import ServiceRuntime
-from sqlalchemy.engine import Engine
 
 from . import agents, api, checkpoints, guard, jobs, pages
 from .context import Audit
 from .settings import Settings
 
 
-def build(
-    settings: Settings | None = None,
-    *,
-    engine: Engine | None = None,
-    clock: Clock | None = None,
-    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
-) -> ServiceRuntime:
+def build(settings: Settings | None = None, **collaborators: Unpack[Collaborators]) -> ServiceRuntime:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP audit",
         description="The tamper-evident record of every share, and the queries information-governance officers need.",
-        engine=engine,
-        clock=clock,
-        producer_factory=producer_factory,
+        **collaborators,
     )
     guard.protect(runtime.engine)
     audit = Audit.from_settings(settings, checkpoints.ensure_signing_key(settings.resolved_checkpoint_key_dir))

@@ -4,13 +4,11 @@ delivery loop. Collaborators are parameters, so tests pass fakes (an in-memory e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Unpack
 
 import httpx
-from aiokafka import AIOKafkaProducer
-from isp_common.clock import Clock
+from isp_common.bootstrap import Collaborators
 from isp_common.runtime import ServiceRuntime
-from sqlalchemy.engine import Engine
 
 from . import agents
 from .api import ROUTERS
@@ -22,10 +20,8 @@ from .settings import Settings
 def build(
     settings: Settings | None = None,
     *,
-    engine: Engine | None = None,
-    clock: Clock | None = None,
-    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     http_client: httpx.AsyncClient | None = None,
+    **collaborators: Unpack[Collaborators],
 ) -> ServiceRuntime:
     """The notifications service; ``http_client`` posts webhooks (default: one with the settings' timeout)."""
     settings = settings or Settings()
@@ -33,9 +29,7 @@ def build(
         settings,
         title="ISP notifications",
         description="Consent-aware disclosure: every alert to another organisation, its lawful basis and its delivery.",
-        engine=engine,
-        clock=clock,
-        producer_factory=producer_factory,
+        **collaborators,
     )
     http = http_client or httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
     context = Notifications(

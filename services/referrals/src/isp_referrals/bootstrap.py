@@ -3,12 +3,10 @@ app) and the service's own collaborators. Tests call :func:`build` with fakes.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Unpack
 
-from aiokafka import AIOKafkaProducer
-from isp_common.clock import Clock
+from isp_common.bootstrap import Collaborators
 from isp_common.runtime import ServiceRuntime
-from sqlalchemy.engine import Engine
 
 from . import agents
 from .api import referrals, transitions
@@ -22,21 +20,13 @@ DESCRIPTION = (
 )
 
 
-def build(
-    settings: Settings | None = None,
-    *,
-    engine: Engine | None = None,
-    clock: Clock | None = None,
-    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
-) -> ServiceRuntime:
+def build(settings: Settings | None = None, **collaborators: Unpack[Collaborators]) -> ServiceRuntime:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP referrals",
         description=DESCRIPTION,
-        engine=engine,
-        clock=clock,
-        producer_factory=producer_factory,
+        **collaborators,
     )
     context = Referrals(
         rules=DueRules(

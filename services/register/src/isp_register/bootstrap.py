@@ -6,35 +6,25 @@ fixed clock, and never reach into private attributes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Unpack
 
-from aiokafka import AIOKafkaProducer
 from fastapi.templating import Jinja2Templates
-from isp_common.clock import Clock
+from isp_common.bootstrap import Collaborators
 from isp_common.pages import PageSet, install_page_set
 from isp_common.runtime import ServiceRuntime
-from sqlalchemy.engine import Engine
 
 from . import agents, api, pages
 from .context import Register
 from .settings import Settings
 
 
-def build(
-    settings: Settings | None = None,
-    *,
-    engine: Engine | None = None,
-    clock: Clock | None = None,
-    producer_factory: Callable[[], AIOKafkaProducer] | None = None,
-) -> ServiceRuntime:
+def build(settings: Settings | None = None, **collaborators: Unpack[Collaborators]) -> ServiceRuntime:
     settings = settings or Settings()
     runtime = ServiceRuntime(
         settings,
         title="ISP safeguarding register",
         description="Each service's safeguarding register, monthly reviews, the DSL's weekly review, cross-area flags.",
-        engine=engine,
-        clock=clock,
-        producer_factory=producer_factory,
+        **collaborators,
     )
     runtime.context = Register(
         partnership_key=settings.partnership_key.encode(), review_reminder_days=settings.review_reminder_days
