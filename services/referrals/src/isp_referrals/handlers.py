@@ -57,18 +57,16 @@ def referral_requested(
 
 def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBooked) -> None:
     scheduled_for = journal.to_utc(data.scheduled_for)
-    appointment = uow.session.get(Appointment, data.appointment_id)
-    if appointment is None:
-        appointment = Appointment(
-            id=data.appointment_id,
-            provider_org=event.source_org,
-            nhs_number=data.person.nhs_number,
-            referral_id=data.referral_id,
-            kind=data.kind,
-            scheduled_for=scheduled_for,
-            booked_at=journal.to_utc(event.time),
-        )
-    else:
+    appointment, first_heard = _appointment(
+        uow,
+        event,
+        data,
+        referral_id=data.referral_id,
+        kind=data.kind,
+        scheduled_for=scheduled_for,
+        booked_at=journal.to_utc(event.time),
+    )
+    if not first_heard:
         if as_utc(appointment.scheduled_for) != scheduled_for:
             appointment.outcome_prompted_at = None  # rebooked: a new day to report on
         appointment.scheduled_for = scheduled_for
@@ -99,15 +97,7 @@ def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAt
 def appointment_missed(uow: UnitOfWork, event: CloudEvent, data: AppointmentMissed) -> None:
     """Record the DNA; if it is a missed assessment on a social-care referral, publish it
     for notifications to tell social care within 24 hours."""
-    appointment = uow.session.get(Appointment, data.appointment_id)
-    if appointment is None:
-        appointment = Appointment(
-            id=data.appointment_id,
-            provider_org=event.source_org,
-            nhs_number=data.person.nhs_number,
-            kind="other",
-            scheduled_for=journal.to_utc(data.scheduled_for),
-        )
+    appointment, _ = _appointment(uow, event, data, kind="other", scheduled_for=journal.to_utc(data.scheduled_for))
     appointment.status = "missed"
     appointment.recorded_at = journal.to_utc(data.recorded_at)
     uow.session.add(appointment)
@@ -126,6 +116,20 @@ def appointment_missed(uow: UnitOfWork, event: CloudEvent, data: AppointmentMiss
         cause_event_id=event.id,
     )
     journal.publish(uow, referral, missed, appointment.provider_org, data.recorded_at)
+
+
+def _appointment(
+    uow: UnitOfWork, event: CloudEvent, data: AppointmentBooked | AppointmentMissed, **first_heard: Any
+) -> tuple[Appointment, bool]:
+    """The appointment ``data`` names, and whether this is the first we hear of it (then it is a
+    new one from the provider for the person, with the ``first_heard`` fields)."""
+    appointment = uow.session.get(Appointment, data.appointment_id)
+    if appointment is not None:
+        return appointment, False
+    new = Appointment(
+        id=data.appointment_id, provider_org=event.source_org, nhs_number=data.person.nhs_number, **first_heard
+    )
+    return new, True
 
 
 def _referral_of(uow: UnitOfWork, appointment: Appointment) -> Referral | None:
