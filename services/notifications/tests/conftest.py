@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from isp_common import migrations
 from isp_common.db import UnitOfWork, make_engine
 from isp_common.runtime import ServiceRuntime
-from isp_common.testing import FakeHttpClient, FixedClock
+from isp_common.testing import FakeHttpClient, FixedClock, migrated_unit_of_work
 from isp_notifications.bootstrap import build
 from isp_notifications.settings import Settings
 from sqlalchemy.engine import Engine
@@ -27,10 +26,7 @@ from sqlalchemy.engine import Engine
 @pytest.fixture
 def uow() -> Iterator[UnitOfWork]:
     """A unit of work on its own migrated in-memory database; a test commits it between steps."""
-    engine = make_engine("sqlite://")
-    migrations.upgrade(engine, "isp_notifications")
-    with UnitOfWork(engine) as unit:
-        yield unit
+    yield from migrated_unit_of_work("isp_notifications")
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
-from isp_common import migrations
-from isp_common.db import UnitOfWork, make_engine
-from isp_common.testing import nhs_number, outbox_events, unique
+from isp_common.db import UnitOfWork
+from isp_common.testing import migrated_unit_of_work, nhs_number, published_events, unique
 from isp_common.workingdays import WorkingCalendar
 from isp_referrals import commands
 from isp_referrals.commands import Actor
@@ -21,22 +21,14 @@ from isp_referrals.domain import DueRules
 from isp_referrals.tables import Referral
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralRequested
-from sqlalchemy.engine import Engine
 
 CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
 
 
 @pytest.fixture
-def engine() -> Engine:
-    engine = make_engine("sqlite://")
-    migrations.upgrade(engine, "isp_referrals")
-    return engine
-
-
-@pytest.fixture
-def uow(engine: Engine) -> Iterator[UnitOfWork]:
-    with UnitOfWork(engine) as unit:
-        yield unit
+def uow() -> Iterator[UnitOfWork]:
+    """A unit of work on its own migrated in-memory database; a test commits it between steps."""
+    yield from migrated_unit_of_work("isp_referrals")
 
 
 @pytest.fixture
@@ -107,8 +99,4 @@ def make(uow: UnitOfWork, rules: DueRules, request_data: Callable[..., ReferralR
 @pytest.fixture
 def published(uow: UnitOfWork) -> Callable[..., list[CloudEvent]]:
     """``published(event_type=None)``: the events queued in the outbox, oldest first."""
-
-    def events(event_type: str | None = None) -> list[CloudEvent]:
-        return [CloudEvent.model_validate(e) for e in outbox_events(uow.session, type=event_type)]
-
-    return events
+    return partial(published_events, uow.session)

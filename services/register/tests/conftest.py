@@ -5,32 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
-from isp_common import migrations
-from isp_common.db import UnitOfWork, make_engine
-from isp_common.testing import outbox_events
+from isp_common.db import UnitOfWork
+from isp_common.testing import migrated_unit_of_work, published_events
 from isp_register import commands
 from isp_register.models import EntryOpen
 from isp_register.tables import RegisterEntry
 from isp_schemas.envelope import CloudEvent
-from sqlalchemy.engine import Engine
 
 KEY = b"test-partnership-key"
 
 
 @pytest.fixture
-def engine() -> Engine:
-    engine = make_engine("sqlite://")
-    migrations.upgrade(engine, "isp_register")
-    return engine
-
-
-@pytest.fixture
-def uow(engine: Engine) -> Iterator[UnitOfWork]:
-    with UnitOfWork(engine) as uow:
-        yield uow
+def uow() -> Iterator[UnitOfWork]:
+    """A unit of work on its own migrated in-memory database; a test commits it between steps."""
+    yield from migrated_unit_of_work("isp_register")
 
 
 @pytest.fixture
@@ -57,8 +49,4 @@ def open_entry(uow: UnitOfWork) -> Callable[..., RegisterEntry]:
 @pytest.fixture
 def published(uow: UnitOfWork) -> Callable[..., list[CloudEvent]]:
     """``published(event_type=None)``: the CloudEvents in the outbox, oldest first."""
-
-    def read(event_type: str | None = None) -> list[CloudEvent]:
-        return [CloudEvent.model_validate(event) for event in outbox_events(uow.session, type=event_type)]
-
-    return read
+    return partial(published_events, uow.session)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from isp_common import migrations
 from isp_common.consumer import EventRejected
-from isp_common.db import UnitOfWork, make_engine
-from isp_common.testing import FixedClock, nhs_number
+from isp_common.db import UnitOfWork
+from isp_common.testing import FixedClock, migrated_engine, nhs_number
 from isp_referrals import commands, domain, handlers
 from isp_referrals.commands import Actor
 from isp_referrals.domain import IllegalTransition
@@ -300,14 +300,13 @@ def _dues(uow, ref):
 
 
 def _migrated_file_engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
-    migrations.upgrade(engine, "isp_referrals")
-    return engine
+    return migrated_engine("isp_referrals", f"sqlite:///{tmp_path / 'race.db'}")
 
 
-def test_two_transitions_racing_on_one_referral_cannot_both_commit(tmp_path, rules, request_data):
-    from sqlalchemy.orm.exc import StaleDataError
-
+@contextmanager
+def _racing(tmp_path, rules, request_data):
+    """A requested referral (committed) on a file database, and two units of work that have both
+    read it: ``(engine, referral_id, first, second)``."""
     engine = _migrated_file_engine(tmp_path)
     with UnitOfWork(engine) as setup:
         ref = commands.make_referral(setup, request_data(), SOCIAL_WORKER, at(2026, 11, 16), rules).id
@@ -316,6 +315,13 @@ def test_two_transitions_racing_on_one_referral_cannot_both_commit(tmp_path, rul
         # both read it while requested (kept referenced: the identity map holds it weakly)
         seen = [commands.load(unit, ref, "accept", PRACTITIONER) for unit in (first, second)]
         assert {r.state for r in seen} == {"requested"}
+        yield engine, ref, first, second
+
+
+def test_two_transitions_racing_on_one_referral_cannot_both_commit(tmp_path, rules, request_data):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    with _racing(tmp_path, rules, request_data) as (engine, ref, first, second):
         commands.accept(first, ref, PRACTITIONER, at(2026, 11, 17), rules=rules)
         first.commit()
         commands.decline(second, ref, PRACTITIONER, "no capacity", at(2026, 11, 17))
@@ -326,13 +332,7 @@ def test_two_transitions_racing_on_one_referral_cannot_both_commit(tmp_path, rul
 
 
 def test_the_loser_of_a_race_is_refused_as_a_concurrent_change(tmp_path, rules, request_data):
-    engine = _migrated_file_engine(tmp_path)
-    with UnitOfWork(engine) as setup:
-        ref = commands.make_referral(setup, request_data(), SOCIAL_WORKER, at(2026, 11, 16), rules).id
-        setup.commit()
-    with UnitOfWork(engine) as first, UnitOfWork(engine) as second:
-        seen = [commands.load(unit, ref, "accept", PRACTITIONER) for unit in (first, second)]
-        assert {r.state for r in seen} == {"requested"}
+    with _racing(tmp_path, rules, request_data) as (engine, ref, first, second):
         commands.apply(first, commands.accept, ref, PRACTITIONER, at(2026, 11, 17), rules=rules)
         with pytest.raises(domain.ReferralChanged) as refused:
             commands.apply(second, commands.decline, ref, PRACTITIONER, "no capacity", at(2026, 11, 17))

@@ -3,7 +3,10 @@
 - :class:`FixedClock`: time that moves only when told;
 - :func:`auth_headers` / :func:`bearer`: a signed token for an org and roles;
 - :func:`nhs_number` / :func:`fresh_nhs_number`: valid (modulus 11) NHS numbers;
-- :func:`outbox_events`: the CloudEvents a unit of work queued, by topic and type;
+- :func:`migrated_engine` / :func:`migrated_unit_of_work`: a service's database (in-memory SQLite
+  unless told), migrated to head as in production;
+- :func:`outbox_events` / :func:`published_events`: the CloudEvents a unit of work queued, by
+  topic and type (as JSON objects / as ``CloudEvent``);
 - :class:`FakeHttpClient`: an ``httpx.AsyncClient`` answering from a function, recording requests;
 - :class:`InProcessBus`: drains services' outboxes into each other's event processors, so a
   rule that spans services is tested in milliseconds without a broker.
@@ -29,8 +32,10 @@ from isp_schemas.people import make_nhs_number
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from .. import migrations
 from ..auth import issue_token
 from ..clock import FixedClock
+from ..db import UnitOfWork, make_engine
 from ..outbox import outbox_headers
 from ..runtime import ServiceRuntime
 from ..tables import OutboxMessage
@@ -42,8 +47,11 @@ __all__ = [
     "auth_headers",
     "bearer",
     "fresh_nhs_number",
+    "migrated_engine",
+    "migrated_unit_of_work",
     "nhs_number",
     "outbox_events",
+    "published_events",
     "unique",
 ]
 
@@ -87,6 +95,24 @@ def fresh_nhs_number(rng: random.Random | None = None) -> str:
             return number
 
 
+# -- the database ----------------------------------------------------------------------------
+
+
+def migrated_engine(package: str, url: str = "sqlite://") -> Engine:
+    """An engine on ``url`` (default: a fresh in-memory SQLite database) with ``package``'s
+    migrations (``"isp_referrals"``, ...) run to head, as the runtime does at start."""
+    engine = make_engine(url)
+    migrations.upgrade(engine, package)
+    return engine
+
+
+def migrated_unit_of_work(package: str) -> Iterator[UnitOfWork]:
+    """A unit of work on its own :func:`migrated_engine` (in memory), for a fixture to
+    ``yield from``; a test commits it between steps."""
+    with UnitOfWork(migrated_engine(package)) as unit:
+        yield unit
+
+
 # -- the outbox ----------------------------------------------------------------------------
 
 
@@ -111,6 +137,11 @@ def outbox_events(
     if sent is not None:
         rows = [r for r in rows if (r.sent_at is not None) == sent]
     return [json.loads(r.value) for r in rows]
+
+
+def published_events(session: Session, event_type: str | None = None) -> list[CloudEvent]:
+    """The events queued in the outbox of ``session`` (oldest first), of ``event_type`` if given."""
+    return [CloudEvent.model_validate(event) for event in outbox_events(session, type=event_type)]
 
 
 # -- HTTP ------------------------------------------------------------------------------------
