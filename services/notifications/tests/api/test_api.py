@@ -13,13 +13,12 @@ from fastapi.testclient import TestClient
 from isp_common.runtime import ServiceRuntime
 from isp_common.testing import FixedClock, InProcessBus, auth_headers, nhs_number, outbox_events
 from isp_schemas import topics
-from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent, EventData
 from isp_schemas.people import Person
-from isp_schemas.referrals import ReferralAssessmentMissed
 from isp_schemas.socialcare import ConferenceScheduled, EnquiryOpened
 
-CSC, PROVIDER = "WSCC-CSC", "CGL-WSX"
+from ..kit import CSC, PROVIDER, assessment_missed, consent_given
+
 PARENT = Person(nhs_number=nhs_number(3))
 DNA = "uk.isp.alert.did_not_attend.v1"
 PROBLEM = "application/problem+json"
@@ -52,29 +51,8 @@ async def publish(bus: InProcessBus, clock: FixedClock, data: EventData, source:
 
 async def consent_and_dna(bus: InProcessBus, clock: FixedClock) -> dict[str, Any]:
     """A consent covering attendance, then a missed assessment: one did_not_attend alert for CSC."""
-    given = ConsentGiven(
-        consent_id="con-1",
-        person=PARENT,
-        recorded_by=PROVIDER,
-        recipients=[CSC],
-        purposes=["safeguarding"],
-        data_categories=["attendance"],
-        given_on=date(2026, 1, 1),
-    )
-    await publish(bus, clock, given, PROVIDER)
-    at = clock.now() - timedelta(hours=1)
-    missed = ReferralAssessmentMissed(
-        referral_id="ref-1",
-        direction="to_treatment",
-        from_org=CSC,
-        to_org=PROVIDER,
-        person=PARENT,
-        at=at,
-        appointment_id="apt-1",
-        scheduled_for=at,
-        recorded_at=at,
-    )
-    await publish(bus, clock, missed, PROVIDER)
+    await publish(bus, clock, consent_given(PARENT), PROVIDER)
+    await publish(bus, clock, assessment_missed(PARENT, clock.now() - timedelta(hours=1)), PROVIDER)
     [alert] = bus.events(topics.alerts(CSC), DNA)
     return alert
 

@@ -11,7 +11,7 @@ import itertools
 import json
 import random
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,14 +28,14 @@ from isp_notifications.domain.webhook_urls import validate_webhook_url
 from isp_notifications.handlers import consent, referrals
 from isp_notifications.tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
 from isp_schemas import topics
-from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
+from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
-from isp_schemas.referrals import ReferralAssessmentMissed
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 
-CSC, PROVIDER = "WSCC-CSC", "CGL-WSX"
+from ..kit import CSC, PROVIDER, assessment_missed, consent_given
+
 PARENT = Person(nhs_number=nhs_number(0))
 ESCALATION = "uk.isp.alert.delivery_escalation.v1"
 FAST = dict(
@@ -83,30 +83,11 @@ def handle(runtime, handler, data, source: str) -> None:
 
 def consent_and_dna(runtime, scheduled_for: datetime | None = None) -> dict[str, Any]:
     """A consent covering attendance, then a missed assessment: one did_not_attend alert for CSC."""
-    given = ConsentGiven(
-        consent_id="con-1",
-        person=PARENT,
-        recorded_by=PROVIDER,
-        recipients=[CSC],
-        purposes=["safeguarding"],
-        data_categories=["attendance"],
-        given_on=date(2026, 1, 1),
-    )
+    given = consent_given(PARENT)
     with runtime.uow() as uow:
         consent.consent_given(uow, CloudEvent.create(type=given.event_type, source_org=PROVIDER, data=given), given)
         uow.commit()
-    scheduled_for = scheduled_for or runtime.clock.now()
-    missed = ReferralAssessmentMissed(
-        referral_id="ref-1",
-        direction="to_treatment",
-        from_org=CSC,
-        to_org=PROVIDER,
-        person=PARENT,
-        at=scheduled_for,
-        appointment_id="apt-1",
-        scheduled_for=scheduled_for,
-        recorded_at=scheduled_for,
-    )
+    missed = assessment_missed(PARENT, scheduled_for or runtime.clock.now())
     handle(runtime, referrals.assessment_missed, missed, PROVIDER)
     return alerts_to(runtime, CSC)[0]
 
@@ -241,14 +222,21 @@ async def test_an_idle_subscription_gets_a_signed_heartbeat_with_the_running_cou
     assert body["data"]["events_since_start"] == 1 and body["eventnumber"] == 1
 
 
-def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_sender(make_runtime, clock: FixedClock):
+SCHEDULED = datetime(2026, 3, 9, 9, tzinfo=UTC)
+
+
+def missed_an_hour_ago(make_runtime, clock: FixedClock) -> tuple[ServiceRuntime, dict[str, Any]]:
+    """The service an hour after a missed assessment at ``SCHEDULED``, and the DNA alert to CSC."""
     runtime = make_runtime()
-    scheduled = datetime(2026, 3, 9, 9, tzinfo=UTC)
-    clock.set(scheduled + timedelta(hours=1))
-    alert = consent_and_dna(runtime, scheduled_for=scheduled)
+    clock.set(SCHEDULED + timedelta(hours=1))
+    return runtime, consent_and_dna(runtime, scheduled_for=SCHEDULED)
+
+
+def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_sender(make_runtime, clock: FixedClock):
+    runtime, alert = missed_an_hour_ago(make_runtime, clock)
     with runtime.uow() as uow:
-        assert escalation.escalate_missed_deadlines(uow, scheduled + timedelta(hours=23)) == 0
-        after = scheduled + timedelta(hours=24, minutes=1)
+        assert escalation.escalate_missed_deadlines(uow, SCHEDULED + timedelta(hours=23)) == 0
+        after = SCHEDULED + timedelta(hours=24, minutes=1)
         assert escalation.escalate_missed_deadlines(uow, after) == 1
         uow.commit()
         assert escalation.escalate_missed_deadlines(uow, after) == 0
@@ -257,16 +245,13 @@ def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_sender
 
 
 def test_an_acknowledged_dna_alert_is_not_escalated(make_runtime, clock: FixedClock):
-    runtime = make_runtime()
-    scheduled = datetime(2026, 3, 9, 9, tzinfo=UTC)
-    clock.set(scheduled + timedelta(hours=1))
-    alert = consent_and_dna(runtime, scheduled_for=scheduled)
+    runtime, alert = missed_an_hour_ago(make_runtime, clock)
     with runtime.uow() as uow:
         row = uow.session.get(AlertRecord, alert["id"])
-        row.acknowledged_at = scheduled + timedelta(hours=2)
+        row.acknowledged_at = SCHEDULED + timedelta(hours=2)
         uow.session.add(row)
         uow.commit()
-        assert escalation.escalate_missed_deadlines(uow, scheduled + timedelta(days=2)) == 0
+        assert escalation.escalate_missed_deadlines(uow, SCHEDULED + timedelta(days=2)) == 0
 
 
 def test_an_endpoint_failing_for_an_hour_is_escalated_to_the_sender(make_runtime):

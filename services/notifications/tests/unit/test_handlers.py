@@ -16,13 +16,12 @@ from isp_notifications.domain.consents import withdrawal_time
 from isp_notifications.handlers import consent, referrals, register, socialcare, treatment
 from isp_notifications.tables import AlertRecord, InformingStatement
 from isp_schemas import topics
-from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
+from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent, EventData
 from isp_schemas.people import Person
 from isp_schemas.referrals import (
     ReferralAccepted,
     ReferralAmended,
-    ReferralAssessmentMissed,
     ReferralCancelled,
     ReferralOverdue,
     ReferralRequested,
@@ -38,7 +37,9 @@ from isp_schemas.socialcare import (
 from isp_schemas.treatment import EpisodeDisengaged
 from sqlmodel import select
 
-CSC, CSC2, PROVIDER = "WSCC-CSC", "BHCC-CSC", "CGL-WSX"
+from ..kit import CSC, PROVIDER, assessment_missed, consent_given, referral_fields
+
+CSC2 = "BHCC-CSC"
 NHS, NHS2 = nhs_number(0), nhs_number(1)
 PARENT = Person(nhs_number=NHS, given_name="Sam", family_name="Taylor")
 PARENT2 = Person(nhs_number=NHS2)
@@ -75,30 +76,11 @@ def mark_outbox_sent(uow: UnitOfWork) -> None:
 
 
 def give_consent(uow, categories=("attendance", "referral"), recipients=(CSC,), consent_id="con-1", person=PARENT):
-    data = ConsentGiven(
-        consent_id=consent_id,
-        person=person,
-        recorded_by=PROVIDER,
-        recipients=list(recipients),
-        purposes=["safeguarding"],
-        data_categories=list(categories),
-        given_on=date(2026, 1, 1),
-    )
-    handle(uow, consent.consent_given, data, PROVIDER)
+    handle(uow, consent.consent_given, consent_given(person, categories, recipients, consent_id), PROVIDER)
 
 
 def missed(referral_id="ref-1", scheduled_for=datetime(2026, 3, 10, 9, 0, tzinfo=UTC)):
-    return ReferralAssessmentMissed(
-        referral_id=referral_id,
-        direction="to_treatment",
-        from_org=CSC,
-        to_org=PROVIDER,
-        person=PARENT,
-        at=NOW,
-        appointment_id="apt-1",
-        scheduled_for=scheduled_for,
-        recorded_at=NOW,
-    )
+    return assessment_missed(PARENT, NOW, scheduled_for, referral_id)
 
 
 def referral(**kw):
@@ -191,7 +173,7 @@ def test_referral_without_a_basis_is_withheld(uow):
 
 def test_referral_status_goes_to_the_referrer_and_a_cancellation_to_the_receiver(uow):
     give_consent(uow, categories=("referral",), recipients=("*",))
-    common = dict(referral_id="ref-1", direction="to_treatment", from_org=CSC, to_org=PROVIDER, person=PARENT, at=NOW)
+    common = referral_fields(PARENT, NOW)
     handle(uow, referrals.referral_accepted, ReferralAccepted(**common), PROVIDER, NOW)
     handle(uow, referrals.referral_cancelled, ReferralCancelled(**common, reason="moved away"), CSC, NOW)
     [accepted] = alerts_to(uow, CSC, "uk.isp.alert.referral_status.v1")
@@ -202,7 +184,7 @@ def test_referral_status_goes_to_the_referrer_and_a_cancellation_to_the_receiver
 
 def test_an_amendment_goes_to_the_receiver_naming_the_changed_fields(uow):
     give_consent(uow, categories=("referral",), recipients=("*",))
-    common = dict(referral_id="ref-1", direction="to_treatment", from_org=CSC, to_org=PROVIDER, person=PARENT, at=NOW)
+    common = referral_fields(PARENT, NOW)
     amendment = ReferralAmended(**common, changed=["summary"], summary="New")
     handle(uow, referrals.referral_amended, amendment, CSC, NOW)
     [amended] = alerts_to(uow, PROVIDER, "uk.isp.alert.referral_status.v1")
@@ -214,12 +196,7 @@ def test_an_amendment_goes_to_the_receiver_naming_the_changed_fields(uow):
 
 def test_an_overdue_step_goes_to_the_responsible_org_without_a_person_or_audit(uow):
     overdue = ReferralOverdue(
-        referral_id="ref-1",
-        direction="to_treatment",
-        from_org=CSC,
-        to_org=PROVIDER,
-        person=PARENT,
-        at=NOW,
+        **referral_fields(PARENT, NOW),
         due="joint_visit",
         due_on=date(2026, 3, 9),
         responsible_org=PROVIDER,
