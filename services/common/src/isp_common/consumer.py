@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +29,25 @@ Handler = Callable[[UnitOfWork, CloudEvent, Any], None]
 Outcome = Literal["handled", "skipped", "duplicate", "deadlettered"]
 
 
+Headers = Mapping[str, bytes] | list[tuple[str, bytes]] | None
+Message = tuple[bytes | None, bytes | None, Headers]
+"""A consumed record: key, value, headers."""
+
+
+def _header_list(headers: Headers) -> list[tuple[str, bytes]]:
+    return list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    handler: Handler
+    envelope: CloudEvent
+    data: BaseModel
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
 class EventRejected(Exception):
     """A handler's verdict that an event can never be processed (no retry): dead-letter it."""
 
@@ -42,14 +61,9 @@ class EventProcessor:
     attempts: int = 3
     retry_delay: float = 0.2
 
-    async def process(
-        self,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Mapping[str, bytes] | list[tuple[str, bytes]] | None,
-        topic: str,
-    ) -> Outcome:
-        header_list = list(headers.items()) if isinstance(headers, Mapping) else list(headers or [])
+    async def process(self, key: bytes | None, value: bytes | None, headers: Headers, topic: str) -> Outcome:
+        """Process one message in its own transaction (retries, then dead-letter)."""
+        header_list = _header_list(headers)
         try:
             envelope, data = parse_event(value or b"")
         except InvalidEvent as exc:
@@ -58,13 +72,101 @@ class EventProcessor:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return "skipped"
-        token = telemetry.attach(telemetry.context_from_headers(header_list))
+        return await self._process_parsed(_Parsed(handler, envelope, data, key, value, header_list), topic)
+
+    async def process_batch(self, messages: Sequence[Message], topic: str) -> list[Outcome]:
+        """Process consumed messages in order, committing runs of them in one transaction.
+
+        Every event still ends handled, skipped, duplicate or dead-lettered exactly as with
+        :meth:`process`. The database work runs in a worker thread, so the event loop (relay,
+        webhooks, API) never waits on it. An event whose handler fails is not allowed to take the
+        others with it: the run before it is committed on its own, the failing event goes through
+        :meth:`process` (retries, then dead-letter), and the rest continue as a new run.
+        """
+        outcomes: list[Outcome] = []
+        ready: list[_Parsed] = []
+        for key, value, headers in messages:
+            header_list = _header_list(headers)
+            try:
+                envelope, data = parse_event(value or b"")
+            except InvalidEvent as exc:
+                await self._flush(ready, outcomes, topic)
+                await self.deadletters.send(key, value, header_list, str(exc), topic)
+                outcomes.append("deadlettered")
+                continue
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                await self._flush(ready, outcomes, topic)
+                outcomes.append("skipped")
+                continue
+            ready.append(_Parsed(handler, envelope, data, key, value, header_list))
+        await self._flush(ready, outcomes, topic)
+        return outcomes
+
+    async def _flush(self, ready: list[_Parsed], outcomes: list[Outcome], topic: str) -> None:
+        """Run ``ready`` (then empty it), appending one outcome per event to ``outcomes``."""
+        pending = list(ready)
+        ready.clear()
+        while pending:
+            done, failed_at = await asyncio.to_thread(self._apply_run, pending, topic)
+            outcomes.extend(done)
+            if failed_at is None:
+                return
+            item = pending[failed_at]
+            outcomes.append(await self._process_parsed(item, topic))
+            pending = pending[failed_at + 1 :]
+
+    def _apply_run(self, run: Sequence[_Parsed], topic: str) -> tuple[list[Outcome], int | None]:
+        """In a worker thread: apply ``run`` in one transaction. On the first failure, roll back,
+        apply the events before it again and commit them; say where it failed."""
+        failed_at: int | None = None
+        outcomes: list[Outcome] = []
+        with self.uow_factory() as uow:
+            seen: set[str] = set()
+            for index, item in enumerate(run):
+                try:
+                    outcomes.append(self._apply_one(uow, item, topic, seen))
+                except Exception:
+                    failed_at = index
+                    break
+            if failed_at is None:
+                uow.commit()
+                return outcomes, None
+            uow.rollback()
+        if failed_at == 0:
+            return [], 0
+        outcomes, again = self._apply_run(run[:failed_at], topic)
+        if again is not None:  # not deterministic: give up on batching for this run
+            return outcomes, again
+        return outcomes, failed_at
+
+    def _apply_one(self, uow: UnitOfWork, item: _Parsed, topic: str, seen: set[str]) -> Outcome:
+        event_id = item.envelope.id
+        if event_id in seen or uow.already_processed(self.consumer_name, event_id):
+            return "duplicate"
+        token = telemetry.attach(telemetry.context_from_headers(item.headers))
         try:
             with telemetry.tracer(self.consumer_name).start_as_current_span(
-                f"consume {envelope.type}",
-                attributes={"cloudevents.event_id": envelope.id, "messaging.destination": topic},
+                f"consume {item.envelope.type}",
+                attributes={"cloudevents.event_id": event_id, "messaging.destination": topic},
             ):
-                return await self._handle(handler, envelope, data, key, value, header_list, topic)
+                item.handler(uow, item.envelope, item.data)
+        finally:
+            telemetry.detach(token)
+        uow.mark_processed(self.consumer_name, event_id, item.envelope.type)
+        seen.add(event_id)
+        return "handled"
+
+    async def _process_parsed(self, item: _Parsed, topic: str) -> Outcome:
+        token = telemetry.attach(telemetry.context_from_headers(item.headers))
+        try:
+            with telemetry.tracer(self.consumer_name).start_as_current_span(
+                f"consume {item.envelope.type}",
+                attributes={"cloudevents.event_id": item.envelope.id, "messaging.destination": topic},
+            ):
+                return await self._handle(
+                    item.handler, item.envelope, item.data, item.key, item.value, item.headers, topic
+                )
         finally:
             telemetry.detach(token)
 

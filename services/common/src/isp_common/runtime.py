@@ -140,17 +140,22 @@ class ServiceRuntime:
         )
         channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
 
+        batch_size, batch_wait = self.settings.consumer_batch_size, self.settings.consumer_batch_wait
+
         async def consume(stream: Any) -> None:
-            async for event in stream.events():
-                message = event.message
-                # process() dead-letters rather than raise; if even that fails (broker down),
-                # hold this partition and retry: faust would acknowledge an event whose agent raised.
+            # Up to batch_size events, or what arrived within batch_wait seconds, are processed
+            # together (one transaction per run of events); faust acknowledges them afterwards.
+            async for events in stream.take_events(batch_size, within=batch_wait):
+                messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
+                # process_batch() dead-letters rather than raise; if even that fails (broker down),
+                # hold this partition and retry (the inbox absorbs what was already committed):
+                # faust would acknowledge events whose agent raised.
                 while True:
                     try:
-                        await processor.process(message.key, message.value, message.headers, topic)
+                        await processor.process_batch(messages, topic)
                         break
                     except Exception:
-                        log.exception("could not process or dead-letter an event from %s; retrying", topic)
+                        log.exception("could not process or dead-letter events from %s; retrying", topic)
                         await asyncio.sleep(1.0)
 
         consume.__name__ = f"consume_{topic.replace('.', '_')}"

@@ -66,6 +66,15 @@ class ServiceSettings(BaseSettings):
         3, validation_alias=_shared("handler_attempts"), description="Tries before an event is dead-lettered."
     )
     handler_retry_delay: float = Field(0.2, validation_alias=_shared("handler_retry_delay"))
+    consumer_batch_size: int = Field(
+        500, ge=1, validation_alias=_shared("consumer_batch_size"), description="Most events consumed in one batch."
+    )
+    consumer_batch_wait: float = Field(
+        0.005,
+        gt=0,
+        validation_alias=_shared("consumer_batch_wait"),
+        description="Seconds a consumer waits for more events before processing what it has.",
+    )
     outbox_poll_interval: float = Field(0.2, validation_alias=_shared("outbox_poll_interval"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("outbox_batch_size"))
     timer_interval: float = Field(

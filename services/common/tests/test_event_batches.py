@@ -1,0 +1,139 @@
+"""Consuming in batches gives the same outcomes and effects, in the same order, as one by one.
+
+A batch commits runs of events in one transaction; an event whose handler fails must not take
+the others with it, and events after it must still be applied after it (per-key order)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from isp_common.consumer import EventProcessor, EventRejected, Outcome
+from isp_common.db import UnitOfWork, create_schema, make_engine
+from isp_common.tables import OutboxMessage
+from isp_schemas import topics
+from isp_schemas.consent import ConsentWithdrawn
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.examples import EXAMPLES
+from isp_schemas.people import Person
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+PERSON = Person(nhs_number="9434765919")
+OTHER_TYPE = "uk.isp.consent.given.v1"  # a known type this processor has no handler for
+
+
+class FakeDeadLetters:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    async def send(self, key, value, headers, reason, source_topic) -> None:
+        self.reasons.append(reason)
+
+
+def withdrawn(consent_id: str, event_id: str) -> bytes:
+    data = ConsentWithdrawn(consent_id=consent_id, person=PERSON, withdrawn_on=date(2026, 11, 2))
+    return CloudEvent.create(type=data.event_type, source_org="CGL-WSX", data=data, id=event_id).to_json_bytes()
+
+
+def handler(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn) -> None:
+    """Publishes one row per event; consent ids say how to misbehave."""
+    if data.consent_id.startswith("fail"):
+        raise RuntimeError("the handler failed")
+    if data.consent_id.startswith("reject"):
+        raise EventRejected("not for us")
+    uow.publish(CloudEvent.create(type=event.type, source_org="CGL-WSX", data=data), topics.CONSENT)
+
+
+def fresh() -> tuple[Engine, EventProcessor, FakeDeadLetters]:
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    dead = FakeDeadLetters()
+    processor = EventProcessor(
+        consumer_name="test:batches",
+        handlers={ConsentWithdrawn.event_type: handler},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=dead,  # type: ignore[arg-type]  # a fake with the one method the processor calls
+        attempts=2,
+        retry_delay=0.0,
+    )
+    return engine, processor, dead
+
+
+def effects(engine: Engine) -> list[str]:
+    """The consent ids of the published rows, in commit order."""
+    with UnitOfWork(engine) as uow:
+        rows = uow.session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        return [CloudEvent.model_validate_json(r.value).data["consent_id"] for r in rows]
+
+
+KINDS = st.sampled_from(["ok", "ok", "ok", "fail", "reject", "garbage", "unhandled", "repeat"])
+
+
+def messages_of(kinds: list[str]) -> list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]:
+    out: list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = []
+    for i, kind in enumerate(kinds):
+        if kind == "garbage":
+            value = b"{not json"
+        elif kind == "unhandled":
+            data = EXAMPLES[OTHER_TYPE]
+            value = CloudEvent.create(type=OTHER_TYPE, source_org="CGL-WSX", data=data, id=f"u{i}").to_json_bytes()
+        elif kind == "repeat" and out:
+            value = out[-1][1]  # the same event again
+        else:
+            prefix = {"fail": "fail", "reject": "reject"}.get(kind, "con")
+            value = withdrawn(f"{prefix}-{i}", f"evt-{i}")
+        out.append((b"key", value, []))
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(KINDS, max_size=25))
+async def test_a_batch_ends_exactly_as_one_by_one(kinds: list[str]) -> None:
+    messages = messages_of(kinds)
+    one_engine, one, one_dead = fresh()
+    expected: list[Outcome] = [await one.process(k, v, h, topics.CONSENT) for k, v, h in messages]
+    batch_engine, batch, batch_dead = fresh()
+    assert await batch.process_batch(messages, topics.CONSENT) == expected
+    assert ("unhandled" in kinds) <= ("skipped" in expected)
+    assert effects(batch_engine) == effects(one_engine)
+    assert batch_dead.reasons == one_dead.reasons
+
+
+async def test_a_failing_event_is_dead_lettered_and_the_events_around_it_are_applied_in_order() -> None:
+    engine, processor, dead = fresh()
+    messages = [(b"k", withdrawn(cid, f"e{i}"), []) for i, cid in enumerate(["con-a", "fail-b", "con-c"])]
+    outcomes = await processor.process_batch(messages, topics.CONSENT)
+    assert outcomes == ["handled", "deadlettered", "handled"]
+    assert effects(engine) == ["con-a", "con-c"]
+    assert dead.reasons == ["handler failed after 2 attempts: RuntimeError: the handler failed"]
+
+
+async def test_a_batch_redelivered_is_all_duplicates() -> None:
+    engine, processor, _ = fresh()
+    messages = [(b"k", withdrawn(f"con-{i}", f"e{i}"), []) for i in range(5)]
+    assert await processor.process_batch(messages, topics.CONSENT) == ["handled"] * 5
+    assert await processor.process_batch(messages, topics.CONSENT) == ["duplicate"] * 5
+    assert len(effects(engine)) == 5
+
+
+@pytest.mark.parametrize("size", [1, 50])
+async def test_a_batch_commits_once(size: int) -> None:
+    engine, processor, _ = fresh()
+    commits: list[int] = []
+    processor.uow_factory = lambda: _Counting(engine, commits)
+    messages = [(b"k", withdrawn(f"con-{i}", f"e{i}"), []) for i in range(size)]
+    assert await processor.process_batch(messages, topics.CONSENT) == ["handled"] * size
+    assert len(commits) == 1
+
+
+class _Counting(UnitOfWork):
+    def __init__(self, engine: Engine, commits: list[int]) -> None:
+        super().__init__(engine)
+        self.commits = commits
+
+    def commit(self) -> None:
+        super().commit()
+        self.commits.append(1)
