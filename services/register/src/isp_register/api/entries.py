@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from isp_common.deps import ClockDep, UowDep
+from isp_common.clock import Clock
+from isp_common.db import UnitOfWork
+from isp_common.deps import Caller, ClockDep, UowDep
 from isp_common.problems import problem_responses
 from isp_common.workingdays import london_date
 from isp_schemas.register import RegisterCategory
 
 from .. import commands, views
 from ..models import EntryClose, EntryDetail, EntryList, EntryOpen, EntryReview, EntryUpdate
+from ..tables import RegisterEntry
 from .deps import Dsl, RegisterDep
 
 router = APIRouter(prefix="/v1/register/entries", tags=["register"], responses=problem_responses(401, 403, 422))
@@ -64,6 +68,17 @@ def get_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep) -> Entry
     return commands.entry_detail(uow, entry, london_date(clock.now()))
 
 
+def _change(
+    uow: UnitOfWork, caller: Caller, clock: Clock, entry_id: str, action: Callable[..., RegisterEntry], command: Any
+) -> EntryDetail:
+    """Run ``action`` (a command on one entry) on the caller's entry, commit, and show the entry."""
+    now = clock.now()
+    entry = commands.own_entry(uow, caller.org, entry_id)
+    action(uow, entry, by=caller.sub, command=command, now=now)
+    uow.commit()
+    return commands.entry_detail(uow, entry, london_date(now))
+
+
 @router.post(
     "/{entry_id}/reviews",
     status_code=201,
@@ -72,11 +87,7 @@ def get_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep) -> Entry
     responses=problem_responses(404, 409),
 )
 def review_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body: EntryReview) -> EntryDetail:
-    now = clock.now()
-    entry = commands.own_entry(uow, caller.org, entry_id)
-    commands.review_entry(uow, entry, by=caller.sub, command=body, now=now)
-    uow.commit()
-    return commands.entry_detail(uow, entry, london_date(now))
+    return _change(uow, caller, clock, entry_id, commands.review_entry, body)
 
 
 @router.patch(
@@ -86,11 +97,7 @@ def review_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body:
     responses=problem_responses(404, 409),
 )
 def update_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body: EntryUpdate) -> EntryDetail:
-    now = clock.now()
-    entry = commands.own_entry(uow, caller.org, entry_id)
-    commands.update_entry(uow, entry, by=caller.sub, command=body, now=now)
-    uow.commit()
-    return commands.entry_detail(uow, entry, london_date(now))
+    return _change(uow, caller, clock, entry_id, commands.update_entry, body)
 
 
 @router.post(
@@ -102,8 +109,4 @@ def update_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body:
 def close_entry(
     entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body: EntryClose | None = None
 ) -> EntryDetail:
-    now = clock.now()
-    entry = commands.own_entry(uow, caller.org, entry_id)
-    commands.close_entry(uow, entry, by=caller.sub, command=body or EntryClose(), now=now)
-    uow.commit()
-    return commands.entry_detail(uow, entry, london_date(now))
+    return _change(uow, caller, clock, entry_id, commands.close_entry, body or EntryClose())

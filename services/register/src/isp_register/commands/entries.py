@@ -28,7 +28,7 @@ from sqlmodel import col, select
 
 from .. import domain, views
 from ..models import EntryClose, EntryDetail, EntryOpen, EntryReview, EntryUpdate
-from ..publishing import new_id, publish
+from ..publishing import about_entry, new_id, publish
 from ..tables import RegisterCrossAreaMatch, RegisterEntry, RegisterEntryHistory
 
 SNAPSHOT_EXCLUDE = {"due_flagged_for", "overdue_flagged_for", "updated_at"}
@@ -36,10 +36,7 @@ SNAPSHOT_EXCLUDE = {"due_flagged_for", "overdue_flagged_for", "updated_at"}
 
 def _fact(entry: RegisterEntry, at: datetime, by: str | None) -> dict[str, object]:
     return {
-        "entry_id": entry.id,
-        "org": entry.org,
-        "person_key": entry.person_key,
-        "category": entry.category,
+        **about_entry(entry),
         "risk": entry.risk,
         "review_due": entry.review_due,
         "at": at,
@@ -167,10 +164,7 @@ def close_entry(uow: UnitOfWork, entry: RegisterEntry, *, by: str, command: Entr
     entry.version += 1
     _record(uow, entry, "closed", by, now, command.reason or "", ["status"])
     closed = RegisterEntryClosed(
-        entry_id=entry.id,
-        org=entry.org,
-        person_key=entry.person_key,
-        category=entry.category,
+        **about_entry(entry),
         closed_on=entry.closed_on,
         reason=None,  # free text stays with the owning organisation
         at=now,

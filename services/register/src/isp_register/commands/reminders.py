@@ -19,7 +19,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from .. import domain
-from ..publishing import publish
+from ..publishing import about_entry, publish
 from ..tables import RegisterEntry, RegisterWeeklyReview, RegisterWeeklyReviewMissed
 
 
@@ -54,14 +54,7 @@ def flag_reviews(uow: UnitOfWork, now: datetime, reminder_days: int = 7) -> Flag
 def _remind(uow: UnitOfWork, entry: RegisterEntry, reminder: domain.Reminder, now: datetime) -> None:
     """Publish ReviewDue or ReviewOverdue for the entry's due date, and note it was raised."""
     model = ReviewOverdue if reminder == "overdue" else ReviewDue
-    data = model(
-        entry_id=entry.id,
-        org=entry.org,
-        person_key=entry.person_key,
-        category=entry.category,
-        risk=entry.risk,
-        review_due=entry.review_due,
-    )
+    data = model(**about_entry(entry), risk=entry.risk, review_due=entry.review_due)
     publish(uow, data, entry.org, entry.person_key, now)
     if reminder == "overdue":
         entry.overdue_flagged_for = entry.review_due
