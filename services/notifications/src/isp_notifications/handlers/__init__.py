@@ -8,23 +8,11 @@ binds it to the runtime's clock, so each entry is ``handler(uow, event, data)``.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from isp_common.clock import Clock
 from isp_common.consumer import Handler
-from isp_common.db import UnitOfWork
 from isp_common.workingdays import WorkingCalendar
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
-from isp_schemas.envelope import CloudEvent
-from isp_schemas.socialcare import (
-    ConferenceCancelled,
-    ConferenceScheduled,
-    EnquiryClosed,
-    EnquiryOpened,
-    PlanEnded,
-    PlanStarted,
-)
 
 from . import consent, referrals, register, socialcare, treatment
 from .timed import TimedHandler, at_now
@@ -34,26 +22,12 @@ def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict
     def timed(handlers: dict[str, TimedHandler]) -> dict[str, Handler]:
         return {event_type: at_now(clock, handler) for event_type, handler in handlers.items()}
 
-    def conference_scheduled(uow: UnitOfWork, event: CloudEvent, data: ConferenceScheduled, now: datetime) -> None:
-        socialcare.conference_scheduled(uow, event, data, now, calendar)
-
     return {
         topics.CONSENT: {
             ConsentGiven.event_type: consent.consent_given,
             **timed({ConsentWithdrawn.event_type: consent.consent_withdrawn}),
         },
-        topics.SOCIALCARE: {
-            EnquiryOpened.event_type: socialcare.enquiry_opened,
-            EnquiryClosed.event_type: socialcare.enquiry_closed,
-            PlanStarted.event_type: socialcare.plan_started,
-            PlanEnded.event_type: socialcare.plan_ended,
-            **timed(
-                {
-                    ConferenceScheduled.event_type: conference_scheduled,
-                    ConferenceCancelled.event_type: socialcare.conference_cancelled,
-                }
-            ),
-        },
+        topics.SOCIALCARE: {**socialcare.FACTS, **timed(socialcare.conference_handlers(calendar))},
         topics.REFERRALS: timed(referrals.HANDLERS),
         topics.TREATMENT: timed(treatment.HANDLERS),
         topics.REGISTER: timed(register.HANDLERS),

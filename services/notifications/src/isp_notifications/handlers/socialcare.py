@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from isp_common.consumer import Handler
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas.alerts import ConferenceCancelledAlert, ConferenceInvitationAlert
@@ -33,6 +34,7 @@ from ..disclosure import queue_operational, share_alert
 from ..domain.conferences import Notice, WorkingCalendar, notice
 from ..domain.shares import BuildData, Share
 from ..tables import ConferenceRecord, InvitationRecord
+from .timed import TimedHandler
 
 # -- the facts -------------------------------------------------------------------------------
 
@@ -156,3 +158,21 @@ def conference_cancelled(uow: UnitOfWork, event: CloudEvent, data: ConferenceCan
         queue_operational(
             uow, alert, sender=conference.org, recipient=invitation.invitee, source_event_id=event.id, now=now
         )
+
+
+FACTS: dict[str, Handler] = {
+    EnquiryOpened.event_type: enquiry_opened,
+    EnquiryClosed.event_type: enquiry_closed,
+    PlanStarted.event_type: plan_started,
+    PlanEnded.event_type: plan_ended,
+}
+"""The handlers that keep facts (no clock)."""
+
+
+def conference_handlers(calendar: WorkingCalendar) -> dict[str, TimedHandler]:
+    """The handlers that decide about conferences, the notice counted on ``calendar``."""
+
+    def scheduled(uow: UnitOfWork, event: CloudEvent, data: ConferenceScheduled, now: datetime) -> None:
+        conference_scheduled(uow, event, data, now, calendar)
+
+    return {ConferenceScheduled.event_type: scheduled, ConferenceCancelled.event_type: conference_cancelled}
