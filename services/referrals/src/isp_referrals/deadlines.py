@@ -56,17 +56,17 @@ def raise_overdue(uow: UnitOfWork, now: datetime, rules: DueRules | None = None)
             due_on=due.due_on,
             responsible_org=due.responsible_org,
         )
-        event = journal.publish(uow, referral, data, due.responsible_org, now)
-        journal.record(
+        details = {"due": due.due, "due_on": due.due_on.isoformat()}
+        journal.publish_step(
             uow,
             referral,
+            data,
             "overdue",
+            org=due.responsible_org,
             at=now,
             by=None,
-            org=due.responsible_org,
             from_state=referral.state,
-            details={"due": due.due, "due_on": due.due_on.isoformat()},
-            event_id=event.id,
+            details=details,
         )
         if due.due == "monthly_summary":
             uow.session.flush()
@@ -106,17 +106,16 @@ def prompt_missing_outcomes(uow: UnitOfWork, now: datetime) -> int:
             provider_org=appointment.provider_org,
             scheduled_for=scheduled_for,
         )
-        event = journal.publish(uow, referral, data, appointment.provider_org, now)
-        journal.record(
+        journal.publish_step(
             uow,
             referral,
+            data,
             "appointment_outcome_missing",
+            org=appointment.provider_org,
             at=now,
             by=None,
-            org=appointment.provider_org,
             from_state=referral.state,
             details={"appointment_id": appointment.id},
-            event_id=event.id,
         )
         prompted += 1
     return prompted

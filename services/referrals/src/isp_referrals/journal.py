@@ -74,6 +74,25 @@ def record(
     )
 
 
+def publish_step(
+    uow: UnitOfWork,
+    referral: Referral,
+    data: ReferralEvent,
+    action: str,
+    *,
+    org: str,
+    at: datetime,
+    by: str | None,
+    from_state: str | None,
+    details: dict[str, Any],
+) -> CloudEvent:
+    """Publish ``data`` from ``org`` (:func:`publish`) and :func:`record` the step that published
+    it, naming the event."""
+    event = publish(uow, referral, data, org, at)
+    record(uow, referral, action, at=at, by=by, org=org, from_state=from_state, details=details, event_id=event.id)
+    return event
+
+
 def add_due(uow: UnitOfWork, referral: Referral, due: str, due_on: date, responsible_org: str) -> ReferralDueDate:
     row = ReferralDueDate(referral_id=referral.id, due=due, due_on=due_on, responsible_org=responsible_org)
     uow.session.add(row)

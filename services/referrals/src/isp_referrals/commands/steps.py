@@ -96,17 +96,8 @@ def _step(
     referral.updated_at = journal.to_utc(now)
     uow.session.add(referral)
     data = event_type(**journal.fact(referral, when, actor.sub), **event_fields)
-    event = journal.publish(uow, referral, data, actor.org, when)
-    journal.record(
-        uow,
-        referral,
-        command,
-        at=when,
-        by=actor.sub,
-        org=actor.org,
-        from_state=from_state,
-        details=details,
-        event_id=event.id,
+    journal.publish_step(
+        uow, referral, data, command, org=actor.org, at=when, by=actor.sub, from_state=from_state, details=details
     )
     return when
 
