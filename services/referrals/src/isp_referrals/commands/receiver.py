@@ -15,6 +15,7 @@ from isp_schemas.referrals import (
     ReferralAllocated,
     ReferralClosed,
     ReferralDeclined,
+    ReferralEvent,
     ReferralJointVisitBooked,
     ReferralJointVisitDone,
     ReferralSummaryRecorded,
@@ -116,22 +117,30 @@ def book_joint_visit(
     return referral
 
 
+def _dated_step(
+    uow: UnitOfWork,
+    referral_id: str,
+    command: str,
+    actor: Actor,
+    now: datetime,
+    at: datetime | None,
+    event_type: type[ReferralEvent],
+    day_field: str,
+) -> tuple[Referral, date]:
+    """A milestone done on a day (London): the step, its event and history naming the day as
+    ``day_field``. Returns the referral and the day."""
+    referral = load(uow, referral_id, command, actor)
+    when = _when(referral, now, at)
+    day = london_date(when)
+    _step(uow, referral, command, actor, now, when, event_type, {day_field: day.isoformat()}, **{day_field: day})
+    return referral, day
+
+
 def record_joint_visit(
     uow: UnitOfWork, referral_id: str, actor: Actor, now: datetime, at: datetime | None = None
 ) -> Referral:
-    referral = load(uow, referral_id, "record_joint_visit", actor)
-    when = _when(referral, now, at)
-    visited_on = london_date(when)
-    _step(
-        uow,
-        referral,
-        "record_joint_visit",
-        actor,
-        now,
-        when,
-        ReferralJointVisitDone,
-        {"visited_on": visited_on.isoformat()},
-        visited_on=visited_on,
+    referral, visited_on = _dated_step(
+        uow, referral_id, "record_joint_visit", actor, now, at, ReferralJointVisitDone, "visited_on"
     )
     referral.joint_visit_on = visited_on
     journal.meet_due(uow, referral.id, "joint_visit", visited_on)
@@ -141,19 +150,8 @@ def record_joint_visit(
 def open_workbook(
     uow: UnitOfWork, referral_id: str, actor: Actor, now: datetime, at: datetime | None = None
 ) -> Referral:
-    referral = load(uow, referral_id, "open_workbook", actor)
-    when = _when(referral, now, at)
-    opened_on = london_date(when)
-    _step(
-        uow,
-        referral,
-        "open_workbook",
-        actor,
-        now,
-        when,
-        ReferralWorkbookOpened,
-        {"opened_on": opened_on.isoformat()},
-        opened_on=opened_on,
+    referral, opened_on = _dated_step(
+        uow, referral_id, "open_workbook", actor, now, at, ReferralWorkbookOpened, "opened_on"
     )
     referral.workbook_opened_on = opened_on
     journal.meet_due(uow, referral.id, "workbook", opened_on)
