@@ -4,6 +4,7 @@ watches (:mod:`isp_referrals.deadlines`); closing waives those still open."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from isp_common.db import UnitOfWork
@@ -117,45 +118,51 @@ def book_joint_visit(
     return referral
 
 
-def _dated_step(
-    uow: UnitOfWork,
-    referral_id: str,
-    command: str,
-    actor: Actor,
-    now: datetime,
-    at: datetime | None,
-    event_type: type[ReferralEvent],
-    day_field: str,
-) -> tuple[Referral, date]:
-    """A milestone done on a day (London): the step, its event and history naming the day as
-    ``day_field``. Returns the referral and the day."""
-    referral = load(uow, referral_id, command, actor)
+@dataclass(frozen=True)
+class _Milestone:
+    """A step done on a day (London) that meets a due date."""
+
+    command: str
+    event_type: type[ReferralEvent]
+    day_field: str
+    """What its event and history line call the day."""
+    column: str
+    """Where the referral keeps the day."""
+    due: str
+    """The due date it meets."""
+
+
+_JOINT_VISIT_DONE = _Milestone(
+    "record_joint_visit", ReferralJointVisitDone, "visited_on", "joint_visit_on", "joint_visit"
+)
+_WORKBOOK_OPENED = _Milestone("open_workbook", ReferralWorkbookOpened, "opened_on", "workbook_opened_on", "workbook")
+
+
+def _record_milestone(
+    uow: UnitOfWork, referral_id: str, actor: Actor, now: datetime, at: datetime | None, milestone: _Milestone
+) -> Referral:
+    referral = load(uow, referral_id, milestone.command, actor)
     when = _when(referral, now, at)
     day = london_date(when)
-    _step(uow, referral, command, actor, now, when, event_type, {day_field: day.isoformat()}, **{day_field: day})
-    return referral, day
+    details = {milestone.day_field: day.isoformat()}
+    _step(
+        uow, referral, milestone.command, actor, now, when, milestone.event_type, details, **{milestone.day_field: day}
+    )
+    setattr(referral, milestone.column, day)
+    journal.meet_due(uow, referral.id, milestone.due, day)
+    return referral
 
 
 def record_joint_visit(
     uow: UnitOfWork, referral_id: str, actor: Actor, now: datetime, at: datetime | None = None
 ) -> Referral:
-    referral, visited_on = _dated_step(
-        uow, referral_id, "record_joint_visit", actor, now, at, ReferralJointVisitDone, "visited_on"
-    )
-    referral.joint_visit_on = visited_on
-    journal.meet_due(uow, referral.id, "joint_visit", visited_on)
-    return referral
+    return _record_milestone(uow, referral_id, actor, now, at, _JOINT_VISIT_DONE)
 
 
 def open_workbook(
     uow: UnitOfWork, referral_id: str, actor: Actor, now: datetime, at: datetime | None = None
 ) -> Referral:
-    referral, opened_on = _dated_step(
-        uow, referral_id, "open_workbook", actor, now, at, ReferralWorkbookOpened, "opened_on"
-    )
-    referral.workbook_opened_on = opened_on
-    journal.meet_due(uow, referral.id, "workbook", opened_on)
-    return referral
+    return _record_milestone(uow, referral_id, actor, now, at, _WORKBOOK_OPENED)
 
 
 def activate(
