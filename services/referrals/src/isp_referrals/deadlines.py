@@ -8,11 +8,12 @@ due date is raised once (``overdue_raised_at``), an appointment is prompted once
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, WorkingCalendar, london_date
-from isp_schemas.referrals import ReferralAppointmentOutcomeMissing, ReferralOverdue
+from isp_schemas.referrals import ReferralAppointmentOutcomeMissing, ReferralEvent, ReferralOverdue
 from sqlmodel import col, select
 
 from . import journal
@@ -57,17 +58,7 @@ def raise_overdue(uow: UnitOfWork, now: datetime, rules: DueRules | None = None)
             responsible_org=due.responsible_org,
         )
         details = {"due": due.due, "due_on": due.due_on.isoformat()}
-        journal.publish_step(
-            uow,
-            referral,
-            data,
-            "overdue",
-            org=due.responsible_org,
-            at=now,
-            by=None,
-            from_state=referral.state,
-            details=details,
-        )
+        _publish_timer_step(uow, referral, data, "overdue", due.responsible_org, now, details)
         if due.due == "monthly_summary":
             uow.session.flush()
             ensure_next_monthly_due(uow, referral, rules)
@@ -106,16 +97,22 @@ def prompt_missing_outcomes(uow: UnitOfWork, now: datetime) -> int:
             provider_org=appointment.provider_org,
             scheduled_for=scheduled_for,
         )
-        journal.publish_step(
-            uow,
-            referral,
-            data,
-            "appointment_outcome_missing",
-            org=appointment.provider_org,
-            at=now,
-            by=None,
-            from_state=referral.state,
-            details={"appointment_id": appointment.id},
-        )
+        details = {"appointment_id": appointment.id}
+        _publish_timer_step(uow, referral, data, "appointment_outcome_missing", appointment.provider_org, now, details)
         prompted += 1
     return prompted
+
+
+def _publish_timer_step(
+    uow: UnitOfWork,
+    referral: Referral,
+    data: ReferralEvent,
+    action: str,
+    org: str,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    """Publish a fact the timer found about ``referral`` (no one acted, its state stays)."""
+    journal.publish_step(
+        uow, referral, data, action, org=org, at=now, by=None, from_state=referral.state, details=details
+    )
