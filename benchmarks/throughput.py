@@ -366,7 +366,6 @@ class BrokerQuiet:
 class Bench:
     """The clients a run talks to the suite with."""
 
-    suite: Suite
     producer: AIOKafkaProducer
     referrals: httpx.AsyncClient
     notifications: httpx.AsyncClient
@@ -681,7 +680,6 @@ async def open_bench(stack: contextlib.AsyncExitStack, suite: Suite, args: argpa
         stack.push_async_callback(part.stop)
     n = args.in_flight
     return Bench(
-        suite=suite,
         producer=producer,
         referrals=await stack.enter_async_context(client(suite, "referrals", token(suite, CSC, "social_care"), n)),
         notifications=await stack.enter_async_context(
