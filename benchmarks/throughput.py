@@ -90,6 +90,7 @@ class LoadResult:
     p99_s: float
     publish_s: float
     duplicates: int
+    cpu_cores: dict[str, float] = field(default_factory=dict)
     lost: list[str] = field(default_factory=list)
 
 
@@ -373,6 +374,7 @@ class Bench:
     dna: AlertWatcher
     received: AlertWatcher
     quiet: BrokerQuiet
+    roots: list[int]
     in_flight: int
     stall: float
     max_wait: float
@@ -534,10 +536,11 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
     since = utc_text(datetime.now(UTC) - timedelta(minutes=1))
     duplicates_before = bench.dna.duplicates
     misses = [(p.appointment_id, missed_event(p)) for p in people]
-    started = time.perf_counter()
+    cpu, started = CpuSample.take(bench.roots), time.perf_counter()
     published = await bench.publish_paced(misses, load.rate)
     publish_s = time.perf_counter() - started
     missing = await bench.dna.wait(published, stall=bench.stall, limit=bench.max_wait)
+    cpu_cores = CpuSample.take(bench.roots).cores_since(cpu)
     delivered = [a for a in published if a not in missing]
     latencies = [bench.dna.arrived[a] - published[a] for a in delivered]
     span = max((bench.dna.arrived[a] for a in delivered), default=started) - started
@@ -558,6 +561,7 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
         p99_s=percentile(latencies, 99),
         publish_s=publish_s,
         duplicates=bench.dna.duplicates - duplicates_before,
+        cpu_cores=cpu_cores,
         lost=sorted(missing),
     )
 
@@ -689,6 +693,7 @@ async def open_bench(stack: contextlib.AsyncExitStack, suite: Suite, args: argpa
         dna=dna,
         received=received,
         quiet=quiet,
+        roots=suite_roots(suite),
         in_flight=n,
         stall=args.stall,
         max_wait=args.max_wait,
@@ -715,6 +720,44 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU time so far (clock ticks): the whole machine busy, the suite's processes, this one."""
+
+    at: float
+    busy: int
+    suite: int
+    harness: int
+
+    @classmethod
+    def take(cls, roots: Iterable[int]) -> CpuSample:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+        suite = sum(cpu_ticks(pid) for root in roots for pid in family(root))
+        return cls(time.monotonic(), busy, suite, cpu_ticks(os.getpid()))
+
+    def cores_since(self, before: CpuSample) -> dict[str, float]:
+        """Cores used on average since ``before``: by the suite, this harness and everything
+        else on the machine (other work there skews the figures)."""
+        per_s = os.sysconf("SC_CLK_TCK") * max(self.at - before.at, 1e-9)
+        suite, harness = self.suite - before.suite, self.harness - before.harness
+        other = self.busy - before.busy - suite - harness
+        return {"suite": suite / per_s, "harness": harness / per_s, "other": max(other, 0) / per_s}
+
+
+def cpu_ticks(pid: int) -> int:
+    """User and system time of ``pid`` (all its threads), in clock ticks."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    return 0
+
+
+def suite_roots(suite: Suite) -> list[int]:
+    broker = [suite.broker.process.pid] if suite.broker and suite.broker.process else []
+    return [proc.pid for proc in suite.processes.values()] + broker
 
 
 def log_problems(var_dir: Path, show: int = 5) -> dict[str, list[str]]:
@@ -810,6 +853,9 @@ def summary(report: Report) -> list[str]:
         lines.append(
             "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())
         )
+    for x in report.loads:
+        cores = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_cores.items())
+        lines.append(f"{x.name}: cores used while measured: {cores}")
     for x in report.loads:
         if x.lost or x.duplicates or x.prepared < x.people:
             lines.append(
