@@ -115,3 +115,38 @@ def test_a_role_alias_refuses_callers_without_the_role(client: TestClient, runti
     refused = client.get("/dsl-only", headers=auth_headers(key_dir, "CGL-WSX", "provider"))
     assert refused.status_code == 403 and refused.json()["detail"] == "This needs the role dsl."
     assert client.get("/dsl-only", headers=auth_headers(key_dir, "CGL-WSX", "dsl")).json()["org"] == "CGL-WSX"
+
+
+def test_many_requests_at_once_never_starve_the_connection_pool(tmp_path) -> None:
+    """More requests in flight than request threads: each still gets its unit of work.
+
+    With a bounded pool, route bodies waiting for a connection held every request thread, while
+    the connections were held by finished requests waiting for a thread to validate their
+    responses before closing their unit of work: the service stalled until the pool timed out."""
+    import asyncio
+
+    import anyio.to_thread
+    import httpx
+    from isp_common.db import make_engine
+    from isp_common.settings import ServiceSettings
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    small = ServiceRuntime(ServiceSettings(var_dir=tmp_path), title="pool", engine=engine)
+    pool_router = APIRouter()
+
+    @pool_router.get("/read")
+    def read(uow: UowDep) -> Queued:
+        uow.session.connection().execute(text("SELECT 1"))
+        return Queued(event_id="read")
+
+    small.api.include_router(pool_router)
+
+    async def burst() -> list[int]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 4
+        transport = httpx.ASGITransport(app=small.api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://pool", timeout=20) as client:
+            answers = await asyncio.gather(*(client.get("/read") for _ in range(60)))
+        return [a.status_code for a in answers]
+
+    assert asyncio.run(burst()) == [200] * 60

@@ -20,6 +20,14 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 from . import telemetry
 from .tables import OutboxMessage, ProcessedEvent
 
+_NEVER_WAIT: dict[str, Any] = {"pool_size": 10, "max_overflow": -1}
+"""A checkout never waits for a free connection (connections beyond ten close on return).
+
+A bounded pool deadlocks FastAPI under load: a sync route's body holds a request thread while it
+waits for a connection, and the connections are held by finished requests whose responses wait
+for a request thread to be validated, before their unit of work can close. Consumers, timers and
+the relay take a connection each at most, so the count stays bounded by the request threads."""
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -32,6 +40,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             # one shared connection, or every session would see its own empty in-memory database
             poolclass=StaticPool if memory else None,
+            **({} if memory else _NEVER_WAIT),
         )
 
         @sa_event.listens_for(engine, "connect")
@@ -45,7 +54,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_NEVER_WAIT)
 
 
 def create_schema(engine: Engine) -> None:

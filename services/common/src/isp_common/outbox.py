@@ -95,10 +95,19 @@ class OutboxRelay:
             await self.flush()
         self.leadership.release()
 
+    # The database work runs in a worker thread, so the event loop never waits on it.
+    def _pending(self) -> list[OutboxMessage]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return pending_outbox(session, self.batch_size)
+
+    def _mark_sent(self, ids: list[int]) -> None:
+        with Session(self.engine) as session:
+            session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow()))
+            session.commit()
+
     async def flush(self) -> int:
         """Publish one batch of pending rows; return how many were sent."""
-        with Session(self.engine) as session:
-            rows = pending_outbox(session, self.batch_size)
+        rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
         await self.admin.ensure({r.topic for r in rows})
@@ -122,9 +131,7 @@ class OutboxRelay:
                 error = exc
                 break
         if sent_ids:
-            with Session(self.engine) as session:
-                session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(sent_ids)).values(sent_at=utcnow()))
-                session.commit()
+            await asyncio.to_thread(self._mark_sent, sent_ids)
             self.published += len(sent_ids)
         if error is not None:
             raise error
