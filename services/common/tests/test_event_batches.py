@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from isp_common.consumer import EventProcessor, EventRejected, Outcome
 from isp_common.db import UnitOfWork, create_schema, make_engine
 from isp_common.tables import OutboxMessage
+from isp_common.testing import RecordingDeadLetters
 from isp_schemas import topics
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
@@ -23,14 +24,6 @@ from sqlmodel import col, select
 
 PERSON = Person(nhs_number="9434765919")
 OTHER_TYPE = "uk.isp.consent.given.v1"  # a known type this processor has no handler for
-
-
-class FakeDeadLetters:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    async def send(self, key, value, headers, reason, source_topic) -> None:
-        self.reasons.append(reason)
 
 
 def withdrawn(consent_id: str, event_id: str) -> bytes:
@@ -47,10 +40,10 @@ def handler(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn) -> None:
     uow.publish(CloudEvent.create(type=event.type, source_org="CGL-WSX", data=data), topics.CONSENT)
 
 
-def fresh() -> tuple[Engine, EventProcessor, FakeDeadLetters]:
+def fresh() -> tuple[Engine, EventProcessor, RecordingDeadLetters]:
     engine = make_engine("sqlite://")
     create_schema(engine)
-    dead = FakeDeadLetters()
+    dead = RecordingDeadLetters()
     processor = EventProcessor(
         consumer_name="test:batches",
         handlers={ConsentWithdrawn.event_type: handler},

@@ -8,6 +8,7 @@ import pytest
 from isp_common.consumer import EventProcessor, EventRejected
 from isp_common.db import UnitOfWork, create_schema, make_engine
 from isp_common.tables import OutboxMessage, ProcessedEvent
+from isp_common.testing import RecordingDeadLetters
 from isp_schemas import topics
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
@@ -15,16 +16,6 @@ from isp_schemas.people import Person
 from sqlmodel import select
 
 PERSON = Person(nhs_number="9434765919")
-
-
-class FakeDeadLetters:
-    """Same interface as DeadLetters; keeps what would have been sent."""
-
-    def __init__(self):
-        self.sent: list[dict] = []
-
-    async def send(self, key, value, headers, reason, source_topic):
-        self.sent.append({"key": key, "value": value, "headers": headers, "reason": reason, "topic": source_topic})
 
 
 def withdrawn_event(event_id: str = "evt-1") -> CloudEvent:
@@ -39,8 +30,8 @@ def engine():
     return e
 
 
-def processor(engine, handler, attempts=3) -> tuple[EventProcessor, FakeDeadLetters]:
-    dead = FakeDeadLetters()
+def processor(engine, handler, attempts=3) -> tuple[EventProcessor, RecordingDeadLetters]:
+    dead = RecordingDeadLetters()
     p = EventProcessor(
         consumer_name="test:consent",
         handlers={ConsentWithdrawn.event_type: handler},

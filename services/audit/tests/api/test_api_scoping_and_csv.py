@@ -29,7 +29,7 @@ def api(tmp_path):
         at = START + timedelta(hours=i)
         record(runtime.engine, disclosure(discloser=discloser, recipient=recipient, shared_at=at), now=at)
     client = TestClient(runtime.api, raise_server_exceptions=False)
-    client.runtime = runtime  # type: ignore[attr-defined]
+    client.runtime = runtime  # type: ignore[attr-defined]  # the tests read the runtime back from the client
     return client
 
 

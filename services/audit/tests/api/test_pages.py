@@ -24,7 +24,7 @@ def pages(tmp_path):
         at = START + timedelta(hours=i)
         record(runtime.engine, disclosure(person=NHS, discloser=discloser, recipient=recipient, shared_at=at), at)
     client = TestClient(runtime.api, raise_server_exceptions=False, follow_redirects=False)
-    client.key_dir = runtime.settings.resolved_key_dir  # type: ignore[attr-defined]
+    client.key_dir = runtime.settings.resolved_key_dir  # type: ignore[attr-defined]  # the tests sign tokens with it
     return client
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "FakeHttpClient",
     "FixedClock",
     "InProcessBus",
+    "RecordingDeadLetters",
     "auth_headers",
     "bearer",
     "fresh_nhs_number",
@@ -142,6 +143,25 @@ def outbox_events(
 def published_events(session: Session, event_type: str | None = None) -> list[CloudEvent]:
     """The events queued in the outbox of ``session`` (oldest first), of ``event_type`` if given."""
     return [CloudEvent.model_validate(event) for event in outbox_events(session, type=event_type)]
+
+
+# -- dead letters ---------------------------------------------------------------------------
+
+
+class RecordingDeadLetters:
+    """Stands in for :class:`~isp_common.deadletter.DeadLetters`: keeps what would have been sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(
+        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]], reason: str, source_topic: str
+    ) -> None:
+        self.sent.append({"key": key, "value": value, "headers": headers, "reason": reason, "topic": source_topic})
+
+    @property
+    def reasons(self) -> list[str]:
+        return [sent["reason"] for sent in self.sent]
 
 
 # -- HTTP ------------------------------------------------------------------------------------
