@@ -311,6 +311,8 @@ class AlertWatcher:
         missing = {k for k in keys if k not in self.arrived}
         deadline, last_progress = time.monotonic() + limit, time.monotonic()
         while missing and time.monotonic() < min(deadline, last_progress + stall):
+            if self._task and self._task.done():
+                self._task.result()  # the reader died: say why rather than wait in vain
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=1.0)
