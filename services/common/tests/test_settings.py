@@ -58,3 +58,15 @@ def test_every_setting_may_be_passed_by_name_in_code(monkeypatch, tmp_path):
     settings = DemoSettings(webhook_timeout=1.0, kafka_bootstrap="code:9092", var_dir=tmp_path)
     assert (settings.webhook_timeout, settings.kafka_bootstrap, settings.var_dir) == (1.0, "code:9092", tmp_path)
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'demo.db'}"
+
+
+async def test_the_faust_consumer_waits_for_a_fetch_no_longer_than_the_setting():
+    """faust fixes 1.5 s; the embedded broker holds every fetch that long, so each hop would cost it."""
+    from isp_common.kafka import FaustApp
+
+    app = FaustApp("t", broker="kafka://127.0.0.1:1", fetch_max_wait_ms=42, autodiscover=False, store="memory://")
+    consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    try:
+        assert consumer._fetch_max_wait_ms == 42
+    finally:
+        await consumer.stop()

@@ -7,10 +7,13 @@ The embedded broker does not support idempotent producers, so the producer uses
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +75,39 @@ class TopicAdmin:
             return True
         except Exception:
             return False
+
+
+# -- faust -------------------------------------------------------------------------------------
+#
+# faust builds its aiokafka consumer with ``fetch_max_wait_ms=1500`` fixed. Apache Kafka answers a
+# fetch as soon as data arrives, but the embedded broker (Tansu) holds every fetch for the whole
+# wait: each hop of an event then cost up to 1.5 s (measured: 480 ms typical at aiokafka's 500 ms
+# default, 15 ms at 50 ms). The wait is a setting here (``ISP_CONSUMER_FETCH_MAX_WAIT_MS``).
+
+
+class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    fetch_max_wait_ms = 1500
+
+    def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        # read once, when the consumer starts its fetcher; aiokafka has no public setter
+        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        return consumer
+
+
+class FaustApp(faust.App):
+    """A faust app whose consumer waits at most ``fetch_max_wait_ms`` for a fetch to fill."""
+
+    def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
+        thread = type("ConsumerThread", (_FetchWaitConsumerThread,), {"fetch_max_wait_ms": fetch_max_wait_ms})
+
+        class Consumer(faust_aiokafka.Consumer):
+            def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+                made: faust_aiokafka.AIOKafkaConsumerThread = thread(self, loop=self.loop, beacon=self.beacon)
+                return made
+
+        self._transport_class = type("Transport", (faust_aiokafka.Transport,), {"Consumer": Consumer})
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self) -> Any:
+        return self._transport_class(self.conf.broker_consumer, self)

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
-import faust
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -30,7 +29,7 @@ from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
 from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters
-from .kafka import TopicAdmin, new_producer
+from .kafka import FaustApp, TopicAdmin, new_producer
 from .leader import Leadership
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
@@ -71,7 +70,7 @@ class ServiceRuntime:
         self._producer_factory = producer_factory or (
             lambda: new_producer(settings.kafka_bootstrap, f"isp-{self.name}-outbox")
         )
-        self.faust = faust.App(
+        self.faust = FaustApp(
             f"isp-{self.name}",
             broker=f"kafka://{settings.kafka_bootstrap}",
             store="memory://",
@@ -86,6 +85,7 @@ class ServiceRuntime:
             consumer_auto_offset_reset="earliest",
             producer_acks=-1,
             stream_wait_empty=False,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         )
         self.admin = TopicAdmin(settings.kafka_bootstrap, settings.topic_partitions, settings.topic_replication)
         # aiokafka clients need a running loop: built in the lifespan, not here.

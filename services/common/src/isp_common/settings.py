@@ -75,6 +75,12 @@ class ServiceSettings(BaseSettings):
         validation_alias=_shared("consumer_batch_wait"),
         description="Seconds a consumer waits for more events before processing what it has.",
     )
+    consumer_fetch_max_wait_ms: int = Field(
+        50,
+        ge=1,
+        validation_alias=_shared("consumer_fetch_max_wait_ms"),
+        description="Longest a consumer's fetch waits for data (the embedded broker always waits this long).",
+    )
     outbox_poll_interval: float = Field(0.2, validation_alias=_shared("outbox_poll_interval"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("outbox_batch_size"))
     timer_interval: float = Field(
