@@ -657,11 +657,11 @@ def client(suite: Suite, service: str, headers: dict[str, str], in_flight: int) 
     return httpx.AsyncClient(base_url=suite.url(service), headers=headers, limits=limits, timeout=30.0)
 
 
-async def measure(suite: Suite, args: argparse.Namespace, report: Report) -> None:
+async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roots: list[int]) -> None:
     """Every measurement, in order: first alert, raw broker, idle DNA, the loads."""
     assert suite.bootstrap is not None
     async with contextlib.AsyncExitStack() as stack:
-        bench = await open_bench(stack, suite, args)
+        bench = await open_bench(stack, suite, args, db_roots)
         print("first alert after start", flush=True)
         report.first_alert_s = await first_alert(bench)
         print(f"raw broker round trip ({args.raw_messages:,} messages of 1 KiB)", flush=True)
@@ -675,7 +675,9 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report) -> Non
                 report.memory_mb = resident_memory(suite)
 
 
-async def open_bench(stack: contextlib.AsyncExitStack, suite: Suite, args: argparse.Namespace) -> Bench:
+async def open_bench(
+    stack: contextlib.AsyncExitStack, suite: Suite, args: argparse.Namespace, db_roots: list[int]
+) -> Bench:
     assert suite.bootstrap is not None
     dna = AlertWatcher(suite.bootstrap, CSC, DNA_ALERT, "appointment_id")
     received = AlertWatcher(suite.bootstrap, PROVIDER, RECEIVED_ALERT, "referral_id")
@@ -695,7 +697,7 @@ async def open_bench(stack: contextlib.AsyncExitStack, suite: Suite, args: argpa
         dna=dna,
         received=received,
         quiet=quiet,
-        roots=suite_roots(suite),
+        roots=suite_roots(suite) + db_roots,
         in_flight=n,
         stall=args.stall,
         max_wait=args.max_wait,
@@ -726,7 +728,8 @@ def rss_mb(pid: int) -> float:
 
 @dataclass(frozen=True)
 class CpuSample:
-    """CPU time so far (clock ticks): the whole machine busy, the suite's processes, this one."""
+    """CPU time so far (clock ticks): the whole machine busy, the suite's processes (services,
+    broker and database server), this one."""
 
     at: float
     busy: int
@@ -775,31 +778,49 @@ def log_problems(var_dir: Path, show: int = 5) -> dict[str, list[str]]:
 PROBLEM = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
 
 
+@dataclass(frozen=True)
+class Database:
+    env: dict[str, str]
+    """``ISP_<SVC>_DATABASE_URL`` per service (none: each service's SQLite file)."""
+    roots: list[int]
+    """The server's processes, whose CPU counts as the suite's."""
+
+
 @contextlib.contextmanager
-def database_env(database: str) -> Iterator[dict[str, str]]:
-    """``ISP_<SVC>_DATABASE_URL`` per service: a fresh database each on a local PostgreSQL,
-    or nothing (each service's SQLite file under the var dir)."""
-    if database != "postgres":
-        yield {}
+def database(kind: str) -> Iterator[Database]:
+    """SQLite, or a fresh database per service on a local PostgreSQL server."""
+    if kind != "postgres":
+        yield Database({}, [])
         return
     from isp_common.testing.postgres import create_database, local_postgres
 
     with local_postgres() as server:
-        yield {f"ISP_{s.upper()}_DATABASE_URL": create_database(server, f"isp_{s}") for s in SERVICES}
+        env = {f"ISP_{s.upper()}_DATABASE_URL": create_database(server, f"isp_{s}") for s in SERVICES}
+        yield Database(env, [postmaster_pid(server)])
+
+
+def postmaster_pid(url: str) -> int:
+    """The PostgreSQL server's main process: the parent of a backend serving a connection."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        return int(Path(f"/proc/{row[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def run(args: argparse.Namespace) -> Report:
     var_dir = args.var_dir or Path(tempfile.mkdtemp(prefix="isp-throughput-"))
-    with database_env(args.database) as env:
+    with database(args.database) as db:
         suite = Suite(
             var_dir=var_dir,
             ports={name: free_port() for name in SERVICES},
-            env={"ISP_BROKER_PORT": str(free_port()), **env},
+            env={"ISP_BROKER_PORT": str(free_port()), **db.env},
         )
         print(f"starting the suite ({args.database}); var dir {var_dir}", flush=True)
         try:
             report = start(suite, args)
-            asyncio.run(measure(suite, args, report))
+            asyncio.run(measure(suite, args, report, db.roots))
         finally:
             suite.stop()
     report.log_problems = log_problems(var_dir)
