@@ -122,7 +122,8 @@ class EventProcessor:
         failed_at: int | None = None
         outcomes: list[Outcome] = []
         with self.uow_factory() as uow:
-            seen: set[str] = set()
+            # what was processed before this batch (one query); then what this batch processed
+            seen = uow.processed_among(self.consumer_name, (item.envelope.id for item in run))
             for index, item in enumerate(run):
                 try:
                     outcomes.append(self._apply_one(uow, item, topic, seen))
@@ -142,7 +143,7 @@ class EventProcessor:
 
     def _apply_one(self, uow: UnitOfWork, item: _Parsed, topic: str, seen: set[str]) -> Outcome:
         event_id = item.envelope.id
-        if event_id in seen or uow.already_processed(self.consumer_name, event_id):
+        if event_id in seen:
             return "duplicate"
         token = telemetry.attach(telemetry.context_from_headers(item.headers))
         try:

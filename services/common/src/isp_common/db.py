@@ -7,7 +7,7 @@ same unit of work, so either all of it happens or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,18 @@ class UnitOfWork:
     # -- inbox --------------------------------------------------------------
     def already_processed(self, consumer: str, event_id: str) -> bool:
         return self.session.get(ProcessedEvent, (consumer, event_id)) is not None
+
+    def processed_among(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
+        """Which of ``event_ids`` this consumer has already processed: one query for a batch."""
+        wanted = list(set(event_ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):  # keep each IN list well inside SQLite's limit
+            chunk = wanted[start : start + 500]
+            stmt = select(ProcessedEvent.event_id).where(
+                ProcessedEvent.consumer == consumer, col(ProcessedEvent.event_id).in_(chunk)
+            )
+            found.update(self.session.exec(stmt))
+        return found
 
     def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
         self.session.add(ProcessedEvent(consumer=consumer, event_id=event_id, event_type=event_type))
