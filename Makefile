@@ -34,8 +34,8 @@ lint: install
 schemas: install
 	$(RUN) python -m isp_schemas.generate
 
-bench: install
-	$(RUN) python -m benchmarks
+bench: install  ## e.g. make bench ARGS="--only throughput --database postgres"
+	$(RUN) python -m benchmarks $(ARGS)
 
 clean:
 	rm -rf var .venv .tools

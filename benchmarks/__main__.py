@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from . import pipeline
+from . import pipeline, throughput
 from .audit import build, measure
 
 
@@ -22,9 +22,18 @@ def main() -> None:
         default=None,
         help="processes verify walks the chain with (default: one per CPU, at most 4)",
     )
-    parser.add_argument("--only", choices=["audit", "pipeline"], default=None, help="run one benchmark only")
+    parser.add_argument(
+        "--only", choices=["throughput", "audit", "pipeline"], default=None, help="run one benchmark only"
+    )
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgres"], default="sqlite", help="for the end-to-end throughput benchmark"
+    )
     parser.add_argument("--events", type=int, default=5_000, help="events for the pipeline benchmark")
     args = parser.parse_args()
+    if args.only in (None, "throughput"):
+        throughput.main(["--database", args.database])
+    if args.only == "throughput":
+        return
     if args.only != "audit":
         pipeline.run(args.events)
     if args.only == "pipeline":

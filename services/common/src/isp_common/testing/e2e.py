@@ -97,6 +97,8 @@ class KafkaProbe:
             if topic not in await consumer.topics():
                 return found
             partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if not partitions:  # a topic just created may be listed before its partitions are known
+                return found
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends: dict[Any, int] = await consumer.end_offsets(partitions)
