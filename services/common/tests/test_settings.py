@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from isp_common.db import make_engine
 from isp_common.settings import ServiceSettings, service_config
 from pydantic import ValidationError
 
@@ -70,3 +71,16 @@ async def test_the_faust_consumer_waits_for_a_fetch_no_longer_than_the_setting()
         assert consumer._fetch_max_wait_ms == 42
     finally:
         await consumer.stop()
+
+
+def test_production_without_a_jwks_url_warns_that_tokens_are_checked_against_the_local_key(tmp_path, caplog):
+    import logging
+
+    from isp_common.runtime import ServiceRuntime
+
+    settings = ServiceSettings(
+        service_name="demo", var_dir=tmp_path, environment="production", partnership_key="a-real-secret-" * 3
+    )
+    with caplog.at_level(logging.WARNING, logger="isp_common.runtime"):
+        ServiceRuntime(settings, title="t", engine=make_engine("sqlite://"))
+    assert any("no ISP_JWT_JWKS_URL in production" in r.getMessage() for r in caplog.records)

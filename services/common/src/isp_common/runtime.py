@@ -99,6 +99,11 @@ class ServiceRuntime:
         self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
         self.api.state.runtime = self
         install_problem_handlers(self.api)
+        if not settings.jwt_jwks_url and settings.environment == "production":
+            log.warning(
+                "no ISP_JWT_JWKS_URL in production: tokens are checked against the local key in %s",
+                settings.resolved_key_dir,
+            )
         install_token_verifier(self.api, TokenVerifier.from_settings(settings))
         self.api.include_router(probes)
         self._install_tracing_middleware()
