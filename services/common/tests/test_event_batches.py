@@ -12,15 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from isp_common.consumer import EventProcessor, EventRejected, Outcome
 from isp_common.db import UnitOfWork, create_schema, make_engine
-from isp_common.tables import OutboxMessage
-from isp_common.testing import RecordingDeadLetters
+from isp_common.testing import RecordingDeadLetters, outbox_events
 from isp_schemas import topics
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.examples import EXAMPLES
 from isp_schemas.people import Person
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
 
 PERSON = Person(nhs_number="9434765919")
 OTHER_TYPE = "uk.isp.consent.given.v1"  # a known type this processor has no handler for
@@ -57,9 +55,7 @@ def fresh() -> tuple[Engine, EventProcessor, RecordingDeadLetters]:
 
 def effects(engine: Engine) -> list[str]:
     """The consent ids of the published rows, in commit order."""
-    with UnitOfWork(engine) as uow:
-        rows = uow.session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
-        return [CloudEvent.model_validate_json(r.value).data["consent_id"] for r in rows]
+    return [event["data"]["consent_id"] for event in outbox_events(engine)]
 
 
 KINDS = st.sampled_from(["ok", "ok", "ok", "fail", "reject", "garbage", "unhandled", "repeat"])

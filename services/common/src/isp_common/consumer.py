@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -145,29 +146,26 @@ class EventProcessor:
         event_id = item.envelope.id
         if event_id in seen:
             return "duplicate"
-        token = telemetry.attach(telemetry.context_from_headers(item.headers))
-        try:
-            with telemetry.tracer(self.consumer_name).start_as_current_span(
-                f"consume {item.envelope.type}",
-                attributes={"cloudevents.event_id": event_id, "messaging.destination": topic},
-            ):
-                item.handler(uow, item.envelope, item.data)
-        finally:
-            telemetry.detach(token)
+        with self._span(item, topic):
+            item.handler(uow, item.envelope, item.data)
         uow.mark_processed(self.consumer_name, event_id, item.envelope.type)
         seen.add(event_id)
         return "handled"
 
     async def _process_parsed(self, item: _Parsed, topic: str) -> Outcome:
+        with self._span(item, topic):
+            return await self._handle(item.handler, item.envelope, item.data, item.key, item.value, item.headers, topic)
+
+    @contextmanager
+    def _span(self, item: _Parsed, topic: str) -> Iterator[None]:
+        """The event's consume span, as a child of the trace its headers carry."""
         token = telemetry.attach(telemetry.context_from_headers(item.headers))
         try:
             with telemetry.tracer(self.consumer_name).start_as_current_span(
                 f"consume {item.envelope.type}",
                 attributes={"cloudevents.event_id": item.envelope.id, "messaging.destination": topic},
             ):
-                return await self._handle(
-                    item.handler, item.envelope, item.data, item.key, item.value, item.headers, topic
-                )
+                yield
         finally:
             telemetry.detach(token)
 

@@ -123,11 +123,10 @@ class UnitOfWork:
         self.session.add(ProcessedEvent(consumer=consumer, event_id=event_id, event_type=event_type))
 
 
-def pending_outbox(session: Session, limit: int) -> list[OutboxMessage]:
-    stmt = (
-        select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)).order_by(col(OutboxMessage.id)).limit(limit)
-    )
-    return list(session.exec(stmt))
+def pending_outbox(session: Session, limit: int | None = None) -> list[OutboxMessage]:
+    """Unsent outbox rows, oldest first (at most ``limit``)."""
+    stmt = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)).order_by(col(OutboxMessage.id))
+    return list(session.exec(stmt.limit(limit)))
 
 
 __all__ = ["UnitOfWork", "make_engine", "create_schema", "pending_outbox"]

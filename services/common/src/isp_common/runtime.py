@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
@@ -111,9 +110,6 @@ class ServiceRuntime:
     @property
     def topics(self) -> list[str]:
         return list(self.processors)
-
-    def now(self) -> datetime:
-        return self.clock.now()
 
     # -- composition -----------------------------------------------------------
     def uow(self) -> UnitOfWork:
@@ -255,8 +251,10 @@ class ServiceRuntime:
                 telemetry.detach(token)
 
 
-def runtime_of(request: Request) -> ServiceRuntime:
-    """The runtime serving this request (set on ``app.state`` by :class:`ServiceRuntime`)."""
+async def runtime_of(request: Request) -> ServiceRuntime:
+    """The runtime serving this request (set on ``app.state`` by :class:`ServiceRuntime`).
+
+    Async because it does no I/O: a plain ``def`` would cost every request a thread-pool hop."""
     runtime = request.app.state.runtime
     assert isinstance(runtime, ServiceRuntime)
     return runtime

@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from .. import migrations
 from ..auth import issue_token
 from ..clock import FixedClock
-from ..db import UnitOfWork, make_engine
+from ..db import UnitOfWork, make_engine, pending_outbox
 from ..outbox import outbox_headers
 from ..runtime import ServiceRuntime
 from ..tables import OutboxMessage
@@ -248,8 +248,7 @@ class InProcessBus:
 
     def _take(self, runtime: ServiceRuntime) -> Iterator[OutboxMessage]:
         with Session(runtime.engine, expire_on_commit=False) as session:
-            stmt = select(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None)).order_by(col(OutboxMessage.id))
-            rows = list(session.exec(stmt))
+            rows = pending_outbox(session)
             for row in rows:
                 row.sent_at = runtime.clock.now()
                 session.add(row)
