@@ -32,6 +32,7 @@ def test_static_topics_are_the_fixed_names():
         "isp.register.v1",
         "isp.audit.v1",
         "isp.audit.checkpoints.v1",
+        "isp.directory.v1",
         "isp.deadletter.v1",
     }
     assert set(topics.STATIC_TOPICS) <= set(topics.TOPICS)
@@ -53,3 +54,10 @@ def test_other_events_are_keyed_by_subject_else_id():
     assert topics.message_key(event) == "9434765919"
     anonymous = CloudEvent.create("x.y", "CGL-WSX", {}, id="e1")
     assert topics.message_key(anonymous) == "e1"
+
+
+def test_directory_events_are_keyed_by_organisation_id():
+    data = examples.EXAMPLES["uk.isp.directory.organisation.updated.v1"]
+    event = CloudEvent.create("uk.isp.directory.organisation.updated.v1", "CGL-WSX", data)
+    assert event.subject is None
+    assert topics.message_key(event) == data["id"]

@@ -2,13 +2,14 @@
 
 Two families:
 
-* Shares with another organisation (referral_received, did_not_attend, treatment_disengaged,
-  conference_invitation, register_cross_area): ``lawful_basis`` is required, ``person`` too
+* Shares with another organisation (referral_received, did_not_attend, attendance_unrecorded,
+  treatment_disengaged, conference_invitation, register_cross_area): ``lawful_basis`` is required, ``person`` too
   except for register_cross_area, which carries only the fact of the match. Fields that belong
   to a data category the basis may not cover (children, rating, threshold, summary) are
   optional: None means withheld, an empty list means none known.
 * Operational alerts to an organisation's own DSL or to a referral's sender about its own
-  referral (disclosure_withheld and the rest): ``lawful_basis`` is None and ``person`` optional.
+  referral (disclosure_withheld and the rest): ``lawful_basis`` is None and ``person`` optional
+  (disclosure_released repeats, in ``lawful_basis``, the basis the withheld alert was finally sent on).
 
 ``sender_org`` is the organisation whose information the alert carries. ``deadline`` is set
 where the alert must be delivered or acknowledged by a time (escalated to the sender's DSL
@@ -35,6 +36,7 @@ StatutoryGround = Literal[
     "child_protection_enquiry",
     "child_protection_plan",
     "significant_harm",
+    "child_protection_conference",
     "safeguarding_register_match",
 ]
 
@@ -53,7 +55,15 @@ class StatutoryBasis(SchemaModel):
     ground: StatutoryGround = Field(description="The statutory ground relied on.")
 
 
-LawfulBasis = Annotated[ConsentBasis | StatutoryBasis, Field(discriminator="kind")]
+class ProfessionalJudgementBasis(SchemaModel):
+    """Released by the sending organisation's designated safeguarding lead on professional judgement (v1.1)."""
+
+    kind: Literal["professional_judgement"] = Field(description="professional_judgement")
+    by: str = Field(min_length=1, max_length=200, description="The releasing DSL's sub (user id).")
+    reason: str = Field(min_length=1, max_length=2000, description="The DSL's reason for releasing it.")
+
+
+LawfulBasis = Annotated[ConsentBasis | StatutoryBasis | ProfessionalJudgementBasis, Field(discriminator="kind")]
 
 
 class AlertBase(EventData):
@@ -96,16 +106,32 @@ class ReferralReceivedAlert(SharedAlert):
     priority: bool = Field(description="True for a referral from social care to treatment.")
 
 
-class DidNotAttendAlert(SharedAlert):
-    """A parent referred by social care missed the assessment appointment."""
+class AssessmentAttendanceAlert(SharedAlert):
+    """News of the assessment appointment of a referral from social care: to the referring
+    social-care organisation, within 24 hours of ``scheduled_for``."""
 
-    event_type: ClassVar[str] = "uk.isp.alert.did_not_attend.v1"
     data_category: ClassVar[DataCategory | None] = "attendance"
 
-    appointment_id: EntityId = Field(description="The missed appointment.")
+    appointment_id: EntityId = Field(description="The assessment appointment.")
     referral_id: EntityId = Field(description="The referral it answered.")
     scheduled_for: AwareDatetime = Field(description="When the appointment was.")
     deadline: AwareDatetime = Field(description="24 hours after scheduled_for.")
+
+
+class DidNotAttendAlert(AssessmentAttendanceAlert):
+    """A parent referred by social care missed the assessment appointment."""
+
+    event_type: ClassVar[str] = "uk.isp.alert.did_not_attend.v1"
+
+
+class AttendanceUnrecordedAlert(AssessmentAttendanceAlert):
+    """The provider never recorded whether the parent referred by social care attended the assessment.
+
+    Sent to the referring social-care organisation at the 24-hour deadline (``scheduled_for`` + 24 h)
+    when neither attended nor missed was recorded (v1.1).
+    """
+
+    event_type: ClassVar[str] = "uk.isp.alert.attendance_unrecorded.v1"
 
 
 class TreatmentDisengagedAlert(SharedAlert):
@@ -186,6 +212,46 @@ class DisclosureWithheldAlert(AlertBase):
     withheld_alert_id: EntityId | None = Field(
         default=None, description="The id the withheld alert would have had (its audit record's alert_id)."
     )
+    deadline: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "The withheld alert's own deadline, where it has one: it stays open to a new decision until then "
+            "and is escalated like the alert it stands for (v1.1)."
+        ),
+    )
+    consent_refused_on: date | None = Field(
+        default=None, description="The date of the person's latest recorded refusal of consent, if any (v1.1)."
+    )
+
+
+class DisclosureReleasedAlert(AlertBase):
+    """A withheld alert was sent after all: on a basis that arrived later, or on the DSL's judgement (v1.1).
+
+    To the sending organisation (its DSL), which was told of the withholding.
+    """
+
+    event_type: ClassVar[str] = "uk.isp.alert.disclosure_released.v1"
+
+    withheld_alert_id: EntityId = Field(description="The alert that had been withheld and is now sent.")
+    intended_recipient: OrgId = Field(description="The organisation it was sent to.")
+    lawful_basis: LawfulBasis = Field(description="The basis it was released on.")
+    withheld_type: str = Field(description="The released alert's type.")
+
+
+class JudgementReleaseAlert(AlertBase):
+    """A DSL released a withheld alert on professional judgement: to the partnership IG organisation (v1.1).
+
+    ``person`` is left out: the IG organisation reads the audit trail for the record.
+    """
+
+    event_type: ClassVar[str] = "uk.isp.alert.judgement_release.v1"
+
+    withheld_alert_id: EntityId = Field(description="The alert released.")
+    discloser: OrgId = Field(description="The organisation whose DSL released it.")
+    intended_recipient: OrgId = Field(description="The organisation it was sent to.")
+    by: str = Field(min_length=1, max_length=200, description="The releasing DSL's sub (user id).")
+    reason: str = Field(min_length=1, max_length=2000, description="The DSL's reason.")
+    withheld_type: str = Field(description="The released alert's type.")
 
 
 class ConferenceCancelledAlert(AlertBase):
@@ -221,6 +287,10 @@ class ReferralOverdueAlert(AlertBase):
     due: ReferralDue = Field(description="Which step is overdue.")
     due_on: date = Field(description="The date it was due.")
     responsible_org: OrgId = Field(description="The organisation that has to do it.")
+    escalate_to: OrgId | None = Field(
+        default=None, description="The organisation told besides the responsible one, e.g. out-of-hours (v1.1)."
+    )
+    emergency: bool = Field(default=False, description="True for an emergency referral (v1.1).")
 
 
 class AppointmentOutcomeMissingAlert(AlertBase):
@@ -292,6 +362,7 @@ class ReconciliationMismatchAlert(AlertBase):
 SHARED_ALERTS: tuple[type[SharedAlert], ...] = (
     ReferralReceivedAlert,
     DidNotAttendAlert,
+    AttendanceUnrecordedAlert,
     TreatmentDisengagedAlert,
     ConferenceInvitationAlert,
     RegisterCrossAreaAlert,
@@ -299,6 +370,8 @@ SHARED_ALERTS: tuple[type[SharedAlert], ...] = (
 EVENTS: tuple[type[AlertBase], ...] = (
     *SHARED_ALERTS,
     DisclosureWithheldAlert,
+    DisclosureReleasedAlert,
+    JudgementReleaseAlert,
     ConferenceCancelledAlert,
     ReferralStatusAlert,
     ReferralOverdueAlert,

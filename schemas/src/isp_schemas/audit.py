@@ -1,12 +1,14 @@
 """Disclosure decisions on ``isp.audit.v1`` (CONTRACT sections 4, 6 and 8).
 
-The event carries what the sharing service knows; ``seq``, ``prev_hash``, ``hash`` and
+The event carries what the sharing service knows; ``id``, ``seq``, ``prev_hash``, ``hash`` and
 ``recorded_at`` are added by the audit service. The audit service dedupes on
-(``alert_id``, ``recipient``).
+(``alert_id``, ``recipient``, ``decision``) and derives the record ``id`` from the same three
+(:func:`disclosure_record_id`), so a publisher can name a record it has not read back.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -22,10 +24,21 @@ Decision = Literal["shared", "withheld", "received"]
 Channel = Literal["kafka", "webhook", "api"]
 
 
+def disclosure_record_id(alert_id: str, recipient: str, decision: Decision) -> str:
+    """The audit record ``id`` of the decision ``decision`` on ``alert_id`` for ``recipient``.
+
+    UUID version 5 (RFC 9562) in the URL namespace of ``disclosure/<alert_id>/<recipient>/<decision>``:
+    the same share recorded twice has one id. A re-decided share names the withheld record it
+    replaces with ``supersedes=disclosure_record_id(alert_id, recipient, "withheld")``.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"disclosure/{alert_id}/{recipient}/{decision}"))
+
+
 class DisclosureRecorded(EventData):
     """One decision to share or withhold (or a recipient's acknowledgement: ``received``).
 
-    ``shared`` needs a ``lawful_basis``; ``withheld`` has none and needs a ``reason``.
+    ``shared`` needs a ``lawful_basis``; ``withheld`` has none and needs a ``reason``. Only a
+    ``shared`` record may carry ``supersedes`` (v1.1).
     """
 
     event_type: ClassVar[str] = "uk.isp.audit.disclosure.v1"
@@ -50,6 +63,16 @@ class DisclosureRecorded(EventData):
     shared_at: AwareDatetime = Field(description="When it was shared (or withheld, or received).")
     alert_type: str | None = Field(default=None, description="The alert's event type.")
     reason: str | None = Field(default=None, description="Why it was withheld.")
+    supersedes: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description=(
+            "The audit record id of the withheld decision this share replaces (v1.1; shared only). The audit "
+            "service's record id is not the CloudEvent id: it is disclosure_record_id(alert_id, recipient, "
+            "'withheld'), UUID v5 in the URL namespace of 'disclosure/<alert_id>/<recipient>/withheld'."
+        ),
+    )
 
     @model_validator(mode="after")
     def _decision_rules(self) -> DisclosureRecorded:
@@ -57,6 +80,8 @@ class DisclosureRecorded(EventData):
             raise PydanticCustomError("disclosure_basis", "a shared disclosure needs a lawful_basis")
         if self.decision == "withheld" and not self.reason:
             raise PydanticCustomError("disclosure_reason", "a withheld disclosure needs a reason")
+        if self.supersedes is not None and self.decision != "shared":
+            raise PydanticCustomError("disclosure_supersedes", "only a shared disclosure may carry supersedes")
         return self
 
 

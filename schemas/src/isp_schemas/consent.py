@@ -1,4 +1,4 @@
-"""Consent given and withdrawn, on ``isp.consent.v1`` (CONTRACT sections 4 and 6)."""
+"""Consent given, withdrawn and refused, on ``isp.consent.v1`` (CONTRACT sections 4 and 6)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ WHOLE_PARTNERSHIP = "*"
 
 def _check_recipient(value: str) -> str:
     return value if value == WHOLE_PARTNERSHIP else _check_org_id(value)
+
+
+def _check_star_alone(recipients: list[str] | None) -> None:
+    if recipients is not None and WHOLE_PARTNERSHIP in recipients and len(recipients) > 1:
+        raise PydanticCustomError("recipients_star", 'recipients is either ["*"] or a list of organisation ids')
 
 
 Recipient = Annotated[
@@ -61,8 +66,7 @@ class ConsentGiven(ConsentEvent):
 
     @model_validator(mode="after")
     def _star_alone(self) -> ConsentGiven:
-        if WHOLE_PARTNERSHIP in self.recipients and len(self.recipients) > 1:
-            raise PydanticCustomError("recipients_star", 'recipients is either ["*"] or a list of organisation ids')
+        _check_star_alone(self.recipients)
         if self.expires_on is not None and self.expires_on < self.given_on:
             raise PydanticCustomError("consent_expiry", "expires_on is before given_on")
         return self
@@ -82,4 +86,29 @@ class ConsentWithdrawn(ConsentEvent):
     withdrawn_on: date = Field(description="The date it was withdrawn.")
 
 
-EVENTS: tuple[type[ConsentEvent], ...] = (ConsentGiven, ConsentWithdrawn)
+class ConsentRefused(ConsentEvent):
+    """A service user said no to sharing (v1.1); a later consent given supersedes it.
+
+    Shown to the sending organisation's DSL in withheld notices (``consent_refused_on``).
+    """
+
+    event_type: ClassVar[str] = "uk.isp.consent.refused.v1"
+
+    consent_id: EntityId | None = Field(default=None, description="The recording system's id for the refusal, if any.")
+    person: Person = Field(description="The person who refused.")
+    recorded_by: OrgId = Field(description="The organisation that recorded the refusal.")
+    recipients: list[Recipient] | None = Field(
+        default=None,
+        min_length=1,
+        description='Organisations the person refused to let receive information, or ["*"]; none means any.',
+    )
+    refused_on: date = Field(description="The date consent was refused.")
+    reason: str | None = Field(default=None, max_length=2000, description="Why, if recorded.")
+
+    @model_validator(mode="after")
+    def _star_alone(self) -> ConsentRefused:
+        _check_star_alone(self.recipients)
+        return self
+
+
+EVENTS: tuple[type[ConsentEvent], ...] = (ConsentGiven, ConsentWithdrawn, ConsentRefused)

@@ -17,6 +17,7 @@ KEY = "5f3c" * 16
 WHEN = "2025-11-03T10:00:00+00:00"
 STATUTORY = {"kind": "statutory", "ground": "child_protection_plan"}
 CONSENT = {"kind": "consent", "consent_id": "consent-1"}
+JUDGEMENT = {"kind": "professional_judgement", "by": "dsl-1", "reason": "Risk to the unborn child outweighs refusal."}
 
 _REFERRAL = {
     "referral_id": "ref-1",
@@ -138,9 +139,19 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "uk.isp.referral.overdue.v1": {
         **_REFERRAL,
         "by": None,
-        "due": "joint_visit",
-        "due_on": "2025-11-06",
-        "responsible_org": PROVIDER,
+        "due": "response",
+        "due_on": "2025-11-03",
+        "responsible_org": SOCIAL_CARE,
+        "escalate_to": "WSCC-EDT",
+        "emergency": True,
+    },
+    "uk.isp.referral.attendance_unrecorded.v1": {
+        **_REFERRAL,
+        "by": None,
+        "appointment_id": "appt-1",
+        "scheduled_for": WHEN,
+        "provider_org": PROVIDER,
+        "children": [CHILD],
     },
     "uk.isp.referral.appointment_outcome_missing.v1": {
         **_REFERRAL,
@@ -163,6 +174,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "consent_id": "consent-1",
         "person": PARENT,
         "withdrawn_on": "2025-12-01",
+    },
+    "uk.isp.consent.refused.v1": {
+        "person": PARENT,
+        "recorded_by": PROVIDER,
+        "recipients": [SOCIAL_CARE],
+        "refused_on": "2025-11-02",
+        "reason": "Does not want social care told about treatment.",
     },
     "uk.isp.register.entry.opened.v1": {**_ENTRY, "by": "dsl-1"},
     "uk.isp.register.entry.reviewed.v1": {**_ENTRY, "reviewed_on": "2025-11-03"},
@@ -211,6 +229,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "scheduled_for": WHEN,
         "deadline": "2025-11-04T10:00:00+00:00",
     },
+    "uk.isp.alert.attendance_unrecorded.v1": {
+        **_SHARED,
+        "appointment_id": "appt-1",
+        "referral_id": "ref-1",
+        "scheduled_for": WHEN,
+        "deadline": "2025-11-04T10:00:00+00:00",
+    },
     "uk.isp.alert.treatment_disengaged.v1": {
         **_SHARED,
         "lawful_basis": CONSENT,
@@ -246,6 +271,27 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "withheld_type": "uk.isp.alert.treatment_disengaged.v1",
         "intended_recipient": SOCIAL_CARE,
         "reason": "no statutory ground and no consent naming the recipient",
+        "withheld_alert_id": "alert-5",
+        "deadline": "2025-11-04T10:00:00+00:00",
+        "consent_refused_on": "2025-11-02",
+    },
+    "uk.isp.alert.disclosure_released.v1": {
+        **_ALERT,
+        "alert_id": "alert-6",
+        "withheld_alert_id": "alert-5",
+        "intended_recipient": SOCIAL_CARE,
+        "lawful_basis": CONSENT,
+        "withheld_type": "uk.isp.alert.did_not_attend.v1",
+    },
+    "uk.isp.alert.judgement_release.v1": {
+        "alert_id": "alert-7",
+        "sender_org": PROVIDER,
+        "withheld_alert_id": "alert-5",
+        "discloser": PROVIDER,
+        "intended_recipient": SOCIAL_CARE,
+        "by": "dsl-1",
+        "reason": JUDGEMENT["reason"],
+        "withheld_type": "uk.isp.alert.did_not_attend.v1",
     },
     "uk.isp.alert.conference_cancelled.v1": {
         **_ALERT,
@@ -265,6 +311,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "due": "workbook",
         "due_on": "2025-11-05",
         "responsible_org": PROVIDER,
+        "escalate_to": None,
+        "emergency": False,
     },
     "uk.isp.referral.assessment_missed.v1": {
         **_REFERRAL,
@@ -332,6 +380,25 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
         "shared_at": WHEN,
         "alert_type": "uk.isp.alert.did_not_attend.v1",
+    },
+    "uk.isp.directory.organisation.updated.v1": {
+        "id": PROVIDER,
+        "name": "Change Grow Live West Sussex",
+        "kind": "treatment_provider",
+        "dsl_contact": "dsl@cgl-wsx.example",
+        "out_of_hours": None,
+        "keys": {
+            "keys": [
+                {
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "kid": "CGL-WSX-2025",
+                    "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                    "use": "sig",
+                    "alg": "EdDSA",
+                }
+            ]
+        },
     },
     "uk.isp.audit.checkpoint.v1": {
         "log": "isp-audit",

@@ -24,7 +24,7 @@ from .registry import EVENT_TYPES
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "generated"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_FILE = "cloudevent.json"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 _CHANNELS: dict[str, str] = {
     "treatment": topics.TREATMENT,
@@ -34,6 +34,7 @@ _CHANNELS: dict[str, str] = {
     "register": topics.REGISTER,
     "audit": topics.AUDIT,
     "auditcheckpoints": topics.AUDIT_CHECKPOINTS,
+    "directory": topics.DIRECTORY,
     "deadletter": topics.DEADLETTER,
     "alerts": topics.ALERTS_TEMPLATE,
 }

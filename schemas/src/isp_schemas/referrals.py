@@ -22,7 +22,8 @@ from .people import Child, EntityId, OrgId, Person
 Direction = Literal["to_treatment", "to_social_care"]
 Threshold = Literal["child_protection_s47", "child_in_need_s17", "emergency", "family_support"]
 Rag = Literal["red", "amber", "green"]
-ReferralDue = Literal["assessment_booking", "joint_visit", "workbook", "monthly_summary"]
+ReferralDue = Literal["assessment_booking", "joint_visit", "workbook", "monthly_summary", "response"]
+"""A referral's due step; ``response`` is the receiver's answer to a priority or emergency referral (v1.1)."""
 
 
 class ReferralEvent(EventData):
@@ -199,6 +200,14 @@ class ReferralOverdue(ReferralFact):
     due: ReferralDue = Field(description="Which step is overdue.")
     due_on: date = Field(description="The date it was due.")
     responsible_org: OrgId = Field(description="The organisation that has to do it.")
+    escalate_to: OrgId | None = Field(
+        default=None,
+        description=(
+            "The organisation told besides the responsible one, e.g. the directory's out-of-hours team "
+            "for an emergency outside working hours (v1.1)."
+        ),
+    )
+    emergency: bool = Field(default=False, description="True when the referral is an emergency (v1.1).")
 
 
 class ReferralAppointmentOutcomeMissing(ReferralFact):
@@ -211,22 +220,38 @@ class ReferralAppointmentOutcomeMissing(ReferralFact):
     scheduled_for: AwareDatetime | None = Field(default=None, description="When it was.")
 
 
-class ReferralAssessmentMissed(ReferralFact):
+class ReferralAssessmentFact(ReferralFact):
+    """News of the assessment appointment of a referral from social care, which social care must
+    hear within 24 hours of ``scheduled_for``."""
+
+    appointment_id: EntityId = Field(description="The assessment appointment.")
+    scheduled_for: AwareDatetime = Field(description="When the appointment was.")
+    children: list[Child] = Field(
+        default_factory=list, description="The children named on the referral (shared only if the basis covers them)."
+    )
+
+
+class ReferralAssessmentMissed(ReferralAssessmentFact):
     """The referred parent did not attend (DNA) the assessment appointment of a referral
     from social care: the referrals service has recorded it, and social care must be told
     within 24 hours of ``scheduled_for`` (protocol; CONTRACT ``did_not_attend``)."""
 
     event_type: ClassVar[str] = "uk.isp.referral.assessment_missed.v1"
 
-    appointment_id: EntityId = Field(description="The missed assessment appointment.")
-    scheduled_for: AwareDatetime = Field(description="When the appointment was.")
     recorded_at: AwareDatetime = Field(description="When the provider recorded the DNA.")
-    children: list[Child] = Field(
-        default_factory=list, description="The children named on the referral (shared only if the basis covers them)."
-    )
     cause_event_id: str | None = Field(
         default=None, description="The CloudEvent id of the provider's appointment.missed event."
     )
+
+
+class ReferralAttendanceUnrecorded(ReferralAssessmentFact):
+    """At ``scheduled_for`` + 24 h the assessment of a referral from social care has neither attended
+    nor missed recorded: the referring social-care organisation must be told (v1.1; CONTRACT
+    ``attendance_unrecorded``)."""
+
+    event_type: ClassVar[str] = "uk.isp.referral.attendance_unrecorded.v1"
+
+    provider_org: OrgId = Field(description="The treatment provider that owes the outcome.")
 
 
 EVENTS: tuple[type[ReferralEvent], ...] = (
@@ -245,4 +270,5 @@ EVENTS: tuple[type[ReferralEvent], ...] = (
     ReferralOverdue,
     ReferralAppointmentOutcomeMissing,
     ReferralAssessmentMissed,
+    ReferralAttendanceUnrecorded,
 )

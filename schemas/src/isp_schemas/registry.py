@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import alerts, audit, consent, referrals, register, socialcare, topics, treatment
+from . import alerts, audit, consent, directory, referrals, register, socialcare, topics, treatment
 from .envelope import CloudEvent, EventData
 
 
@@ -36,6 +36,7 @@ _MODELS: tuple[type[EventData], ...] = (
     *register.EVENTS,
     *alerts.EVENTS,
     *audit.EVENTS,
+    *directory.EVENTS,
 )
 
 EVENT_TYPES: dict[str, type[EventData]] = {m.event_type: m for m in _MODELS}

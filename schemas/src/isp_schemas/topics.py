@@ -2,8 +2,8 @@
 
 Key rule (CONTRACT section 4): the message key is the event's ``subject`` (the person's NHS
 number; a register ``person_key`` on ``isp.register.v1``), or the ``conference_id`` for
-conference events, so one person's (or one conference's) events stay in order. An event with
-neither is keyed by its own id.
+conference events, so one person's (or one conference's) events stay in order. Directory
+events are keyed by the organisation id. An event with none of these is keyed by its own id.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ CONSENT = "isp.consent.v1"
 REGISTER = "isp.register.v1"
 AUDIT = "isp.audit.v1"
 AUDIT_CHECKPOINTS = "isp.audit.checkpoints.v1"
+DIRECTORY = "isp.directory.v1"
 DEADLETTER = "isp.deadletter.v1"
 
 ALERTS_TEMPLATE = "isp.alerts.{org}.v1"
@@ -46,6 +47,9 @@ CONFERENCE_KEYED_TYPES = frozenset(
     }
 )
 """Event types keyed by ``data.conference_id`` rather than the subject."""
+
+ORGANISATION_KEYED_TYPES = frozenset({"uk.isp.directory.organisation.updated.v1"})
+"""Event types keyed by the organisation id, ``data.id``."""
 
 
 def alerts(org: str) -> str:
@@ -70,6 +74,8 @@ def message_key(event: CloudEvent) -> str:
     """The Kafka message key for ``event`` (see the module docstring)."""
     if event.type in CONFERENCE_KEYED_TYPES and event.data.get("conference_id"):
         return str(event.data["conference_id"])
+    if event.type in ORGANISATION_KEYED_TYPES and event.data.get("id"):
+        return str(event.data["id"])
     return event.subject or event.id
 
 
@@ -137,6 +143,13 @@ TOPICS: dict[str, TopicSpec] = {
             partitions=1,
         ),
         TopicSpec(
+            DIRECTORY,
+            publishers="notifications (the directory API and isp directory add)",
+            consumers="referrals, notifications",
+            key="the organisation id",
+            description="Partnership directory entries as they change (internal): kind, DSL contact, keys.",
+        ),
+        TopicSpec(
             DEADLETTER,
             publishers="every consumer",
             consumers="operators",
@@ -161,6 +174,7 @@ STATIC_TOPICS: list[str] = [
     REGISTER,
     AUDIT,
     AUDIT_CHECKPOINTS,
+    DIRECTORY,
     DEADLETTER,
 ]
 """Every topic with a fixed name (alerts topics are created per organisation)."""
