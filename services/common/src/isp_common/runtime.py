@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import migrations, telemetry
+from . import directory, migrations, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
@@ -66,6 +66,7 @@ class ServiceRuntime:
         self.engine = engine or make_engine(settings.resolved_database_url)
         if migrations.has_migrations(f"isp_{self.name}"):  # a test's runtime may have no package of its own
             migrations.upgrade(self.engine, f"isp_{self.name}")
+        directory.seed_at_start(self.engine, settings, self.clock.now())  # only where the table exists
         self._producer_factory = producer_factory or (
             lambda: new_producer(settings.kafka_bootstrap, f"isp-{self.name}-outbox")
         )

@@ -105,6 +105,12 @@ class ServiceSettings(BaseSettings):
         validation_alias=_shared("partnership_key"),
         description="HMAC key for pseudonymous person keys shared between services.",
     )
+    directory_file: Path = Field(
+        Path("deploy/directory.json"),
+        validation_alias=_shared("directory_file"),
+        description="The partnership directory's starting organisations (JSON list); a relative path is looked "
+        "up in the current directory, then in the repository.",
+    )
 
     @model_validator(mode="after")
     def _production_needs_its_own_secrets(self) -> ServiceSettings:
@@ -122,6 +128,18 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.var_dir / (self.service_name + '.db')}"
+
+    @property
+    def resolved_directory_file(self) -> Path:
+        """:attr:`directory_file` as found: as given if absolute or present in the current
+        directory, else under the repository holding this package, else as given."""
+        path = self.directory_file
+        if path.is_absolute() or path.exists():
+            return path
+        for parent in Path(__file__).resolve().parents:
+            if (parent / path).exists():
+                return parent / path
+        return path
 
     @property
     def faust_data_dir(self) -> Path:

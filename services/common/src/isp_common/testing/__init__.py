@@ -4,7 +4,9 @@
 - :func:`auth_headers` / :func:`bearer`: a signed token for an org and roles;
 - :func:`nhs_number` / :func:`fresh_nhs_number`: valid (modulus 11) NHS numbers;
 - :func:`migrated_engine` / :func:`migrated_unit_of_work`: a service's database (in-memory SQLite
-  unless told), migrated to head as in production;
+  unless told), migrated to head as in production, its partnership directory (if it keeps one)
+  seeded from :data:`TEST_DIRECTORY_FILE`;
+- :func:`organisation` / :func:`seed_directory`: a directory entry of a test's own, and putting it in;
 - :func:`outbox_events` / :func:`published_events`: the CloudEvents a unit of work queued, by
   topic and type (as JSON objects / as ``CloudEvent``);
 - :class:`FakeHttpClient`: an ``httpx.AsyncClient`` answering from a function, recording requests;
@@ -23,16 +25,18 @@ import json
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from isp_schemas.directory import Organisation
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import make_nhs_number
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .. import migrations
+from .. import directory, migrations
 from ..auth import issue_token
 from ..clock import FixedClock
 from ..db import UnitOfWork, make_engine, pending_outbox
@@ -45,6 +49,7 @@ __all__ = [
     "FixedClock",
     "InProcessBus",
     "RecordingDeadLetters",
+    "TEST_DIRECTORY_FILE",
     "auth_headers",
     "bearer",
     "fresh_nhs_number",
@@ -52,7 +57,9 @@ __all__ = [
     "migrated_unit_of_work",
     "nhs_number",
     "outbox_events",
+    "organisation",
     "published_events",
+    "seed_directory",
     "unique",
 ]
 
@@ -99,12 +106,51 @@ def fresh_nhs_number(rng: random.Random | None = None) -> str:
 # -- the database ----------------------------------------------------------------------------
 
 
+def _repository_file(relative: str) -> Path:
+    here = Path(__file__).resolve()
+    return next((p / relative for p in here.parents if (p / relative).is_file()), Path(relative))
+
+
+TEST_DIRECTORY_FILE = _repository_file("tests/directory.json")
+"""The test suite's partnership directory: the example organisations of ``deploy/directory.json``
+and the ones the tests use (``OTHER-ORG``, ``WSX-IG``, ...). Every test database that keeps a
+directory starts from it, and the test session points ``ISP_DIRECTORY_FILE`` at it."""
+
+_SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def migrated_engine(package: str, url: str = "sqlite://") -> Engine:
     """An engine on ``url`` (default: a fresh in-memory SQLite database) with ``package``'s
-    migrations (``"isp_referrals"``, ...) run to head, as the runtime does at start."""
+    migrations (``"isp_referrals"``, ...) run to head, as the runtime does at start, and its
+    directory (if it keeps one) seeded from :data:`TEST_DIRECTORY_FILE`."""
     engine = make_engine(url)
     migrations.upgrade(engine, package)
+    if directory.has_table(engine):
+        with Session(engine) as session:
+            directory.seed(session, directory.load_file(TEST_DIRECTORY_FILE), _SEEDED_AT)
+            session.commit()
     return engine
+
+
+def organisation(org_id: str | None = None, kind: str = "other", **fields: Any) -> Organisation:
+    """A directory entry for a test (``org_id`` default: a fresh one), of ``kind``; other fields
+    (``name``, ``dsl_contact``, ``out_of_hours``, ``keys``) default to something plausible."""
+    org_id = org_id or unique("T-").upper()
+    return Organisation.model_validate(
+        {"id": org_id, "kind": kind, "name": f"Test organisation {org_id}", "dsl_contact": "dsl@example.test"} | fields
+    )
+
+
+def seed_directory(where: Session | Engine, *orgs: Organisation) -> None:
+    """Put ``orgs`` in the directory (adding or replacing entries). Given an engine it commits;
+    given a session it only flushes (the test commits, e.g. its unit of work)."""
+    if isinstance(where, Session):
+        for org in orgs:
+            directory.put(where, org, _SEEDED_AT)
+        return
+    with Session(where) as session:
+        seed_directory(session, *orgs)
+        session.commit()
 
 
 def migrated_unit_of_work(package: str) -> Iterator[UnitOfWork]:

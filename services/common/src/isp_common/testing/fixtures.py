@@ -17,8 +17,16 @@ from typing import Any
 import pytest
 
 from ..launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
-from . import auth_headers, bearer, unique
+from . import TEST_DIRECTORY_FILE, auth_headers, bearer, unique
 from .e2e import KafkaProbe
+
+DIRECTORY_VARIABLE = "ISP_DIRECTORY_FILE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every runtime a test builds seeds its directory from the test directory file (unless the
+    environment names another), before any test module is even collected."""
+    os.environ.setdefault(DIRECTORY_VARIABLE, str(TEST_DIRECTORY_FILE))
 
 
 def _docker_available() -> bool:
@@ -66,6 +74,7 @@ def suite(broker_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
             "ISP_LOG_LEVEL": "INFO",
             "ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5",
             "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0",
+            DIRECTORY_VARIABLE: os.environ.get(DIRECTORY_VARIABLE, str(TEST_DIRECTORY_FILE)),
             **{
                 f"ISP_NOTIFICATIONS_{k}": v
                 for k, v in (

@@ -16,8 +16,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # the same table in every service that keeps the directory (isp_common.directory.DirectoryEntry)
+    op.create_table(
+        "directory_organisation",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("dsl_contact", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("out_of_hours", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("keys", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("directory_organisation")

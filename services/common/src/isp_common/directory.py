@@ -1,0 +1,195 @@
+"""The partnership directory (CONTRACT §9): every organisation that publishes or receives, with
+its kind, its designated safeguarding lead's contact, its out-of-hours team and its event-signing
+keys.
+
+Each service that needs it (notifications, referrals) keeps the same table,
+``directory_organisation``, in its own database, created by its own migration. It starts from
+the directory file (``ISP_DIRECTORY_FILE``, :func:`seed_at_start`, run by the runtime after
+migrations) and follows changes made over the notifications API (``PUT /v1/directory/{org}``,
+published as ``uk.isp.directory.organisation.updated.v1`` on ``isp.directory.v1``). The file only
+fills in what is missing: an entry changed over the API is never overwritten by it.
+
+Read the table only through the functions here: :func:`organisation`, :func:`kind_of`,
+:func:`kinds_of`, :func:`entries`; write it only through :func:`put` and :func:`seed`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from isp_schemas.directory import Organisation
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import JSON, Column, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from .times import as_utc
+
+if TYPE_CHECKING:
+    from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+TABLE = "directory_organisation"
+
+
+class DirectoryEntry(SQLModel, table=True):
+    """One organisation of the partnership, as this service last heard of it."""
+
+    __tablename__ = TABLE
+    id: str = Field(primary_key=True, max_length=32)
+    name: str
+    kind: str
+    dsl_contact: str
+    out_of_hours: str | None = None
+    keys: dict[str, Any] = Field(default_factory=lambda: {"keys": []}, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime
+
+
+class DirectoryFileError(RuntimeError):
+    """The directory file is missing or is not a JSON list of organisations."""
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def organisation(session: Session, org_id: str) -> Organisation | None:
+    """The directory's entry for ``org_id``, or None if the organisation is not in it."""
+    entry = session.get(DirectoryEntry, org_id)
+    return None if entry is None else as_organisation(entry)
+
+
+def kind_of(session: Session, org_id: str) -> str | None:
+    """The kind of ``org_id`` (``children_social_care``, ...); None: not in the directory."""
+    return kinds_of(session, [org_id]).get(org_id)
+
+
+def kinds_of(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
+    """The kinds of those of ``org_ids`` the directory knows (unknown ones are left out)."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return {}
+    stmt = select(DirectoryEntry.id, DirectoryEntry.kind).where(col(DirectoryEntry.id).in_(wanted))
+    return dict(session.exec(stmt).all())
+
+
+def entries(session: Session) -> list[Organisation]:
+    """Every organisation in the directory, by id."""
+    return [as_organisation(e) for e in session.exec(select(DirectoryEntry).order_by(col(DirectoryEntry.id)))]
+
+
+def as_organisation(entry: DirectoryEntry) -> Organisation:
+    return Organisation.model_validate(entry.model_dump(exclude={"updated_at"}))
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def put(session: Session, org: Organisation, now: datetime) -> DirectoryEntry:
+    """Insert or update ``org``'s entry (the caller commits)."""
+    fields = _fields(org)
+    entry = session.get(DirectoryEntry, org.id)
+    if entry is None:
+        entry = DirectoryEntry(**fields, updated_at=as_utc(now))
+    else:
+        for name, value in fields.items():
+            setattr(entry, name, value)
+        entry.updated_at = as_utc(now)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def seed(session: Session, orgs: Iterable[Organisation], now: datetime) -> int:
+    """Insert those of ``orgs`` the directory lacks, leaving existing entries as they are (an
+    entry changed over the API is never overwritten by the file). Safe when several replicas
+    seed the same database at once: an id inserted meanwhile by another is skipped. Returns how
+    many were added; the caller commits."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    added = 0
+    for org in orgs:
+        row = {**_fields(org), "updated_at": as_utc(now)}
+        if dialect in ("sqlite", "postgresql"):
+            insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+            stmt = insert(DirectoryEntry).values(row).on_conflict_do_nothing(index_elements=["id"])
+            added += connection.execute(stmt).rowcount
+        elif session.get(DirectoryEntry, org.id) is None:  # other databases: check, then insert
+            session.add(DirectoryEntry(**row))
+            added += 1
+    session.flush()
+    return added
+
+
+def _fields(org: Organisation) -> dict[str, Any]:
+    return org.model_dump(mode="json", include={"id", "name", "kind", "dsl_contact", "out_of_hours", "keys"})
+
+
+# -- the directory file ----------------------------------------------------------------------
+
+_FILE = TypeAdapter(list[Organisation])
+
+
+def load_file(path: Path) -> list[Organisation]:
+    """The organisations of a directory file: a JSON list of :class:`Organisation` objects, each
+    id at most once. Raises :class:`DirectoryFileError` saying what is wrong."""
+    try:
+        orgs = _FILE.validate_json(path.read_bytes())
+    except OSError as exc:
+        raise DirectoryFileError(f"cannot read the directory file {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        where = ", ".join(".".join(str(p) for p in e["loc"]) or "(file)" for e in exc.errors()[:5])
+        raise DirectoryFileError(f"the directory file {path} is not a list of organisations (at {where})") from None
+    seen: set[str] = set()
+    for org in orgs:
+        if org.id in seen:
+            raise DirectoryFileError(f"the directory file {path} lists {org.id} more than once")
+        seen.add(org.id)
+    return orgs
+
+
+def has_table(engine: Engine) -> bool:
+    """Whether this service's database keeps the directory (its migrations created the table)."""
+    return inspect(engine).has_table(TABLE)
+
+
+def seed_at_start(engine: Engine, settings: ServiceSettings, now: datetime) -> int:
+    """The start-up hook (run by the runtime after migrations): seed the directory from
+    ``settings.directory_file`` if this service keeps it. A missing file is a warning in the
+    embedded default and an error in production. Returns how many entries were added."""
+    if not has_table(engine):
+        return 0
+    path = settings.resolved_directory_file
+    if not path.is_file():
+        if settings.environment == "production":
+            raise DirectoryFileError(f"no directory file at {path} (set ISP_DIRECTORY_FILE)")
+        log.warning("no directory file at %s: the directory starts empty (set ISP_DIRECTORY_FILE)", path)
+        return 0
+    orgs = load_file(path)
+    with Session(engine) as session:
+        added = seed(session, orgs, now)
+        session.commit()
+    if added:
+        log.info("directory: %d of %d organisations added from %s", added, len(orgs), path)
+    return added
+
+
+__all__ = [
+    "DirectoryEntry",
+    "DirectoryFileError",
+    "as_organisation",
+    "entries",
+    "has_table",
+    "kind_of",
+    "kinds_of",
+    "load_file",
+    "organisation",
+    "put",
+    "seed",
+    "seed_at_start",
+]
