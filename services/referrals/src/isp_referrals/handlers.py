@@ -21,7 +21,7 @@ from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
 
-from . import domain, intake, journal
+from . import directory_handlers, domain, intake, journal
 from .domain import DueRules
 from .tables import Appointment, Referral
 
@@ -159,4 +159,5 @@ def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str
             AppointmentAttended.event_type: appointment_attended,
             AppointmentMissed.event_type: appointment_missed,
         },
+        topics.DIRECTORY: directory_handlers.HANDLERS,
     }

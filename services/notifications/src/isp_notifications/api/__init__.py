@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import alerts, conferences, disclosure, subscriptions
+from . import alerts, conferences, directory, disclosure, subscriptions
 
-ROUTERS: tuple[APIRouter, ...] = (subscriptions.router, alerts.router, conferences.router, disclosure.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    subscriptions.router,
+    alerts.router,
+    conferences.router,
+    disclosure.router,
+    directory.router,
+)
