@@ -151,6 +151,10 @@ class ConferenceInvitationAlert(SharedAlert):
     event_type: ClassVar[str] = "uk.isp.alert.conference_invitation.v1"
     data_category: ClassVar[DataCategory | None] = "conference"
 
+    person: Person | None = Field(  # type: ignore[assignment]  # optional here: a conference may name no parent
+        default=None, description="The parent it is about; absent when the conference names no parent (v1.1)."
+    )
+
     conference_id: EntityId = Field(description="The conference id.")
     kind: ConferenceKind = Field(description="The kind of meeting.")
     scheduled_for: AwareDatetime = Field(description="When the conference is.")
@@ -204,7 +208,9 @@ class DisclosureWithheldAlert(AlertBase):
 
     event_type: ClassVar[str] = "uk.isp.alert.disclosure_withheld.v1"
 
-    person: Person = Field(description="The person the withheld share was about.")
+    person: Person | None = Field(
+        default=None, description="The person the withheld share was about (absent when it named none, v1.1)."
+    )
     withheld_type: str = Field(description="The alert type that was not sent.")
     intended_recipient: OrgId = Field(description="The organisation it would have gone to.")
     reason: str = Field(description="Why no lawful basis held.")
@@ -222,6 +228,22 @@ class DisclosureWithheldAlert(AlertBase):
     consent_refused_on: date | None = Field(
         default=None, description="The date of the person's latest recorded refusal of consent, if any (v1.1)."
     )
+
+
+class RecipientUnknownAlert(AlertBase):
+    """A share the law would allow found no one to go to: no children's social care organisation is
+    known to work with the person's children. To the sender's DSL, for their judgement (v1.1).
+
+    It stays open until ``deadline``: a fact that names such an organisation before then sends it.
+    """
+
+    event_type: ClassVar[str] = "uk.isp.alert.recipient_unknown.v1"
+
+    person: Person = Field(description="The person it is about.")
+    withheld_type: str = Field(description="The alert type that found no recipient.")
+    reason: str = Field(description="Why no recipient was found.")
+    source_event_id: str | None = Field(default=None, description="The event that prompted it.")
+    withheld_alert_id: EntityId | None = Field(default=None, description="The id of the open share (for release).")
 
 
 class DisclosureReleasedAlert(AlertBase):
@@ -370,6 +392,7 @@ SHARED_ALERTS: tuple[type[SharedAlert], ...] = (
 EVENTS: tuple[type[AlertBase], ...] = (
     *SHARED_ALERTS,
     DisclosureWithheldAlert,
+    RecipientUnknownAlert,
     DisclosureReleasedAlert,
     JudgementReleaseAlert,
     ConferenceCancelledAlert,

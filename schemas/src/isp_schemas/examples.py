@@ -275,6 +275,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "deadline": "2025-11-04T10:00:00+00:00",
         "consent_refused_on": "2025-11-02",
     },
+    "uk.isp.alert.recipient_unknown.v1": {
+        **_ALERT,
+        "alert_id": "alert-8",
+        "withheld_type": "uk.isp.alert.treatment_disengaged.v1",
+        "reason": "no children's social care organisation is known to work with the person's children",
+        "source_event_id": "evt-1",
+        "withheld_alert_id": "alert-9",
+        "deadline": "2025-11-04T10:00:00+00:00",
+    },
     "uk.isp.alert.disclosure_released.v1": {
         **_ALERT,
         "alert_id": "alert-6",
