@@ -1,7 +1,8 @@
 """What the deadline timer does on each tick (every ``deadline_check_interval`` seconds):
-escalate alerts that missed their deadline and endpoints that keep failing
-(:mod:`.delivery.escalation`), and flag written conference reports not received by
-``report_due``. Each takes a unit of work and ``now``."""
+close withheld shares no longer open to a new decision (:mod:`.redecision`), escalate alerts
+that missed their deadline and endpoints that keep failing (:mod:`.delivery.escalation`), and
+flag written conference reports not received by ``report_due``. Each takes a unit of work and
+``now``."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from sqlmodel import col, select
 from .delivery.escalation import escalate_failing_endpoints, escalate_missed_deadlines
 from .disclosure import queue_operational
 from .domain.conferences import report_expected
+from .redecision import close_expired
 from .tables import ConferenceRecord, InvitationRecord
 
 
 def check_deadlines(uow: UnitOfWork, now: datetime, endpoint_failure_escalation: float) -> None:
+    close_expired(uow, now)
     escalate_missed_deadlines(uow, now)
     escalate_failing_endpoints(uow, now, endpoint_failure_escalation)
     flag_overdue_reports(uow, now)

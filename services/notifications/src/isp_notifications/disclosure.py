@@ -17,22 +17,26 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from isp_common import telemetry
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_schemas import topics
-from isp_schemas.alerts import AlertBase, DisclosureWithheldAlert
-from isp_schemas.audit import DisclosureRecorded
+from isp_schemas.alerts import AlertBase, DisclosureReleasedAlert, DisclosureWithheldAlert, JudgementReleaseAlert
+from isp_schemas.audit import DisclosureRecorded, disclosure_record_id
 from isp_schemas.envelope import CloudEvent
 from sqlmodel import col, select
 
 from . import facts
 from .domain import policy
 from .domain.shares import BuildData, Share, alert_id_for, audit_event_id, delivery_id_for, withheld_alert_id
-from .tables import AlertRecord, Delivery, InformingStatement, Subscription
+from .tables import AlertRecord, Delivery, InformingStatement, SourceEvent, Subscription, WithheldShare
 
 log = logging.getLogger(__name__)
 NOT_YET_TOLD = "not yet told"
@@ -75,35 +79,97 @@ class Audited:
         )
 
 
-def decide(uow: UnitOfWork, share: Share, now: datetime) -> policy.Decision:
+def request_for(uow: UnitOfWork, share: Share, now: datetime) -> tuple[policy.Request, list[dict[str, Any]]]:
+    """The policy's question about ``share`` decided ``now``, with the children the facts link."""
     children = facts.linked_children(uow.session, share.nhs_number) + list(share.children)
-    known = facts.facts_about(
-        uow.session, share.nhs_number, children, emergency=share.emergency, register_match=share.register_match
-    )
+    parents = [share.nhs_number] if share.nhs_number else []
+    at = min(share.occurred_at or now, now)  # a causing event from the future is judged now
     request = policy.Request(
         recipient=share.recipient,
         purpose=share.purpose,
         required=share.required,
         optional=share.optional,
-        at=now,
+        at=at,
+        decided_at=now,
         person=share.nhs_number,
-        children=[policy.ChildRef.of(c) for c in children],
+        children=[policy.ChildRef.of(c, parents) for c in children],
+        conference_kind=share.conference_kind,
+    )
+    return request, children
+
+
+def decide(uow: UnitOfWork, share: Share, now: datetime) -> policy.Decision:
+    request, children = request_for(uow, share, now)
+    known = facts.facts_about(
+        uow.session,
+        share.nhs_number,
+        children,
+        recipient=share.recipient,
+        at=request.at,
+        register_match=share.register_match,
     )
     return policy.decide(request, known)
 
 
-def share_alert(uow: UnitOfWork, share: Share, build: BuildData, now: datetime) -> policy.Decision:
-    """Decide and queue, with the audit record, in the caller's unit of work."""
+@dataclass(frozen=True)
+class Judgement:
+    """A designated safeguarding lead's release of a withheld share on professional judgement."""
+
+    by: str
+    reason: str
+    service_user_informed: bool
+    not_informed_reason: str | None
+    partnership_ig_org: str
+
+
+_judgements: ContextVar[Mapping[str, Judgement] | None] = ContextVar("isp_judgements", default=None)
+
+
+@contextmanager
+def releasing(alert_id: str, judgement: Judgement) -> Iterator[None]:
+    """Within the block, the share ``alert_id`` is released on ``judgement`` when it is decided."""
+    token = _judgements.set({alert_id: judgement})
+    try:
+        yield
+    finally:
+        _judgements.reset(token)
+
+
+def share_alert(
+    uow: UnitOfWork, share: Share, build: BuildData, now: datetime, *, judgement: Judgement | None = None
+) -> policy.Decision:
+    """Decide and queue, with the audit record, in the caller's unit of work.
+
+    A share decided before is decided again only while it is withheld and open (a new fact
+    arrived, or its DSL releases it): if a basis now holds it is sent, audited ``shared`` with
+    ``supersedes`` naming the withheld record, and the sender's DSL is told. A share still
+    withheld is not audited again.
+    """
     if uow.session.get(AlertRecord, share.alert_id) is not None:
         return policy.Decision(True, reason="already queued")
-    decision = decide(uow, share, now)
-    if decision.shared:
-        _queue_shared(uow, share, decision, build, now)
+    withheld = uow.session.get(WithheldShare, share.alert_id)
+    if withheld is not None and withheld.state != "open":
+        return policy.Decision(False, reason=withheld.reason)
+    judgement = judgement or (_judgements.get() or {}).get(share.alert_id)
+    if judgement is not None:
+        if withheld is None:
+            return policy.Decision(False, reason="only a withheld share can be released")
+        request, _children = request_for(uow, share, now)
+        decision = policy.release(request, judgement.by, judgement.reason)
     else:
-        withhold(uow, Audited.of_share(share), share.person, [*share.required, *share.optional], decision.reason, now)
+        decision = decide(uow, share, now)
+    if decision.shared:
+        supersedes = disclosure_record_id(share.alert_id, share.recipient, "withheld") if withheld else None
+        _queue_shared(uow, share, decision, build, now, supersedes=supersedes, judgement=judgement)
+        if withheld is not None:
+            _released(uow, withheld, share, decision, now, judgement)
+    elif withheld is None:
+        _withhold_share(uow, share, decision, now)
+    else:
+        return decision  # still withheld: decided again, nothing new to record
     log.info(
         "disclosure %s: alert %s type %s from %s to %s",
-        "shared" if decision.shared else "withheld",
+        ("released" if withheld else "shared") if decision.shared else "withheld",
         share.alert_id,
         share.alert_type,
         share.sender,
@@ -112,7 +178,16 @@ def share_alert(uow: UnitOfWork, share: Share, build: BuildData, now: datetime) 
     return decision
 
 
-def _queue_shared(uow: UnitOfWork, share: Share, decision: policy.Decision, build: BuildData, now: datetime) -> None:
+def _queue_shared(
+    uow: UnitOfWork,
+    share: Share,
+    decision: policy.Decision,
+    build: BuildData,
+    now: datetime,
+    *,
+    supersedes: str | None = None,
+    judgement: Judgement | None = None,
+) -> None:
     """The alert with only the categories its basis covers, and the ``shared`` record, together."""
     assert decision.basis is not None  # a share always has its lawful basis
     data = build(share.alert_id, decision.basis, decision.categories)
@@ -127,7 +202,12 @@ def _queue_shared(uow: UnitOfWork, share: Share, decision: policy.Decision, buil
     record.nhs_number = share.nhs_number
     record.audited = True
     record.source_event_id = share.source_event_id
-    informed = informing(uow, share.sender, share.nhs_number) if decision.statutory else (None, None)
+    informed: tuple[bool | None, str | None] = (None, None)
+    if judgement is not None:
+        informed = (judgement.service_user_informed, judgement.not_informed_reason)
+    elif decision.statutory:
+        informed = informing(uow, share.sender, share.nhs_number)
+    record.service_user_informed, record.not_informed_reason = informed
     publish_record(
         uow,
         Audited.of_share(share),
@@ -138,7 +218,105 @@ def _queue_shared(uow: UnitOfWork, share: Share, decision: policy.Decision, buil
         informed=informed,
         channel="kafka",
         at=now,
+        supersedes=supersedes,
     )
+
+
+WITHHELD_OPEN_FOR = timedelta(hours=24)
+"""How long a withheld share with no deadline of its own stays open to a new decision."""
+
+
+def _withhold_share(uow: UnitOfWork, share: Share, decision: policy.Decision, now: datetime) -> None:
+    """Audit the withholding, keep the share open to a new decision, and tell the sender's DSL."""
+    reason = decision.reason or "no lawful basis"
+    categories = [*share.required, *share.optional]
+    open_until = share.deadline.astimezone(UTC) if share.deadline else now + WITHHELD_OPEN_FOR
+    uow.session.add(
+        WithheldShare(
+            alert_id=share.alert_id,
+            alert_type=share.alert_type,
+            sender=share.sender,
+            recipient=share.recipient,
+            nhs_number=share.nhs_number,
+            source_event_id=share.source_event_id,
+            purpose=share.purpose,
+            categories=categories,
+            reason=reason,
+            withheld_at=now,
+            deadline=share.deadline.astimezone(UTC) if share.deadline else None,
+            open_until=max(open_until, now),
+        )
+    )
+    if share.source_event is not None:
+        keep_source_event(uow, share.source_event, open_until)
+    about = Audited.of_share(share)
+    publish_record(
+        uow, about, "withheld", children=[], categories=categories, basis=None, channel="kafka", at=now, reason=reason
+    )
+    tell_sender_withheld(
+        uow, about, share.person, reason, now, deadline=share.deadline, refused_on=decision.consent_refused_on
+    )
+
+
+def keep_source_event(uow: UnitOfWork, event: CloudEvent, until: datetime) -> None:
+    """Keep the causing event while a share it led to is open, so it can be decided again."""
+    row = uow.session.get(SourceEvent, event.id)
+    if row is None:
+        row = SourceEvent(
+            id=event.id, type=event.type, event=event.model_dump(mode="json", exclude_none=True), kept_until=until
+        )
+    row.kept_until = max(as_utc(row.kept_until) or until, until)
+    uow.session.add(row)
+
+
+def _released(
+    uow: UnitOfWork,
+    withheld: WithheldShare,
+    share: Share,
+    decision: policy.Decision,
+    now: datetime,
+    judgement: Judgement | None,
+) -> None:
+    """A withheld share went after all: close it, stand down its notice, tell the sender's DSL
+    (and, on professional judgement, the partnership's IG organisation)."""
+    assert decision.basis is not None
+    withheld.state, withheld.released_at, withheld.released_basis = "released", now, decision.basis
+    uow.session.add(withheld)
+    notice = uow.session.get(AlertRecord, withheld_alert_id(share.alert_id))
+    if notice is not None:
+        notice.escalated = True  # nothing left to escalate: the alert it stood for has gone
+        uow.session.add(notice)
+    released = DisclosureReleasedAlert(
+        alert_id="pending",
+        sender_org=share.sender,
+        person=share.person,
+        lawful_basis=decision.basis,
+        withheld_alert_id=share.alert_id,
+        intended_recipient=share.recipient,
+        withheld_type=share.alert_type,
+    )
+    queue_operational(
+        uow, released, sender=share.sender, recipient=share.sender, source_event_id=share.alert_id, now=now
+    )
+    if judgement is not None:
+        told = JudgementReleaseAlert(
+            alert_id="pending",
+            sender_org=share.sender,
+            withheld_alert_id=share.alert_id,
+            discloser=share.sender,
+            intended_recipient=share.recipient,
+            by=judgement.by,
+            reason=judgement.reason,
+            withheld_type=share.alert_type,
+        )
+        queue_operational(
+            uow,
+            told,
+            sender=share.sender,
+            recipient=judgement.partnership_ig_org,
+            source_event_id=share.alert_id,
+            now=now,
+        )
 
 
 def withhold(
@@ -158,11 +336,17 @@ def withhold(
 
 
 def tell_sender_withheld(
-    uow: UnitOfWork, about: Audited, person: dict[str, Any] | None, reason: str, now: datetime
+    uow: UnitOfWork,
+    about: Audited,
+    person: dict[str, Any] | None,
+    reason: str,
+    now: datetime,
+    *,
+    deadline: datetime | None = None,
+    refused_on: date | None = None,
 ) -> None:
-    if person is None:  # only a register match carries no person, and it always has a ground
-        log.warning("withheld alert %s has no person: sender not alerted", about.alert_id)
-        return
+    """The ``disclosure_withheld`` notice to the sender's DSL, carrying the withheld alert's
+    deadline (it escalates like the alert it stands for) and any refusal of consent."""
     withheld_id = withheld_alert_id(about.alert_id)
     if uow.session.get(AlertRecord, withheld_id) is not None:
         return
@@ -175,8 +359,10 @@ def tell_sender_withheld(
         reason=reason,
         source_event_id=about.source_event_id,
         withheld_alert_id=about.alert_id,
+        deadline=deadline,
+        consent_refused_on=refused_on,
     )
-    queue_alert(uow, withheld_id, data.event_type, about.discloser, about.discloser, data, None, now)
+    queue_alert(uow, withheld_id, data.event_type, about.discloser, about.discloser, data, deadline, now)
 
 
 def informing(uow: UnitOfWork, sender: str, nhs_number: str | None) -> tuple[bool, str | None]:
@@ -277,6 +463,7 @@ def publish_record(
     at: datetime,
     informed: tuple[bool | None, str | None] = (None, None),
     reason: str | None = None,
+    supersedes: str | None = None,
 ) -> None:
     """Queue the audit record of ``decision`` about the alert (``shared``, ``withheld``, ``received``)."""
     record = DisclosureRecorded(
@@ -297,6 +484,7 @@ def publish_record(
         trace_id=telemetry.current_trace_id(),
         shared_at=at,
         reason=reason,
+        supersedes=supersedes,
     )
     event = CloudEvent.create(
         type=DisclosureRecorded.event_type,

@@ -1,32 +1,83 @@
 """The facts disclosure decisions rest on, kept from the events this service consumes.
 
-Consents (``isp.consent.v1``); section 47 enquiries and plans with the children and parents
-they name (``isp.socialcare.v1``); referrals, which say who works with a family and which
-are emergencies (``isp.referrals.v1``). The handlers record them here; :func:`facts_about`
-reads them back as :class:`~isp_notifications.domain.policy.Facts` for one decision.
+Consents and refusals (``isp.consent.v1``); section 47 enquiries and plans with the children and
+parents they name (``isp.socialcare.v1``); referrals, which say who works with a family and which
+are significant-harm referrals (``isp.referrals.v1``). The handlers record them here;
+:func:`facts_about` reads them back as :class:`~isp_notifications.domain.policy.Facts` for one
+decision, with the recipient's kind from the partnership directory.
+
+**Out of order.** A closing, withdrawing or amending event that arrives before the fact it
+changes is kept (:class:`~isp_notifications.tables.PendingFact`) and applied, in the order the
+changes happened, as soon as that fact arrives: an out-of-order pair never leaves a ground or a
+consent open.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from typing import Any
 
+from isp_common import directory
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
-from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
+from isp_schemas.consent import ConsentGiven, ConsentRefused, ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.referrals import ReferralCancelled, ReferralClosed, ReferralDeclined, ReferralRequested
+from isp_schemas.referrals import (
+    ReferralAmended,
+    ReferralCancelled,
+    ReferralClosed,
+    ReferralDeclined,
+    ReferralRequested,
+)
+from isp_schemas.registry import model_for
 from isp_schemas.socialcare import EnquiryClosed, EnquiryOpened, PlanEnded, PlanStarted
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from .domain import policy
 from .domain.consents import withdrawal_time
-from .tables import ConsentRecord, EnquiryRecord, FactPerson, PlanRecord, ReferralRecord
+from .tables import (
+    ConsentRecord,
+    EnquiryRecord,
+    FactPerson,
+    PendingFact,
+    PlanRecord,
+    ReferralRecord,
+    RefusalRecord,
+)
 
 Child = dict[str, Any]
+ReferralEnd = ReferralClosed | ReferralCancelled | ReferralDeclined
 
-# -- keeping the facts ----------------------------------------------------------------------
+# -- changes that arrive before their fact ----------------------------------------------------
+
+
+def _keep_pending(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, data: BaseModel, at: datetime) -> None:
+    uow.session.merge(
+        PendingFact(
+            kind=kind,
+            fact_id=fact_id,
+            event_id=event.id,
+            event_type=event.type,
+            data=data.model_dump(mode="json"),
+            at=at,
+            received_at=event.time,
+        )
+    )
+
+
+def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
+    """Apply, oldest first, what arrived for this fact before it did, then forget it."""
+    rows = uow.session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)).all()
+    for row in sorted(rows, key=lambda r: (as_utc(r.at), r.event_id)):
+        data = model_for(row.event_type).model_validate(row.data)
+        _APPLY[row.event_type](uow, data, as_utc(row.at))
+        uow.session.delete(row)
+
+
+# -- consents and refusals --------------------------------------------------------------------
 
 
 def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
@@ -45,35 +96,93 @@ def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
     row.given_on = data.given_on
     row.expires_on = data.expires_on
     uow.session.add(row)
+    uow.session.flush()
+    _apply_pending(uow, "consent", data.consent_id)
 
 
 def record_withdrawal(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn) -> ConsentRecord | None:
-    """Keep the earliest time the consent was withdrawn at; None when the consent is unknown."""
+    """Keep the earliest time the consent was withdrawn at; None when the consent is not known yet
+    (the withdrawal is then kept and applied when the consent arrives)."""
+    at = withdrawal_time(event, data)
     row = uow.session.get(ConsentRecord, data.consent_id)
     if row is None:
+        _keep_pending(uow, "consent", data.consent_id, event, data, at)
         return None
-    at = withdrawal_time(event, data)
+    _withdraw(uow, data, at)
+    return row
+
+
+def _withdraw(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
+    assert isinstance(data, ConsentWithdrawn)
+    row = uow.session.get(ConsentRecord, data.consent_id)
+    if row is None:
+        return
     current = as_utc(row.withdrawn_at)
     if current is None or at < current:
         row.withdrawn_at = at
     uow.session.add(row)
-    return row
 
 
-def _child_keys(child: Child) -> list[str]:
+def record_refusal(uow: UnitOfWork, event: CloudEvent, data: ConsentRefused) -> None:
+    uow.session.merge(
+        RefusalRecord(
+            id=event.id,
+            nhs_number=data.person.nhs_number,
+            recorded_by=data.recorded_by,
+            consent_id=data.consent_id,
+            recipients=list(data.recipients or []),
+            refused_on=data.refused_on,
+        )
+    )
+
+
+# -- who is linked to whom ----------------------------------------------------------------------
+
+
+def child_keys(child: Child, parents: Iterable[str] = ()) -> list[str]:
+    """Lookup keys of a child: its identifiers, and for a child with an expected due date that
+    date with each parent (an unborn child is known by its due date and a parent)."""
     keys = []
     if child.get("nhs_number"):
         keys.append(f"nhs:{child['nhs_number']}")
     if child.get("local_id"):
         keys.append(f"local:{child['local_id']}")
+    if child.get("expected_due_date"):
+        keys.extend(f"edd:{child['expected_due_date']}:{parent}" for parent in parents)
     return keys
 
 
-def _link(uow: UnitOfWork, kind: str, fact_id: str, child: Child, parents: list[str]) -> None:
-    for key in _child_keys(child):
-        uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=key, role="child"))
+def _link(uow: UnitOfWork, kind: str, fact_id: str, children: Iterable[Child], parents: list[str]) -> None:
+    for child in children:
+        for key in child_keys(child, parents):
+            uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=key, role="child"))
     for nhs in parents:
         uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=f"nhs:{nhs}", role="parent"))
+
+
+def people_linked(session: Session, nhs_numbers: Iterable[str], children: Iterable[Child]) -> set[str]:
+    """The people whose shares a new fact naming these parents and children may change: the
+    parents, and every parent the facts link to one of the children."""
+    people = set(nhs_numbers)
+    keys = [key for child in children for key in child_keys(child, people)]
+    if keys:
+        facts = {
+            (link.kind, link.fact_id)
+            for link in session.exec(
+                select(FactPerson).where(col(FactPerson.key).in_(keys), FactPerson.role == "child")
+            )
+        }
+        for kind, fact_id in facts:
+            for link in session.exec(
+                select(FactPerson).where(
+                    FactPerson.kind == kind, FactPerson.fact_id == fact_id, FactPerson.role == "parent"
+                )
+            ):
+                people.add(link.key.removeprefix("nhs:"))
+    return people
+
+
+# -- enquiries and plans ----------------------------------------------------------------------
 
 
 def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
@@ -84,10 +193,20 @@ def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
     )
     row.child, row.parents, row.opened_on = child, parents, data.opened_on
     uow.session.add(row)
-    _link(uow, "enquiry", data.enquiry_id, child, parents)
+    _link(uow, "enquiry", data.enquiry_id, [child], parents)
+    uow.session.flush()
+    _apply_pending(uow, "enquiry", data.enquiry_id)
 
 
-def close_enquiry(uow: UnitOfWork, data: EnquiryClosed) -> None:
+def close_enquiry(uow: UnitOfWork, event: CloudEvent, data: EnquiryClosed) -> None:
+    if uow.session.get(EnquiryRecord, data.enquiry_id) is None:
+        _keep_pending(uow, "enquiry", data.enquiry_id, event, data, event.time)
+    else:
+        _close_enquiry(uow, data, event.time)
+
+
+def _close_enquiry(uow: UnitOfWork, data: BaseModel, _at: datetime) -> None:
+    assert isinstance(data, EnquiryClosed)
     row = uow.session.get(EnquiryRecord, data.enquiry_id)
     if row is not None:
         row.closed_on = data.closed_on
@@ -107,17 +226,30 @@ def record_plan(uow: UnitOfWork, org: str, data: PlanStarted) -> None:
     )
     row.kind, row.child, row.parents, row.started_on = data.kind, child, parents, data.started_on
     uow.session.add(row)
-    _link(uow, "plan", data.plan_id, child, parents)
+    _link(uow, "plan", data.plan_id, [child], parents)
+    uow.session.flush()
+    _apply_pending(uow, "plan", data.plan_id)
 
 
-def end_plan(uow: UnitOfWork, data: PlanEnded) -> None:
+def end_plan(uow: UnitOfWork, event: CloudEvent, data: PlanEnded) -> None:
+    if uow.session.get(PlanRecord, data.plan_id) is None:
+        _keep_pending(uow, "plan", data.plan_id, event, data, event.time)
+    else:
+        _end_plan(uow, data, event.time)
+
+
+def _end_plan(uow: UnitOfWork, data: BaseModel, _at: datetime) -> None:
+    assert isinstance(data, PlanEnded)
     row = uow.session.get(PlanRecord, data.plan_id)
     if row is not None:
         row.ended_on = data.ended_on
         uow.session.add(row)
 
 
-def record_referral(uow: UnitOfWork, data: ReferralRequested) -> None:
+# -- referrals --------------------------------------------------------------------------------
+
+
+def record_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested) -> None:
     row = uow.session.get(ReferralRecord, data.referral_id) or ReferralRecord(
         id=data.referral_id,
         direction=data.direction,
@@ -129,14 +261,62 @@ def record_referral(uow: UnitOfWork, data: ReferralRequested) -> None:
     row.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
     row.threshold = data.threshold
     row.emergency = data.threshold == "emergency"
+    row.made_at = as_utc(row.made_at) or event.time.astimezone(UTC)
+    uow.session.add(row)
+    _link(uow, "referral", data.referral_id, row.children, [row.nhs_number])
+    uow.session.flush()
+    _apply_pending(uow, "referral", data.referral_id)
+
+
+def amend_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended) -> None:
+    """An amendment updates the facts decisions rest on (threshold, children)."""
+    if uow.session.get(ReferralRecord, data.referral_id) is None:
+        _keep_pending(uow, "referral", data.referral_id, event, data, data.at)
+    else:
+        _amend(uow, data, data.at)
+
+
+def _amend(uow: UnitOfWork, data: BaseModel, _at: datetime) -> None:
+    assert isinstance(data, ReferralAmended)
+    row = uow.session.get(ReferralRecord, data.referral_id)
+    if row is None:
+        return
+    if data.threshold is not None:
+        row.threshold = data.threshold
+        row.emergency = data.threshold == "emergency"
+    if data.children is not None:
+        row.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
+        _link(uow, "referral", data.referral_id, row.children, [row.nhs_number])
     uow.session.add(row)
 
 
-def end_referral(uow: UnitOfWork, data: ReferralClosed | ReferralCancelled | ReferralDeclined) -> None:
+def end_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralEnd) -> None:
+    if uow.session.get(ReferralRecord, data.referral_id) is None:
+        _keep_pending(uow, "referral", data.referral_id, event, data, data.at)
+    else:
+        _end_referral(uow, data, data.at)
+
+
+def _end_referral(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
+    assert isinstance(data, ReferralClosed | ReferralCancelled | ReferralDeclined)
     row = uow.session.get(ReferralRecord, data.referral_id)
-    if row is not None:
-        row.closed = True
-        uow.session.add(row)
+    if row is None:
+        return
+    row.closed = True
+    ended = as_utc(row.ended_at)
+    row.ended_at = at if ended is None or at < ended else ended
+    uow.session.add(row)
+
+
+_APPLY: dict[str, Callable[[UnitOfWork, BaseModel, datetime], None]] = {
+    ConsentWithdrawn.event_type: _withdraw,
+    EnquiryClosed.event_type: _close_enquiry,
+    PlanEnded.event_type: _end_plan,
+    ReferralAmended.event_type: _amend,
+    ReferralClosed.event_type: _end_referral,
+    ReferralCancelled.event_type: _end_referral,
+    ReferralDeclined.event_type: _end_referral,
+}
 
 
 # -- reading them back ----------------------------------------------------------------------
@@ -160,6 +340,28 @@ def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent
     ]
 
 
+def refusals_of(session: Session, nhs_number: str | None) -> list[policy.Refusal]:
+    if not nhs_number:
+        return []
+    rows = session.exec(select(RefusalRecord).where(RefusalRecord.nhs_number == nhs_number))
+    return [policy.Refusal(r.refused_on, tuple(r.recipients)) for r in rows]
+
+
+def referrals_of(session: Session, nhs_number: str | None, at: datetime) -> list[policy.Referral]:
+    """The person's referrals, each ended only if it ended at or before ``at``."""
+    if not nhs_number:
+        return []
+    rows = session.exec(select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number))
+    found = []
+    for r in rows:
+        made_at, ended_at = as_utc(r.made_at), as_utc(r.ended_at)
+        if made_at is None:
+            continue
+        ended = r.closed and (ended_at is None or ended_at <= at)
+        found.append(policy.Referral(r.id, r.direction, r.to_org, r.threshold, made_at, ended))
+    return found
+
+
 def linked_children(session: Session, nhs_number: str | None) -> list[Child]:
     """Children the facts link to the person: named on referrals about them, or on enquiries
     and plans that name them as a parent."""
@@ -170,14 +372,14 @@ def linked_children(session: Session, nhs_number: str | None) -> list[Child]:
         children.extend(r.children)
     for fact in _facts_naming(session, [f"nhs:{nhs_number}"]):
         children.append(fact.child)
-    return _unique_children(children)
+    return _unique_children(children, [nhs_number])
 
 
-def _unique_children(children: list[Child]) -> list[Child]:
+def _unique_children(children: list[Child], parents: list[str]) -> list[Child]:
     seen: list[policy.ChildRef] = []
     unique = []
     for child in children:
-        ref = policy.ChildRef.of(child)
+        ref = policy.ChildRef.of(child, parents)
         if any(ref.same_child(s) or ref == s for s in seen):
             continue
         seen.append(ref)
@@ -188,7 +390,9 @@ def _unique_children(children: list[Child]) -> list[Child]:
 def _facts_naming(session: Session, keys: list[str]) -> list[EnquiryRecord | PlanRecord]:
     if not keys:
         return []
-    links = session.exec(select(FactPerson).where(col(FactPerson.key).in_(keys))).all()
+    links = session.exec(
+        select(FactPerson).where(col(FactPerson.key).in_(keys), col(FactPerson.kind).in_(("enquiry", "plan")))
+    ).all()
     found: list[EnquiryRecord | PlanRecord] = []
     for kind, fact_id in sorted({(link.kind, link.fact_id) for link in links}):
         row = session.get(EnquiryRecord, fact_id) if kind == "enquiry" else session.get(PlanRecord, fact_id)
@@ -197,45 +401,48 @@ def _facts_naming(session: Session, keys: list[str]) -> list[EnquiryRecord | Pla
     return found
 
 
+def _person_keys(nhs_number: str | None, children: list[Child]) -> list[str]:
+    parents = [nhs_number] if nhs_number else []
+    keys = [f"nhs:{nhs_number}"] if nhs_number else []
+    for child in children:
+        keys.extend(child_keys(child, parents))
+    return keys
+
+
 def facts_about(
     session: Session,
     nhs_number: str | None,
     children: list[Child],
     *,
-    emergency: bool = False,
+    recipient: str,
+    at: datetime,
     register_match: bool = False,
 ) -> policy.Facts:
-    keys = [f"nhs:{nhs_number}"] if nhs_number else []
-    for child in children:
-        keys.extend(_child_keys(child))
+    """Everything known about the person and their children that a decision at ``at`` rests on."""
     enquiries, plans = [], []
-    for row in _facts_naming(session, keys):
-        ref = policy.ChildRef.of(row.child)
+    for row in _facts_naming(session, _person_keys(nhs_number, children)):
+        ref = policy.ChildRef.of(row.child, row.parents)
         if isinstance(row, EnquiryRecord):
             enquiries.append(policy.Enquiry(row.id, ref, frozenset(row.parents), row.opened_on, row.closed_on))
         else:
             plans.append(policy.Plan(row.id, row.kind, ref, frozenset(row.parents), row.started_on, row.ended_on))
-    if nhs_number and not emergency:
-        open_emergency = session.exec(
-            select(ReferralRecord).where(
-                ReferralRecord.nhs_number == nhs_number,
-                col(ReferralRecord.emergency),
-                col(ReferralRecord.closed).is_(False),
-            )
-        ).first()
-        emergency = open_emergency is not None
     return policy.Facts(
         consents=consents_of(session, nhs_number),
         enquiries=enquiries,
         plans=plans,
-        emergency=emergency,
+        referrals=referrals_of(session, nhs_number, at),
+        refusals=refusals_of(session, nhs_number),
+        kinds=directory.kinds_of(session, [recipient]),
         register_match=register_match,
     )
 
 
 def social_care_working_with(session: Session, nhs_number: str, today: date) -> dict[str, list[Child]]:
-    """Each social-care organisation working with the person's children, with the children it
-    knows of: from open referrals (the social-care end), open enquiries and active plans."""
+    """Each children's social care organisation working with the person's children, with the
+    children it knows of: from open referrals (the social-care end), and open enquiries and active
+    plans that name the person or one of their children (a plan naming only the other parent
+    counts). Only organisations of kind ``children_social_care`` in the directory count: a
+    referral does not make its sender "the social care organisation working with" anyone."""
     by_org: dict[str, list[Child]] = defaultdict(list)
     referrals = session.exec(
         select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number, col(ReferralRecord.closed).is_(False))
@@ -243,10 +450,16 @@ def social_care_working_with(session: Session, nhs_number: str, today: date) -> 
     for r in referrals:
         org = r.from_org if r.direction == "to_treatment" else r.to_org
         by_org[org].extend(r.children)
-    for row in _facts_naming(session, [f"nhs:{nhs_number}"]):
+    children = linked_children(session, nhs_number)
+    for row in _facts_naming(session, _person_keys(nhs_number, children)):
         start, end = (
             (row.opened_on, row.closed_on) if isinstance(row, EnquiryRecord) else (row.started_on, row.ended_on)
         )
         if start <= today and (end is None or today < end):
             by_org[row.org].append(row.child)
-    return {org: _unique_children(children) for org, children in by_org.items()}
+    kinds = directory.kinds_of(session, by_org)
+    return {
+        org: _unique_children(found, [nhs_number])
+        for org, found in by_org.items()
+        if kinds.get(org) == policy.CHILDREN_SOCIAL_CARE
+    }

@@ -75,6 +75,8 @@ class ReferralRecord(SQLModel, table=True):
     threshold: str | None = None
     emergency: bool = False
     closed: bool = False
+    made_at: datetime | None = None  # when it was requested (the significant-harm ground lapses 30 days after)
+    ended_at: datetime | None = None  # declined, cancelled or closed at
 
 
 class ConferenceRecord(SQLModel, table=True):
@@ -116,6 +118,65 @@ class InformingStatement(SQLModel, table=True):
     recorded_by: str | None = None
 
 
+class PendingFact(SQLModel, table=True):
+    """A closing, withdrawing or amending event that arrived before the fact it changes: kept and
+    applied when that fact arrives, so an out-of-order pair never leaves a ground or a consent open."""
+
+    __tablename__ = "notifications_pending_fact"
+    kind: str = Field(primary_key=True)  # consent | enquiry | plan | referral
+    fact_id: str = Field(primary_key=True)
+    event_id: str = Field(primary_key=True)
+    event_type: str
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    at: datetime
+    received_at: datetime
+
+
+class RefusalRecord(SQLModel, table=True):
+    """The person refused consent (``uk.isp.consent.refused.v1``); a later consent supersedes it."""
+
+    __tablename__ = "notifications_refusal"
+    id: str = Field(primary_key=True)  # the event id
+    nhs_number: str = Field(index=True)
+    recorded_by: str
+    consent_id: str | None = None
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    refused_on: date
+
+
+class WithheldShare(SQLModel, table=True):
+    """A share withheld for want of a lawful basis, open to a new decision until ``open_until``
+    (its alert's deadline, or 24 hours): a new fact about the person decides it again, and the
+    sender's DSL may release it on professional judgement."""
+
+    __tablename__ = "notifications_withheld_share"
+    alert_id: str = Field(primary_key=True)
+    alert_type: str
+    sender: str = Field(index=True)
+    recipient: str
+    nhs_number: str | None = Field(default=None, index=True)
+    source_event_id: str = Field(index=True)
+    purpose: str
+    categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    reason: str
+    withheld_at: datetime
+    deadline: datetime | None = None
+    open_until: datetime = Field(index=True)
+    state: str = Field(default="open", index=True)  # open | released | closed
+    released_at: datetime | None = None
+    released_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class SourceEvent(SQLModel, table=True):
+    """A causing event kept while a share it led to is open to a new decision."""
+
+    __tablename__ = "notifications_source_event"
+    id: str = Field(primary_key=True)
+    type: str
+    event: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    kept_until: datetime = Field(index=True)
+
+
 # -- alerts and delivery --------------------------------------------------------------------
 
 
@@ -143,6 +204,9 @@ class AlertRecord(SQLModel, table=True):
     audited: bool = False  # a "shared" disclosure record was published with it
     escalated: bool = False
     source_event_id: str | None = None
+    # the sender's statement about telling the service user of this share (statutory and judgement shares)
+    service_user_informed: bool | None = None
+    not_informed_reason: str | None = None
 
 
 class Subscription(SQLModel, table=True):

@@ -85,7 +85,8 @@ def consent_and_dna(runtime, scheduled_for: datetime | None = None) -> dict[str,
     """A consent covering attendance, then a missed assessment: one did_not_attend alert for CSC."""
     given = consent_given(PARENT)
     with runtime.uow() as uow:
-        consent.consent_given(uow, CloudEvent.create(type=given.event_type, source_org=PROVIDER, data=given), given)
+        event = CloudEvent.create(type=given.event_type, source_org=PROVIDER, data=given)
+        consent.consent_given(uow, event, given, runtime.clock.now())
         uow.commit()
     missed = assessment_missed(PARENT, scheduled_for or runtime.clock.now())
     handle(runtime, referrals.assessment_missed, missed, PROVIDER)

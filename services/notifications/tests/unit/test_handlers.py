@@ -9,11 +9,11 @@ from typing import Any
 from isp_common.auth import Caller
 from isp_common.db import UnitOfWork
 from isp_common.tables import OutboxMessage
-from isp_common.testing import nhs_number, outbox_events
+from isp_common.testing import FixedClock, nhs_number, outbox_events
 from isp_common.workingdays import WorkingCalendar
 from isp_notifications import commands, deadlines
 from isp_notifications.domain.consents import withdrawal_time
-from isp_notifications.handlers import consent, referrals, register, socialcare, treatment
+from isp_notifications.handlers import handlers_by_topic, referrals, register
 from isp_notifications.tables import AlertRecord, InformingStatement
 from isp_schemas import topics
 from isp_schemas.consent import ConsentWithdrawn
@@ -30,6 +30,7 @@ from isp_schemas.register import RegisterCrossAreaMatch, WeeklyReviewMissed
 from isp_schemas.socialcare import (
     ConferenceCancelled,
     ConferenceScheduled,
+    EnquiryClosed,
     EnquiryOpened,
     PlanEnded,
     PlanStarted,
@@ -50,10 +51,18 @@ KEY = "a" * 64
 INVITEE = Caller(sub="tester@cgl-wsx", org=PROVIDER, roles=frozenset({"provider"}))
 
 
-def handle(uow: UnitOfWork, handler: Any, data: EventData, source: str, *args: Any, time: datetime = NOW) -> CloudEvent:
-    """``handler(uow, event, data, *args)`` for an event from ``source`` at ``time``, committed."""
-    event = CloudEvent.create(type=data.event_type, source_org=source, data=data, time=time)
-    handler(uow, event, data, *args)
+def routes(now: datetime) -> dict[str, Any]:
+    """Every event type's handler as the consumers run it (facts, then decisions, then re-decisions)."""
+    by_topic = handlers_by_topic(WorkingCalendar(), FixedClock(now))
+    return {event_type: h for handlers in by_topic.values() for event_type, h in handlers.items()}
+
+
+def handle(
+    uow: UnitOfWork, data: EventData, source: str, now: datetime = NOW, *, time: datetime | None = None
+) -> CloudEvent:
+    """Handle an event from ``source`` (at ``time``, default ``now``) as the consumer would at ``now``, committed."""
+    event = CloudEvent.create(type=data.event_type, source_org=source, data=data, time=time or now)
+    routes(now)[data.event_type](uow, event, data)
     uow.commit()
     return event
 
@@ -76,7 +85,7 @@ def mark_outbox_sent(uow: UnitOfWork) -> None:
 
 
 def give_consent(uow, categories=("attendance", "referral"), recipients=(CSC,), consent_id="con-1", person=PARENT):
-    handle(uow, consent.consent_given, consent_given(person, categories, recipients, consent_id), PROVIDER)
+    handle(uow, consent_given(person, categories, recipients, consent_id), PROVIDER)
 
 
 def missed(referral_id="ref-1", scheduled_for=datetime(2026, 3, 10, 9, 0, tzinfo=UTC)):
@@ -103,7 +112,7 @@ def referral(**kw):
 
 def test_dna_alert_deadline_is_24_hours_after_the_appointment(uow):
     give_consent(uow)
-    handle(uow, referrals.assessment_missed, missed(), PROVIDER, NOW)
+    handle(uow, missed(), PROVIDER)
     [alert] = alerts_to(uow, CSC, DNA)
     assert alert["data"]["deadline"] == "2026-03-11T09:00:00Z"
     assert alert["data"]["lawful_basis"] == {"kind": "consent", "consent_id": "con-1"}
@@ -113,7 +122,7 @@ def test_dna_alert_deadline_is_24_hours_after_the_appointment(uow):
 
 
 def test_dna_without_a_basis_is_withheld_audited_and_the_sender_told(uow):
-    handle(uow, referrals.assessment_missed, missed(), PROVIDER, NOW)
+    handle(uow, missed(), PROVIDER)
     assert alerts_to(uow, CSC) == []
     [record] = audit(uow)
     assert record["decision"] == "withheld" and "no consent recorded" in record["reason"]
@@ -126,7 +135,7 @@ def test_dna_without_a_basis_is_withheld_audited_and_the_sender_told(uow):
 
 def test_referral_from_social_care_is_priority_and_sends_only_consented_categories(uow):
     give_consent(uow, categories=("referral",), recipients=(PROVIDER,))
-    handle(uow, referrals.referral_requested, referral(), CSC, NOW)
+    handle(uow, referral(), CSC)
     [alert] = alerts_to(uow, PROVIDER)
     data = alert["data"]
     assert data["priority"] is True and data["summary"] == "alcohol misuse"
@@ -137,7 +146,7 @@ def test_referral_from_social_care_is_priority_and_sends_only_consented_categori
 
 def test_emergency_referral_is_shared_on_significant_harm_with_not_yet_told(uow):
     ref = referral(direction="to_social_care", from_org=PROVIDER, to_org=CSC, threshold="emergency", rag="red")
-    handle(uow, referrals.referral_requested, ref, PROVIDER, NOW)
+    handle(uow, ref, PROVIDER)
     [alert] = alerts_to(uow, CSC)
     assert alert["data"]["lawful_basis"] == {"kind": "statutory", "ground": "significant_harm"}
     assert alert["data"]["priority"] is False and alert["data"]["rag"] == "red"
@@ -158,14 +167,14 @@ def test_a_sender_statement_about_telling_the_service_user_goes_on_the_record(uo
     )
     uow.commit()
     ref = referral(direction="to_social_care", from_org=PROVIDER, to_org=CSC, threshold="emergency")
-    handle(uow, referrals.referral_requested, ref, PROVIDER, NOW)
+    handle(uow, ref, PROVIDER)
     [record] = audit(uow, "shared")
     assert record["not_informed_reason"] == "telling them would put the child at risk"
 
 
 def test_referral_without_a_basis_is_withheld(uow):
     ref = referral(direction="to_social_care", from_org=PROVIDER, to_org=CSC, threshold="family_support")
-    handle(uow, referrals.referral_requested, ref, PROVIDER, NOW)
+    handle(uow, ref, PROVIDER)
     assert alerts_to(uow, CSC) == []
     assert [r["decision"] for r in audit(uow)] == ["withheld"]
     assert alerts_to(uow, PROVIDER, WITHHELD)
@@ -174,8 +183,8 @@ def test_referral_without_a_basis_is_withheld(uow):
 def test_referral_status_goes_to_the_referrer_and_a_cancellation_to_the_receiver(uow):
     give_consent(uow, categories=("referral",), recipients=("*",))
     common = referral_fields(PARENT, NOW)
-    handle(uow, referrals.referral_accepted, ReferralAccepted(**common), PROVIDER, NOW)
-    handle(uow, referrals.referral_cancelled, ReferralCancelled(**common, reason="moved away"), CSC, NOW)
+    handle(uow, ReferralAccepted(**common), PROVIDER)
+    handle(uow, ReferralCancelled(**common, reason="moved away"), CSC)
     [accepted] = alerts_to(uow, CSC, "uk.isp.alert.referral_status.v1")
     [cancelled] = alerts_to(uow, PROVIDER, "uk.isp.alert.referral_status.v1")
     assert accepted["data"]["state"] == "accepted" and cancelled["data"]["state"] == "cancelled"
@@ -186,7 +195,7 @@ def test_an_amendment_goes_to_the_receiver_naming_the_changed_fields(uow):
     give_consent(uow, categories=("referral",), recipients=("*",))
     common = referral_fields(PARENT, NOW)
     amendment = ReferralAmended(**common, changed=["summary"], summary="New")
-    handle(uow, referrals.referral_amended, amendment, CSC, NOW)
+    handle(uow, amendment, CSC)
     [amended] = alerts_to(uow, PROVIDER, "uk.isp.alert.referral_status.v1")
     assert amended["data"]["state"] == "amended" and amended["data"]["changed"] == ["summary"]
     assert alerts_to(uow, CSC, "uk.isp.alert.referral_status.v1") == []
@@ -201,7 +210,7 @@ def test_an_overdue_step_goes_to_the_responsible_org_without_a_person_or_audit(u
         due_on=date(2026, 3, 9),
         responsible_org=PROVIDER,
     )
-    handle(uow, referrals.referral_overdue, overdue, PROVIDER, NOW)
+    handle(uow, overdue, PROVIDER)
     [alert] = alerts_to(uow, PROVIDER)
     assert "person" not in alert["data"] and "subject" not in alert
     assert audit(uow) == []
@@ -211,11 +220,11 @@ def test_an_overdue_step_goes_to_the_responsible_org_without_a_person_or_audit(u
 
 
 def test_disengagement_goes_to_every_social_care_org_working_with_the_children(uow):
-    handle(uow, referrals.referral_requested, referral(), CSC, NOW)  # CSC referred the parent
+    handle(uow, referral(), CSC)  # CSC referred the parent
     enquiry = EnquiryOpened(enquiry_id="s47-1", child={"local_id": "C-7"}, parents=[PARENT], opened_on=date(2026, 3, 1))
-    handle(uow, socialcare.enquiry_opened, enquiry, CSC2)
+    handle(uow, enquiry, CSC2)
     gone = EpisodeDisengaged(episode_id="ep-1", person=PARENT, last_contact_on=date(2026, 3, 2))
-    handle(uow, treatment.episode_disengaged, gone, PROVIDER, NOW)
+    handle(uow, gone, PROVIDER)
     to_csc = alerts_to(uow, CSC, "uk.isp.alert.treatment_disengaged.v1")
     to_csc2 = alerts_to(uow, CSC2, "uk.isp.alert.treatment_disengaged.v1")
     assert len(to_csc) == len(to_csc2) == 1
@@ -226,9 +235,9 @@ def test_disengagement_goes_to_every_social_care_org_working_with_the_children(u
 
 
 def test_disengagement_without_a_basis_is_withheld_for_each_org(uow):
-    handle(uow, referrals.referral_requested, referral(), CSC, NOW)
+    handle(uow, referral(), CSC)
     gone = EpisodeDisengaged(episode_id="ep-1", person=PARENT, last_contact_on=date(2026, 3, 2))
-    handle(uow, treatment.episode_disengaged, gone, PROVIDER, NOW)
+    handle(uow, gone, PROVIDER)
     assert alerts_to(uow, CSC, "uk.isp.alert.treatment_disengaged.v1") == []
     assert [r["decision"] for r in audit(uow) if r["alert_type"].endswith("disengaged.v1")] == ["withheld"]
 
@@ -241,20 +250,20 @@ def test_a_plan_ended_yesterday_no_longer_counts_as_working_with_the_family(uow)
         parents=[PARENT],
         started_on=date(2026, 1, 1),
     )
-    handle(uow, socialcare.plan_started, plan, CSC2)
-    handle(uow, socialcare.plan_ended, PlanEnded(plan_id="cp-1", ended_on=date(2026, 3, 9)), CSC2)
+    handle(uow, plan, CSC2)
+    handle(uow, PlanEnded(plan_id="cp-1", ended_on=date(2026, 3, 9)), CSC2)
     gone = EpisodeDisengaged(episode_id="ep-1", person=PARENT, last_contact_on=date(2026, 3, 2))
-    handle(uow, treatment.episode_disengaged, gone, PROVIDER, NOW)
+    handle(uow, gone, PROVIDER)
     assert alerts_to(uow, CSC2) == [] and audit(uow) == []
 
 
 # -- conference_invitation -------------------------------------------------------------------
 
 
-def scheduled(issued_at, scheduled_for, parents=(PARENT,), invitees=(PROVIDER,)):
+def scheduled(issued_at, scheduled_for, parents=(PARENT,), invitees=(PROVIDER,), kind="core_group"):
     return ConferenceScheduled(
         conference_id="conf-1",
-        kind="initial_child_protection",
+        kind=kind,
         children=[{"local_id": "C-1"}],
         parents=list(parents),
         scheduled_for=scheduled_for,
@@ -266,9 +275,11 @@ def scheduled(issued_at, scheduled_for, parents=(PARENT,), invitees=(PROVIDER,))
 
 def test_short_notice_invitation_still_goes_flagged_and_asks_for_a_report(uow):
     enquiry = EnquiryOpened(enquiry_id="s47-1", child={"local_id": "C-1"}, parents=[PARENT], opened_on=date(2026, 3, 1))
-    handle(uow, socialcare.enquiry_opened, enquiry, CSC)
-    conf = scheduled(datetime(2026, 4, 1, 9, tzinfo=UTC), datetime(2026, 4, 8, 10, tzinfo=UTC))
-    handle(uow, socialcare.conference_scheduled, conf, CSC, NOW, WorkingCalendar())
+    handle(uow, enquiry, CSC)
+    conf = scheduled(
+        datetime(2026, 4, 1, 9, tzinfo=UTC), datetime(2026, 4, 8, 10, tzinfo=UTC), kind="initial_child_protection"
+    )
+    handle(uow, conf, CSC)
     [invite] = alerts_to(uow, PROVIDER, "uk.isp.alert.conference_invitation.v1")
     data = invite["data"]
     assert (data["notice_working_days"], data["short_notice"], data["report_due"]) == (3, True, "2026-04-07")
@@ -278,12 +289,50 @@ def test_short_notice_invitation_still_goes_flagged_and_asks_for_a_report(uow):
     assert record["data_categories"] == ["conference"]
 
 
+def test_a_child_protection_conference_invites_on_its_own_ground_even_with_no_parent_named(uow):
+    conf = scheduled(
+        datetime(2026, 3, 2, 9, tzinfo=UTC),
+        datetime(2026, 3, 16, 10, tzinfo=UTC),
+        parents=(),
+        invitees=(PROVIDER, "OTHER-ORG"),
+        kind="initial_child_protection",
+    )
+    handle(uow, conf, CSC)
+    for invitee in (PROVIDER, "OTHER-ORG"):
+        [invite] = alerts_to(uow, invitee, "uk.isp.alert.conference_invitation.v1")
+        assert invite["data"]["lawful_basis"] == {"kind": "statutory", "ground": "child_protection_conference"}
+        assert "person" not in invite["data"] and invite["data"]["children"] == [{"local_id": "C-1"}]
+    assert sorted(r["recipient"] for r in audit(uow, "shared")) == ["CGL-WSX", "OTHER-ORG"]
+
+
+def test_an_initial_conference_after_the_enquiry_closed_and_before_the_plan_still_invites(uow):
+    enquiry = EnquiryOpened(enquiry_id="s47-1", child={"local_id": "C-1"}, parents=[PARENT], opened_on=date(2026, 2, 1))
+    handle(uow, enquiry, CSC)
+    handle(uow, EnquiryClosed(enquiry_id="s47-1", closed_on=date(2026, 3, 1)), CSC)
+    conf = scheduled(
+        datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 16, 10, tzinfo=UTC), kind="initial_child_protection"
+    )
+    handle(uow, conf, CSC)
+    [invite] = alerts_to(uow, PROVIDER, "uk.isp.alert.conference_invitation.v1")
+    assert invite["data"]["lawful_basis"]["ground"] == "child_protection_conference"
+
+
+def test_a_core_group_meeting_naming_no_parent_is_withheld_audited_and_the_convener_told(uow):
+    conf = scheduled(datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 16, 10, tzinfo=UTC), parents=())
+    handle(uow, conf, CSC)
+    assert alerts_to(uow, PROVIDER) == []
+    [record] = audit(uow)
+    assert record["decision"] == "withheld" and record["recipient"] == PROVIDER
+    [told] = alerts_to(uow, CSC, WITHHELD)
+    assert told["data"]["intended_recipient"] == PROVIDER and "person" not in told["data"]
+
+
 def test_each_parent_is_decided_on_its_own_basis(uow):
     give_consent(uow, categories=("conference",), recipients=(PROVIDER,), person=PARENT)
     conf = scheduled(
         datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 16, 10, tzinfo=UTC), parents=(PARENT, PARENT2)
     )
-    handle(uow, socialcare.conference_scheduled, conf, CSC, NOW, WorkingCalendar())
+    handle(uow, conf, CSC)
     invites = alerts_to(uow, PROVIDER, "uk.isp.alert.conference_invitation.v1")
     assert [i["data"]["person"]["nhs_number"] for i in invites] == [NHS]
     assert sorted(r["decision"] for r in audit(uow)) == ["shared", "withheld"]
@@ -295,9 +344,9 @@ def test_cancellation_goes_only_to_invitees_who_were_told(uow):
     conf = scheduled(
         datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 16, 10, tzinfo=UTC), invitees=(PROVIDER, "OTHER-ORG")
     )
-    handle(uow, socialcare.conference_scheduled, conf, CSC, NOW, WorkingCalendar())
+    handle(uow, conf, CSC)
     cancelled = ConferenceCancelled(conference_id="conf-1", reason="family moved")
-    handle(uow, socialcare.conference_cancelled, cancelled, CSC, NOW)
+    handle(uow, cancelled, CSC)
     assert len(alerts_to(uow, PROVIDER, "uk.isp.alert.conference_cancelled.v1")) == 1
     assert alerts_to(uow, "OTHER-ORG") == []
 
@@ -305,7 +354,7 @@ def test_cancellation_goes_only_to_invitees_who_were_told(uow):
 def test_a_report_not_received_by_report_due_is_flagged_once_to_the_convener(uow):
     give_consent(uow, categories=("conference",), recipients=(PROVIDER,))
     conf = scheduled(datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 16, 10, tzinfo=UTC))
-    handle(uow, socialcare.conference_scheduled, conf, CSC, NOW, WorkingCalendar())
+    handle(uow, conf, CSC)
     commands.answer_invitation(uow, INVITEE, "conf-1", "cannot_attend", NOW)
     on_due_day = datetime(2026, 3, 13, 16, tzinfo=UTC)  # report_due is Fri 13 March
     assert deadlines.flag_overdue_reports(uow, on_due_day) == 0
@@ -319,7 +368,7 @@ def test_a_report_not_received_by_report_due_is_flagged_once_to_the_convener(uow
 def test_a_report_received_in_time_is_not_flagged(uow):
     give_consent(uow, categories=("conference",), recipients=(PROVIDER,))
     conf = scheduled(datetime(2026, 3, 2, 9, tzinfo=UTC), datetime(2026, 3, 16, 10, tzinfo=UTC))
-    handle(uow, socialcare.conference_scheduled, conf, CSC, NOW, WorkingCalendar())
+    handle(uow, conf, CSC)
     commands.answer_invitation(uow, INVITEE, "conf-1", "written_report", NOW)
     commands.submit_report(uow, INVITEE, "conf-1", NOW)
     assert deadlines.flag_overdue_reports(uow, datetime(2026, 3, 20, tzinfo=UTC)) == 0
@@ -339,7 +388,7 @@ def test_a_cross_area_match_tells_both_dsls_only_the_fact_of_the_match(uow):
         other_category="vulnerable_adult",
         matched_at=NOW,
     )
-    handle(uow, register.cross_area_match, match, CSC, NOW)
+    handle(uow, match, CSC)
     [to_csc] = alerts_to(uow, CSC)
     [to_provider] = alerts_to(uow, PROVIDER)
     assert to_csc["data"]["entry_id"] == "e-old" and to_csc["data"]["own_entry_id"] == "e-new"
@@ -355,7 +404,7 @@ def test_a_cross_area_match_tells_both_dsls_only_the_fact_of_the_match(uow):
 def test_a_week_without_the_weekly_review_is_flagged_to_the_organisations_own_dsl_once(uow):
     """Register reminders go to the owning organisation's own DSL: operational, no person, no audit of a share."""
     missed = WeeklyReviewMissed(org=PROVIDER, week_starting=date(2026, 11, 16), last_reviewed_on=date(2026, 11, 9))
-    event = handle(uow, register.weekly_review_missed, missed, PROVIDER, NOW)
+    event = handle(uow, missed, PROVIDER)
     register.weekly_review_missed(uow, event, missed, NOW)  # the same event again: no second alert
     uow.commit()
     [alert] = alerts_to(uow, PROVIDER, "uk.isp.alert.weekly_review_missed.v1")
@@ -370,20 +419,20 @@ def test_a_week_without_the_weekly_review_is_flagged_to_the_organisations_own_ds
 
 def withdraw(uow, at: datetime, now: datetime):
     data = ConsentWithdrawn(consent_id="con-1", person=PARENT, withdrawn_on=at.date())
-    handle(uow, consent.consent_withdrawn, data, PROVIDER, now, time=at)
+    handle(uow, data, PROVIDER, now, time=at)
 
 
 def test_a_share_decided_after_the_withdrawal_is_withheld(uow):
     give_consent(uow)
     withdraw(uow, at=datetime(2026, 3, 10, 10, 0, tzinfo=UTC), now=datetime(2026, 3, 10, 10, 0, tzinfo=UTC))
-    handle(uow, referrals.assessment_missed, missed(), PROVIDER, datetime(2026, 3, 10, 10, 1, tzinfo=UTC))
+    handle(uow, missed(), PROVIDER, datetime(2026, 3, 10, 10, 1, tzinfo=UTC))
     assert alerts_to(uow, CSC) == []
     assert audit(uow)[0]["reason"].startswith("consent withdrawn")
 
 
 def test_a_withdrawal_stops_an_alert_queued_but_not_yet_sent(uow):
     give_consent(uow)
-    handle(uow, referrals.assessment_missed, missed(), PROVIDER, datetime(2026, 3, 10, 9, 59, tzinfo=UTC))
+    handle(uow, missed(), PROVIDER, datetime(2026, 3, 10, 9, 59, tzinfo=UTC))
     [alert] = alerts_to(uow, CSC, DNA)
     withdraw(uow, at=datetime(2026, 3, 10, 10, 0, tzinfo=UTC), now=datetime(2026, 3, 10, 10, 0, 1, tzinfo=UTC))
     assert alerts_to(uow, CSC, DNA) == []  # taken back out of the outbox
@@ -394,7 +443,7 @@ def test_a_withdrawal_stops_an_alert_queued_but_not_yet_sent(uow):
 
 def test_a_withdrawal_cannot_recall_an_alert_already_on_the_topic(uow):
     give_consent(uow)
-    handle(uow, referrals.assessment_missed, missed(), PROVIDER, datetime(2026, 3, 10, 9, 59, tzinfo=UTC))
+    handle(uow, missed(), PROVIDER, datetime(2026, 3, 10, 9, 59, tzinfo=UTC))
     mark_outbox_sent(uow)
     withdraw(uow, at=datetime(2026, 3, 10, 10, 0, tzinfo=UTC), now=datetime(2026, 3, 10, 10, 0, 1, tzinfo=UTC))
     assert len(alerts_to(uow, CSC, DNA)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -14,9 +15,12 @@ from isp_notifications.domain.policy import (
     Enquiry,
     Facts,
     Plan,
+    Referral,
+    Refusal,
     Request,
     decide,
     london_date,
+    release,
     statutory_grounds,
 )
 
@@ -26,6 +30,7 @@ CSC, PROVIDER, ELSEWHERE = "WSCC-CSC", "CGL-WSX", "BHCC-CSC"
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # Tuesday 10 March 2026 (GMT)
 TODAY = NOON.date()
 YESTERDAY, TOMORROW = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
+KINDS = {CSC: "children_social_care", ELSEWHERE: "children_social_care", PROVIDER: "treatment_provider"}
 CHILD = ChildRef(local_id="C-1")
 UNBORN = ChildRef(expected_due_date=date(2026, 6, 1), local_id="U-1")
 
@@ -69,169 +74,319 @@ def statutory(ground):
     return {"kind": "statutory", "ground": ground}
 
 
+def F(**kw) -> Facts:
+    """Facts with the test directory's kinds."""
+    return Facts(kinds=KINDS, **kw)
+
+
+def referral(**kw) -> Referral:
+    base = dict(
+        referral_id="r-1",
+        direction="to_social_care",
+        to_org=CSC,
+        threshold="emergency",
+        made_at=NOON - timedelta(days=1),
+    )
+    base.update(kw)
+    return Referral(**base)
+
+
 # (name, request, facts, expected basis or None, expected reason fragment when withheld)
 CASES = [
-    ("no facts at all", request(), Facts(), None, "no consent recorded"),
-    ("consent naming recipient, purpose, category", request(), Facts(consents=[consent()]), CONSENT_BASIS, None),
+    ("no facts at all", request(), F(), None, "no consent recorded"),
+    ("consent naming recipient, purpose, category", request(), F(consents=[consent()]), CONSENT_BASIS, None),
     (
         "consent to the whole partnership (*)",
         request(recipient=ELSEWHERE),
-        Facts(consents=[consent(recipients=("*",))]),
+        F(consents=[consent(recipients=("*",))]),
         CONSENT_BASIS,
         None,
     ),
     (
         "consent names another recipient",
         request(recipient=ELSEWHERE),
-        Facts(consents=[consent()]),
+        F(consents=[consent()]),
         None,
         "names recipient BHCC-CSC",
     ),
-    ("consent for another purpose", request(purpose="research"), Facts(consents=[consent()]), None, "purpose research"),
+    ("consent for another purpose", request(purpose="research"), F(consents=[consent()]), None, "purpose research"),
     (
         "wrong category",
         request(required=("treatment_status",)),
-        Facts(consents=[consent()]),
+        F(consents=[consent()]),
         None,
         "categories treatment_status",
     ),
-    ("expiry day itself still holds", request(), Facts(consents=[consent(expires_on=TODAY)]), CONSENT_BASIS, None),
-    ("expired yesterday", request(), Facts(consents=[consent(expires_on=YESTERDAY)]), None, "consent expired"),
+    ("expiry day itself still holds", request(), F(consents=[consent(expires_on=TODAY)]), CONSENT_BASIS, None),
+    ("expired yesterday", request(), F(consents=[consent(expires_on=YESTERDAY)]), None, "consent expired"),
     (
         "given tomorrow is not yet in force",
         request(),
-        Facts(consents=[consent(given_on=TOMORROW)]),
+        F(consents=[consent(given_on=TOMORROW)]),
         None,
         "not yet in force",
     ),
-    ("given today holds", request(), Facts(consents=[consent(given_on=TODAY)]), CONSENT_BASIS, None),
+    ("given today holds", request(), F(consents=[consent(given_on=TODAY)]), CONSENT_BASIS, None),
     (
         "withdrawn at 10:00 stops a decision at 12:00",
         request(),
-        Facts(consents=[consent(withdrawn_at=NOON - timedelta(hours=2))]),
+        F(consents=[consent(withdrawn_at=NOON - timedelta(hours=2))]),
         None,
         "consent withdrawn",
     ),
     (
         "withdrawn at the very instant of the decision",
         request(),
-        Facts(consents=[consent(withdrawn_at=NOON)]),
+        F(consents=[consent(withdrawn_at=NOON)]),
         None,
         "consent withdrawn",
     ),
     (
         "withdrawn after the decision does not stop it",
         request(),
-        Facts(consents=[consent(withdrawn_at=NOON + timedelta(seconds=1))]),
+        F(consents=[consent(withdrawn_at=NOON + timedelta(seconds=1))]),
         CONSENT_BASIS,
         None,
     ),
     (
         "open s47 enquiry naming the parent",
         request(),
-        Facts(enquiries=[enquiry()]),
+        F(enquiries=[enquiry()]),
         statutory("child_protection_enquiry"),
         None,
     ),
     (
         "open s47 enquiry found through a linked child",
         request(children=[CHILD]),
-        Facts(enquiries=[enquiry(parents=frozenset())]),
+        F(enquiries=[enquiry(parents=frozenset())]),
         statutory("child_protection_enquiry"),
         None,
     ),
     (
         "s47 enquiry about someone else's child",
         request(children=[CHILD]),
-        Facts(enquiries=[enquiry(parents=frozenset({OTHER}), child=ChildRef(local_id="C-9"))]),
+        F(enquiries=[enquiry(parents=frozenset({OTHER}), child=ChildRef(local_id="C-9"))]),
         None,
         "no statutory ground",
     ),
-    ("s47 enquiry closed today", request(), Facts(enquiries=[enquiry(closed_on=TODAY)]), None, "no statutory ground"),
+    ("s47 enquiry closed today", request(), F(enquiries=[enquiry(closed_on=TODAY)]), None, "no statutory ground"),
     (
         "s47 enquiry opened tomorrow",
         request(),
-        Facts(enquiries=[enquiry(opened_on=TOMORROW)]),
+        F(enquiries=[enquiry(opened_on=TOMORROW)]),
         None,
         "no statutory ground",
     ),
     (
         "s47 enquiry about an unborn child",
         request(children=[UNBORN]),
-        Facts(enquiries=[enquiry(child=UNBORN, parents=frozenset())]),
+        F(enquiries=[enquiry(child=UNBORN, parents=frozenset())]),
         statutory("child_protection_enquiry"),
         None,
     ),
-    ("active child protection plan", request(), Facts(plans=[plan()]), statutory("child_protection_plan"), None),
-    ("plan ended yesterday", request(), Facts(plans=[plan(ended_on=YESTERDAY)]), None, "no statutory ground"),
+    ("active child protection plan", request(), F(plans=[plan()]), statutory("child_protection_plan"), None),
+    ("plan ended yesterday", request(), F(plans=[plan(ended_on=YESTERDAY)]), None, "no statutory ground"),
     (
         "plan ends tomorrow: still active today",
         request(),
-        Facts(plans=[plan(ended_on=TOMORROW)]),
+        F(plans=[plan(ended_on=TOMORROW)]),
         statutory("child_protection_plan"),
         None,
     ),
     (
         "child in need plan is not a statutory ground",
         request(),
-        Facts(plans=[plan(kind="child_in_need")]),
+        F(plans=[plan(kind="child_in_need")]),
         None,
         "no statutory ground",
     ),
     (
         "CP plan for an unborn child, named by the parent",
         request(),
-        Facts(plans=[plan(child=UNBORN)]),
+        F(plans=[plan(child=UNBORN)]),
         statutory("child_protection_plan"),
         None,
     ),
     (
         "emergency referral: significant harm",
         request(required=("referral",)),
-        Facts(emergency=True),
+        F(referrals=[referral()]),
         statutory("significant_harm"),
         None,
     ),
     (
         "statutory ground needs purpose safeguarding",
         request(purpose="research"),
-        Facts(emergency=True),
+        F(referrals=[referral()]),
         None,
         "no statutory ground",
     ),
     (
         "statutory ground beats a consent",
         request(),
-        Facts(consents=[consent()], enquiries=[enquiry()]),
+        F(consents=[consent()], enquiries=[enquiry()]),
         statutory("child_protection_enquiry"),
         None,
     ),
     (
         "register match covers the register only",
         request(required=("register",), person=None),
-        Facts(register_match=True),
+        F(register_match=True),
         statutory("safeguarding_register_match"),
         None,
     ),
     (
         "register match does not cover attendance",
         request(),
-        Facts(register_match=True),
+        F(register_match=True),
         None,
         "does not cover attendance",
     ),
     (
         "statutory ground does not cover register data",
         request(required=("register",)),
-        Facts(enquiries=[enquiry()]),
+        F(enquiries=[enquiry()]),
         None,
         "does not cover register",
     ),
     (
         "withdrawn consent, but a CP plan: shared on the plan",
         request(),
-        Facts(consents=[consent(withdrawn_at=NOON - timedelta(hours=1))], plans=[plan()]),
+        F(consents=[consent(withdrawn_at=NOON - timedelta(hours=1))], plans=[plan()]),
         statutory("child_protection_plan"),
+        None,
+    ),
+    (
+        "an s47 enquiry is no ground for sharing with a treatment provider",
+        request(recipient=PROVIDER),
+        F(enquiries=[enquiry()]),
+        None,
+        "no statutory ground allows sharing with CGL-WSX",
+    ),
+    (
+        "an organisation not in the directory gets nothing on an enquiry",
+        request(recipient="NOT-LISTED"),
+        F(enquiries=[enquiry()]),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "an s47 referral to social care: significant harm, to that organisation",
+        request(required=("referral",)),
+        F(referrals=[referral(threshold="child_protection_s47")]),
+        statutory("significant_harm"),
+        None,
+    ),
+    (
+        "significant harm is no ground for another social care organisation",
+        request(recipient=ELSEWHERE),
+        F(referrals=[referral()]),
+        None,
+        "no statutory ground allows sharing with BHCC-CSC",
+    ),
+    (
+        "a child in need referral is no significant-harm ground",
+        request(),
+        F(referrals=[referral(threshold="child_in_need_s17")]),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "an emergency referral to treatment is no ground",
+        request(recipient=PROVIDER),
+        F(referrals=[referral(direction="to_treatment", to_org=PROVIDER)]),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "a declined significant-harm referral is no ground",
+        request(),
+        F(referrals=[referral(ended=True)]),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "significant harm lapses after 30 days",
+        request(),
+        F(referrals=[referral(made_at=NOON - timedelta(days=30, seconds=1))]),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "significant harm still holds on day 30",
+        request(),
+        F(referrals=[referral(made_at=NOON - timedelta(days=30))]),
+        statutory("significant_harm"),
+        None,
+    ),
+    (
+        "an initial child protection conference invitation naming no parent",
+        request(recipient=PROVIDER, person=None, required=("conference",), conference_kind="initial_child_protection"),
+        F(),
+        statutory("child_protection_conference"),
+        None,
+    ),
+    (
+        "a review child protection conference, even with no other ground",
+        request(recipient=PROVIDER, required=("conference",), conference_kind="review_child_protection"),
+        F(),
+        statutory("child_protection_conference"),
+        None,
+    ),
+    (
+        "a core group meeting is no conference ground",
+        request(recipient=PROVIDER, required=("conference",), conference_kind="core_group"),
+        F(),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "the conference ground covers the invitation only",
+        request(recipient=PROVIDER, required=("attendance",), conference_kind="initial_child_protection"),
+        F(),
+        None,
+        "does not cover attendance",
+    ),
+    (
+        "an unborn child by due date with a parent in common",
+        request(person=OTHER, children=[ChildRef(expected_due_date=date(2026, 6, 1), parents=frozenset({PARENT}))]),
+        F(enquiries=[enquiry(child=ChildRef(expected_due_date=date(2026, 6, 1)), parents=frozenset({PARENT}))]),
+        statutory("child_protection_enquiry"),
+        None,
+    ),
+    (
+        "an unborn child with the same due date but no parent in common",
+        request(person=OTHER, children=[ChildRef(expected_due_date=date(2026, 6, 1), parents=frozenset({OTHER}))]),
+        F(enquiries=[enquiry(child=ChildRef(expected_due_date=date(2026, 6, 1)), parents=frozenset({"9999999999"}))]),
+        None,
+        "no statutory ground",
+    ),
+    (
+        "a refusal of consent is named in the reason",
+        request(),
+        F(refusals=[Refusal(YESTERDAY)]),
+        None,
+        "consent refused on",
+    ),
+    (
+        "a consent given after a refusal supersedes it",
+        request(),
+        F(refusals=[Refusal(date(2025, 12, 1))], consents=[consent()]),
+        CONSENT_BASIS,
+        None,
+    ),
+    (
+        "a consent recorded after the event still counts when decided later",
+        request(at=NOON - timedelta(days=1), decided_at=NOON),
+        F(consents=[consent(given_on=TODAY)]),
+        CONSENT_BASIS,
+        None,
+    ),
+    (
+        "a ground is judged when the event happened: an enquiry closed since still holds",
+        request(at=NOON - timedelta(days=2), decided_at=NOON),
+        F(enquiries=[enquiry(opened_on=TODAY - timedelta(days=5), closed_on=YESTERDAY)]),
+        statutory("child_protection_enquiry"),
         None,
     ),
 ]
@@ -278,7 +433,7 @@ def test_required_categories_must_all_be_covered_by_one_consent():
 
 
 def test_statutory_ground_sends_optional_safeguarding_categories():
-    decision = decide(request(required=("referral",), optional=("risk",)), Facts(emergency=True))
+    decision = decide(request(required=("referral",), optional=("risk",)), F(referrals=[referral()]))
     assert decision.categories == ("referral", "risk")
 
 
@@ -319,6 +474,18 @@ def consents(draw):
 
 
 @st.composite
+def referrals(draw):
+    return Referral(
+        referral_id=draw(st.sampled_from(["r1", "r2"])),
+        direction=draw(st.sampled_from(["to_social_care", "to_treatment"])),
+        to_org=draw(st.sampled_from(ORGS)),
+        threshold=draw(st.sampled_from(["emergency", "child_protection_s47", "child_in_need_s17", None])),
+        made_at=draw(times),
+        ended=draw(st.booleans()),
+    )
+
+
+@st.composite
 def all_facts(draw):
     def window(d):
         end = draw(st.none() | st.dates(min_value=d, max_value=date(2027, 1, 1)))
@@ -345,7 +512,9 @@ def all_facts(draw):
         consents=draw(st.lists(consents(), max_size=3)),
         enquiries=enquiries,
         plans=plans,
-        emergency=draw(st.booleans()),
+        referrals=draw(st.lists(referrals(), max_size=2)),
+        refusals=draw(st.lists(st.builds(Refusal, days), max_size=1)),
+        kinds=KINDS,
         register_match=draw(st.booleans()),
     )
 
@@ -361,6 +530,7 @@ def requests(draw):
         at=draw(times),
         person=draw(st.sampled_from([PARENT, OTHER, None])),
         children=tuple(draw(st.lists(children, max_size=2))),
+        conference_kind=draw(st.sampled_from([None, "initial_child_protection", "core_group"])),
     )
 
 
@@ -378,6 +548,15 @@ def test_no_combination_of_facts_shares_without_a_basis(req, facts):
         assert ground in statutory_grounds(req, facts)
         assert req.purpose == "safeguarding"
         assert set(decision.categories) <= STATUTORY_CATEGORIES[ground]
+        # each ground only to its own recipients
+        if ground in ("child_protection_enquiry", "child_protection_plan"):
+            assert facts.kinds.get(req.recipient) == "children_social_care"
+        if ground == "significant_harm":
+            assert any(
+                r.to_org == req.recipient and r.direction == "to_social_care" and not r.ended for r in facts.referrals
+            )
+        if ground == "child_protection_conference":
+            assert req.conference_kind in ("initial_child_protection", "review_child_protection")
     else:
         used = [c for c in facts.consents if c.consent_id == decision.basis["consent_id"]]
         assert any(
@@ -401,5 +580,18 @@ def test_withdrawing_every_consent_before_the_decision_leaves_only_statutory_sha
         )
         for c in facts.consents
     ]
-    decision = decide(req, Facts(withdrawn, facts.enquiries, facts.plans, facts.emergency, facts.register_match))
+    decision = decide(req, dataclasses.replace(facts, consents=withdrawn))
     assert not decision.shared or decision.basis["kind"] == "statutory"
+
+
+def test_release_on_professional_judgement_sends_what_the_request_names():
+    decision = release(request(required=("referral",), optional=("risk",)), by="dsl-1", reason="risk to the baby")
+    assert decision.shared
+    assert decision.basis == {"kind": "professional_judgement", "by": "dsl-1", "reason": "risk to the baby"}
+    assert decision.categories == ("referral", "risk")
+
+
+def test_a_withheld_decision_carries_the_refusal_date():
+    decision = decide(request(), F(refusals=[Refusal(YESTERDAY, recipients=(CSC,))]))
+    assert decision.consent_refused_on == YESTERDAY
+    assert decide(request(), F(refusals=[Refusal(YESTERDAY, recipients=(ELSEWHERE,))])).consent_refused_on is None

@@ -1,4 +1,4 @@
-"""The disclosure policy (CONTRACT §6): may this be shared with that organisation?
+"""The disclosure policy (CONTRACT §6 v1.1): may this be shared with that organisation?
 
 Pure: no I/O. The caller gathers the facts from its store and asks; the answer is
 either *shared* (with the lawful basis and the data categories it covers) or
@@ -6,66 +6,141 @@ either *shared* (with the lawful basis and the data categories it covers) or
 
 Order (CONTRACT §6, DOMAIN rule 6):
 
-1. A statutory ground, for purpose ``safeguarding`` only: an open section 47 enquiry
-   or an active child protection plan for a child of the person (the enquiry or plan
-   names the person as a parent, or names one of the children linked to them; unborn
-   children count), an open emergency referral (significant harm), or, for the
-   register's data only, a cross-area register match. A ground covers the
-   safeguarding categories (:data:`STATUTORY_CATEGORIES`); the register match covers
-   ``register`` alone.
+1. A statutory ground, for purpose ``safeguarding`` only, each allowed only to its own
+   recipients (:data:`GROUNDS`, the table ``docs/decisions.md`` is generated from):
+
+   * ``significant_harm``: a referral to children's social care at threshold
+     ``child_protection_s47`` or ``emergency`` is open (not declined, cancelled or closed,
+     and at most :data:`SIGNIFICANT_HARM_DAYS` days old) for the person; only to the
+     organisation the referral was made to (the referral itself included);
+   * ``child_protection_enquiry`` / ``child_protection_plan``: an open section 47 enquiry
+     or an active child protection plan for a child of the person (the enquiry or plan
+     names the person as a parent, or names one of the children linked to them, born or
+     unborn: an unborn child matches on its expected due date with a parent in common);
+     only to organisations of kind ``children_social_care`` (the partnership directory);
+   * ``child_protection_conference``: the share is the invitation to an initial or review
+     child protection conference; only to its invitees (the caller asks only for them);
+   * ``safeguarding_register_match``: the share is the fact of a cross-area register match.
+
 2. Otherwise one active consent of the person (given on or before today, not past its
    ``expires_on`` (the last day it holds), not withdrawn at or before the decision)
    naming the recipient (or ``*``), the purpose and every *required* category.
-3. Otherwise withheld, with the most specific reason.
+3. Otherwise withheld, with the most specific reason (and the date of any refusal of
+   consent that no later consent has superseded).
 
 A request names *required* categories (the alert's core: without them nothing is sent)
 and *optional* ones (sent only if the same basis covers them). Only covered categories
-are returned, and the caller puts only those in the payload.
+are returned, and the caller puts only those in the payload. A DSL's release on
+professional judgement (:func:`release`) sends what the request names, on that basis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from isp_common.workingdays import london_date
 
 SAFEGUARDING = "safeguarding"
 WHOLE_PARTNERSHIP = "*"
+CHILDREN_SOCIAL_CARE = "children_social_care"
+SIGNIFICANT_HARM_DAYS = 30
+"""A significant-harm referral is a ground for this many days after it was made, at most."""
+SIGNIFICANT_HARM_THRESHOLDS = frozenset({"child_protection_s47", "emergency"})
+CHILD_PROTECTION_CONFERENCES = frozenset({"initial_child_protection", "review_child_protection"})
 
 StatutoryGround = Literal[
-    "child_protection_enquiry", "child_protection_plan", "significant_harm", "safeguarding_register_match"
+    "child_protection_enquiry",
+    "child_protection_plan",
+    "significant_harm",
+    "child_protection_conference",
+    "safeguarding_register_match",
 ]
 SAFEGUARDING_CATEGORIES = frozenset({"referral", "attendance", "treatment_status", "risk", "conference"})
-STATUTORY_CATEGORIES: dict[str, frozenset[str]] = {
-    "significant_harm": SAFEGUARDING_CATEGORIES,
-    "child_protection_enquiry": SAFEGUARDING_CATEGORIES,
-    "child_protection_plan": SAFEGUARDING_CATEGORIES,
-    "safeguarding_register_match": frozenset({"register"}),
-}
+
+
+@dataclass(frozen=True)
+class GroundRule:
+    """One statutory ground: when it holds, who may receive on it, and what it covers."""
+
+    ground: StatutoryGround
+    holds_when: str
+    recipients: str
+    categories: frozenset[str]
+    source: str
+
+
+GROUNDS: tuple[GroundRule, ...] = (
+    GroundRule(
+        "significant_harm",
+        "a referral of the person to children's social care at threshold child_protection_s47 or emergency is open "
+        f"(not declined, cancelled or closed) and at most {SIGNIFICANT_HARM_DAYS} days old",
+        "only the children's social care organisation the referral was made to",
+        SAFEGUARDING_CATEGORIES,
+        "protocol 004, Information sharing: a statutory responsibility to refer; consent is not required",
+    ),
+    GroundRule(
+        "child_protection_enquiry",
+        "a section 47 enquiry is open for a child of the person (named as a parent, or the child linked to them; "
+        "an unborn child by expected due date with a parent in common)",
+        "organisations of kind children_social_care in the partnership directory",
+        SAFEGUARDING_CATEGORIES,
+        "Children Act 1989 s47; Working Together to Safeguard Children",
+    ),
+    GroundRule(
+        "child_protection_plan",
+        "a child protection plan is active for a child of the person (matched as for an enquiry)",
+        "organisations of kind children_social_care in the partnership directory",
+        SAFEGUARDING_CATEGORIES,
+        "Children Act 1989 s47; Working Together to Safeguard Children",
+    ),
+    GroundRule(
+        "child_protection_conference",
+        "the share is the invitation to an initial or review child protection conference "
+        "(with or without parents named)",
+        "each organisation the conference invites",
+        frozenset({"conference"}),
+        "Working Together to Safeguard Children (child protection conferences)",
+    ),
+    GroundRule(
+        "safeguarding_register_match",
+        "the share is the fact of a cross-area safeguarding register match (entry ids, organisations, categories)",
+        "the two organisations' designated safeguarding leads",
+        frozenset({"register"}),
+        "UK GDPR public task with DPA 2018 Schedule 1 paragraph 18",
+    ),
+)
+STATUTORY_CATEGORIES: dict[str, frozenset[str]] = {rule.ground: rule.categories for rule in GROUNDS}
 
 
 @dataclass(frozen=True)
 class ChildRef:
-    """A child as the facts know it. Two refs are the same child when an identifier agrees."""
+    """A child as the facts know it. Two refs are the same child when an identifier agrees, or,
+    for an unborn child, when the expected due dates agree and they have a parent in common."""
 
     nhs_number: str | None = None
     local_id: str | None = None
     expected_due_date: date | None = None
+    parents: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, child: dict[str, Any]) -> ChildRef:
+    def of(cls, child: Mapping[str, Any], parents: Iterable[str] = ()) -> ChildRef:
         edd = child.get("expected_due_date")
         if isinstance(edd, str):
             edd = date.fromisoformat(edd)
-        return cls(child.get("nhs_number"), child.get("local_id"), edd)
+        return cls(child.get("nhs_number"), child.get("local_id"), edd, frozenset(parents))
 
     def same_child(self, other: ChildRef) -> bool:
         return bool(
             (self.nhs_number and self.nhs_number == other.nhs_number)
             or (self.local_id and self.local_id == other.local_id)
+            or (
+                self.expected_due_date
+                and self.expected_due_date == other.expected_due_date
+                and self.parents & other.parents
+            )
         )
 
 
@@ -79,19 +154,34 @@ class Consent:
     expires_on: date | None = None
     withdrawn_at: datetime | None = None
 
-    def active_at(self, at: datetime) -> bool:
-        today = london_date(at)
-        if self.given_on > today:
+    def active_at(self, at: datetime, decided_at: datetime | None = None) -> bool:
+        """In force for something that happened ``at`` and is decided ``decided_at`` (default ``at``):
+        given on or before the decision's day (a consent recorded after the event still lets it be
+        shared), not expired on the day of the event, and not withdrawn at or before the decision
+        (a withdrawal stops every share decided after it)."""
+        decided_at = decided_at or at
+        if self.given_on > london_date(decided_at):
             return False
-        if self.expires_on is not None and today > self.expires_on:
+        if self.expires_on is not None and london_date(at) > self.expires_on:
             return False
-        return not (self.withdrawn_at is not None and self.withdrawn_at <= at)
+        return not (self.withdrawn_at is not None and self.withdrawn_at <= decided_at)
 
     def names(self, recipient: str) -> bool:
         return WHOLE_PARTNERSHIP in self.recipients or recipient in self.recipients
 
     def covers(self, recipient: str, purpose: str, category: str) -> bool:
         return self.names(recipient) and purpose in self.purposes and category in self.data_categories
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The person said no (``uk.isp.consent.refused.v1``); ``recipients`` empty: to everyone."""
+
+    refused_on: date
+    recipients: Sequence[str] = ()
+
+    def names(self, recipient: str) -> bool:
+        return not self.recipients or WHOLE_PARTNERSHIP in self.recipients or recipient in self.recipients
 
 
 @dataclass(frozen=True)
@@ -124,14 +214,38 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Referral:
+    """A referral about the person, as far as the significant-harm ground needs it."""
+
+    referral_id: str
+    direction: str
+    to_org: str
+    threshold: str | None
+    made_at: datetime
+    ended: bool = False
+
+    def significant_harm_for(self, recipient: str, at: datetime) -> bool:
+        return (
+            self.direction == "to_social_care"
+            and self.threshold in SIGNIFICANT_HARM_THRESHOLDS
+            and not self.ended
+            and self.to_org == recipient
+            and self.made_at <= at + timedelta(minutes=5)  # clocks of two services disagree a little
+            and at - self.made_at <= timedelta(days=SIGNIFICANT_HARM_DAYS)
+        )
+
+
+@dataclass(frozen=True)
 class Facts:
     """What the service knows when deciding."""
 
     consents: Sequence[Consent] = ()
     enquiries: Sequence[Enquiry] = ()
     plans: Sequence[Plan] = ()
-    emergency: bool = False
-    """An emergency referral (risk of significant harm) about the person is open."""
+    referrals: Sequence[Referral] = ()
+    refusals: Sequence[Refusal] = ()
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    """Organisation id -> kind, from the partnership directory (an organisation not in it has no kind)."""
     register_match: bool = False
     """The share is the fact of a cross-area register match."""
 
@@ -147,6 +261,15 @@ class Request:
     person: str | None = None
     children: Sequence[ChildRef] = ()
     optional: Sequence[str] = ()
+    conference_kind: str | None = None
+    """Set when the share is the invitation to a conference of this kind (the recipient is an invitee)."""
+    decided_at: datetime | None = None
+    """When the decision is made (default ``at``, the time of the causing event): grounds are judged
+    at ``at``; a consent must be in force at ``decided_at`` (see :meth:`Consent.active_at`)."""
+
+    @property
+    def deciding_at(self) -> datetime:
+        return self.decided_at or self.at
 
 
 @dataclass(frozen=True)
@@ -156,6 +279,7 @@ class Decision:
     categories: tuple[str, ...] = ()
     reason: str | None = None
     withheld_categories: tuple[str, ...] = field(default=())
+    consent_refused_on: date | None = None
 
     @property
     def statutory(self) -> bool:
@@ -165,24 +289,28 @@ class Decision:
 def _concerns_person(parents: frozenset[str], child: ChildRef, request: Request) -> bool:
     if request.person and request.person in parents:
         return True
-    return any(child.same_child(c) for c in request.children)
+    named = ChildRef(child.nhs_number, child.local_id, child.expected_due_date, parents)
+    return any(named.same_child(c) for c in request.children)
 
 
 def statutory_grounds(request: Request, facts: Facts) -> list[StatutoryGround]:
-    """Every statutory ground that holds for the request, strongest first."""
+    """Every statutory ground that holds for the request *and its recipient*, strongest first."""
     if request.purpose != SAFEGUARDING:
         return []
     today = london_date(request.at)
     grounds: list[StatutoryGround] = []
-    if facts.emergency:
+    if any(r.significant_harm_for(request.recipient, request.at) for r in facts.referrals):
         grounds.append("significant_harm")
-    if any(e.open_on(today) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries):
-        grounds.append("child_protection_enquiry")
-    if any(
-        p.kind == "child_protection" and p.active_on(today) and _concerns_person(p.parents, p.child, request)
-        for p in facts.plans
-    ):
-        grounds.append("child_protection_plan")
+    if facts.kinds.get(request.recipient) == CHILDREN_SOCIAL_CARE:
+        if any(e.open_on(today) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries):
+            grounds.append("child_protection_enquiry")
+        if any(
+            p.kind == "child_protection" and p.active_on(today) and _concerns_person(p.parents, p.child, request)
+            for p in facts.plans
+        ):
+            grounds.append("child_protection_plan")
+    if request.conference_kind in CHILD_PROTECTION_CONFERENCES:
+        grounds.append("child_protection_conference")
     if facts.register_match:
         grounds.append("safeguarding_register_match")
     return grounds
@@ -197,7 +325,7 @@ def decide(request: Request, facts: Facts) -> Decision:
             return _shared({"kind": "statutory", "ground": ground}, required, optional, covered)
     best: tuple[int, Consent] | None = None
     for consent in facts.consents:
-        if not consent.active_at(request.at):
+        if not consent.active_at(request.at, request.decided_at):
             continue
         if all(consent.covers(request.recipient, request.purpose, c) for c in required):
             extra = sum(consent.covers(request.recipient, request.purpose, c) for c in optional)
@@ -207,7 +335,25 @@ def decide(request: Request, facts: Facts) -> Decision:
         consent = best[1]
         by_consent = {c for c in (*required, *optional) if consent.covers(request.recipient, request.purpose, c)}
         return _shared({"kind": "consent", "consent_id": consent.consent_id}, required, optional, by_consent)
-    return Decision(False, None, (), reason=why_withheld(request, facts), withheld_categories=(*required, *optional))
+    return Decision(
+        False,
+        None,
+        (),
+        reason=why_withheld(request, facts),
+        withheld_categories=(*required, *optional),
+        consent_refused_on=refused_on(request, facts),
+    )
+
+
+def release(request: Request, by: str, reason: str) -> Decision:
+    """A designated safeguarding lead's release of a withheld share on professional judgement:
+    what the request names (required and optional categories), on that basis."""
+    categories = tuple(dict.fromkeys((*request.required, *request.optional)))
+    return Decision(True, judgement_basis(by, reason), categories)
+
+
+def judgement_basis(by: str, reason: str) -> dict[str, Any]:
+    return {"kind": "professional_judgement", "by": by, "reason": reason}
 
 
 def _shared(
@@ -219,19 +365,29 @@ def _shared(
     return Decision(True, basis, sent, withheld_categories=left)
 
 
+def refused_on(request: Request, facts: Facts) -> date | None:
+    """The latest refusal of consent naming the recipient that no later consent supersedes."""
+    refusals = [r.refused_on for r in facts.refusals if r.names(request.recipient)]
+    if not refusals:
+        return None
+    latest = max(refusals)
+    if any(c.given_on >= latest for c in facts.consents):
+        return None
+    return latest
+
+
 def basis_still_holds(decision_basis: dict[str, Any] | None, request: Request, facts: Facts) -> bool:
     """Before a queued alert goes out again (a webhook retry), does its basis still hold?
 
     A consent basis must still be active and cover the required categories ("a consent
     withdrawn at 10:00 stops every share decided after 10:00, including alerts already
-    queued"). A statutory basis does not rest on consent, so a withdrawal does not stop it.
+    queued"). A statutory basis does not rest on consent, so a withdrawal does not stop it;
+    nor does a DSL's professional judgement.
     """
-    if not decision_basis:
-        return True
-    if decision_basis.get("kind") == "statutory":
+    if not decision_basis or decision_basis.get("kind") != "consent":
         return True
     consent = next((c for c in facts.consents if c.consent_id == decision_basis.get("consent_id")), None)
-    if consent is None or not consent.active_at(request.at):
+    if consent is None or not consent.active_at(request.at, request.decided_at):
         return False
     return all(consent.covers(request.recipient, request.purpose, c) for c in request.required)
 
@@ -241,14 +397,19 @@ def why_withheld(request: Request, facts: Facts) -> str:
     ground = "no statutory ground"
     if statutory_grounds(request, facts):
         ground = "the statutory ground does not cover " + ", ".join(request.required)
+    elif _ground_for_others(request, facts):
+        ground = f"no statutory ground allows sharing with {request.recipient}"
+    refused = refused_on(request, facts)
+    if refused is not None:
+        return f"consent refused on {refused.isoformat()}; {ground}"
     if not facts.consents:
         return f"no consent recorded; {ground}"
-    at = request.at
-    active = [c for c in facts.consents if c.active_at(at)]
+    at, decided_at = request.at, request.deciding_at
+    active = [c for c in facts.consents if c.active_at(at, decided_at)]
     if not active:
-        if any(c.withdrawn_at is not None and c.withdrawn_at <= at for c in facts.consents):
+        if any(c.withdrawn_at is not None and c.withdrawn_at <= decided_at for c in facts.consents):
             return f"consent withdrawn; {ground}"
-        if any(c.given_on > london_date(at) for c in facts.consents):
+        if any(c.given_on > london_date(decided_at) for c in facts.consents):
             return f"consent not yet in force; {ground}"
         return f"consent expired; {ground}"
     if not any(c.names(request.recipient) for c in active):
@@ -259,3 +420,14 @@ def why_withheld(request: Request, facts: Facts) -> str:
         {cat for cat in request.required if not any(c.covers(request.recipient, request.purpose, cat) for c in active)}
     )
     return f"no active consent covers categories {', '.join(missing or request.required)}; {ground}"
+
+
+def _ground_for_others(request: Request, facts: Facts) -> bool:
+    """Would a ground hold for some other recipient (so the reason can say it is not this one's)?"""
+    if request.purpose != SAFEGUARDING:
+        return False
+    today = london_date(request.at)
+    return any(
+        r.direction == "to_social_care" and r.threshold in SIGNIFICANT_HARM_THRESHOLDS and not r.ended
+        for r in facts.referrals
+    ) or any(e.open_on(today) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from isp_schemas.alerts import AlertBase
+from isp_schemas.envelope import CloudEvent
 
 from .policy import SAFEGUARDING
 
@@ -32,8 +33,13 @@ class Share:
     """The category the children's details fall under (None: the alert carries no children)."""
     purpose: str = SAFEGUARDING
     deadline: datetime | None = None
-    emergency: bool = False
     register_match: bool = False
+    conference_kind: str | None = None
+    """Set when the share is the invitation to a conference of this kind."""
+    occurred_at: datetime | None = None
+    """When the causing event happened (grounds are judged then); None: when decided."""
+    source_event: CloudEvent | None = field(default=None, compare=False, repr=False)
+    """The causing event, kept while the share is withheld and open to a new decision."""
     key: str = ""
     """Extra part of the alert id when one event makes several alerts to one recipient."""
 

@@ -2,33 +2,72 @@
 decisions rest on, and turn causing events into alerts (shared, withheld or operational).
 
 Every handler takes a unit of work first and never commits (the event processor commits it
-with the inbox mark). Handlers that decide take ``now`` as well; :func:`handlers_by_topic`
-binds it to the runtime's clock, so each entry is ``handler(uow, event, data)``.
+with the inbox mark), and ``now``, which :func:`handlers_by_topic` binds to the runtime's clock,
+so each entry is ``handler(uow, event, data)``.
+
+Three kinds of handler, composed here for each event type:
+
+* a *fact* handler keeps a fact and returns the people whose open withheld shares it may change
+  (a consent given, an enquiry opened, a referral made or amended);
+* a *decider* makes an event's shares (:mod:`isp_notifications.disclosure`); the same decider
+  runs again when a later fact arrives (:mod:`isp_notifications.redecision`) or a DSL releases
+  a share, so it never keeps facts itself;
+* then every open withheld share about those people is decided again.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from isp_common.clock import Clock
 from isp_common.consumer import Handler
+from isp_common.db import UnitOfWork
 from isp_common.workingdays import WorkingCalendar
 from isp_schemas import topics
-from isp_schemas.consent import ConsentGiven, ConsentWithdrawn
+from isp_schemas.envelope import CloudEvent
 
+from .. import redecision
 from . import consent, referrals, register, socialcare, treatment
-from .timed import TimedHandler, at_now
+from .timed import FactHandler, TimedHandler, at_now
+
+
+def deciders(calendar: WorkingCalendar) -> dict[str, TimedHandler]:
+    """Event type -> what makes that event's shares (run again on re-decision and release)."""
+    return {**referrals.DECIDERS, **treatment.DECIDERS, **socialcare.conference_deciders(calendar)}
+
+
+def _fact_then(fact: FactHandler, then: TimedHandler | None, decide: redecision.Deciders) -> TimedHandler:
+    def handle(uow: UnitOfWork, event: CloudEvent, data: Any, now: datetime) -> None:
+        people = fact(uow, event, data, now)
+        if then is not None:
+            then(uow, event, data, now)
+        if people:
+            redecision.redecide_about(uow, people, now, decide)
+
+    handle.__name__ = getattr(fact, "__name__", "handle")
+    return handle
+
+
+def _compose(
+    facts: dict[str, FactHandler], others: dict[str, TimedHandler], decide: redecision.Deciders
+) -> dict[str, TimedHandler]:
+    composed = dict(others)
+    for event_type, fact in facts.items():
+        composed[event_type] = _fact_then(fact, others.get(event_type), decide)
+    return composed
 
 
 def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict[str, Handler]]:
+    decide = deciders(calendar)
+
     def timed(handlers: dict[str, TimedHandler]) -> dict[str, Handler]:
         return {event_type: at_now(clock, handler) for event_type, handler in handlers.items()}
 
     return {
-        topics.CONSENT: {
-            ConsentGiven.event_type: consent.consent_given,
-            **timed({ConsentWithdrawn.event_type: consent.consent_withdrawn}),
-        },
-        topics.SOCIALCARE: {**socialcare.FACTS, **timed(socialcare.conference_handlers(calendar))},
-        topics.REFERRALS: timed(referrals.HANDLERS),
+        topics.CONSENT: timed(_compose(consent.FACTS, {}, decide)),
+        topics.SOCIALCARE: timed(_compose(socialcare.FACTS, socialcare.conference_handlers(calendar), decide)),
+        topics.REFERRALS: timed(_compose(referrals.FACTS, {**referrals.HANDLERS, **referrals.NEWS}, decide)),
         topics.TREATMENT: timed(treatment.HANDLERS),
         topics.REGISTER: timed(register.HANDLERS),
     }

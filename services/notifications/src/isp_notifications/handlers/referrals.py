@@ -22,6 +22,7 @@ from typing import Any
 from isp_common.db import UnitOfWork
 from isp_schemas.alerts import (
     AppointmentOutcomeMissingAlert,
+    AttendanceUnrecordedAlert,
     DidNotAttendAlert,
     ReferralOverdueAlert,
     ReferralReceivedAlert,
@@ -34,6 +35,7 @@ from isp_schemas.referrals import (
     ReferralAmended,
     ReferralAppointmentOutcomeMissing,
     ReferralAssessmentMissed,
+    ReferralAttendanceUnrecorded,
     ReferralCancelled,
     ReferralClosed,
     ReferralDeclined,
@@ -44,13 +46,20 @@ from isp_schemas.referrals import (
 from .. import facts
 from ..disclosure import queue_operational, share_alert
 from ..domain.shares import Share
-from .timed import TimedHandler
+from .timed import FactHandler, TimedHandler
 
 DNA_NOTICE = timedelta(hours=24)
 
 
-def referral_requested(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime) -> None:
-    facts.record_referral(uow, data)
+def referral_requested(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime) -> set[str]:
+    """Keep the referral (a fact: who works with the family, a significant-harm ground), then share it."""
+    facts.record_referral(uow, event, data)
+    share_referral(uow, event, data, now)
+    return {data.person.nhs_number}
+
+
+def share_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime) -> None:
+    """``referral_received`` to the receiving organisation (the decider of a referral)."""
     children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
     share = Share(
         alert_type=ReferralReceivedAlert.event_type,
@@ -63,7 +72,8 @@ def referral_requested(uow: UnitOfWork, event: CloudEvent, data: ReferralRequest
         optional=("risk",),
         children=children,
         children_category="risk",
-        emergency=data.threshold == "emergency",
+        occurred_at=event.time,
+        source_event=event,
     )
 
     def build(alert_id: str, basis: dict[str, Any], categories: tuple[str, ...]) -> ReferralReceivedAlert:
@@ -98,6 +108,8 @@ def assessment_missed(uow: UnitOfWork, event: CloudEvent, data: ReferralAssessme
         source_event_id=event.id,
         required=("attendance",),
         deadline=deadline,
+        occurred_at=data.recorded_at,
+        source_event=event,
     )
 
     def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> DidNotAttendAlert:
@@ -141,6 +153,8 @@ def _status(
         person=data.person.model_dump(mode="json", exclude_none=True),
         source_event_id=event.id,
         required=("referral",),
+        occurred_at=data.at,
+        source_event=event,
     )
 
     def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> ReferralStatusAlert:
@@ -164,7 +178,6 @@ def referral_accepted(uow: UnitOfWork, event: CloudEvent, data: ReferralAccepted
 
 
 def referral_declined(uow: UnitOfWork, event: CloudEvent, data: ReferralDeclined, now: datetime) -> None:
-    facts.end_referral(uow, data)
     _status(uow, event, data, "declined", now, reason=data.reason)
 
 
@@ -173,17 +186,63 @@ def referral_allocated(uow: UnitOfWork, event: CloudEvent, data: ReferralAllocat
 
 
 def referral_closed(uow: UnitOfWork, event: CloudEvent, data: ReferralClosed, now: datetime) -> None:
-    facts.end_referral(uow, data)
     _status(uow, event, data, "closed", now, reason=data.reason, outcome=data.outcome)
 
 
 def referral_cancelled(uow: UnitOfWork, event: CloudEvent, data: ReferralCancelled, now: datetime) -> None:
-    facts.end_referral(uow, data)
     _status(uow, event, data, "cancelled", now, reason=data.reason)
 
 
 def referral_amended(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended, now: datetime) -> None:
     _status(uow, event, data, "amended", now, changed=list(data.changed))
+
+
+def referral_ended(
+    uow: UnitOfWork, event: CloudEvent, data: ReferralDeclined | ReferralClosed | ReferralCancelled, now: datetime
+) -> set[str]:
+    """A declined, closed or cancelled referral is no longer a ground (kept even if it comes first)."""
+    facts.end_referral(uow, event, data)
+    return set()
+
+
+def referral_changed(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended, now: datetime) -> set[str]:
+    """An amendment updates the facts (threshold, children): the person's open shares are decided again."""
+    facts.amend_referral(uow, event, data)
+    return {data.person.nhs_number}
+
+
+def attendance_unrecorded(
+    uow: UnitOfWork, event: CloudEvent, data: ReferralAttendanceUnrecorded, now: datetime
+) -> None:
+    """The provider never recorded whether the parent attended the assessment: at the 24-hour
+    deadline the referring social care organisation is told, as it would be of a DNA."""
+    deadline = data.scheduled_for + DNA_NOTICE
+    share = Share(
+        alert_type=AttendanceUnrecordedAlert.event_type,
+        sender=data.to_org,
+        recipient=data.from_org,
+        nhs_number=data.person.nhs_number,
+        person=data.person.model_dump(mode="json", exclude_none=True),
+        source_event_id=event.id,
+        required=("attendance",),
+        deadline=deadline,
+        occurred_at=data.at,
+        source_event=event,
+    )
+
+    def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> AttendanceUnrecordedAlert:
+        return AttendanceUnrecordedAlert(
+            alert_id=alert_id,
+            person=data.person,
+            lawful_basis=basis,
+            sender_org=data.to_org,
+            appointment_id=data.appointment_id,
+            referral_id=data.referral_id,
+            scheduled_for=data.scheduled_for,
+            deadline=deadline,
+        )
+
+    share_alert(uow, share, build, now)
 
 
 def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, now: datetime) -> None:
@@ -198,6 +257,11 @@ def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, 
     queue_operational(
         uow, alert, sender=data.responsible_org, recipient=data.responsible_org, source_event_id=event.id, now=now
     )
+    if data.escalate_to and data.escalate_to != data.responsible_org:
+        # outside working hours an emergency goes to the out-of-hours team too (ids only, no person)
+        queue_operational(
+            uow, alert, sender=data.responsible_org, recipient=data.escalate_to, source_event_id=event.id, now=now
+        )
 
 
 def appointment_outcome_missing(
@@ -217,14 +281,38 @@ def appointment_outcome_missing(
 
 
 HANDLERS: dict[str, TimedHandler] = {
-    ReferralRequested.event_type: referral_requested,
     ReferralAssessmentMissed.event_type: assessment_missed,
     ReferralAccepted.event_type: referral_accepted,
-    ReferralDeclined.event_type: referral_declined,
     ReferralAllocated.event_type: referral_allocated,
+    ReferralOverdue.event_type: referral_overdue,
+    ReferralAppointmentOutcomeMissing.event_type: appointment_outcome_missing,
+    ReferralAttendanceUnrecorded.event_type: attendance_unrecorded,
+}
+"""Handlers that only decide (or queue operational alerts)."""
+
+FACTS: dict[str, FactHandler] = {
+    ReferralRequested.event_type: referral_requested,
+    ReferralDeclined.event_type: referral_ended,
+    ReferralClosed.event_type: referral_ended,
+    ReferralCancelled.event_type: referral_ended,
+    ReferralAmended.event_type: referral_changed,
+}
+"""Handlers that keep a fact first; the news of a declined, closed, cancelled or amended referral
+is then shared by :data:`NEWS` (see :func:`isp_notifications.handlers.handlers_by_topic`)."""
+
+NEWS: dict[str, TimedHandler] = {
+    ReferralDeclined.event_type: referral_declined,
     ReferralClosed.event_type: referral_closed,
     ReferralCancelled.event_type: referral_cancelled,
     ReferralAmended.event_type: referral_amended,
-    ReferralOverdue.event_type: referral_overdue,
-    ReferralAppointmentOutcomeMissing.event_type: appointment_outcome_missing,
 }
+
+DECIDERS: dict[str, TimedHandler] = {
+    ReferralRequested.event_type: share_referral,
+    ReferralAssessmentMissed.event_type: assessment_missed,
+    ReferralAccepted.event_type: referral_accepted,
+    ReferralAllocated.event_type: referral_allocated,
+    ReferralAttendanceUnrecorded.event_type: attendance_unrecorded,
+    **NEWS,
+}
+"""What decides each causing event's shares again (never re-keeping a fact)."""

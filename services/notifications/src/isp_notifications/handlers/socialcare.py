@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from isp_common.consumer import Handler
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas.alerts import ConferenceCancelledAlert, ConferenceInvitationAlert
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.people import Person
+from isp_schemas.people import Child, Person
 from isp_schemas.socialcare import (
     ConferenceCancelled,
     ConferenceScheduled,
@@ -34,25 +33,34 @@ from ..disclosure import queue_operational, share_alert
 from ..domain.conferences import Notice, WorkingCalendar, notice
 from ..domain.shares import BuildData, Share
 from ..tables import ConferenceRecord, InvitationRecord
-from .timed import TimedHandler
+from .timed import FactHandler, TimedHandler
 
-# -- the facts -------------------------------------------------------------------------------
+# -- the facts (each returns the people whose open shares it may change) -----------------------
 
 
-def enquiry_opened(uow: UnitOfWork, event: CloudEvent, data: EnquiryOpened) -> None:
+def enquiry_opened(uow: UnitOfWork, event: CloudEvent, data: EnquiryOpened, now: datetime) -> set[str]:
     facts.record_enquiry(uow, event.source_org, data)
+    return _people(uow, data.parents, data.child)
 
 
-def enquiry_closed(uow: UnitOfWork, event: CloudEvent, data: EnquiryClosed) -> None:
-    facts.close_enquiry(uow, data)
+def enquiry_closed(uow: UnitOfWork, event: CloudEvent, data: EnquiryClosed, now: datetime) -> set[str]:
+    facts.close_enquiry(uow, event, data)
+    return set()
 
 
-def plan_started(uow: UnitOfWork, event: CloudEvent, data: PlanStarted) -> None:
+def plan_started(uow: UnitOfWork, event: CloudEvent, data: PlanStarted, now: datetime) -> set[str]:
     facts.record_plan(uow, event.source_org, data)
+    return _people(uow, data.parents, data.child)
 
 
-def plan_ended(uow: UnitOfWork, event: CloudEvent, data: PlanEnded) -> None:
-    facts.end_plan(uow, data)
+def plan_ended(uow: UnitOfWork, event: CloudEvent, data: PlanEnded, now: datetime) -> set[str]:
+    facts.end_plan(uow, event, data)
+    return set()
+
+
+def _people(uow: UnitOfWork, parents: list[Person], child: Child) -> set[str]:
+    named = [p.nhs_number for p in parents]
+    return facts.people_linked(uow.session, named, [child.model_dump(mode="json", exclude_none=True)])
 
 
 # -- conferences -----------------------------------------------------------------------------
@@ -61,10 +69,22 @@ def plan_ended(uow: UnitOfWork, event: CloudEvent, data: PlanEnded) -> None:
 def conference_scheduled(
     uow: UnitOfWork, event: CloudEvent, data: ConferenceScheduled, now: datetime, calendar: WorkingCalendar
 ) -> None:
-    """Keep the conference; invite each invitee about each parent named, on that parent's own basis."""
+    """Keep the conference, then invite (:func:`invite`)."""
+    _keep_conference(uow, event.source_org, data, notice(data.issued_at, data.scheduled_for, calendar))
+    invite(uow, event, data, now, calendar)
+
+
+def invite(
+    uow: UnitOfWork, event: CloudEvent, data: ConferenceScheduled, now: datetime, calendar: WorkingCalendar
+) -> None:
+    """Invite each invitee about each parent named, on that parent's own basis (a child protection
+    conference on its own statutory ground), or, when no parent is named, about the children alone.
+    The decider of a scheduled conference: it never changes the kept conference."""
+    conference = uow.session.get(ConferenceRecord, data.conference_id)
+    if conference is not None and conference.cancelled:
+        return
     convener = event.source_org
     given = notice(data.issued_at, data.scheduled_for, calendar)
-    _keep_conference(uow, convener, data, given)
     for invitee in dict.fromkeys(data.invitees):
         if invitee == convener:
             continue
@@ -72,7 +92,8 @@ def conference_scheduled(
             conference_id=data.conference_id, invitee=invitee
         )
         invitation.report_requested = invitation.report_requested or given.short_notice
-        for parent in data.parents:
+        parents: list[Person | None] = list(data.parents) or [None]
+        for parent in parents:
             share, build = _invitation(event, data, given, invitee, parent)
             if share_alert(uow, share, build, now).shared:
                 invitation.sent = True
@@ -99,20 +120,24 @@ def _keep_conference(uow: UnitOfWork, convener: str, data: ConferenceScheduled, 
 
 
 def _invitation(
-    event: CloudEvent, data: ConferenceScheduled, given: Notice, invitee: str, parent: Person
+    event: CloudEvent, data: ConferenceScheduled, given: Notice, invitee: str, parent: Person | None
 ) -> tuple[Share, BuildData]:
-    """The share of the conference's details about ``parent`` with ``invitee``, and its alert."""
+    """The share of the conference's details about ``parent`` (or, with none named, about the
+    children alone) with ``invitee``, and its alert."""
     share = Share(
         alert_type=ConferenceInvitationAlert.event_type,
         sender=event.source_org,
         recipient=invitee,
-        nhs_number=parent.nhs_number,
-        person=parent.model_dump(mode="json", exclude_none=True),
+        nhs_number=parent.nhs_number if parent else None,
+        person=parent.model_dump(mode="json", exclude_none=True) if parent else None,
         source_event_id=event.id,
         required=("conference",),
         children=[c.model_dump(mode="json", exclude_none=True) for c in data.children],
         children_category="conference",
-        key=parent.nhs_number,
+        key=parent.nhs_number if parent else "",
+        conference_kind=data.kind,
+        occurred_at=data.issued_at,
+        source_event=event,
     )
 
     def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> ConferenceInvitationAlert:
@@ -160,13 +185,13 @@ def conference_cancelled(uow: UnitOfWork, event: CloudEvent, data: ConferenceCan
         )
 
 
-FACTS: dict[str, Handler] = {
+FACTS: dict[str, FactHandler] = {
     EnquiryOpened.event_type: enquiry_opened,
     EnquiryClosed.event_type: enquiry_closed,
     PlanStarted.event_type: plan_started,
     PlanEnded.event_type: plan_ended,
 }
-"""The handlers that keep facts (no clock)."""
+"""The handlers that keep facts."""
 
 
 def conference_handlers(calendar: WorkingCalendar) -> dict[str, TimedHandler]:
@@ -176,3 +201,12 @@ def conference_handlers(calendar: WorkingCalendar) -> dict[str, TimedHandler]:
         conference_scheduled(uow, event, data, now, calendar)
 
     return {ConferenceScheduled.event_type: scheduled, ConferenceCancelled.event_type: conference_cancelled}
+
+
+def conference_deciders(calendar: WorkingCalendar) -> dict[str, TimedHandler]:
+    """What decides a scheduled conference's invitations again (never re-keeping the conference)."""
+
+    def decide(uow: UnitOfWork, event: CloudEvent, data: ConferenceScheduled, now: datetime) -> None:
+        invite(uow, event, data, now, calendar)
+
+    return {ConferenceScheduled.event_type: decide}

@@ -12,6 +12,8 @@ from isp_common.db import UnitOfWork
 from isp_schemas.envelope import CloudEvent
 
 TimedHandler = Callable[[UnitOfWork, CloudEvent, Any, datetime], None]
+FactHandler = Callable[[UnitOfWork, CloudEvent, Any, datetime], set[str]]
+"""Records a fact; returns the people (NHS numbers) whose open withheld shares it may change."""
 
 
 def at_now(clock: Clock, handler: TimedHandler) -> Handler:

@@ -1,31 +1,47 @@
-"""``treatment_disengaged``: a parent dropped out of treatment; tell each social-care
+"""``treatment_disengaged``: a parent dropped out of treatment; tell each children's social care
 organisation working with that parent's children (DOMAIN rule 4), known from open referrals,
-open section 47 enquiries and active plans. Each recipient gets only the children it is
-known to work with, and only when ``risk`` is covered as well as ``treatment_status``."""
+open section 47 enquiries and active plans naming the parent or one of their children. Each
+recipient gets only the children it is known to work with, and only when ``risk`` is covered as
+well as ``treatment_status``.
+
+When no such organisation is known, the provider's DSL is told at once (``recipient_unknown``)
+and the drop-out stays open for 24 hours: a fact naming one in that time sends it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.workingdays import london_date
-from isp_schemas.alerts import TreatmentDisengagedAlert
+from isp_schemas.alerts import RecipientUnknownAlert, TreatmentDisengagedAlert
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.treatment import EpisodeDisengaged
 
 from .. import facts
-from ..disclosure import share_alert
-from ..domain.shares import Share
+from ..disclosure import keep_source_event, queue_operational, share_alert
+from ..domain.shares import Share, alert_id_for
+from ..tables import WithheldShare
 from .timed import TimedHandler
+
+RECIPIENT_SOUGHT_FOR = timedelta(hours=24)
+NO_RECIPIENT = "no children's social care organisation is known to work with the person's children"
 
 
 def episode_disengaged(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime) -> None:
     provider = event.source_org
     orgs = facts.social_care_working_with(uow.session, data.person.nhs_number, london_date(now))
+    orgs.pop(provider, None)
+    sought = uow.session.get(WithheldShare, alert_id_for(event.id, TreatmentDisengagedAlert.event_type, ""))
+    if not orgs:
+        if sought is None:
+            _seek_recipient(uow, event, data, now)
+        return
+    if sought is not None and sought.state == "open":
+        sought.state, sought.released_at = "released", now
+        uow.session.add(sought)
     for org, children in sorted(orgs.items()):
-        if org == provider:
-            continue
         share = Share(
             alert_type=TreatmentDisengagedAlert.event_type,
             sender=provider,
@@ -37,6 +53,8 @@ def episode_disengaged(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengag
             optional=("risk",),
             children=children,
             children_category="risk",
+            occurred_at=event.time,
+            source_event=event,
         )
 
         def build(
@@ -58,4 +76,40 @@ def episode_disengaged(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengag
         share_alert(uow, share, build, now)
 
 
+def _seek_recipient(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime) -> None:
+    """No recipient yet: keep the drop-out open for a day and tell the provider's DSL now."""
+    alert_id = alert_id_for(event.id, TreatmentDisengagedAlert.event_type, "")
+    until = now + RECIPIENT_SOUGHT_FOR
+    uow.session.add(
+        WithheldShare(
+            alert_id=alert_id,
+            alert_type=TreatmentDisengagedAlert.event_type,
+            sender=event.source_org,
+            recipient="",
+            nhs_number=data.person.nhs_number,
+            source_event_id=event.id,
+            purpose="safeguarding",
+            categories=["treatment_status", "risk"],
+            reason=NO_RECIPIENT,
+            withheld_at=now,
+            open_until=until,
+        )
+    )
+    keep_source_event(uow, event, until)
+    notice = RecipientUnknownAlert(
+        alert_id="pending",
+        sender_org=event.source_org,
+        person=data.person,
+        withheld_type=TreatmentDisengagedAlert.event_type,
+        reason=NO_RECIPIENT,
+        source_event_id=event.id,
+        withheld_alert_id=alert_id,
+        deadline=until,
+    )
+    queue_operational(
+        uow, notice, sender=event.source_org, recipient=event.source_org, source_event_id=event.id, now=now
+    )
+
+
 HANDLERS: dict[str, TimedHandler] = {EpisodeDisengaged.event_type: episode_disengaged}
+DECIDERS: dict[str, TimedHandler] = HANDLERS
