@@ -22,6 +22,8 @@ from isp_referrals.tables import Referral
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralRequested
 
+from .kit import record_decision
+
 CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
 
 
@@ -84,13 +86,17 @@ def to_social_care(request_data: Callable[..., ReferralRequested]) -> Callable[.
 
 @pytest.fixture
 def make(uow: UnitOfWork, rules: DueRules, request_data: Callable[..., ReferralRequested]) -> Callable[..., Referral]:
-    """``make(at, data=None)``: a referral made over HTTP at ``at`` by its sender (committed)."""
+    """``make(at, data=None, shared=True)``: a referral made over HTTP at ``at`` by its sender
+    (committed), and unless ``shared=False`` shared in full with its receiver at once (the
+    decision the notifications service would audit), so that the receiver may act on it."""
 
-    def refer(at: datetime, data: ReferralRequested | None = None) -> Referral:
+    def refer(at: datetime, data: ReferralRequested | None = None, shared: bool = True) -> Referral:
         data = data or request_data()
         actor = Actor("sw-1", CSC) if data.from_org == CSC else Actor("dap-1", PROVIDER)
         referral = commands.make_referral(uow, data, actor, at, rules)
         uow.commit()
+        if shared:
+            record_decision(uow, referral, at)
         return referral
 
     return refer

@@ -33,6 +33,7 @@ def build(settings: Settings | None = None, **collaborators: Unpack[Collaborator
             calendar=settings.working_calendar(),
             assessment_booking_working_days=settings.assessment_booking_working_days,
             allocation_weekday=settings.allocation_weekday,
+            emergency_response_hours=settings.emergency_response_hours,
         )
     )
     runtime.context = context

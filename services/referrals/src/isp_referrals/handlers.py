@@ -1,5 +1,6 @@
-"""Reactions to events on Kafka: a partner's referral (``isp.referrals.v1``) and the treatment
-provider's appointments (``isp.treatment.v1``).
+"""Reactions to events on Kafka: a partner's referral (``isp.referrals.v1``), the treatment
+provider's appointments (``isp.treatment.v1``) and the disclosure decisions about referrals
+(``isp.audit.v1``, :mod:`isp_referrals.shares`).
 
 Each is ``handler(uow, event, data)`` and commits nothing itself: the event processor owns the
 transaction (state change, outbox rows and the inbox mark commit together).
@@ -17,11 +18,12 @@ from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas import topics
+from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
 
-from . import directory_handlers, domain, intake, journal
+from . import directory_handlers, domain, intake, journal, shares
 from .domain import DueRules
 from .tables import Appointment, Referral
 
@@ -48,7 +50,7 @@ def referral_requested(
             event_id=event.id,
             rules=rules,
         )
-    except domain.NotYourReferral as exc:
+    except (domain.NotYourReferral, domain.OrganisationRefused) as exc:
         raise EventRejected(str(exc)) from None
 
 
@@ -69,6 +71,7 @@ def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBook
     if not first_heard:
         if as_utc(appointment.scheduled_for) != scheduled_for:
             appointment.outcome_prompted_at = None  # rebooked: a new day to report on
+            appointment.unrecorded_raised_at = None
         appointment.scheduled_for = scheduled_for
         appointment.referral_id = data.referral_id or appointment.referral_id
         appointment.kind = data.kind
@@ -154,6 +157,7 @@ def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str
     """Each topic's handlers by event type, for :meth:`ServiceRuntime.subscribe`."""
     return {
         topics.REFERRALS: {ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock)},
+        topics.AUDIT: {DisclosureRecorded.event_type: shares.disclosure_recorded},
         topics.TREATMENT: {
             AppointmentBooked.event_type: appointment_booked,
             AppointmentAttended.event_type: appointment_attended,

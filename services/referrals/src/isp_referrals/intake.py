@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from isp_common import directory
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
@@ -28,13 +29,19 @@ def record_request(
     event_id: str,
     rules: DueRules,
 ) -> Referral:
-    """Store a new referral in state ``requested``.
+    """Store a new referral in state ``requested``, with the receiver's response deadline if it has one.
 
     The referring organisation is the one that sends it: ``from_org`` must be the publisher
-    (Kafka) or the caller's organisation (HTTP). Raises NotYourReferral or DuplicateReferral.
+    (Kafka) or the caller's organisation (HTTP). Both organisations must be in the partnership
+    directory, the receiver of the kind the direction needs. Raises NotYourReferral,
+    OrganisationRefused or DuplicateReferral.
     """
     if source_org != data.from_org:
         raise domain.NotYourReferral("from_org must be the referring organisation itself")
+    kinds = directory.kinds_of(uow.session, (data.from_org, data.to_org))
+    refusal = domain.party_refusal(data.direction, kinds.get(data.from_org), kinds.get(data.to_org))
+    if refusal is not None:
+        raise domain.OrganisationRefused(*refusal)
     if uow.session.get(Referral, data.referral_id) is not None:
         raise domain.DuplicateReferral()
     referral = Referral(
@@ -53,6 +60,7 @@ def record_request(
     )
     apply_request_fields(referral, data, rules)
     uow.session.add(referral)
+    schedule_response(uow, referral, rules, since=at, new=True)
     journal.record(
         uow,
         referral,
@@ -84,6 +92,30 @@ def apply_request_fields(referral: Referral, data: ReferralRequested, rules: Due
         referral.allocation_meeting_on = None
     elif referral.allocation_meeting_on is None:
         referral.allocation_meeting_on = rules.allocation_meeting_on(london_date(as_utc(referral.requested_at)))
+
+
+def schedule_response(
+    uow: UnitOfWork, referral: Referral, rules: DueRules, *, since: datetime, new: bool = False
+) -> None:
+    """Set the receiver's response deadline (:mod:`isp_referrals.domain.responses`), counted from
+    ``since``: when the referral was made (``new``: it has no due dates yet, and nothing is read,
+    so a new referral is not written before its transaction commits), or amended to a threshold
+    with another deadline. One not yet raised is moved (or waived when none applies any more);
+    one already raised stays."""
+    due_at = rules.response_due(referral.direction, referral.threshold, since, referral.allocation_meeting_on)
+    rows = [] if new else journal.dues_of(uow, referral.id, "response")
+    row = next((r for r in rows if r.met_on is None and r.overdue_raised_at is None), None)
+    if due_at is None:
+        if row is not None and row.waived_at is None:
+            row.waived_at = journal.to_utc(since)
+            uow.session.add(row)
+        return
+    if row is None:
+        if not rows:
+            journal.add_due(uow, referral, "response", london_date(due_at), referral.to_org, due_at=due_at)
+        return
+    row.due_at, row.due_on, row.waived_at = journal.to_utc(due_at), london_date(due_at), None
+    uow.session.add(row)
 
 
 def same_request(referral: Referral, data: ReferralRequested) -> bool:

@@ -93,8 +93,22 @@ def publish_step(
     return event
 
 
-def add_due(uow: UnitOfWork, referral: Referral, due: str, due_on: date, responsible_org: str) -> ReferralDueDate:
-    row = ReferralDueDate(referral_id=referral.id, due=due, due_on=due_on, responsible_org=responsible_org)
+def add_due(
+    uow: UnitOfWork,
+    referral: Referral,
+    due: str,
+    due_on: date,
+    responsible_org: str,
+    *,
+    due_at: datetime | None = None,
+) -> ReferralDueDate:
+    row = ReferralDueDate(
+        referral_id=referral.id,
+        due=due,
+        due_on=due_on,
+        responsible_org=responsible_org,
+        due_at=to_utc(due_at) if due_at is not None else None,
+    )
     uow.session.add(row)
     return row
 

@@ -6,6 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal, get_args
 
+from isp_schemas.alerts import LawfulBasis
+from isp_schemas.consent import DataCategory
 from isp_schemas.people import Child, EntityId, OrgId, Person
 from isp_schemas.referrals import Direction, Rag, ReferralDue, ReferralRequested, Threshold
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -126,8 +128,17 @@ class JointVisit(BaseModel):
 
 
 class DueDate(BaseModel):
-    due: ReferralDue = Field(description="The step owed: assessment_booking, joint_visit, workbook, monthly_summary.")
+    due: ReferralDue = Field(
+        description="The step owed: assessment_booking, joint_visit, workbook, monthly_summary, response."
+    )
     due_on: date = Field(description="The last day to do it (working days, Europe/London).")
+    due_at: datetime | None = Field(
+        default=None,
+        description=(
+            "The instant it is due, for a deadline counted in hours: the receiver's response to a priority, s47 "
+            "or emergency referral. None: by the end of due_on."
+        ),
+    )
     responsible_org: OrgId = Field(description="The organisation that has to do it.")
     status: Literal["pending", "met", "met_late", "overdue", "waived"] = Field(
         description="pending; met (on time); met_late; overdue (its day has ended unmet); waived (referral closed)."
@@ -159,25 +170,47 @@ class AppointmentView(BaseModel):
     outcome_prompted_at: datetime | None = Field(description="When the provider was prompted for a missing outcome.")
 
 
+class Disclosure(BaseModel):
+    """The latest disclosure decision about the referral for its receiving organisation."""
+
+    decision: Literal["shared", "withheld"] = Field(description="shared or withheld.")
+    data_categories: list[DataCategory] = Field(description="The categories of data shared (none when withheld).")
+    lawful_basis: LawfulBasis | None = Field(description="The basis it was shared on; none when withheld.")
+    decided_at: datetime = Field(description="When it was decided.")
+
+
 class ReferralView(BaseModel):
-    """A referral with its state, what may happen next, its due dates and its history."""
+    """A referral with its state, what may happen next, its due dates and its history.
+
+    The referring organisation sees it in full. The receiving organisation sees it only once a
+    disclosure decision has shared it, and then only the categories shared (``disclosure``): without
+    ``risk`` the rating and the children are null; the support request and the consent id are the
+    sender's and are null; appointments and their history are shown when ``attendance`` was shared
+    or they are the receiver's own. Each such read is audited (channel ``api``).
+    """
 
     id: str = Field(description="The referral id.")
     direction: Direction = Field(description="to_treatment (from social care: priority) or to_social_care.")
     from_org: OrgId = Field(description="The referring organisation.")
     to_org: OrgId = Field(description="The organisation referred to.")
     person: Person = Field(description="The adult (parent) referred or referred about.")
-    children: list[Child] = Field(description="The children concerned (unborn included).")
+    children: list[Child] | None = Field(
+        description="The children concerned (unborn included); null when not shared with you (category risk)."
+    )
     threshold: Threshold | None = Field(description="Threshold of need (to social care).")
-    rag: Rag = Field(description="The referrer's red/amber/green rating of harm to the child.")
+    rag: Rag | None = Field(
+        description="The referrer's red/amber/green rating of harm to the child; null when not shared with you (risk)."
+    )
     triage_rag: Rag | None = Field(description="The receiver's triage rating, set on acceptance.")
-    consent_id: str | None = Field(description="The consent the referral is shared under, if any.")
+    consent_id: str | None = Field(description="The consent the referral is shared under, if any (sender only).")
     summary: str = Field(description="Why the referral is made.")
     priority: bool = Field(description="True for a referral from social care to treatment.")
     emergency: bool = Field(
         description="Risk of immediate harm: shared on the statutory ground significant_harm, not held for allocation."
     )
-    support_request: SupportRequest = Field(description="The support request form's areas to consider.")
+    support_request: SupportRequest | None = Field(
+        description="The support request form's areas to consider (sender only: not part of the share)."
+    )
     allocation: Allocation = Field(description="How and to whom it is allocated.")
     state: ReferralState = Field(description="Where the referral is in its life.")
     allowed_actions: list[str] = Field(description="The commands allowed now (accept, decline, allocate...).")
@@ -190,6 +223,12 @@ class ReferralView(BaseModel):
     outcome: str | None = Field(description="The outcome it was closed with.")
     outcome_reason: str | None = Field(description="Further reason given on closing.")
     channel: Literal["api", "kafka"] = Field(description="How it was made: over HTTP or as an event.")
+    requested_event_id: str | None = Field(
+        description="The CloudEvent id of its uk.isp.referral.requested.v1 event (the decisions' source_event_id)."
+    )
+    disclosure: Disclosure | None = Field(
+        description="The latest decision sharing it with the receiving organisation; null until one is heard."
+    )
     requested_at: datetime = Field(description="When it was made.")
     state_since: datetime = Field(description="When it entered its current state.")
     due_dates: list[DueDate] = Field(description="Every due date the protocol sets for it, met or not.")

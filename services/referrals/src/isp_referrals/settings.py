@@ -19,3 +19,12 @@ class Settings(ServiceSettings):
         le=4,
         description="The weekday (0 = Monday) of the weekly allocation meeting for non-emergency referrals.",
     )
+    emergency_response_hours: int = Field(
+        4,
+        ge=1,
+        le=24,
+        description=(
+            "Hours the receiving organisation has to answer an emergency referral to social care; never later "
+            "than the end of the day it was made."
+        ),
+    )

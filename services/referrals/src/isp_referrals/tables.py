@@ -90,8 +90,10 @@ class ReferralDueDate(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("referral_id", "due", "due_on", name="uq_referrals_due"),)
     id: int | None = Field(default=None, primary_key=True)
     referral_id: str = Field(index=True)
-    due: str  # assessment_booking | joint_visit | workbook | monthly_summary
+    due: str  # assessment_booking | joint_visit | workbook | monthly_summary | response
     due_on: date = Field(index=True)
+    due_at: datetime | None = Field(default=None, sa_type=TZ, index=True)
+    """The instant it is due, for a deadline counted in hours (``response``); None: by the end of ``due_on``."""
     responsible_org: str
     met_on: date | None = None
     overdue_raised_at: datetime | None = Field(default=None, sa_type=TZ)
@@ -100,7 +102,9 @@ class ReferralDueDate(SQLModel, table=True):
     @property
     def status(self) -> str:
         if self.met_on is not None:
-            return "met" if self.met_on <= self.due_on else "met_late"
+            # a deadline in hours was missed if the timer raised it before it was met
+            late = self.overdue_raised_at is not None if self.due_at is not None else self.met_on > self.due_on
+            return "met_late" if late else "met"
         if self.waived_at is not None:
             return "waived"
         if self.overdue_raised_at is not None:
@@ -120,3 +124,26 @@ class Appointment(SQLModel, table=True):
     status: str = Field(default="booked", index=True)  # booked | attended | missed
     recorded_at: datetime | None = Field(default=None, sa_type=TZ)
     outcome_prompted_at: datetime | None = Field(default=None, sa_type=TZ)
+    unrecorded_raised_at: datetime | None = Field(default=None, sa_type=TZ)
+    """When social care was told that the outcome was still unrecorded 24 hours after it (once)."""
+
+
+class ReferralShare(SQLModel, table=True):
+    """The latest disclosure decision about a referral for one recipient, as audited on
+    ``isp.audit.v1`` by the service that decided it: what the receiving organisation may see.
+
+    Keyed by the CloudEvent id of the referral's ``requested`` event (``Referral.source_event_id``)
+    so that a decision heard before the referral itself is kept until the referral arrives."""
+
+    __tablename__ = "referrals_share"
+    source_event_id: str = Field(primary_key=True)
+    recipient: str = Field(primary_key=True)
+    decision: str  # shared | withheld
+    data_categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lawful_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    purpose: str
+    alert_id: str
+    audit_record_id: str
+    """The audit service's id of the decision's record."""
+    decided_at: datetime = Field(sa_type=TZ)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=TZ)

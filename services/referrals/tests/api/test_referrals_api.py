@@ -13,6 +13,9 @@ from isp_common.testing import FixedClock, auth_headers, nhs_number, outbox_even
 from isp_referrals import agents
 from isp_referrals.bootstrap import build
 from isp_referrals.settings import Settings
+from isp_schemas import topics
+
+from ..kit import share_in
 
 CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
 
@@ -54,14 +57,17 @@ def body(**overrides):
     return fields
 
 
-def create(service, **overrides):
+def create(service, shared: bool = True, **overrides):
+    """A referral made by social care; unless ``shared=False`` then shared in full with the provider."""
     response = service.post("/v1/referrals", json=body(**overrides), headers=service.login(CSC, "social_care"))
     assert response.status_code == 201, response.text
+    if shared:
+        share_in(service.runtime, response.json()["id"])
     return response.json()
 
 
-def outbox_types(service) -> list[str]:
-    return [event["type"] for event in outbox_events(service.runtime.engine)]
+def outbox_types(service, topic: str = topics.REFERRALS) -> list[str]:
+    return [event["type"] for event in outbox_events(service.runtime.engine, topic)]
 
 
 def test_a_referral_made_over_http_is_201_with_its_state_and_published_via_the_outbox(service):
@@ -177,8 +183,15 @@ def test_the_receiver_walks_the_referral_through_its_life(service):
         "close",
     ]
     assert view["triage_rag"] == "amber" and view["outcome"] == "completed"
-    assert {d["due"] for d in view["due_dates"]} == {"assessment_booking", "joint_visit", "workbook", "monthly_summary"}
+    assert {d["due"] for d in view["due_dates"]} == {
+        "response",
+        "assessment_booking",
+        "joint_visit",
+        "workbook",
+        "monthly_summary",
+    }
     assert len(outbox_types(service)) == 9
+    assert len(outbox_types(service, topics.AUDIT)) == len(steps) + 1  # each answer to the receiver is a read
 
 
 def test_an_illegal_transition_is_409_saying_what_is_allowed(service):
@@ -253,10 +266,15 @@ def test_the_list_is_the_callers_org_as_sender_or_receiver_filtered_by_state_and
     csc = service.login(CSC, "social_care")
     assert ids(csc) == {mine, accepted}
     assert ids(csc, status="requested") == {mine}
+    assert ids(provider, role="received") == {mine, accepted}  # not yet shared: not listed
+    share_in(service.runtime, other.json()["id"])
     assert ids(provider, role="received") == {mine, accepted, other.json()["id"]}
     assert ids(csc, role="received") == set()
     far = (service.clock.now() + timedelta(days=30)).date().isoformat()
-    assert ids(provider, due_before=far) == {accepted}
+    assert ids(provider, due_before=far) == {mine, accepted, other.json()["id"]}
+    # a priority referral's answer is due the next working day (3 March); the booking of the accepted one's
+    # assessment 5 working days after its acceptance
+    assert ids(provider, due_before="2026-03-04") == {mine, other.json()["id"]}
     assert ids(provider, due_before="2000-01-01") == set()
     assert service.get("/v1/referrals", params={"status": "nonsense"}, headers=csc).status_code == 422
 
@@ -289,9 +307,9 @@ def test_the_timer_raises_a_missed_due_date_at_the_runtimes_clock(service):
     ref = create(service)["id"]
     provider = service.login(PROVIDER, "provider")
     assert service.post(f"/v1/referrals/{ref}/accept", headers=provider).status_code == 200
-    assert agents.check_deadlines(service.runtime, service.runtime.context) == (0, 0)
+    assert agents.check_deadlines(service.runtime, service.runtime.context) == (0, 0, 0)
     service.clock.advance(days=10)  # the assessment booking was due 5 working days after acceptance
-    assert agents.check_deadlines(service.runtime, service.runtime.context) == (1, 0)
+    assert agents.check_deadlines(service.runtime, service.runtime.context) == (1, 0, 0)
     [due] = service.get(f"/v1/referrals/{ref}", headers=provider).json()["overdue"]
     assert due["due"] == "assessment_booking"
     assert datetime.fromisoformat(due["overdue_raised_at"]) == service.clock.now()

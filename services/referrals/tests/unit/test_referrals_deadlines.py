@@ -159,7 +159,7 @@ def prompt(uow, now) -> int:
 def test_booking_the_assessment_meets_the_booking_due_date(uow, rules, make):
     ref = accepted(make, uow, rules, at(2026, 11, 16))
     book(uow, ref, at(2026, 11, 26), booked_at=at(2026, 11, 20))
-    [due] = journal.dues_of(uow, ref)
+    [due] = journal.dues_of(uow, ref, "assessment_booking")
     assert due.status == "met" and due.met_on == date(2026, 11, 20)
     assert tick(uow, at(2026, 12, 1), rules) == 0
 

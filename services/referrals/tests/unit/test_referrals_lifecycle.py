@@ -17,6 +17,8 @@ from isp_referrals.views import referral_view
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralRequested
 
+from ..kit import record_decision
+
 REQUESTED = "uk.isp.referral.requested.v1"
 CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
 SOCIAL_WORKER, PRACTITIONER = Actor("sw-1", CSC), Actor("dap-1", PROVIDER)
@@ -26,10 +28,13 @@ def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
     return datetime(y, m, d, hh, mm, tzinfo=UTC)
 
 
-def kafka_request(uow, data: ReferralRequested, when, rules, source_org=None):
+def kafka_request(uow, data: ReferralRequested, when, rules, source_org=None, shared=True):
+    """A partner's referral on Kafka, consumed; unless ``shared=False`` then shared with its receiver."""
     event = CloudEvent.create(type=REQUESTED, source_org=source_org or data.from_org, data=data, time=when)
     handlers.referral_requested(uow, event, data, rules=rules, clock=FixedClock(when))
     uow.commit()
+    if shared:
+        record_decision(uow, uow.session.get(Referral, data.referral_id), when)
     return event
 
 
@@ -61,7 +66,7 @@ def test_kafka_and_http_referrals_end_alike(uow, rules, make, published, request
     over_http = make(when, make_data(referral_id="ref-http"))
     kafka_request(uow, make_data(referral_id="ref-kafka"), when, rules)
     over_kafka = uow.session.get(Referral, "ref-kafka")
-    ignore = {"id", "channel", "history"}
+    ignore = {"id", "channel", "history", "requested_event_id"}
     a = referral_view(uow.session, over_http, when).model_dump(exclude=ignore)
     b = referral_view(uow.session, over_kafka, when).model_dump(exclude=ignore)
     assert a == b and a["direction"] == direction
@@ -106,7 +111,10 @@ def test_the_full_life_of_a_priority_referral(uow, rules, make, published, reque
 
     commands.accept(uow, ref, practitioner, at(2026, 11, 16, 11), rules=rules, rag="red")
     uow.commit()
-    assert [(d.due, d.due_on) for d in _dues(uow, ref)] == [("assessment_booking", date(2026, 11, 23))]
+    assert [(d.due, d.due_on, d.status) for d in _dues(uow, ref)] == [
+        ("response", date(2026, 11, 17), "met"),
+        ("assessment_booking", date(2026, 11, 23), "pending"),
+    ]
 
     commands.allocate(uow, ref, practitioner, "dap-7", at(2026, 11, 18), rules=rules)
     uow.commit()
@@ -249,7 +257,7 @@ def test_a_step_may_be_recorded_after_the_fact_but_not_in_the_future_or_before_i
     uow.rollback()
     commands.accept(uow, ref, PRACTITIONER, now, rules=rules, at=at(2026, 11, 17))
     uow.commit()
-    assert _dues(uow, ref)[0].due_on == date(2026, 11, 24)  # counted from the 17th, not the 20th
+    assert _dues(uow, ref, "assessment_booking")[0].due_on == date(2026, 11, 24)  # from the 17th, not the 20th
 
 
 def test_an_assessment_booked_before_acceptance_meets_the_booking_due_date(uow, rules, make, request_data):
@@ -268,7 +276,7 @@ def test_an_assessment_booked_before_acceptance_meets_the_booking_due_date(uow, 
     uow.commit()
     commands.accept(uow, ref, PRACTITIONER, at(2026, 11, 17), rules=rules)
     uow.commit()
-    [due] = _dues(uow, ref)
+    [due] = _dues(uow, ref, "assessment_booking")
     assert due.status == "met" and due.met_on == date(2026, 11, 16)
 
 
@@ -293,10 +301,10 @@ def _active(uow, rules, make) -> str:
     return ref
 
 
-def _dues(uow, ref):
+def _dues(uow, ref, due=None):
     from isp_referrals import journal
 
-    return journal.dues_of(uow, ref)
+    return journal.dues_of(uow, ref, due)
 
 
 def _migrated_file_engine(tmp_path):
@@ -309,8 +317,9 @@ def _racing(tmp_path, rules, request_data):
     read it: ``(engine, referral_id, first, second)``."""
     engine = _migrated_file_engine(tmp_path)
     with UnitOfWork(engine) as setup:
-        ref = commands.make_referral(setup, request_data(), SOCIAL_WORKER, at(2026, 11, 16), rules).id
+        referral = commands.make_referral(setup, request_data(), SOCIAL_WORKER, at(2026, 11, 16), rules)
         setup.commit()
+        ref = record_decision(setup, referral, at(2026, 11, 16)) and referral.id
     with UnitOfWork(engine) as first, UnitOfWork(engine) as second:
         # both read it while requested (kept referenced: the identity map holds it weakly)
         seen = [commands.load(unit, ref, "accept", PRACTITIONER) for unit in (first, second)]
@@ -324,8 +333,8 @@ def test_two_transitions_racing_on_one_referral_cannot_both_commit(tmp_path, rul
     with _racing(tmp_path, rules, request_data) as (engine, ref, first, second):
         commands.accept(first, ref, PRACTITIONER, at(2026, 11, 17), rules=rules)
         first.commit()
-        commands.decline(second, ref, PRACTITIONER, "no capacity", at(2026, 11, 17))
-        with pytest.raises(StaleDataError):
+        with pytest.raises(StaleDataError):  # at its first write: when it meets the response due, or at commit
+            commands.decline(second, ref, PRACTITIONER, "no capacity", at(2026, 11, 17))
             second.commit()
     with UnitOfWork(engine) as check:
         assert check.session.get(Referral, ref).state == "accepted"

@@ -11,7 +11,7 @@ from isp_common.deps import ClockDep, UowDep
 from .. import commands, domain
 from ..models import ReferralCreate, ReferralList, ReferralState, ReferralView
 from ..tables import Referral
-from ..views import referral_view, referrals_of
+from ..views import read_referral, referrals_of
 from .deps import ERRORS, Practitioner, Reader, ReferralId, RulesDep
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
@@ -45,7 +45,7 @@ def create_referral(
         response.headers["Location"] = f"/v1/referrals/{referral.id}"
     else:
         response.status_code = 200
-    return referral_view(uow.session, referral, now)
+    return read_referral(uow, referral, actor.org, now)  # the sender's own: nothing to audit
 
 
 @router.get(
@@ -63,9 +63,18 @@ def list_referrals(
     role: RoleQuery = None,
     limit: LimitQuery = 100,
 ) -> ReferralList:
+    """Referrals the organisation made, in full, and those made to it that a disclosure decision
+    has shared with it, showing what was shared (each such read is audited)."""
     now = clock.now()
     found = referrals_of(uow.session, caller.org, state=status, due_before=due_before, role=role, limit=limit)
-    return ReferralList(items=[referral_view(uow.session, r, now) for r in found])
+    items = []
+    for referral in found:
+        try:
+            items.append(read_referral(uow, referral, caller.org, now))
+        except domain.ReferralNotFound:
+            continue  # shared without its core category: nothing of it may be shown
+    uow.commit()
+    return ReferralList(items=items)
 
 
 @router.get(
@@ -75,9 +84,12 @@ def list_referrals(
     responses=ERRORS,
 )
 def get_referral(referral_id: ReferralId, caller: Reader, uow: UowDep, clock: ClockDep) -> ReferralView:
+    """The referring organisation sees it in full. The receiving organisation sees it once a
+    disclosure decision has shared it (404 until then, as for an unknown id), and then only what
+    was shared; each of its reads is audited."""
     referral = uow.session.get(Referral, referral_id)
     if referral is None:
         raise domain.ReferralNotFound(referral_id)
-    if caller.org not in (referral.from_org, referral.to_org):
-        raise domain.NotYourReferral("This is not your organisation's referral.")
-    return referral_view(uow.session, referral, clock.now())
+    view = read_referral(uow, referral, caller.org, clock.now())
+    uow.commit()
+    return view

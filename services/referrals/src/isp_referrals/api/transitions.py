@@ -15,6 +15,7 @@ from isp_common.db import UnitOfWork
 from isp_common.deps import ClockDep, UowDep
 
 from .. import commands
+from ..commands import Actor
 from ..domain import IllegalTransition
 from ..models import (
     AcceptBody,
@@ -30,7 +31,7 @@ from ..models import (
     SummaryBody,
 )
 from ..tables import Referral
-from ..views import referral_view
+from ..views import read_referral
 from .deps import ERRORS, Practitioner, ReferralId, RulesDep
 
 PATHS: dict[str, str] = {
@@ -60,16 +61,23 @@ def _move(
     uow: UnitOfWork,
     now: datetime,
     referral_id: str,
-    command: Callable[Concatenate[UnitOfWork, str, P], Referral],
+    command: Callable[Concatenate[UnitOfWork, str, Actor, P], Referral],
+    actor: Actor,
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> ReferralView:
-    """Run ``command`` on the referral and commit; answer with the referral as it now is."""
+    """Run ``command`` on the referral; answer with the referral as it now is, as the actor's
+    organisation may see it (a receiver's read audited), all committed together."""
+
+    def step(unit: UnitOfWork) -> ReferralView:
+        referral = command(unit, referral_id, actor, *args, **kwargs)
+        unit.session.flush()
+        return read_referral(unit, referral, actor.org, now)
+
     try:
-        referral = commands.apply(uow, command, referral_id, *args, **kwargs)
+        return commands.apply(uow, step)
     except IllegalTransition as refused:
         raise refused.with_requests([f"POST /v1/referrals/{referral_id}{PATHS[c]}" for c in refused.allowed]) from None
-    return referral_view(uow.session, referral, now)
 
 
 def _at(body: Stamped | None) -> datetime | None:

@@ -43,6 +43,7 @@ def accept(
     referral = load(uow, referral_id, "accept", actor)
     when = _step(uow, referral, "accept", actor, now, at, ReferralAccepted, {"rag": rag}, rag=rag)
     referral.triage_rag = rag
+    journal.meet_due(uow, referral.id, "response", london_date(when))
     if domain.assessment_booking_applies(referral.direction):
         accepted_on = london_date(when)
         journal.add_due(uow, referral, "assessment_booking", rules.assessment_booking_due(accepted_on), referral.to_org)
@@ -57,8 +58,9 @@ def decline(
     uow: UnitOfWork, referral_id: str, actor: Actor, reason: str, now: datetime, at: datetime | None = None
 ) -> Referral:
     referral = load(uow, referral_id, "decline", actor)
-    _step(uow, referral, "decline", actor, now, at, ReferralDeclined, {"reason": reason}, reason=reason)
+    when = _step(uow, referral, "decline", actor, now, at, ReferralDeclined, {"reason": reason}, reason=reason)
     referral.reason = reason
+    journal.meet_due(uow, referral.id, "response", london_date(when))
     return referral
 
 
@@ -72,12 +74,16 @@ def allocate(
     rules: DueRules,
     at: datetime | None = None,
 ) -> Referral:
-    """Allocate to a practitioner: the joint visit is due within 3 working days and the
-    workbook within 2 (practice guidance, "Allocation")."""
+    """Allocate to a practitioner. On a referral to treatment the joint visit is then due within
+    3 working days and the workbook within 2 (practice guidance, "Allocation"): the treatment
+    practitioner's duties, so a referral to social care gets neither."""
     referral = load(uow, referral_id, "allocate", actor)
     when = _when(referral, now, at)
     allocated_on = london_date(when)
-    visit_due, workbook_due = rules.joint_visit_due(allocated_on), rules.workbook_due(allocated_on)
+    visit_due: date | None = None
+    workbook_due: date | None = None
+    if domain.practitioner_dues_apply(referral.direction):
+        visit_due, workbook_due = rules.joint_visit_due(allocated_on), rules.workbook_due(allocated_on)
     _step(
         uow,
         referral,
@@ -92,8 +98,9 @@ def allocate(
         workbook_due=workbook_due,
     )
     referral.practitioner = practitioner
-    journal.add_due(uow, referral, "joint_visit", visit_due, referral.to_org)
-    journal.add_due(uow, referral, "workbook", workbook_due, referral.to_org)
+    if visit_due is not None and workbook_due is not None:
+        journal.add_due(uow, referral, "joint_visit", visit_due, referral.to_org)
+        journal.add_due(uow, referral, "workbook", workbook_due, referral.to_org)
     return referral
 
 
@@ -224,7 +231,10 @@ def record_summary(
 
 
 def ensure_next_monthly_due(uow: UnitOfWork, referral: Referral, rules: DueRules) -> date | None:
-    """While active, one monthly summary is always open ahead: add the next when none is."""
+    """While active, one monthly summary is always open ahead on a referral to treatment (the
+    treatment practitioner's summary before group supervision): add the next when none is."""
+    if not domain.practitioner_dues_apply(referral.direction):
+        return None
     rows = journal.dues_of(uow, referral.id, "monthly_summary")
     pending = [r for r in rows if r.status == "pending"]
     if pending:

@@ -12,7 +12,7 @@ from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAmended, ReferralCancelled, ReferralRequested
 from pydantic import ValidationError
 
-from .. import domain, intake
+from .. import domain, intake, journal
 from ..domain import DueRules
 from ..tables import Referral
 from .steps import Actor, _step, load, progress_of
@@ -65,7 +65,10 @@ def amend(
     changed = [k for k in domain.AMENDABLE_FIELDS if after[k] != current[k]]
     if not changed:
         raise domain.InvalidCommand("nothing to change")
+    deadline_before = domain.response_kind(referral.direction, referral.threshold)
     intake.apply_request_fields(referral, amended, rules)
+    if domain.response_kind(referral.direction, referral.threshold) != deadline_before:
+        intake.schedule_response(uow, referral, rules, since=now)
     named = {k: getattr(amended, k) for k in changed if k in ReferralAmended.model_fields}
     other = {k: after[k] for k in changed if k not in ReferralAmended.model_fields}
     _step(
@@ -88,4 +91,5 @@ def cancel(uow: UnitOfWork, referral_id: str, actor: Actor, reason: str | None, 
     referral = load(uow, referral_id, "cancel", actor)
     _step(uow, referral, "cancel", actor, now, None, ReferralCancelled, {"reason": reason}, reason=reason)
     referral.reason = reason
+    journal.waive_open_dues(uow, referral.id, now)  # the receiver owes no answer to a withdrawn referral
     return referral

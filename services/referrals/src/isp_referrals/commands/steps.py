@@ -20,7 +20,7 @@ from isp_schemas.referrals import ReferralEvent
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import domain, journal
+from .. import domain, journal, shares
 from ..domain import Progress
 from ..tables import Referral
 
@@ -64,9 +64,12 @@ def apply(uow: UnitOfWork, command: Callable[Concatenate[UnitOfWork, P], T], *ar
 
 
 def load(uow: UnitOfWork, referral_id: str, command: str, actor: Actor) -> Referral:
-    """The referral, if the actor's organisation is the party that may make ``command``."""
+    """The referral, if the actor's organisation is the party that may make ``command``.
+
+    The receiving organisation knows of a referral only once a disclosure decision has shared it
+    with it: until then it is answered as an unknown id, whatever the command."""
     referral = uow.session.get(Referral, referral_id)
-    if referral is None:
+    if referral is None or (actor.org == referral.to_org and shares.receiver_scope_of(uow.session, referral) is None):
         raise domain.ReferralNotFound(referral_id)
     party = domain.party_of(command)
     if actor.org != (referral.from_org if party == "sender" else referral.to_org):

@@ -26,17 +26,24 @@ from .errors import (
     IllegalTransition,
     InvalidCommand,
     NotYourReferral,
+    OrganisationRefused,
     ReferralChanged,
     ReferralNotFound,
 )
 from .machine import COMMANDS, STATES, TERMINAL_STATES, Command, Party, Progress, allowed_commands, party_of, transition
+from .responses import ResponseKind, in_working_hours, response_kind, working_time_after
 from .rules import (
     AMENDABLE_FIELDS,
     EMERGENCY_THRESHOLD,
     PRIORITY_DIRECTION,
+    RECEIVER_KIND,
+    S47_THRESHOLD,
     is_emergency,
     missed_appointment_is_dna_to_report,
+    party_refusal,
+    practitioner_dues_apply,
 )
+from .sharing import READ_AUDIT_TYPE, ReceiverScope, receiver_scope
 
 __all__ = [
     "AMENDABLE_FIELDS",
@@ -45,6 +52,9 @@ __all__ = [
     "EMERGENCY_THRESHOLD",
     "JOINT_VISIT_WORKING_DAYS",
     "PRIORITY_DIRECTION",
+    "READ_AUDIT_TYPE",
+    "RECEIVER_KIND",
+    "S47_THRESHOLD",
     "STATES",
     "TERMINAL_STATES",
     "WORKBOOK_WORKING_DAYS",
@@ -54,15 +64,24 @@ __all__ = [
     "IllegalTransition",
     "InvalidCommand",
     "NotYourReferral",
+    "OrganisationRefused",
     "Party",
     "Progress",
+    "ReceiverScope",
     "ReferralChanged",
     "ReferralNotFound",
+    "ResponseKind",
     "allowed_commands",
     "assessment_booking_applies",
+    "in_working_hours",
     "is_emergency",
     "missed_appointment_is_dna_to_report",
     "overdue",
     "party_of",
+    "party_refusal",
+    "practitioner_dues_apply",
+    "receiver_scope",
+    "response_kind",
     "transition",
+    "working_time_after",
 ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from isp_common.workingdays import WorkingCalendar, add_months
 
+from .responses import DEFAULT_EMERGENCY_RESPONSE_HOURS, in_working_hours, response_due_at, response_kind
 from .rules import PRIORITY_DIRECTION
 
 JOINT_VISIT_WORKING_DAYS = 3
@@ -23,6 +24,7 @@ class DueRules:
     calendar: WorkingCalendar
     assessment_booking_working_days: int = DEFAULT_ASSESSMENT_BOOKING_WORKING_DAYS
     allocation_weekday: int = 0
+    emergency_response_hours: int = DEFAULT_EMERGENCY_RESPONSE_HOURS
 
     def assessment_booking_due(self, accepted_on: date) -> date:
         """The assessment appointment is booked within N working days of acceptance (default 5)."""
@@ -46,6 +48,24 @@ class DueRules:
         on or after it, or the next working day when that day is a bank holiday."""
         days = (self.allocation_weekday - requested_on.weekday()) % 7
         return self.calendar.next_working_day_on_or_after(date.fromordinal(requested_on.toordinal() + days))
+
+    def response_due(
+        self, direction: str, threshold: str | None, requested_at: datetime, allocation_meeting_on: date | None
+    ) -> datetime | None:
+        """When the receiver's answer is due (:mod:`.responses`); None: this referral has no deadline."""
+        kind = response_kind(direction, threshold)
+        if kind is None:
+            return None
+        return response_due_at(
+            kind,
+            requested_at,
+            calendar=self.calendar,
+            emergency_hours=self.emergency_response_hours,
+            allocation_meeting_on=allocation_meeting_on,
+        )
+
+    def in_working_hours(self, at: datetime) -> bool:
+        return in_working_hours(self.calendar, at)
 
 
 def assessment_booking_applies(direction: str) -> bool:

@@ -24,6 +24,20 @@ class InvalidCommand(Unprocessable):
     title = "Request does not fit the referral"
 
 
+class OrganisationRefused(Unprocessable):
+    """The partnership directory does not allow the referral between these organisations (422).
+
+    The problem body names the field (``field``, and ``errors`` in the shape of a validation
+    error) so a partner's client can show it next to the input."""
+
+    title = "Organisation not allowed"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", field=field, errors=[{"loc": ["body", field], "msg": reason}])
+        self.field = field
+        self.reason = reason
+
+
 class DuplicateReferral(Conflict):
     """The referral id is already in use by a different referral (409)."""
 
