@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from isp_audit import guard
+from isp_audit.domain import chain
 from isp_audit.handlers import append_disclosure
 from isp_audit.retention import erase_before
 from isp_audit.tables import DisclosureRecord, Erasure
@@ -20,6 +21,12 @@ from isp_schemas.examples import EXAMPLES
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+STRING_BODY_FIELDS = tuple(
+    name
+    for name in chain.BODY_FIELDS
+    if name not in ("data_categories", "lawful_basis", "seq", "service_user_informed")
+)
+"""The chained body's text fields, in canonical order (for the canonical-bytes property tests)."""
 START = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
 NHS = nhs_number(0)

@@ -2,6 +2,13 @@
 Patterns (BALP) privacy-disclosure profiles: ``PrivacyDisclosure.Source`` for a share or a
 withholding (recorded by the discloser's side), ``PrivacyDisclosure.Recipient`` for a
 recipient's acknowledgement (``received``).
+
+A share that replaces a withheld record (``supersedes``, v1.1) carries one more entity: ``what``
+references the withheld record's own AuditEvent (``AuditEvent/<id>``, served at
+``/v1/disclosures/<id>/fhir``), ``type`` is the FHIR resource type ``AuditEvent`` and
+``description`` is ``supersedes``. A professional-judgement basis (v1.1) is an entity of type
+``professional_judgement`` in ``urn:isp:lawful-basis`` naming the releasing DSL's user id (``by``),
+with the DSL's reason in ``detail`` until it is erased with the personal fields.
 """
 
 from __future__ import annotations
@@ -24,6 +31,15 @@ def _org_agent(org: str, role_code: str, role_display: str, requestor: bool) -> 
 
 
 def _basis_entity(basis: dict[str, Any]) -> dict[str, Any]:
+    if basis.get("kind") == "professional_judgement":
+        entity: dict[str, Any] = {
+            "what": {"identifier": {"system": f"{ISP}:user", "value": basis.get("by", "")}},
+            "type": {"system": f"{ISP}:lawful-basis", "code": "professional_judgement"},
+            "description": f"professional judgement: {basis.get('by')}",
+        }
+        if basis.get("reason"):
+            entity["detail"] = [{"type": "reason", "valueString": basis["reason"]}]
+        return entity
     if basis.get("kind") == "consent":
         what = {"identifier": {"system": f"{ISP}:consent", "value": basis["consent_id"]}, "type": "Consent"}
         return {
@@ -54,7 +70,7 @@ def _child_entity(child: dict[str, Any]) -> dict[str, Any]:
 
 
 def _entities(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The person, the children, the alert, the lawful basis and the trace, in that order."""
+    """The person, the children, the alert, the lawful basis, the superseded record and the trace, in that order."""
     entities: list[dict[str, Any]] = []
     if record.get("person"):
         person = {"identifier": {"system": NHS_NUMBER, "value": record["person"]}}
@@ -69,6 +85,14 @@ def _entities(record: dict[str, Any]) -> list[dict[str, Any]]:
     )
     if record.get("lawful_basis"):
         entities.append(_basis_entity(record["lawful_basis"]))
+    if record.get("supersedes"):
+        entities.append(
+            {
+                "what": {"reference": f"AuditEvent/{record['supersedes']}"},
+                "type": {"system": "http://hl7.org/fhir/resource-types", "code": "AuditEvent"},
+                "description": "supersedes",
+            }
+        )
     if record.get("trace_id"):
         entities.append(
             {

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, col
 
 from .domain.records import public
-from .domain.search import Filters, decode_cursor, encode_cursor
+from .domain.search import BASIS_KINDS, Filters, decode_cursor, encode_cursor
 from .tables import DISCLOSURE_TABLE
 from .tables import DisclosureRecord as R
 
@@ -48,7 +48,7 @@ def _common(f: Filters) -> list[ColumnElement[bool]]:
         where.append(col(R.decision) == f.decision)
     if f.purpose:
         where.append(col(R.purpose) == f.purpose)
-    if f.basis in ("consent", "statutory"):
+    if f.basis in BASIS_KINDS:
         where.append(col(R.lawful_basis).like(f'%"kind":"{f.basis}"%'))
     elif f.basis:
         where.append(col(R.lawful_basis).like(f'%"ground":"{f.basis}"%'))

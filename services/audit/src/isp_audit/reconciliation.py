@@ -10,7 +10,7 @@ from isp_common.db import UnitOfWork
 from isp_schemas import topics
 from isp_schemas.alerts import ReconciliationMismatchAlert
 from isp_schemas.envelope import CloudEvent
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlmodel import col
 
@@ -40,7 +40,13 @@ def _checks(cutoff: str) -> dict[str, Select[str, str]]:
     has_alert = exists().where(col(A.alert_id) == col(R.alert_id), col(A.recipient) == col(R.recipient))
     W = aliased(R)
     withheld_too = exists().where(
-        col(W.alert_id) == col(R.alert_id), col(W.recipient) == col(R.recipient), col(W.decision) == "withheld"
+        col(W.alert_id) == col(R.alert_id),
+        col(W.recipient) == col(R.recipient),
+        col(W.decision) == "withheld",
+        or_(col(R.supersedes).is_(None), col(R.supersedes) != col(W.id)),
+    )
+    superseded = exists().where(
+        col(W.id) == col(R.supersedes), col(W.recipient) == col(R.recipient), col(W.decision) == "withheld"
     )
     return {
         rules.SHARED_ALERT_HAS_NO_RECORD: select(col(A.alert_id), col(A.recipient)).where(
@@ -51,6 +57,9 @@ def _checks(cutoff: str) -> dict[str, Select[str, str]]:
         ),
         rules.SHARED_AND_WITHHELD: select(col(R.alert_id), col(R.recipient)).where(
             col(R.decision) == "shared", withheld_too
+        ),
+        rules.SUPERSEDES_UNKNOWN: select(col(R.alert_id), col(R.recipient)).where(
+            col(R.supersedes).is_not(None), col(R.recorded_at) < cutoff, ~superseded
         ),
     }
 

@@ -30,6 +30,7 @@ class DisclosureRecord(SQLModel, table=True):
         Index("ix_audit_disclosure_discloser_time", "discloser", "shared_at", "seq"),
         Index("ix_audit_disclosure_recipient_time", "recipient", "shared_at", "seq"),
         Index("ix_audit_disclosure_time", "shared_at", "seq"),
+        Index("ix_audit_disclosure_supersedes", "supersedes"),
     )
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     id: str = Field(unique=True)
@@ -47,6 +48,7 @@ class DisclosureRecord(SQLModel, table=True):
     alert_type: str | None = None
     channel: str
     trace_id: str | None = None
+    supersedes: str | None = None  # v1.1: the withheld record's id; chained only when set
     personal_commitment: str
     prev_hash: str
     hash: str = Field(unique=True)
@@ -55,6 +57,7 @@ class DisclosureRecord(SQLModel, table=True):
     children: str | None = Field(default=None, sa_column=Column(Text))
     not_informed_reason: str | None = Field(default=None, sa_column=Column(Text))
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    basis_reason: str | None = Field(default=None, sa_column=Column(Text))  # v1.1: a judgement's reason
     personal_salt: str | None = None
     erased_at: str | None = None
     erasure_id: str | None = None

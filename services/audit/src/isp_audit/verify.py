@@ -44,8 +44,11 @@ COLUMNS = (
     "personal_salt",
     "erased_at",
 )
-"""What :func:`stream_rows` reads: ``seq``, the rest of the chained body in canonical order, the
+"""Every record's chained columns: ``seq``, the rest of the chained body in canonical order, the
 link and the hash, the personal fields, the salt and the erasure time."""
+STREAMED = (*COLUMNS, *chain.OPTIONAL_BODY_FIELDS, *chain.OPTIONAL_PERSONAL_FIELDS)
+"""What :func:`stream_rows` reads: :data:`COLUMNS`, then the fields chained only when set (body,
+then personal; NULL on records written before they existed)."""
 _SEQ_AT = chain.BODY_FIELDS.index("seq")
 _BODY_END = len(chain.BODY_FIELDS)
 _COMMITMENT_AT = COLUMNS.index("personal_commitment")
@@ -101,26 +104,27 @@ def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple[int, ...] =
 
 
 def stream_rows(engine: Engine, batch: int = BATCH) -> Iterator[Row]:
-    """Every disclosure row in ``seq`` order, as tuples of :data:`COLUMNS`."""
-    return _cursor_rows(engine, f"SELECT {', '.join(COLUMNS)} FROM {DISCLOSURE_TABLE} ORDER BY seq", batch)
+    """Every disclosure row in ``seq`` order, as tuples of :data:`STREAMED`."""
+    return _cursor_rows(engine, f"SELECT {', '.join(STREAMED)} FROM {DISCLOSURE_TABLE} ORDER BY seq", batch)
 
 
 def assemble(rows: Iterable[Row]) -> Iterator[Row]:
-    """Rows of :data:`COLUMNS` as the walk takes them (see :data:`isp_audit.walk.SQLITE_ASSEMBLED`),
+    """Rows of :data:`STREAMED` as the walk takes them (see :data:`isp_audit.walk.SQLITE_ASSEMBLED`),
     assembled in Python: the body bytes are prefixed with the stored ``prev_hash``."""
     for row in rows:
         seq, commitment = row[0], row[_COMMITMENT_AT]
-        prev_hash, stored_hash, children, not_informed_reason, person, reason, salt, erased_at = row[_BODY_END:]
+        prev_hash, stored_hash = row[_BODY_END : _BODY_END + 2]
+        children, not_informed_reason, person, reason, salt, erased_at, supersedes, basis_reason = row[_BODY_END + 2 :]
         body_values = (*row[1 : _SEQ_AT + 1], seq, *row[_SEQ_AT + 1 : _BODY_END])  # in BODY_FIELDS order
         try:
-            body = prev_hash.encode() + chain.body_bytes(*body_values)
+            body = prev_hash.encode() + chain.body_bytes(*body_values, supersedes=supersedes)
         except (TypeError, ValueError, KeyError, AttributeError):
             body = None
         try:
-            personal = chain.personal_bytes(children, not_informed_reason, person, reason)
+            personal = chain.personal_bytes(children, not_informed_reason, person, reason, basis_reason)
         except (TypeError, ValueError):
             personal = None
-        empty = children is None and not_informed_reason is None and person is None and reason is None
+        empty = all(v is None for v in (children, not_informed_reason, person, reason, basis_reason))
         yield seq, prev_hash, stored_hash, commitment, salt, erased_at, empty, body, personal
 
 

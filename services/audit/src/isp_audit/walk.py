@@ -74,6 +74,7 @@ SQLITE_BODY = " || ".join(
         _jq("shared_at"),
         """',"source_event_id":'""",
         _jq("source_event_id"),
+        """(CASE WHEN supersedes IS NULL THEN '' ELSE ',"supersedes":' || json_quote(supersedes) END)""",
         """',"trace_id":'""",
         _jq("trace_id"),
         "'}'",
@@ -81,7 +82,9 @@ SQLITE_BODY = " || ".join(
 )
 SQLITE_PERSONAL = " || ".join(
     [
-        """'{"children":'""",
+        "'{'",
+        """(CASE WHEN basis_reason IS NULL THEN '' ELSE '"basis_reason":' || json_quote(basis_reason) || ',' END)""",
+        """'"children":'""",
         "children",
         """',"not_informed_reason":'""",
         _jq("not_informed_reason"),
@@ -92,7 +95,9 @@ SQLITE_PERSONAL = " || ".join(
         "'}'",
     ]
 )
-PERSONAL_EMPTY = "(children IS NULL AND not_informed_reason IS NULL AND person IS NULL AND reason IS NULL)"
+PERSONAL_EMPTY = (
+    "(children IS NULL AND not_informed_reason IS NULL AND person IS NULL AND reason IS NULL AND basis_reason IS NULL)"
+)
 SQLITE_ASSEMBLED = (
     f"SELECT seq, prev_hash, hash, personal_commitment, personal_salt, erased_at, {PERSONAL_EMPTY}, "
     f"CAST(prev_hash || {SQLITE_BODY} AS BLOB), CAST({SQLITE_PERSONAL} AS BLOB) FROM {TABLE}"

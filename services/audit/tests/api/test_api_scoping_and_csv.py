@@ -123,8 +123,8 @@ def test_refusals_are_problem_details(api):
         "type": "about:blank",
         "title": "Request is not valid",
         "status": 422,
-        "detail": "basis must be one of consent, statutory, child_protection_enquiry, child_protection_plan, "
-        "significant_harm, safeguarding_register_match.",
+        "detail": "basis must be one of consent, statutory, professional_judgement, child_protection_enquiry, "
+        "child_protection_plan, significant_harm, child_protection_conference, safeguarding_register_match.",
     }
     since = api.get("/v1/disclosures", headers=officer, params={"since": "2025-11-03T10:00:00"}).json()
     assert since["detail"] == "since/until: a time needs an offset, e.g. 2025-11-03T10:00:00+00:00"

@@ -16,7 +16,7 @@ from isp_audit.walk import Leg
 from isp_common.db import make_engine
 from sqlalchemy import text
 
-from ..kit import START, disclosure, engine_with, record
+from ..kit import START, STRING_BODY_FIELDS, disclosure, engine_with, record
 
 KEY = Ed25519PrivateKey.generate()
 TRUSTED = KEY.public_key()
@@ -33,22 +33,7 @@ maybe = st.none() | texts
     cats=st.lists(texts, max_size=3),
 )
 def test_fast_canonical_bytes_are_rfc8785(strings, seq, informed, cats):
-    names = (
-        "alert_id",
-        "alert_type",
-        "channel",
-        "decision",
-        "discloser",
-        "id",
-        "personal_commitment",
-        "purpose",
-        "recipient",
-        "recorded_at",
-        "shared_at",
-        "source_event_id",
-        "trace_id",
-    )
-    body = dict(zip(names, strings, strict=True))
+    body = dict(zip(STRING_BODY_FIELDS, strings, strict=True))
     body.update(
         seq=seq,
         service_user_informed=informed,

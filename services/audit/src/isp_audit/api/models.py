@@ -21,7 +21,12 @@ class DisclosureRecordPublic(BaseModel):
     children: list[dict[str, Any]] | None = Field(description="Children named in the share; null once erased.")
     purpose: str
     data_categories: list[str]
-    lawful_basis: dict[str, Any] | None = Field(description="Consent id or statutory ground; null when withheld.")
+    lawful_basis: dict[str, Any] | None = Field(
+        description=(
+            "Consent id, statutory ground, or professional judgement (by, reason; the reason is erased with the "
+            "personal fields); null when withheld."
+        )
+    )
     service_user_informed: bool | None
     not_informed_reason: str | None
     source_event_id: str | None
@@ -30,6 +35,9 @@ class DisclosureRecordPublic(BaseModel):
     channel: str
     trace_id: str | None
     reason: str | None = Field(description="Why it was withheld.")
+    supersedes: str | None = Field(
+        default=None, description="The id of the withheld record this share replaces (v1.1; shared records only)."
+    )
     personal_commitment: str = Field(description="SHA-256 over a salt and the personal fields (chained).")
     erased_at: str | None = Field(description="When the personal fields were erased, if they were.")
     prev_hash: str
@@ -60,7 +68,7 @@ class VerdictPublic(BaseModel):
 
 
 class MismatchPublic(BaseModel):
-    check: Literal["shared_alert_has_no_record", "record_has_no_alert", "shared_and_withheld"]
+    check: Literal["shared_alert_has_no_record", "record_has_no_alert", "shared_and_withheld", "supersedes_unknown"]
     reference: str = Field(description="The alert id.")
     recipient: str
     detail: str

@@ -9,6 +9,17 @@ Construction (CONTRACT §8 asks the audit service to document it):
 * ``hash = SHA-256(prev_hash || JCS(body))`` where ``prev_hash`` is the previous record's
   hash as 64 lower-case hex characters (``"0" * 64`` before record 1) and ``body`` is every
   other field of the record (:data:`BODY_FIELDS`, which include ``seq`` and the commitment).
+  Those fields are always in the body, as ``null`` when empty.
+
+Fields added since contract v1.0 are in the JSON only when set (:data:`OPTIONAL_BODY_FIELDS`,
+:data:`OPTIONAL_PERSONAL_FIELDS`): a record without them hashes to exactly the bytes it did
+before they existed, so chains written earlier verify unchanged, and a record that has one
+cannot lose it (or gain one) without failing. They are:
+
+* ``supersedes`` (body): the ``id`` of the withheld record a later share replaces.
+* ``basis_reason`` (personal): the free-text ``reason`` of a ``professional_judgement`` lawful
+  basis. It is kept with the personal fields, so erasure removes it, and the body's
+  ``lawful_basis`` holds the basis without it (``{"by", "kind"}``); the API puts it back.
 
 Erasure after the retention period deletes the personal fields *and the salt*: the chain
 still verifies (it covers the commitment, not the fields), and without the salt the commitment
@@ -64,6 +75,16 @@ BODY_FIELDS = (
 """The chained body, in canonical (sorted) key order."""
 PERSONAL_FIELDS = ("children", "not_informed_reason", "person", "reason")
 """Erasable fields, under the salted commitment."""
+OPTIONAL_BODY_FIELDS = ("supersedes",)
+"""Chained in the body only when set (v1.1)."""
+OPTIONAL_PERSONAL_FIELDS = ("basis_reason",)
+"""Under the commitment only when set (v1.1); erased with the personal fields."""
+
+
+def with_optional(fields: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` plus the ``optional`` ones that are set (the JSON hashed for a record)."""
+    return {**fields, **{name: value for name, value in optional.items() if value is not None}}
+
 
 # characters RFC 8785 (ECMAScript JSON.stringify) escapes: the quote, the backslash, controls
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
@@ -110,9 +131,9 @@ _BODY_TEMPLATE = (
     '{"alert_id":%s,"alert_type":%s,"channel":%s,"data_categories":%s,"decision":%s,'
     '"discloser":%s,"id":%s,"lawful_basis":%s,"personal_commitment":%s,"purpose":%s,'
     '"recipient":%s,"recorded_at":%s,"seq":%d,"service_user_informed":%s,"shared_at":%s,'
-    '"source_event_id":%s,"trace_id":%s}'
+    '"source_event_id":%s%s,"trace_id":%s}'
 )
-_PERSONAL_TEMPLATE = '{"children":%s,"not_informed_reason":%s,"person":%s,"reason":%s}'
+_PERSONAL_TEMPLATE = '{%s"children":%s,"not_informed_reason":%s,"person":%s,"reason":%s}'
 _BOOL: dict[bool | int | None, str] = {
     True: "true",
     False: "false",
@@ -151,9 +172,12 @@ def body_bytes(
     shared_at: str,
     source_event_id: str | None,
     trace_id: str | None,
+    *,
+    supersedes: str | None = None,
 ) -> bytes:
     """The canonical JSON of a record's chained body, from its stored column values."""
     strings = (
+        supersedes,
         alert_id,
         alert_type,
         channel,
@@ -186,16 +210,24 @@ def body_bytes(
         _BOOL[service_user_informed],
         q(shared_at),
         q(source_event_id),
+        "" if supersedes is None else ',"supersedes":' + q(supersedes),
         q(trace_id),
     )
     return text.encode("utf-8")
 
 
-def personal_bytes(children: str, not_informed_reason: str | None, person: str | None, reason: str | None) -> bytes:
+def personal_bytes(
+    children: str,
+    not_informed_reason: str | None,
+    person: str | None,
+    reason: str | None,
+    basis_reason: str | None = None,
+) -> bytes:
     """The canonical JSON of a record's personal fields, from stored values (children as JSON text)."""
-    joined = "".join(s for s in (not_informed_reason, person, reason) if s is not None)
+    joined = "".join(s for s in (not_informed_reason, person, reason, basis_reason) if s is not None)
     q = _escaped if _NEEDS_ESCAPE.search(joined) else _q
-    return (_PERSONAL_TEMPLATE % (children, q(not_informed_reason), q(person), q(reason))).encode("utf-8")
+    lead = "" if basis_reason is None else '"basis_reason":' + q(basis_reason) + ","
+    return (_PERSONAL_TEMPLATE % (lead, children, q(not_informed_reason), q(person), q(reason))).encode("utf-8")
 
 
 def link_hash(prev_hash: str, body: bytes) -> str:

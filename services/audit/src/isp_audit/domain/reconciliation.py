@@ -7,8 +7,11 @@ the sender (referral_received, did_not_attend, treatment_disengaged, conference_
 register_cross_area). Operational alerts (lawful_basis null: disclosure_withheld,
 referral_status, escalations, reminders, this service's own mismatch alerts) share nothing
 with another organisation and have no record. A ``withheld`` record names an alert that was
-never sent, so it needs none. Alerts and records younger than the grace period are left for
-the next run (the record and the alert travel on different topics).
+never sent, so it needs none. A share and a withholding of the same alert to the same recipient
+is a mismatch unless the share names that withheld record in ``supersedes`` (a re-decision,
+v1.1); a ``supersedes`` must name a withheld record to the same recipient. Alerts and records
+younger than the grace period are left for the next run (the record and the alert travel on
+different topics).
 
 The comparison runs in the database (:mod:`isp_audit.reconciliation`); what it compares, and
 what partnership IG is told, is said here.
@@ -31,10 +34,12 @@ ALERT_LIMIT = 50
 SHARED_ALERT_HAS_NO_RECORD = "shared_alert_has_no_record"
 RECORD_HAS_NO_ALERT = "record_has_no_alert"
 SHARED_AND_WITHHELD = "shared_and_withheld"
+SUPERSEDES_UNKNOWN = "supersedes_unknown"
 CHECKS = {
     SHARED_ALERT_HAS_NO_RECORD: "alert delivered with a lawful basis but no shared record",
     RECORD_HAS_NO_ALERT: "record points to an alert never delivered",
     SHARED_AND_WITHHELD: "the same share is recorded as both shared and withheld",
+    SUPERSEDES_UNKNOWN: "share supersedes no withheld record to the same recipient",
 }
 """Each check, in the order run, and what a mismatch of it means."""
 DECISIONS_EXPECTING_AN_ALERT = ("shared", "received")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
+
+from isp_schemas.audit import Decision, disclosure_record_id
 
 from . import chain
 
@@ -29,6 +30,7 @@ PUBLIC_FIELDS = (
     "channel",
     "trace_id",
     "reason",
+    "supersedes",
     "personal_commitment",
     "erased_at",
     "prev_hash",
@@ -39,8 +41,26 @@ guard list them (:data:`isp_audit.domain.export.CSV_COLUMNS`,
 :data:`isp_audit.domain.retention.KEPT_COLUMNS`)."""
 
 
-def record_id(alert_id: str, recipient: str, decision: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"disclosure/{alert_id}/{recipient}/{decision}"))
+JUDGEMENT = "professional_judgement"
+"""The lawful basis whose free-text ``reason`` is stored with the personal fields (``basis_reason``)."""
+
+
+def record_id(alert_id: str, recipient: str, decision: Decision) -> str:
+    """A record's ``id``: UUID v5 of ``disclosure/<alert_id>/<recipient>/<decision>`` (the schema's
+    :func:`isp_schemas.audit.disclosure_record_id`, which publishers use to name a record in ``supersedes``)."""
+    return disclosure_record_id(alert_id, recipient, decision)
+
+
+def split_basis(basis: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """The lawful basis as chained in the body, and the free text kept with the personal fields."""
+    if basis is None or basis.get("kind") != JUDGEMENT or basis.get("reason") is None:
+        return basis, None
+    return {k: v for k, v in basis.items() if k != "reason"}, basis["reason"]
+
+
+def join_basis(basis: dict[str, Any] | None, basis_reason: str | None) -> dict[str, Any] | None:
+    """The lawful basis as published: the body's basis with its reason put back (unless erased)."""
+    return basis if basis is None or basis_reason is None else {**basis, "reason": basis_reason}
 
 
 def build_row(seq: int, prev_hash: str, values: dict[str, Any], recorded_at: str, salt: str) -> dict[str, Any]:
@@ -48,21 +68,31 @@ def build_row(seq: int, prev_hash: str, values: dict[str, Any], recorded_at: str
 
     ``values`` holds decoded values: lists and dicts for the JSON fields, times as UTC text.
     """
+    lawful_basis, basis_reason = split_basis(values.get("lawful_basis"))
     personal = {name: values.get(name) for name in chain.PERSONAL_FIELDS}
     personal["children"] = list(personal["children"] or [])
+    personal = chain.with_optional(personal, {"basis_reason": basis_reason})
     body = {name: values.get(name) for name in chain.BODY_FIELDS}
-    body.update(seq=seq, recorded_at=recorded_at, personal_commitment=chain.personal_commitment(salt, personal))
+    body.update(
+        seq=seq,
+        recorded_at=recorded_at,
+        lawful_basis=lawful_basis,
+        personal_commitment=chain.personal_commitment(salt, personal),
+    )
+    optional = {name: values.get(name) for name in chain.OPTIONAL_BODY_FIELDS}
     row = {
         **body,
+        **optional,
         "data_categories": chain.canonical_text(body["data_categories"]),
         "lawful_basis": None if body["lawful_basis"] is None else chain.canonical_text(body["lawful_basis"]),
         "person": personal["person"],
         "children": chain.canonical_text(personal["children"]),
         "not_informed_reason": personal["not_informed_reason"],
         "reason": personal["reason"],
+        "basis_reason": basis_reason,
         "personal_salt": salt,
         "prev_hash": prev_hash,
-        "hash": chain.record_hash(prev_hash, body),
+        "hash": chain.record_hash(prev_hash, chain.with_optional(body, optional)),
     }
     return row
 
@@ -72,7 +102,9 @@ def public(row: Any) -> dict[str, Any]:
     get = row.__getitem__ if isinstance(row, dict) else lambda name: getattr(row, name)
     out = {name: get(name) for name in PUBLIC_FIELDS}
     out["data_categories"] = json.loads(out["data_categories"])
-    out["lawful_basis"] = json.loads(out["lawful_basis"]) if out["lawful_basis"] else None
+    out["lawful_basis"] = join_basis(
+        json.loads(out["lawful_basis"]) if out["lawful_basis"] else None, get("basis_reason")
+    )
     out["children"] = json.loads(out["children"]) if out["children"] is not None else None
     if out["service_user_informed"] is not None:
         out["service_user_informed"] = bool(out["service_user_informed"])

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .chain import PERSONAL_FIELDS
+from .chain import OPTIONAL_PERSONAL_FIELDS, PERSONAL_FIELDS
 from .records import PUBLIC_FIELDS
 
 RETENTION_POLICY = "retention-policy"
 """Who authorised an erasure the nightly run makes (recorded with the erasure)."""
-ERASED_COLUMNS = (*PERSONAL_FIELDS, "personal_salt")
+ERASED_COLUMNS = (*PERSONAL_FIELDS, *OPTIONAL_PERSONAL_FIELDS, "personal_salt")
 """The columns erasure sets to NULL."""
 KEPT_COLUMNS = tuple(name for name in PUBLIC_FIELDS if name not in (*ERASED_COLUMNS, "erased_at"))
 """The columns no change may touch."""

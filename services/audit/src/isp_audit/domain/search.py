@@ -11,20 +11,23 @@ import base64
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from isp_common.workingdays import LONDON
+from isp_schemas.alerts import ConsentBasis, ProfessionalJudgementBasis, StatutoryBasis, StatutoryGround
 
 from . import chain
 from .errors import BadCursor, InvalidFilter, NoIgRole
 
-STATUTORY_GROUNDS = (
-    "child_protection_enquiry",
-    "child_protection_plan",
-    "significant_harm",
-    "safeguarding_register_match",
+BASIS_KINDS: tuple[str, ...] = tuple(
+    kind
+    for model in (ConsentBasis, StatutoryBasis, ProfessionalJudgementBasis)
+    for kind in get_args(model.model_fields["kind"].annotation)
 )
-BASES = ("consent", "statutory", *STATUTORY_GROUNDS)
+"""The kinds of lawful basis: consent, statutory, professional_judgement."""
+STATUTORY_GROUNDS: tuple[str, ...] = get_args(StatutoryGround)
+BASES = (*BASIS_KINDS, *STATUTORY_GROUNDS)
+"""What ``basis=`` accepts: a kind of basis, or a statutory ground."""
 DECISIONS = ("shared", "withheld", "received")
 
 
