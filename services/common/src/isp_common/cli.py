@@ -1,6 +1,7 @@
 """The ``isp`` command.
 
-``isp token`` prints a bearer token signed with the embedded key (CONTRACT §2).
+``isp token`` prints a bearer token signed with the embedded key (CONTRACT §2);
+``isp directory add|list`` manages the partnership directory of the running suite (CONTRACT §9).
 
 Other packages add their own command groups without isp-common depending on
 them: a package declares a Typer app under the ``isp.cli`` entry-point group,
@@ -15,14 +16,19 @@ commands defined here, so importing this module builds nothing else.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from contextlib import closing
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
+from isp_schemas.directory import ORGANISATION_KINDS
 
-from isp_common.auth import DEFAULT_KEY_DIR, ROLES, is_org_id, issue_token
+from isp_common.auth import DEFAULT_KEY_DIR, PRIVATE_KEY_FILE, ROLES, is_org_id, issue_token
 
 PLUGIN_GROUP = "isp.cli"
 
@@ -68,6 +74,182 @@ def token(
 ) -> None:
     """Print a bearer token signed with the embedded key (made on first use)."""
     typer.echo(issue_token(key_dir, sub, org, role, ttl_seconds=ttl))
+
+
+# -- isp directory ------------------------------------------------------------------------------
+
+directory_app = typer.Typer(
+    help="The partnership directory of the running suite (on the notifications API).", no_args_is_help=True
+)
+app.add_typer(directory_app, name="directory")
+
+NO_CONTACT = "not recorded"
+ADMIN_ORG = "PARTNERSHIP"
+
+UrlOption = Annotated[
+    str, typer.Option(envvar="ISP_NOTIFICATIONS_URL", help="The notifications API of the running suite.")
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="ISP_TOKEN",
+        show_default=False,
+        help="A bearer token (role admin to change the directory); default: one minted with the embedded key.",
+    ),
+]
+KeyDirOption = Annotated[
+    Path, typer.Option(envvar="ISP_KEY_DIR", help="Directory of the embedded signing key (for the default token).")
+]
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in ORGANISATION_KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}; choose from {', '.join(ORGANISATION_KINDS)}.")
+    return kind
+
+
+def _check_optional_org(org: str | None) -> str | None:
+    return None if org is None else _check_org(org)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"isp directory: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _http_client(url: str, token: str) -> httpx.Client:
+    """The client every directory command talks through (tests put an in-process app behind it)."""
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
+
+
+def _token(token: str | None, key_dir: Path) -> str:
+    if token:
+        return token
+    if not (key_dir / PRIVATE_KEY_FILE).is_file():
+        _fail(f"no embedded signing key in {key_dir}: pass --token or set ISP_TOKEN (or ISP_KEY_DIR)")
+    return issue_token(key_dir, "isp-cli", ADMIN_ORG, ["admin"], ttl_seconds=300)
+
+
+def _problem_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if errors:
+        return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg', '')}" for e in errors)
+    return str(body.get("detail") or body.get("title") or "") if isinstance(body, dict) else ""
+
+
+def _call(client: httpx.Client, method: str, path: str, body: Any = None) -> httpx.Response:
+    """One request; a failure is said plainly (no traceback) and exits 1. A 404 is returned."""
+    try:
+        response = client.request(method, path, json=body)
+    except httpx.TransportError:
+        _fail(f"cannot reach the notifications API at {client.base_url}: is the suite running? (--url)")
+    if response.status_code in (200, 404):
+        return response
+    hints = {
+        401: "the token was not accepted (expired, or signed with another key)",
+        403: "the token may not do this (changing the directory needs the role admin)",
+        422: "the entry is not valid",
+    }
+    reason = hints.get(response.status_code, f"the notifications API answered {response.status_code}")
+    detail = _problem_text(response)
+    _fail(f"{reason}{': ' + detail if detail else ''}")
+
+
+def _reserve_key_file(path: Path) -> int:
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        _fail(f"{path} exists: not overwriting a key file")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror}")
+
+
+def _new_signing_key(path: Path) -> dict[str, str]:
+    """Make an Ed25519 key pair, write its private JWK to ``path`` (mode 0600, never over an
+    existing file) and give the public JWK."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from isp_common.directory import private_jwk, public_jwk
+
+    fd = _reserve_key_file(path)
+    key = Ed25519PrivateKey.generate()
+    with os.fdopen(fd, "w") as file:
+        json.dump(private_jwk(key), file, indent=2)
+        file.write("\n")
+    return public_jwk(key.public_key())
+
+
+@directory_app.command("add")
+def directory_add(
+    org: Annotated[str, typer.Argument(help="The organisation id, like CGL-WSX.", callback=_check_org)],
+    kind: Annotated[str, typer.Option(help=f"One of {', '.join(ORGANISATION_KINDS)}.", callback=_check_kind)],
+    name: Annotated[str | None, typer.Option(help="Its name (default: kept, or the id).")] = None,
+    dsl_contact: Annotated[
+        str | None, typer.Option(help="How to reach its designated safeguarding lead (email or phone).")
+    ] = None,
+    out_of_hours: Annotated[
+        str | None, typer.Option(help="The organisation id of its emergency duty team.", callback=_check_optional_org)
+    ] = None,
+    key_out: Annotated[
+        Path | None,
+        typer.Option(help="Make an Ed25519 signing key: the public key goes in the directory, the private JWK here."),
+    ] = None,
+    url: UrlOption = "http://127.0.0.1:8003",
+    token: TokenOption = None,
+    key_dir: KeyDirOption = DEFAULT_KEY_DIR,
+) -> None:
+    """Add an organisation to the running suite's directory, or change it (what is not given is kept)."""
+    with closing(_http_client(url, _token(token, key_dir))) as client:
+        found = _call(client, "GET", f"/v1/directory/{org}")
+        current: dict[str, Any] = found.json() if found.status_code == 200 else {"name": org, "keys": {"keys": []}}
+        entry = {
+            "id": org,
+            "kind": kind,
+            "name": name or current["name"],
+            "dsl_contact": dsl_contact or current.get("dsl_contact") or NO_CONTACT,
+            "out_of_hours": out_of_hours or current.get("out_of_hours"),
+            "keys": current["keys"],
+        }
+        public = _new_signing_key(key_out) if key_out is not None else None
+        if public is not None:
+            entry["keys"] = {"keys": [*entry["keys"]["keys"], public]}
+        try:
+            saved = _call(client, "PUT", f"/v1/directory/{org}", entry).json()
+        except BaseException:
+            if key_out is not None:
+                key_out.unlink(missing_ok=True)  # its public half never reached the directory
+            raise
+    typer.echo(f"{'changed' if found.status_code == 200 else 'added'} {org} ({saved['kind']})")
+    if public is not None:
+        typer.echo(f"signing key {public['kid']}: private JWK written to {key_out}")
+    if saved["dsl_contact"] == NO_CONTACT:
+        typer.echo("warning: no DSL contact recorded (--dsl-contact)", err=True)
+
+
+@directory_app.command("list")
+def directory_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
+    url: UrlOption = "http://127.0.0.1:8003",
+    token: TokenOption = None,
+    key_dir: KeyDirOption = DEFAULT_KEY_DIR,
+) -> None:
+    """List the organisations in the running suite's directory."""
+    with closing(_http_client(url, _token(token, key_dir))) as client:
+        items = _call(client, "GET", "/v1/directory").json()["items"]
+    if as_json:
+        typer.echo(json.dumps(items, indent=2))
+        return
+    for org in items:
+        keys = len(org["keys"]["keys"])
+        line = f"{org['id']:<14} {org['kind']:<21} {org['name']}"
+        extras = ([f"out of hours: {org['out_of_hours']}"] if org["out_of_hours"] else []) + (
+            [f"{keys} key(s)"] if keys else []
+        )
+        typer.echo(line + (f"  [{'; '.join(extras)}]" if extras else ""))
 
 
 def add_plugin_commands(target: typer.Typer) -> None:

@@ -15,12 +15,15 @@ Read the table only through the functions here: :func:`organisation`, :func:`kin
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from isp_schemas.directory import Organisation
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import JSON, Column, inspect
@@ -28,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from .auth import key_id
 from .times import as_utc
 
 if TYPE_CHECKING:
@@ -118,7 +122,7 @@ def seed(session: Session, orgs: Iterable[Organisation], now: datetime) -> int:
         if dialect in ("sqlite", "postgresql"):
             insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
             stmt = insert(DirectoryEntry).values(row).on_conflict_do_nothing(index_elements=["id"])
-            added += connection.execute(stmt).rowcount
+            added += len(connection.execute(stmt.returning(col(DirectoryEntry.id))).all())  # 0: already there
         elif session.get(DirectoryEntry, org.id) is None:  # other databases: check, then insert
             session.add(DirectoryEntry(**row))
             added += 1
@@ -179,6 +183,25 @@ def seed_at_start(engine: Engine, settings: ServiceSettings, now: datetime) -> i
     return added
 
 
+# -- event-signing keys (CONTRACT §10) ----------------------------------------------------------
+
+
+def public_jwk(key: Ed25519PublicKey) -> dict[str, str]:
+    """``key`` as a directory holds it: an OKP JWK whose ``kid`` is its RFC 7638 thumbprint."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw), "kid": key_id(key), "use": "sig", "alg": "EdDSA"}
+
+
+def private_jwk(key: Ed25519PrivateKey) -> dict[str, str]:
+    """``key`` as its organisation keeps it (never in the directory): the public JWK plus ``d``."""
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    return {**public_jwk(key.public_key()), "d": _b64url(raw)}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 __all__ = [
     "DirectoryEntry",
     "DirectoryFileError",
@@ -189,6 +212,8 @@ __all__ = [
     "kinds_of",
     "load_file",
     "organisation",
+    "private_jwk",
+    "public_jwk",
     "put",
     "seed",
     "seed_at_start",
