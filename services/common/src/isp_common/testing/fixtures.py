@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ..launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
@@ -118,6 +119,23 @@ def headers_for(suite: Suite) -> Callable[..., dict[str, str]]:
         return auth_headers(suite.var_dir / "keys", org, *roles, sub=sub)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def add_organisation(suite: Suite) -> Callable[..., dict[str, Any]]:
+    """``add_organisation("CSC-1A2B", "children_social_care", **fields)``: put an organisation in the
+    running suite's directory (as ``isp directory add`` does) and give its entry. The notifications
+    service has it at once; the referrals service once it has read ``isp.directory.v1``."""
+    headers = auth_headers(suite.var_dir / "keys", "PARTNERSHIP", "admin")
+
+    def add(org_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+        body = {"name": f"Test organisation {org_id}", "dsl_contact": "dsl@example.test", "kind": kind, **fields}
+        response = httpx.put(f"{suite.url('notifications')}/v1/directory/{org_id}", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        entry: dict[str, Any] = response.json()
+        return entry
+
+    return add
 
 
 @pytest.fixture(scope="session")
