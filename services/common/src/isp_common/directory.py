@@ -11,6 +11,8 @@ fills in what is missing: an entry changed over the API is never overwritten by 
 
 Read the table only through the functions here: :func:`organisation`, :func:`kind_of`,
 :func:`kinds_of`, :func:`entries`; write it only through :func:`put` and :func:`seed`.
+:func:`public_jwk` and :func:`private_jwk` give an Ed25519 key as the directory (and its owner)
+keep it: an OKP JWK whose ``kid`` is its RFC 7638 thumbprint.
 """
 
 from __future__ import annotations

@@ -44,7 +44,9 @@ class ServiceRuntime:
     settings' database URL; either way migrated to the head of ``isp_<name>``'s revisions),
     ``clock`` (default: the system clock), ``producer_factory`` (default: an aiokafka producer
     on the settings' broker). A service's own collaborators (rules, HTTP client, ...) go on
-    :attr:`context`, set by its bootstrap.
+    :attr:`context`, set by its bootstrap. A service whose migrations made the partnership
+    directory's table has it seeded from ``settings.directory_file`` right after migrating
+    (:func:`isp_common.directory.seed_at_start`).
     """
 
     def __init__(
