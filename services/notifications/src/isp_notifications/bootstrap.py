@@ -14,6 +14,7 @@ from . import agents
 from .api import ROUTERS
 from .context import Notifications
 from .delivery.loop import DeliveryLoop
+from .handlers import deciders
 from .settings import Settings
 
 
@@ -32,10 +33,12 @@ def build(
         **collaborators,
     )
     http = http_client or httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+    calendar = settings.working_calendar()
     context = Notifications(
         settings=settings,
-        calendar=settings.working_calendar(),
+        calendar=calendar,
         delivery=DeliveryLoop(runtime, settings, http),
+        deciders=deciders(calendar),
     )
     runtime.context = context
     agents.register(runtime, context)

@@ -8,18 +8,22 @@ organisation's things), answered as problem+json by the runtime.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from isp_common.auth import Caller
 from isp_common.db import UnitOfWork
+from isp_common.times import as_utc
 from isp_schemas.alerts import EVENTS as ALERT_MODELS
+from sqlmodel import col, select
 
-from . import disclosure, views
+from . import disclosure, redecision, views
 from .delivery import urls, webhooks
 from .domain.conferences import Response
-from .domain.errors import NotInvited, ReasonRequired, UnknownAlertTypes
-from .models import InformingCreate, SubscriptionCreate
-from .tables import InformingStatement, InvitationRecord, Subscription
+from .domain.errors import NoLongerOpen, NotInvited, NotWithheld, ReasonRequired, UnknownAlertTypes
+from .handlers.timed import TimedHandler
+from .models import InformingCreate, ReleaseRequest, SubscriptionCreate
+from .tables import InformingStatement, InvitationRecord, Subscription, WithheldShare
 
 ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
 
@@ -117,3 +121,56 @@ def record_informing(uow: UnitOfWork, caller: Caller, body: InformingCreate, now
     uow.session.add(row)
     uow.commit()
     return row
+
+
+# -- withheld shares: a designated safeguarding lead's judgement (CONTRACT §6 v1.1) ------------
+
+
+def release(
+    uow: UnitOfWork,
+    caller: Caller,
+    alert_id: str,
+    body: ReleaseRequest,
+    deciders: Mapping[str, TimedHandler],
+    partnership_ig_org: str,
+    now: datetime,
+) -> WithheldShare:
+    """Release the caller's organisation's withheld share on professional judgement: it is sent
+    on that basis, audited ``shared`` superseding the withheld record, the sender's DSL told
+    (``disclosure_released``) and the partnership IG organisation too (``judgement_release``)."""
+    withheld = uow.session.get(WithheldShare, alert_id)
+    if withheld is None or withheld.sender != caller.org:
+        raise NotWithheld(alert_id)
+    if withheld.state != "open" or (as_utc(withheld.open_until) or now) <= now:
+        raise NoLongerOpen(alert_id, withheld.state if withheld.state != "open" else "past its deadline")
+    if not withheld.recipient:
+        raise NoLongerOpen(alert_id, "no recipient is known yet")
+    judgement = disclosure.Judgement(
+        by=caller.sub,
+        reason=body.reason,
+        service_user_informed=body.service_user_informed,
+        not_informed_reason=None if body.service_user_informed else body.not_informed_reason,
+        partnership_ig_org=partnership_ig_org,
+    )
+    with disclosure.releasing(alert_id, judgement):
+        redecision.rerun(uow, withheld.source_event_id, now, deciders)
+    uow.session.refresh(withheld)
+    if withheld.state != "released":
+        raise NoLongerOpen(alert_id, "its causing event is no longer kept")
+    uow.commit()
+    return withheld
+
+
+def withheld_open(uow: UnitOfWork, caller: Caller, now: datetime) -> list[WithheldShare]:
+    """The caller's organisation's withheld shares still open to a decision, soonest to close first."""
+    return list(
+        uow.session.exec(
+            select(WithheldShare)
+            .where(
+                WithheldShare.sender == caller.org,
+                WithheldShare.state == "open",
+                col(WithheldShare.open_until) > now,
+            )
+            .order_by(col(WithheldShare.open_until))
+        ).all()
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from isp_common.workingdays import WorkingCalendar
 
 from .delivery.loop import DeliveryLoop
+from .handlers.timed import TimedHandler
 from .settings import Settings
 
 
@@ -17,3 +19,5 @@ class Notifications:
     """England's working days with this deployment's bank-holiday overrides (conference notice)."""
     delivery: DeliveryLoop
     """The webhook delivery loop, posting with the HTTP client the composition root was given."""
+    deciders: Mapping[str, TimedHandler]
+    """Event type -> what makes its shares; run again to decide a withheld share (re-decision, release)."""

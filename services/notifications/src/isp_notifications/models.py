@@ -7,11 +7,20 @@ from typing import Any, Literal
 
 from isp_common.times import as_utc
 from isp_schemas.people import NhsNumber
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from .domain.conferences import Response
 from .domain.consents import ConsentState
-from .tables import AlertRecord, ConsentRecord, DeliveryAttempt, InformingStatement, InvitationRecord, Subscription
+from .tables import (
+    AlertRecord,
+    ConsentRecord,
+    DeliveryAttempt,
+    InformingStatement,
+    InvitationRecord,
+    Subscription,
+    WithheldShare,
+)
 
 AlertStatus = Literal["pending", "delivered", "failed", "withheld"]
 
@@ -189,3 +198,59 @@ class InformingPublic(BaseModel):
     @classmethod
     def of(cls, row: InformingStatement) -> InformingPublic:
         return cls(org=row.org, informed=row.informed, reason=row.reason)
+
+
+# -- withheld shares and their release (CONTRACT §6 v1.1) -----------------------------------
+
+
+class ReleaseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why the DSL judges the share necessary.")
+    service_user_informed: bool = Field(description="Whether the service user has been told of this share.")
+    not_informed_reason: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        validate_default=True,
+        description="Why not, when not told (required then).",
+    )
+
+    @field_validator("not_informed_reason")
+    @classmethod
+    def _reason_when_not_told(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("service_user_informed") is False and not value:
+            raise PydanticCustomError("reason_required", "a decision not to tell the service user needs its reason")
+        return value
+
+
+class WithheldPublic(BaseModel):
+    alert_id: str = Field(description="The withheld alert (release it with POST /v1/withheld/{alert_id}/release).")
+    alert_type: str
+    intended_recipient: str = Field(description="The organisation it would go to ('' while none is known).")
+    nhs_number: str | None
+    reason: str = Field(description="Why no lawful basis held when it was last decided.")
+    withheld_at: datetime
+    deadline: datetime | None = Field(description="The alert's own deadline, if it has one.")
+    open_until: datetime = Field(description="Open to a new decision (a late fact, or your release) until then.")
+    state: str = Field(description="open | released | closed")
+    released_basis: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, row: WithheldShare) -> WithheldPublic:
+        return cls(
+            alert_id=row.alert_id,
+            alert_type=row.alert_type,
+            intended_recipient=row.recipient,
+            nhs_number=row.nhs_number,
+            reason=row.reason,
+            withheld_at=as_utc(row.withheld_at) or row.withheld_at,
+            deadline=as_utc(row.deadline),
+            open_until=as_utc(row.open_until) or row.open_until,
+            state=row.state,
+            released_basis=row.released_basis,
+        )
+
+
+class WithheldPage(BaseModel):
+    items: list[WithheldPublic]

@@ -7,7 +7,7 @@ retries span more than 24 hours; tests shorten them through the environment.
 """
 
 from isp_common.settings import ServiceSettings, service_config
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 
 class Settings(ServiceSettings):
@@ -36,3 +36,8 @@ class Settings(ServiceSettings):
         3600.0, description="A webhook endpoint failing this long (seconds) is escalated to the sender's DSL."
     )
     deadline_check_interval: float = Field(5.0, description="Seconds between deadline scans.")
+    partnership_ig_org: str = Field(
+        "PARTNERSHIP",
+        validation_alias=AliasChoices("ISP_PARTNERSHIP_IG_ORG", "partnership_ig_org"),
+        description="The partnership IG organisation, told of every release on professional judgement (CONTRACT §6).",
+    )

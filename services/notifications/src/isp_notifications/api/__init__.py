@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import alerts, conferences, directory, disclosure, subscriptions
+from . import alerts, conferences, directory, disclosure, subscriptions, withheld
 
 ROUTERS: tuple[APIRouter, ...] = (
     subscriptions.router,
@@ -13,4 +13,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     conferences.router,
     disclosure.router,
     directory.router,
+    withheld.router,
 )

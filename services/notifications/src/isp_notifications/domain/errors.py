@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from isp_common.errors import NotFound, Unprocessable
+from isp_common.errors import Conflict, NotFound, Unprocessable
 
 
 class UnknownAlertTypes(Unprocessable):
@@ -44,3 +44,18 @@ class NotInvited(NotFound):
     def __init__(self, conference_id: str) -> None:
         self.conference_id = conference_id
         super().__init__(f"Your organisation has no invitation to {conference_id}.")
+
+
+class NotWithheld(NotFound):
+    """No withheld share of the caller's organisation has that alert id."""
+
+    def __init__(self, alert_id: str) -> None:
+        super().__init__(f"Your organisation has no withheld alert {alert_id}.")
+
+
+class NoLongerOpen(Conflict):
+    """The withheld share was already released, or its time for a decision has passed."""
+
+    def __init__(self, alert_id: str, state: str) -> None:
+        self.state = state
+        super().__init__(f"Withheld alert {alert_id} is no longer open to a decision ({state}).")
