@@ -13,6 +13,7 @@ from datetime import datetime
 
 from isp_common.auth import Caller
 from isp_common.db import UnitOfWork
+from isp_common.errors import NotFound
 from isp_common.times import as_utc
 from isp_schemas.alerts import EVENTS as ALERT_MODELS
 from sqlmodel import col, select
@@ -22,8 +23,8 @@ from .delivery import urls, webhooks
 from .domain.conferences import Response
 from .domain.errors import NoLongerOpen, NotInvited, NotWithheld, ReasonRequired, UnknownAlertTypes
 from .handlers.timed import TimedHandler
-from .models import InformingCreate, ReleaseRequest, SubscriptionCreate
-from .tables import InformingStatement, InvitationRecord, Subscription, WithheldShare
+from .models import InformingCreate, InformingPublic, ReleaseRequest, SubscriptionCreate
+from .tables import AlertRecord, InformingStatement, InvitationRecord, Subscription, WithheldShare
 
 ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
 
@@ -109,10 +110,13 @@ def submit_report(uow: UnitOfWork, caller: Caller, conference_id: str, now: date
 # -- telling the service user -----------------------------------------------------------------
 
 
-def record_informing(uow: UnitOfWork, caller: Caller, body: InformingCreate, now: datetime) -> InformingStatement:
-    """The sender's statement about telling the service user of statutory shares (later shares carry it)."""
+def record_informing(uow: UnitOfWork, caller: Caller, body: InformingCreate, now: datetime) -> InformingPublic:
+    """The sender's statement about telling the service user: about one share (``alert_id``),
+    recorded on that share, or the default later statutory shares about the person carry."""
     if not body.informed and not body.reason:
         raise ReasonRequired()
+    if body.alert_id is not None:
+        return InformingPublic.of_share(_inform_of_share(uow, caller, body))
     row = uow.session.get(InformingStatement, (caller.org, body.nhs_number)) or InformingStatement(
         org=caller.org, nhs_number=body.nhs_number, informed=body.informed, recorded_at=now
     )
@@ -120,7 +124,18 @@ def record_informing(uow: UnitOfWork, caller: Caller, body: InformingCreate, now
     row.recorded_at, row.recorded_by = now, caller.sub
     uow.session.add(row)
     uow.commit()
-    return row
+    return InformingPublic.of(row)
+
+
+def _inform_of_share(uow: UnitOfWork, caller: Caller, body: InformingCreate) -> AlertRecord:
+    alert = uow.session.get(AlertRecord, body.alert_id) if body.alert_id else None
+    if alert is None or alert.sender != caller.org or not alert.audited or alert.nhs_number != body.nhs_number:
+        raise NotFound(f"Your organisation sent no share {body.alert_id} about that person.")
+    alert.service_user_informed = body.informed
+    alert.not_informed_reason = None if body.informed else body.reason
+    uow.session.add(alert)
+    uow.commit()
+    return alert
 
 
 # -- withheld shares: a designated safeguarding lead's judgement (CONTRACT §6 v1.1) ------------

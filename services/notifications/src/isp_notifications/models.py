@@ -186,7 +186,14 @@ class InformingCreate(BaseModel):
     nhs_number: NhsNumber
     informed: bool = Field(description="The service user has been told of statutory shares about them.")
     reason: str | None = Field(
-        None, min_length=1, description="Why not, when not told (e.g. would put a child at risk)."
+        None, min_length=1, max_length=2000, description="Why not, when not told (e.g. would put a child at risk)."
+    )
+    alert_id: str | None = Field(
+        None,
+        description=(
+            "The one share (an alert your organisation sent about this person) the statement is about. "
+            "Without it, the statement is the default for this person's later statutory shares."
+        ),
     )
 
 
@@ -194,10 +201,20 @@ class InformingPublic(BaseModel):
     org: str = Field(description="The organisation whose statement it is.")
     informed: bool
     reason: str | None
+    alert_id: str | None = Field(None, description="The share it is about (absent: the person's default).")
 
     @classmethod
     def of(cls, row: InformingStatement) -> InformingPublic:
         return cls(org=row.org, informed=row.informed, reason=row.reason)
+
+    @classmethod
+    def of_share(cls, alert: AlertRecord) -> InformingPublic:
+        return cls(
+            org=alert.sender,
+            informed=bool(alert.service_user_informed),
+            reason=alert.not_informed_reason,
+            alert_id=alert.id,
+        )
 
 
 # -- withheld shares and their release (CONTRACT §6 v1.1) -----------------------------------

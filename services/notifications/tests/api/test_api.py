@@ -230,7 +230,12 @@ def test_a_sender_states_whether_it_told_the_service_user_and_why_not(runtime, c
     statement = {"nhs_number": PARENT.nhs_number, "informed": False, "reason": "would put the child at risk"}
     response = client.post("/v1/informing", json=statement, headers=as_org(runtime, PROVIDER, "provider"))
     assert response.status_code == 201, response.text
-    assert response.json() == {"org": PROVIDER, "informed": False, "reason": "would put the child at risk"}
+    assert response.json() == {
+        "org": PROVIDER,
+        "informed": False,
+        "reason": "would put the child at risk",
+        "alert_id": None,
+    }
     no_reason = {"nhs_number": PARENT.nhs_number, "informed": False}
     refused = client.post("/v1/informing", json=no_reason, headers=as_org(runtime, PROVIDER, "provider"))
     problem(refused, 422, "A decision not to tell the service user needs its reason.")

@@ -101,3 +101,17 @@ async def test_a_withheld_alert_past_its_deadline_can_no_longer_be_released(runt
     response = client.post(f"/v1/withheld/{alert_id}/release", json=RELEASE, headers=dsl(runtime))
     assert response.status_code == 409
     assert "past its deadline" in response.json()["detail"]
+
+
+async def test_informing_is_recorded_per_share(runtime, client, bus, clock):
+    alert_id = await withheld_dna(bus, clock)
+    client.post(f"/v1/withheld/{alert_id}/release", json=RELEASE, headers=dsl(runtime))
+    told = {"nhs_number": PARENT.nhs_number, "informed": True, "alert_id": alert_id}
+    response = client.post("/v1/informing", json=told, headers=dsl(runtime, role="provider"))
+    assert response.status_code == 201, response.text
+    assert response.json() == {"org": PROVIDER, "informed": True, "reason": None, "alert_id": alert_id}
+    # another share (none here) or another organisation's share is not the caller's to state
+    other = client.post("/v1/informing", json=told, headers=dsl(runtime, org=CSC, role="social_care"))
+    assert other.status_code == 404
+    unknown = client.post("/v1/informing", json={**told, "alert_id": "nope"}, headers=dsl(runtime, role="provider"))
+    assert unknown.status_code == 404

@@ -23,7 +23,7 @@ def get_consent(consent_id: str, caller: Member, uow: UowDep, clock: ClockDep) -
 @router.post(
     "/v1/informing",
     status_code=201,
-    summary="Say whether the service user was told of statutory shares, and if not why",
+    summary="Say whether the service user was told of a share (or of statutory shares), and if not why",
 )
 def record_informing(body: InformingCreate, caller: Member, uow: UowDep, clock: ClockDep) -> InformingPublic:
-    return InformingPublic.of(commands.record_informing(uow, caller, body, clock.now()))
+    return commands.record_informing(uow, caller, body, clock.now())
