@@ -1,5 +1,6 @@
 """The referrals tests' own builders: the disclosure decisions the notifications service would audit
-about a referral, fed to this service's audit handler (:func:`isp_referrals.shares.disclosure_recorded`).
+about a referral, fed to this service's audit handler (:func:`isp_referrals.shares.disclosure_recorded`);
+the provider's appointments; a referral walked to ``active``.
 
 Everything else (clock, tokens, NHS numbers, outbox events) comes from :mod:`isp_common.testing`.
 """
@@ -7,17 +8,21 @@ Everything else (clock, tokens, NHS numbers, outbox events) comes from :mod:`isp
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.runtime import ServiceRuntime
-from isp_common.testing import unique
-from isp_referrals import shares
+from isp_common.testing import nhs_number, unique
+from isp_referrals import commands, handlers, shares
+from isp_referrals.commands import Actor
+from isp_referrals.domain import DueRules
 from isp_referrals.tables import Referral
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
+from isp_schemas.treatment import AppointmentBooked
 
+PROVIDER, NHS = "CGL-WSX", nhs_number(0)
 REFERRAL_RECEIVED = "uk.isp.alert.referral_received.v1"
 CONSENT = {"kind": "consent", "consent_id": "con-1"}
 SHARED_IN_FULL = ("referral", "risk")
@@ -72,3 +77,37 @@ def share_in(runtime: ServiceRuntime, referral_id: str, **kwargs: Any) -> Disclo
         referral = uow.session.get(Referral, referral_id)
         assert referral is not None, referral_id
         return record_decision(uow, referral, runtime.clock.now(), **kwargs)
+
+
+def book(
+    uow: UnitOfWork,
+    ref: str,
+    scheduled_for: datetime,
+    appointment_id: str = "apt-1",
+    kind: str = "assessment",
+    booked_at: datetime | None = None,
+) -> None:
+    """The provider books an appointment answering referral ``ref`` (consumed and committed)."""
+    data = AppointmentBooked(
+        appointment_id=appointment_id,
+        person={"nhs_number": NHS},
+        scheduled_for=scheduled_for,
+        kind=kind,
+        referral_id=ref,
+    )
+    event = CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data, time=booked_at or scheduled_for)
+    handlers.appointment_booked(uow, event, data)
+    uow.commit()
+
+
+def make_active(uow: UnitOfWork, rules: DueRules, ref: str, actor: Actor, accepted_at: datetime) -> None:
+    """The receiver accepts at ``accepted_at``, allocates two days later, opens the workbook and does
+    the joint visit the day after, and starts active work the day after that (committed)."""
+    day = timedelta(days=1)
+    commands.accept(uow, ref, actor, accepted_at, rules=rules)
+    commands.allocate(uow, ref, actor, "dap-7", accepted_at + 2 * day, rules=rules)
+    commands.book_joint_visit(uow, ref, actor, accepted_at + 3 * day, accepted_at + 2 * day)
+    commands.open_workbook(uow, ref, actor, accepted_at + 3 * day)
+    commands.record_joint_visit(uow, ref, actor, accepted_at + 3 * day + timedelta(hours=2))
+    commands.activate(uow, ref, actor, accepted_at + 4 * day, rules=rules)
+    uow.commit()

@@ -10,7 +10,9 @@ from isp_referrals.commands import Actor
 from isp_referrals.deadlines import prompt_missing_outcomes, raise_overdue
 from isp_referrals.views import referral_view
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
+from isp_schemas.treatment import AppointmentAttended, AppointmentMissed
+
+from ..kit import book
 
 OVERDUE = "uk.isp.referral.overdue.v1"
 MISSING = "uk.isp.referral.appointment_outcome_missing.v1"
@@ -135,19 +137,6 @@ def test_the_view_shows_due_and_overdue_dates_before_the_timer_runs(uow, rules, 
 
 
 # --- appointments ----------------------------------------------------------------------------
-
-
-def book(uow, ref, scheduled_for, appointment_id="apt-1", kind="assessment", booked_at=None):
-    data = AppointmentBooked(
-        appointment_id=appointment_id,
-        person={"nhs_number": NHS},
-        scheduled_for=scheduled_for,
-        kind=kind,
-        referral_id=ref,
-    )
-    event = CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data, time=booked_at or scheduled_for)
-    handlers.appointment_booked(uow, event, data)
-    uow.commit()
 
 
 def prompt(uow, now) -> int:

@@ -17,7 +17,7 @@ from isp_referrals.views import referral_view
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralRequested
 
-from ..kit import record_decision
+from ..kit import make_active, record_decision
 
 REQUESTED = "uk.isp.referral.requested.v1"
 CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
@@ -289,15 +289,8 @@ def test_a_monthly_summary_for_a_month_already_summarised_is_refused(uow, rules,
 
 
 def _active(uow, rules, make) -> str:
-    p = PRACTITIONER
     ref = make(at(2026, 11, 16)).id
-    commands.accept(uow, ref, p, at(2026, 11, 16, 11), rules=rules)
-    commands.allocate(uow, ref, p, "dap-7", at(2026, 11, 18), rules=rules)
-    commands.book_joint_visit(uow, ref, p, at(2026, 11, 20, 14), at(2026, 11, 18, 12))
-    commands.open_workbook(uow, ref, p, at(2026, 11, 19))
-    commands.record_joint_visit(uow, ref, p, at(2026, 11, 20, 16))
-    commands.activate(uow, ref, p, at(2026, 11, 23), rules=rules)
-    uow.commit()
+    make_active(uow, rules, ref, PRACTITIONER, at(2026, 11, 16, 11))
     return ref
 
 
