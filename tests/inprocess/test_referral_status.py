@@ -36,6 +36,7 @@ async def test_the_sender_is_told_when_its_referral_is_accepted_allocated_and_cl
         partnership.client(partnership.referrals, CSC, "social_care").post("/v1/referrals", json=body).status_code
         == 201
     )
+    await partnership.bus.drain()  # the provider sees the referral once the decision shares it
     provider = partnership.client(partnership.referrals, PROVIDER, "provider")
     illegal = provider.post(f"/v1/referrals/{ref}/activate", json={})
     assert illegal.status_code == 409 and "accept" in illegal.json()["allowed"]
@@ -57,6 +58,7 @@ async def test_a_declined_referral_tells_the_sender_why(partnership: Partnership
     body = referral(PROVIDER, CSC, nhs, threshold="family_support")
     made = partnership.client(partnership.referrals, PROVIDER, "provider").post("/v1/referrals", json=body)
     assert made.status_code == 201, made.text
+    await partnership.bus.drain()  # social care sees the referral once the decision shares it
     csc = partnership.client(partnership.referrals, CSC, "social_care")
     declined = csc.post(f"/v1/referrals/{body['referral_id']}/decline", json={"reason": "below threshold"})
     assert declined.status_code == 200, declined.text
