@@ -1,6 +1,8 @@
 """Referrals end to end through the four services, as real processes: both directions over HTTP
-and Kafka with the same outcome, the sender told of each change of state, overdue steps,
-appointments left without an outcome and the DNA alert.
+and Kafka with the same outcome, the receiver seeing a referral once the decision shares it (and
+only what it shares, each read audited), the sender told of each change of state, overdue steps
+and an unanswered emergency escalated out of hours, appointments left without an outcome and the
+DNA alert.
 
 The alerts are the notifications service's (CONTRACT section 4, alerts): these tests hold it to
 the contract for the referral events the referrals service publishes.
@@ -9,12 +11,13 @@ the contract for the referral events the referrals service publishes.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from isp_common.testing import fresh_nhs_number, unique, wait_for, wait_for_consent
+from isp_common.workingdays import LONDON
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -96,15 +99,20 @@ def alert_of(alert_type: str, referral_id: str, **match: Any):
     return predicate
 
 
-def event_of(event_type: str, referral_id: str):
+def event_of(event_type: str, referral_id: str, **match: Any):
     def predicate(record) -> bool:
         body = json.loads(record.value)
-        return body.get("type") == event_type and body.get("data", {}).get("referral_id") == referral_id
+        data = body.get("data", {})
+        return (
+            body.get("type") == event_type
+            and data.get("referral_id") == referral_id
+            and all(data.get(k) == v for k, v in match.items())
+        )
 
     return predicate
 
 
-SAME_OUTCOME_IGNORES = {"id", "channel", "history", "requested_at", "state_since"}
+SAME_OUTCOME_IGNORES = {"id", "channel", "history", "requested_at", "state_since", "requested_event_id", "disclosure"}
 
 
 DIRECTIONS = {
@@ -139,6 +147,9 @@ async def test_a_referral_over_http_and_one_over_kafka_end_alike(suite, kafka, h
         from_http = (await sending.get(f"/v1/referrals/{over_http['referral_id']}")).json()
         assert from_http["channel"] == "api" and from_kafka["channel"] == "kafka"
         assert strip(from_http) == strip(from_kafka)
+        # the receiver sees each once the notifications service's decision shares it (on isp.audit.v1)
+        for body in (over_http, over_kafka):
+            assert (await fetch(receiving, body["referral_id"]))["disclosure"]["decision"] == "shared"
 
         # and they go on alike: accepted, with the same due dates
         accepted = [
@@ -209,6 +220,7 @@ async def test_the_sender_is_told_of_each_change_of_state(suite, kafka, headers_
         client_for(suite, headers_for(PROVIDER, "provider")) as provider,
     ):
         assert (await csc.post("/v1/referrals", json=body)).status_code == 201
+        await fetch(provider, ref)  # shared with the provider
         illegal = await provider.post(f"/v1/referrals/{ref}/activate", json={})
         assert illegal.status_code == 409 and "accept" in illegal.json()["allowed"]
         for path, payload in [
@@ -247,6 +259,7 @@ async def test_a_declined_referral_tells_the_sender_why(suite, kafka, headers_fo
         client_for(suite, headers_for(CSC, "social_care")) as csc,
     ):
         assert (await provider.post("/v1/referrals", json=body)).status_code == 201
+        await fetch(csc, body["referral_id"])  # shared with social care
         declined = await csc.post(f"/v1/referrals/{body['referral_id']}/decline", json={"reason": "below threshold"})
         assert declined.status_code == 200
     told = await kafka.collect(
@@ -276,7 +289,8 @@ async def test_an_emergency_referral_is_delivered_at_once_on_the_significant_har
 
 
 async def accepted_three_weeks_late(kafka, provider: httpx.AsyncClient, nhs: str) -> tuple[str, dict[str, Any]]:
-    """A referral made three weeks ago and accepted then: its assessment booking is overdue."""
+    """A referral made three weeks ago and accepted then: its assessment booking is overdue (its answer
+    may have been raised overdue too before the acceptance arrived)."""
     body = referral_body(nhs)
     ref = body["referral_id"]
     weeks_ago = datetime.now(UTC) - timedelta(days=21)
@@ -286,7 +300,7 @@ async def accepted_three_weeks_late(kafka, provider: httpx.AsyncClient, nhs: str
         f"/v1/referrals/{ref}/accept", json={"at": (weeks_ago + timedelta(hours=2)).isoformat()}
     )
     assert accepted.status_code == 200, accepted.text
-    [due] = accepted.json()["due_dates"]
+    [due] = [d for d in accepted.json()["due_dates"] if d["due"] == "assessment_booking"]
     return ref, due
 
 
@@ -297,7 +311,8 @@ async def test_an_assessment_not_booked_in_time_is_raised_once_and_alerted_to_th
     async with client_for(suite, headers_for(PROVIDER, "provider")) as provider:
         ref, due = await accepted_three_weeks_late(kafka, provider, nhs)
         assert due["due"] == "assessment_booking" and due["status"] == "overdue"
-        [raised] = await kafka.collect(topics.REFERRALS, event_of(overdue, ref), timeout=30)
+        booking = {"due": "assessment_booking"}
+        [raised] = await kafka.collect(topics.REFERRALS, event_of(overdue, ref, **booking), timeout=30)
         assert json.loads(raised.value)["data"]["due_on"] == due["due_on"]
 
         async def marked():
@@ -308,7 +323,9 @@ async def test_an_assessment_not_booked_in_time_is_raised_once_and_alerted_to_th
         # Raised once, although the timer runs every second: a second late referral for the same
         # person, accepted after this one was marked, is raised by a later run, behind it on its key.
         sentinel, _ = await accepted_three_weeks_late(kafka, provider, nhs)
-        raised_all = await kafka.collect_until(topics.REFERRALS, event_of(overdue, ref), event_of(overdue, sentinel))
+        raised_all = await kafka.collect_until(
+            topics.REFERRALS, event_of(overdue, ref, **booking), event_of(overdue, sentinel, **booking)
+        )
         assert len(raised_all) == 1, "the overdue must be raised exactly once"
     alert = await kafka.collect(
         topics.alerts(PROVIDER),
@@ -402,3 +419,48 @@ async def test_a_missed_assessment_on_an_http_referral_alerts_social_care_within
     )
     assert dna, "social care was not told of the DNA"
     assert datetime.fromisoformat(json.loads(dna[0].value)["data"]["deadline"]) == scheduled_for + timedelta(hours=24)
+
+
+async def test_the_receivers_read_shows_what_was_shared_and_reaches_the_audit_trail(suite, kafka, headers_for):
+    nhs = fresh_nhs_number()
+    await give_consent(kafka, nhs, suite)  # referral, attendance and treatment status: not risk
+    body = referral_body(nhs)
+    async with (
+        client_for(suite, headers_for(CSC, "social_care")) as csc,
+        client_for(suite, headers_for(PROVIDER, "provider")) as provider,
+    ):
+        assert (await csc.post("/v1/referrals", json=body)).status_code == 201
+        view = await fetch(provider, body["referral_id"])
+    assert view["rag"] is None and view["children"] is None and view["summary"] == body["summary"]
+
+    async def read_recorded():
+        async with httpx.AsyncClient(
+            base_url=suite.url("audit"), headers=headers_for("WSX-IG", "partnership_ig")
+        ) as ig:
+            items = (await ig.get("/v1/disclosures", params={"person": nhs})).json()["items"]
+        return [r for r in items if r["alert_type"] == "uk.isp.api.referral_read.v1"] or None
+
+    [read, *_] = await wait_for(read_recorded, timeout=60)
+    assert (read["channel"], read["discloser"], read["recipient"]) == ("api", CSC, PROVIDER)
+    assert read["data_categories"] == ["referral"] and read["source_event_id"] == view["requested_event_id"]
+
+
+def a_past_saturday(at: str) -> datetime:
+    """A Saturday at least two days ago, at ``at`` (HH:MM) in London: outside working hours."""
+    day = datetime.now(LONDON).date() - timedelta(days=2)
+    while day.weekday() != 5:
+        day -= timedelta(days=1)
+    return datetime.combine(day, time.fromisoformat(at), LONDON)
+
+
+async def test_an_unanswered_emergency_due_out_of_hours_is_raised_for_the_out_of_hours_team(suite, kafka):
+    nhs = fresh_nhs_number()  # no consent: an emergency is shared on significant harm
+    body = referral_body(
+        nhs, direction="to_social_care", from_org=PROVIDER, to_org=CSC, threshold="emergency", rag="red"
+    )
+    await publish_referral(kafka, body, time=a_past_saturday("11:00"))  # answer due 15:00 that Saturday
+    [raised] = await kafka.collect(
+        topics.REFERRALS, event_of("uk.isp.referral.overdue.v1", body["referral_id"], due="response"), timeout=60
+    )
+    data = json.loads(raised.value)["data"]
+    assert (data["responsible_org"], data["emergency"], data["escalate_to"]) == (CSC, True, "WSCC-EDT")
