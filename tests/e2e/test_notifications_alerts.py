@@ -69,10 +69,17 @@ class Partner:
         return response.json()
 
 
+KIND_OF_ROLE = {"social_care": "children_social_care", "provider": "treatment_provider", "dsl": "other"}
+
+
 @pytest.fixture
-def partner(suite, headers_for):
+def partner(suite, headers_for, add_organisation):
+    """A new organisation of the kind its role implies, in the partnership directory."""
+
     def make(prefix: str, role: str = "social_care") -> Partner:
-        return Partner(suite, headers_for, org(prefix), role)
+        org_id = org(prefix)
+        add_organisation(org_id, KIND_OF_ROLE[role])
+        return Partner(suite, headers_for, org_id, role)
 
     return make
 
@@ -148,9 +155,10 @@ async def social_care_facts_held(kafka, convener: str, parent: Person, ground: s
     that rely on them come on other topics. A sentinel conference about the parent, sent on the
     same key behind them, is read after them: once its invitation is shared on ``ground``, they are held.
     """
-    sentinel_org = org("SEN")
+    sentinel_org = "SENTINEL-CSC"  # a social care organisation in tests/directory.json
+    sentinel_id = unique("sentinel-")
     conference = ConferenceScheduled(
-        conference_id=unique("sentinel-"),
+        conference_id=sentinel_id,
         kind="core_group",
         children=[{"local_id": unique("c-")}],
         parents=[parent],
@@ -163,7 +171,9 @@ async def social_care_facts_held(kafka, convener: str, parent: Person, ground: s
         type=conference.event_type, source_org=convener, data=conference, subject=parent.nhs_number
     )
     await kafka.send_event(topics.SOCIALCARE, event, key=parent.nhs_number)
-    [invitation] = await alerts_on(kafka, sentinel_org, "uk.isp.alert.conference_invitation.v1")
+    [invitation] = await alerts_on(
+        kafka, sentinel_org, "uk.isp.alert.conference_invitation.v1", conference_id=sentinel_id
+    )
     assert invitation["data"]["lawful_basis"] == {"kind": "statutory", "ground": ground}
 
 
@@ -418,7 +428,7 @@ async def test_conference_invitation_end_to_end_with_answer_cancellation_and_wit
     data = alert["data"]
     assert (data["notice_working_days"], data["short_notice"], data["report_due"]) == (3, True, "2026-04-07")
     assert data["written_report_requested"] is True
-    assert data["lawful_basis"] == {"kind": "statutory", "ground": "child_protection_plan"}
+    assert data["lawful_basis"] == {"kind": "statutory", "ground": "child_protection_conference"}
     await signed_webhook(receiver, f"/{provider.org}", sub["secret"], alert["id"])
     [record] = await audit_of(kafka, alert["id"])
     assert record["decision"] == "shared" and record["data_categories"] == ["conference"]
@@ -442,11 +452,12 @@ async def test_conference_invitation_end_to_end_with_answer_cancellation_and_wit
     hook = await signed_webhook(receiver, f"/{provider.org}", sub["secret"], cancelled["id"])
     assert hook["data"]["conference_id"] == conference.conference_id
 
-    # withheld: a second parent with no consent and no plan
+    # withheld: a core group meeting (no conference ground) about a parent with no consent and no plan
     stranger = new_person()
     second = ConferenceScheduled.model_validate(
         {
             **conference.model_dump(mode="json"),
+            "kind": "core_group",
             "conference_id": unique("conf-"),
             "parents": [stranger.model_dump(mode="json")],
             "children": [{"local_id": unique("c-")}],
