@@ -28,11 +28,14 @@ COLUMNS = list(SQLModel.metadata.tables[DISCLOSURE_TABLE].columns)
 def _party_branches(org: str | None, scope_org: str | None) -> list[list[ColumnElement[bool]]]:
     """Equality conditions per branch, for the organisation filter and the caller's scope."""
     discloser, recipient = col(R.discloser), col(R.recipient)
+    # a recipient's IG officer is not shown what was withheld from it (CONTRACT §6: no read path
+    # shows another organisation anything the decision did not share)
+    received = [col(R.decision) != "withheld"] if scope_org else []
     if scope_org and org and org != scope_org:
-        return [[discloser == scope_org, recipient == org], [discloser == org, recipient == scope_org]]
+        return [[discloser == scope_org, recipient == org], [discloser == org, recipient == scope_org, *received]]
     party = scope_org or org
     if party:
-        return [[discloser == party], [recipient == party, discloser != party]]
+        return [[discloser == party], [recipient == party, discloser != party, *received]]
     return [[]]
 
 

@@ -170,3 +170,28 @@ def test_every_route_documents_its_response(api):
     fhir = paths["/v1/disclosures/{record_id}/fhir"]["get"]["responses"]["200"]["content"]
     assert "$ref" in fhir["application/fhir+json"]["schema"]
     assert "text/csv" in paths["/v1/disclosures.csv"]["get"]["responses"]["200"]["content"]
+
+
+def test_a_recipients_ig_officer_never_sees_a_share_withheld_from_it(api):
+    """CONTRACT §6: no read path shows another organisation anything the decision did not share."""
+    at = START + timedelta(hours=10)
+    withheld = disclosure(
+        discloser=C,
+        recipient=A,
+        decision="withheld",
+        lawful_basis=None,
+        reason="no consent recorded; no statutory ground",
+        shared_at=at,
+    )
+    record(api.runtime.engine, withheld, now=at)
+    assert (C, A) not in parties(api, auth(api, A, "ig_officer"))
+    assert (C, A) not in parties(api, auth(api, A, "ig_officer"), decision="withheld")
+    rows = list(csv.DictReader(io.StringIO(api.get("/v1/disclosures.csv", headers=auth(api, A, "ig_officer")).text)))
+    assert all((r["discloser"], r["recipient"]) != (C, A) for r in rows)
+    assert parties(api, auth(api, C, "ig_officer"), decision="withheld") == [(C, A)]  # the discloser's own
+    ig = auth(api, "ISP-IG", "partnership_ig")
+    [record_id] = [
+        r["id"] for r in api.get("/v1/disclosures", headers=ig).json()["items"] if r["decision"] == "withheld"
+    ]
+    assert api.get(f"/v1/disclosures/{record_id}", headers=auth(api, A, "ig_officer")).status_code == 403
+    assert api.get(f"/v1/disclosures/{record_id}", headers=auth(api, C, "ig_officer")).status_code == 200

@@ -55,7 +55,8 @@ def redecided(api) -> tuple[str, str]:
     return withheld_id, disclosure_record_id(share.alert_id, CSC, "shared")
 
 
-def officer(api, org: str = CSC) -> dict[str, str]:
+def officer(api, org: str = PROVIDER) -> dict[str, str]:
+    """The discloser's IG officer by default (the recipient's is never shown what was withheld from it)."""
     return auth_headers(api.runtime.settings.resolved_key_dir, org, "ig_officer")
 
 

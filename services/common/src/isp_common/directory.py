@@ -84,6 +84,31 @@ def kinds_of(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
     return dict(session.exec(stmt).all())
 
 
+ORG_FIELDS = ("from_org", "to_org", "recorded_by", "org", "other_org", "provider_org", "responsible_org")
+"""Fields of an event's data that name one organisation."""
+ORG_LIST_FIELDS = ("invitees", "recipients")
+"""Fields of an event's data that name organisations (``*`` in ``recipients`` is the whole partnership)."""
+
+
+def named_orgs(source_org: str | None, data: Any) -> set[str]:
+    """Every organisation an event names: its ``source`` and the organisation fields of its data."""
+    named = {source_org} if source_org else set()
+    for name in ORG_FIELDS:
+        value = getattr(data, name, None)
+        if isinstance(value, str):
+            named.add(value)
+    for name in ORG_LIST_FIELDS:
+        values = getattr(data, name, None) or ()
+        named.update(v for v in values if isinstance(v, str) and v != "*")
+    return named
+
+
+def unknown_orgs(session: Session, source_org: str | None, data: Any) -> list[str]:
+    """The organisations an event names that are not in the directory (CONTRACT §9), sorted."""
+    named = named_orgs(source_org, data)
+    return sorted(named - set(kinds_of(session, named)))
+
+
 def entries(session: Session) -> list[Organisation]:
     """Every organisation in the directory, by id."""
     return [as_organisation(e) for e in session.exec(select(DirectoryEntry).order_by(col(DirectoryEntry.id)))]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+from isp_common.consumer import EventRejected
 from isp_common.testing import nhs_number
 from isp_notifications import deadlines
 from isp_notifications.tables import WithheldShare
@@ -264,3 +266,13 @@ def test_an_overdue_emergency_response_goes_to_the_out_of_hours_team_too(uow):
     for org in (CSC, "WSCC-EDT"):
         [alert] = alerts_to(uow, org, "uk.isp.alert.referral_overdue.v1")
         assert alert["data"]["referral_id"] == "ref-2" and "person" not in alert["data"]
+
+
+def test_an_event_naming_an_organisation_not_in_the_directory_is_rejected_with_a_reason(uow):
+    with pytest.raises(EventRejected, match="organisation NOT-LISTED is not in the partnership directory"):
+        handle(uow, missed(), "NOT-LISTED")
+    ref = referral(to_org="NOBODY-KNOWN")
+    with pytest.raises(EventRejected, match="organisation NOBODY-KNOWN is not in the partnership directory"):
+        handle(uow, ref, CSC)
+    uow.rollback()
+    assert audit(uow) == [] and alerts_to(uow, CSC) == []

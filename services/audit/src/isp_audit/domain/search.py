@@ -1,7 +1,8 @@
 """What a search of the trail may ask, and who may see what.
 
-``ig_officer`` sees records where its organisation is discloser or recipient; ``partnership_ig``
-sees all. Dates are whole Europe/London days; times carry an offset. Pages are keyset cursors on
+``ig_officer`` sees records where its organisation is discloser, or recipient of a share (not
+one withheld from it); ``partnership_ig`` sees all.
+Dates are whole Europe/London days; times carry an offset. Pages are keyset cursors on
 (``shared_at``, ``seq``), newest first.
 """
 
@@ -123,4 +124,8 @@ def scope_of(org: str, roles: Collection[str]) -> str | None:
 
 
 def visible_to(record: Mapping[str, Any], scope_org: str | None) -> bool:
-    return scope_org is None or scope_org in (record["discloser"], record["recipient"])
+    """The discloser's IG officer sees its records; the recipient's sees only what was shared with
+    or received by it, never a share withheld from it (CONTRACT §6)."""
+    if scope_org is None or record["discloser"] == scope_org:
+        return True
+    return bool(record["recipient"] == scope_org and record["decision"] != "withheld")

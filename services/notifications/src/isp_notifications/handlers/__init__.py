@@ -20,8 +20,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from isp_common import directory
 from isp_common.clock import Clock
-from isp_common.consumer import Handler
+from isp_common.consumer import EventRejected, Handler
 from isp_common.db import UnitOfWork
 from isp_common.workingdays import WorkingCalendar
 from isp_schemas import topics
@@ -58,16 +59,31 @@ def _compose(
     return composed
 
 
+def in_directory(handler: TimedHandler) -> TimedHandler:
+    """``handler`` for an event whose every organisation is in the partnership directory; an event
+    naming one that is not is dead-lettered with a reason that says so (CONTRACT §9)."""
+
+    def handle(uow: UnitOfWork, event: CloudEvent, data: Any, now: datetime) -> None:
+        unknown = directory.unknown_orgs(uow.session, event.source_org, data)
+        if unknown:
+            raise EventRejected(f"organisation {', '.join(unknown)} is not in the partnership directory")
+        handler(uow, event, data, now)
+
+    handle.__name__ = getattr(handler, "__name__", "handle")
+    return handle
+
+
 def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict[str, Handler]]:
     decide = deciders(calendar)
 
-    def timed(handlers: dict[str, TimedHandler]) -> dict[str, Handler]:
-        return {event_type: at_now(clock, handler) for event_type, handler in handlers.items()}
+    def partners(handlers: dict[str, TimedHandler]) -> dict[str, Handler]:
+        """A partner topic's handlers: every organisation named must be in the directory."""
+        return {event_type: at_now(clock, in_directory(handler)) for event_type, handler in handlers.items()}
 
     return {
-        topics.CONSENT: timed(_compose(consent.FACTS, {}, decide)),
-        topics.SOCIALCARE: timed(_compose(socialcare.FACTS, socialcare.conference_handlers(calendar), decide)),
-        topics.REFERRALS: timed(_compose(referrals.FACTS, {**referrals.HANDLERS, **referrals.NEWS}, decide)),
-        topics.TREATMENT: timed(treatment.HANDLERS),
-        topics.REGISTER: timed(register.HANDLERS),
+        topics.CONSENT: partners(_compose(consent.FACTS, {}, decide)),
+        topics.SOCIALCARE: partners(_compose(socialcare.FACTS, socialcare.conference_handlers(calendar), decide)),
+        topics.REFERRALS: partners(_compose(referrals.FACTS, {**referrals.HANDLERS, **referrals.NEWS}, decide)),
+        topics.TREATMENT: partners(treatment.HANDLERS),
+        topics.REGISTER: {event_type: at_now(clock, handler) for event_type, handler in register.HANDLERS.items()},
     }
