@@ -66,3 +66,10 @@ def test_dockerfile_runs_the_service_module_named_by_the_build_arg():
     dockerfile = (ROOT / "deploy/Dockerfile").read_text()
     assert "uv sync --frozen --no-dev --all-packages" in dockerfile
     assert "python -m isp_${ISP_SERVICE}" in dockerfile
+
+
+def test_the_image_carries_the_directory_file_the_services_start_from():
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    assert "COPY deploy/directory.json /app/deploy/directory.json" in dockerfile
+    assert "ISP_DIRECTORY_FILE=/app/deploy/directory.json" in dockerfile
+    assert (ROOT / "deploy/directory.json").is_file()
