@@ -154,13 +154,13 @@ def _steps(draw: st.DrawFn, two_parents: bool) -> list[Step]:
     if draw(st.booleans()):
         recipients = draw(st.sampled_from([(CSC,), (CSC, PROVIDER), ("*",), (CSC2,)]))
         categories = draw(st.sets(st.sampled_from(["attendance", "treatment_status", "referral", "risk"]), min_size=1))
-        params = (
+        consent = (
             ("person", draw(st.sampled_from(people))),
             ("recipients", recipients),
             ("categories", tuple(sorted(categories))),
             ("days", draw(st.sampled_from([0, 0, 3]))),
         )
-        steps.append(Step("consent", params))
+        steps.append(Step("consent", consent))
         if draw(st.booleans()):
             steps.append(Step("withdrawal"))
     if draw(st.booleans()):
@@ -170,7 +170,7 @@ def _steps(draw: st.DrawFn, two_parents: bool) -> list[Step]:
         ("plan", "plan_ended", ("child_protection", "child_in_need")),
     ):
         if draw(st.booleans()):
-            params = (
+            params: tuple[tuple[str, Any], ...] = (
                 ("org", draw(st.sampled_from([CSC, CSC2]))),
                 ("parents", _parents(draw, two_parents)),
                 ("days", draw(st.sampled_from([0, 1, 7]))),
@@ -328,7 +328,7 @@ def _event(step: Step, steps: dict[str, Step], names: Names, at: datetime) -> tu
 def _referral_event(step: Step, steps: dict[str, Step], names: Names, at: datetime) -> tuple[EventData, str]:
     p1, ids = names.person("P1"), names.ids
     to_csc = steps.get("referral_csc")
-    csc_fields = {
+    csc_fields: dict[str, Any] = {
         "referral_id": ids["referral_csc"],
         "direction": "to_social_care",
         "from_org": PROVIDER,
