@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from isp_common import directory
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
+from isp_common.workingdays import LONDON, london_date
 from isp_schemas.consent import ConsentGiven, ConsentRefused, ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import (
@@ -205,11 +206,19 @@ def close_enquiry(uow: UnitOfWork, event: CloudEvent, data: EnquiryClosed) -> No
         _close_enquiry(uow, data, event.time)
 
 
-def _close_enquiry(uow: UnitOfWork, data: BaseModel, _at: datetime) -> None:
+def effective_at(day: date, event_time: datetime) -> datetime:
+    """When a close or end dated ``day`` took effect: its event's time when that falls on ``day``
+    (an enquiry closed at 15:00 was still open at 09:00), else the start of ``day`` in London."""
+    if london_date(event_time) == day:
+        return event_time.astimezone(UTC)
+    return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
+
+
+def _close_enquiry(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
     assert isinstance(data, EnquiryClosed)
     row = uow.session.get(EnquiryRecord, data.enquiry_id)
     if row is not None:
-        row.closed_on = data.closed_on
+        row.closed_on, row.closed_at = data.closed_on, effective_at(data.closed_on, at)
         uow.session.add(row)
 
 
@@ -238,11 +247,11 @@ def end_plan(uow: UnitOfWork, event: CloudEvent, data: PlanEnded) -> None:
         _end_plan(uow, data, event.time)
 
 
-def _end_plan(uow: UnitOfWork, data: BaseModel, _at: datetime) -> None:
+def _end_plan(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
     assert isinstance(data, PlanEnded)
     row = uow.session.get(PlanRecord, data.plan_id)
     if row is not None:
-        row.ended_on = data.ended_on
+        row.ended_on, row.ended_at = data.ended_on, effective_at(data.ended_on, at)
         uow.session.add(row)
 
 
@@ -259,9 +268,8 @@ def record_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested)
         children=[],
     )
     row.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
-    row.threshold = data.threshold
-    row.emergency = data.threshold == "emergency"
     row.made_at = as_utc(row.made_at) or event.time.astimezone(UTC)
+    _set_threshold(row, data.threshold, row.made_at)
     uow.session.add(row)
     _link(uow, "referral", data.referral_id, row.children, [row.nhs_number])
     uow.session.flush()
@@ -276,18 +284,26 @@ def amend_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended) ->
         _amend(uow, data, data.at)
 
 
-def _amend(uow: UnitOfWork, data: BaseModel, _at: datetime) -> None:
+def _amend(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
     assert isinstance(data, ReferralAmended)
     row = uow.session.get(ReferralRecord, data.referral_id)
     if row is None:
         return
     if data.threshold is not None:
-        row.threshold = data.threshold
-        row.emergency = data.threshold == "emergency"
+        _set_threshold(row, data.threshold, at)
     if data.children is not None:
         row.children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
         _link(uow, "referral", data.referral_id, row.children, [row.nhs_number])
     uow.session.add(row)
+
+
+def _set_threshold(row: ReferralRecord, threshold: str | None, at: datetime) -> None:
+    """Keep every threshold the referral had and since when; ``threshold`` is the latest."""
+    since = at.astimezone(UTC).isoformat()
+    changes = [c for c in row.threshold_changes if c[0] != since] + [[since, threshold]]
+    row.threshold_changes = sorted(changes, key=lambda c: str(c[0]))
+    row.threshold = row.threshold_changes[-1][1]
+    row.emergency = row.threshold == "emergency"
 
 
 def end_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralEnd) -> None:
@@ -347,19 +363,28 @@ def refusals_of(session: Session, nhs_number: str | None) -> list[policy.Refusal
     return [policy.Refusal(r.refused_on, tuple(r.recipients)) for r in rows]
 
 
-def referrals_of(session: Session, nhs_number: str | None, at: datetime) -> list[policy.Referral]:
-    """The person's referrals, each ended only if it ended at or before ``at``."""
+def _referral_rows(session: Session, nhs_number: str) -> list[ReferralRecord]:
+    rows = session.exec(select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number))
+    return [r for r in rows if r.made_at is not None]
+
+
+def referrals_of(session: Session, nhs_number: str | None) -> list[policy.Referral]:
+    """The person's referrals, with their thresholds over time and when they ended."""
     if not nhs_number:
         return []
-    rows = session.exec(select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number))
-    found = []
-    for r in rows:
-        made_at, ended_at = as_utc(r.made_at), as_utc(r.ended_at)
-        if made_at is None:
-            continue
-        ended = r.closed and (ended_at is None or ended_at <= at)
-        found.append(policy.Referral(r.id, r.direction, r.to_org, r.threshold, made_at, ended))
-    return found
+    return [
+        policy.Referral(
+            r.id,
+            r.direction,
+            r.to_org,
+            r.threshold,
+            as_utc(r.made_at) or datetime.min.replace(tzinfo=UTC),
+            r.closed,
+            as_utc(r.ended_at),
+            tuple((datetime.fromisoformat(str(at)), threshold) for at, threshold in r.threshold_changes if at),
+        )
+        for r in _referral_rows(session, nhs_number)
+    ]
 
 
 def linked_children(session: Session, nhs_number: str | None) -> list[Child]:
@@ -401,6 +426,13 @@ def _facts_naming(session: Session, keys: list[str]) -> list[EnquiryRecord | Pla
     return found
 
 
+def _policy_fact(row: EnquiryRecord | PlanRecord) -> policy.Enquiry | policy.Plan:
+    ref, parents = policy.ChildRef.of(row.child, row.parents), frozenset(row.parents)
+    if isinstance(row, EnquiryRecord):
+        return policy.Enquiry(row.id, ref, parents, row.opened_on, row.closed_on, as_utc(row.closed_at))
+    return policy.Plan(row.id, row.kind, ref, parents, row.started_on, row.ended_on, as_utc(row.ended_at))
+
+
 def _person_keys(nhs_number: str | None, children: list[Child]) -> list[str]:
     parents = [nhs_number] if nhs_number else []
     keys = [f"nhs:{nhs_number}"] if nhs_number else []
@@ -421,42 +453,39 @@ def facts_about(
     """Everything known about the person and their children that a decision at ``at`` rests on."""
     enquiries, plans = [], []
     for row in _facts_naming(session, _person_keys(nhs_number, children)):
-        ref = policy.ChildRef.of(row.child, row.parents)
-        if isinstance(row, EnquiryRecord):
-            enquiries.append(policy.Enquiry(row.id, ref, frozenset(row.parents), row.opened_on, row.closed_on))
+        fact = _policy_fact(row)
+        if isinstance(fact, policy.Enquiry):
+            enquiries.append(fact)
         else:
-            plans.append(policy.Plan(row.id, row.kind, ref, frozenset(row.parents), row.started_on, row.ended_on))
+            plans.append(fact)
     return policy.Facts(
         consents=consents_of(session, nhs_number),
         enquiries=enquiries,
         plans=plans,
-        referrals=referrals_of(session, nhs_number, at),
+        referrals=referrals_of(session, nhs_number),
         refusals=refusals_of(session, nhs_number),
         kinds=directory.kinds_of(session, [recipient]),
         register_match=register_match,
     )
 
 
-def social_care_working_with(session: Session, nhs_number: str, today: date) -> dict[str, list[Child]]:
-    """Each children's social care organisation working with the person's children, with the
-    children it knows of: from open referrals (the social-care end), and open enquiries and active
-    plans that name the person or one of their children (a plan naming only the other parent
-    counts). Only organisations of kind ``children_social_care`` in the directory count: a
-    referral does not make its sender "the social care organisation working with" anyone."""
+def social_care_working_with(
+    session: Session, nhs_number: str, start: datetime, end: datetime
+) -> dict[str, list[Child]]:
+    """Each children's social care organisation working with the person's children at some instant
+    from ``start`` (when the causing event happened) to ``end`` (now), with the children it knows
+    of: from referrals open then (the social-care end), and enquiries open and plans active then
+    that name the person or one of their children (a plan naming only the other parent counts).
+    Only organisations of kind ``children_social_care`` in the directory count: a referral does not
+    make its sender "the social care organisation working with" anyone."""
     by_org: dict[str, list[Child]] = defaultdict(list)
-    referrals = session.exec(
-        select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number, col(ReferralRecord.closed).is_(False))
-    )
-    for r in referrals:
-        org = r.from_org if r.direction == "to_treatment" else r.to_org
-        by_org[org].extend(r.children)
+    for referral, row in zip(referrals_of(session, nhs_number), _referral_rows(session, nhs_number), strict=True):
+        if referral.open_between(start, end):
+            by_org[row.from_org if row.direction == "to_treatment" else row.to_org].extend(row.children)
     children = linked_children(session, nhs_number)
-    for row in _facts_naming(session, _person_keys(nhs_number, children)):
-        start, end = (
-            (row.opened_on, row.closed_on) if isinstance(row, EnquiryRecord) else (row.started_on, row.ended_on)
-        )
-        if start <= today and (end is None or today < end):
-            by_org[row.org].append(row.child)
+    for fact in _facts_naming(session, _person_keys(nhs_number, children)):
+        if _policy_fact(fact).open_between(start, end):
+            by_org[fact.org].append(fact.child)
     kinds = directory.kinds_of(session, by_org)
     return {
         org: _unique_children(found, [nhs_number])

@@ -23,6 +23,9 @@ from sqlmodel import col, delete, select
 from .handlers.timed import TimedHandler
 from .tables import SourceEvent, WithheldShare
 
+OPEN_STATES = ("open", "seeking")
+"""A withheld share open to a new decision, or a drop-out still looking for recipients."""
+
 Deciders = Mapping[str, TimedHandler]
 """Event type -> the decider that makes its shares (``decider(uow, event, data, now)``)."""
 
@@ -35,7 +38,7 @@ def open_shares_about(uow: UnitOfWork, people: Iterable[str], now: datetime) -> 
         uow.session.exec(
             select(WithheldShare).where(
                 col(WithheldShare.nhs_number).in_(people),
-                WithheldShare.state == "open",
+                col(WithheldShare.state).in_(OPEN_STATES),
                 col(WithheldShare.open_until) > now,
             )
         ).all()
@@ -68,7 +71,7 @@ def close_expired(uow: UnitOfWork, now: datetime) -> int:
     """Withheld shares past ``open_until`` are closed for good; causing events no longer needed
     are forgotten. Returns how many shares were closed."""
     expired = uow.session.exec(
-        select(WithheldShare).where(WithheldShare.state == "open", col(WithheldShare.open_until) <= now)
+        select(WithheldShare).where(col(WithheldShare.state).in_(OPEN_STATES), col(WithheldShare.open_until) <= now)
     ).all()
     for share in expired:
         share.state = "closed"

@@ -37,6 +37,7 @@ class EnquiryRecord(SQLModel, table=True):
     parents: list[str] = Field(sa_column=Column(JSON, nullable=False))  # NHS numbers
     opened_on: date
     closed_on: date | None = None
+    closed_at: datetime | None = None  # when the close took effect (its event's time on closed_on)
 
 
 class PlanRecord(SQLModel, table=True):
@@ -50,6 +51,7 @@ class PlanRecord(SQLModel, table=True):
     parents: list[str] = Field(sa_column=Column(JSON, nullable=False))
     started_on: date
     ended_on: date | None = None
+    ended_at: datetime | None = None  # when the end took effect (its event's time on ended_on)
 
 
 class FactPerson(SQLModel, table=True):
@@ -77,6 +79,11 @@ class ReferralRecord(SQLModel, table=True):
     closed: bool = False
     made_at: datetime | None = None  # when it was requested (the significant-harm ground lapses 30 days after)
     ended_at: datetime | None = None  # declined, cancelled or closed at
+    # every change of threshold after the request, [[at (ISO), threshold], ...], so a decision about an
+    # earlier event is judged on the threshold the referral had then
+    threshold_changes: list[list[str | None]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ConferenceRecord(SQLModel, table=True):

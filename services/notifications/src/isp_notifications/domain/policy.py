@@ -38,16 +38,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from isp_common.workingdays import london_date
+from isp_common.workingdays import LONDON, london_date
 
 SAFEGUARDING = "safeguarding"
 WHOLE_PARTNERSHIP = "*"
 CHILDREN_SOCIAL_CARE = "children_social_care"
 SIGNIFICANT_HARM_DAYS = 30
 """A significant-harm referral is a ground for this many days after it was made, at most."""
+CLOCK_SKEW = timedelta(minutes=5)
+"""Two services' clocks disagree a little: a referral made this soon after an event counts for it."""
 SIGNIFICANT_HARM_THRESHOLDS = frozenset({"child_protection_s47", "emergency"})
 CHILD_PROTECTION_CONFERENCES = frozenset({"initial_child_protection", "review_child_protection"})
 
@@ -193,9 +195,18 @@ class Enquiry:
     parents: frozenset[str]
     opened_on: date
     closed_on: date | None = None
+    closed_at: datetime | None = None
+    """When the close took effect, when known: an enquiry closed at 15:00 was open at 09:00 that day."""
 
     def open_on(self, day: date) -> bool:
         return self.opened_on <= day and (self.closed_on is None or day < self.closed_on)
+
+    def open_between(self, start: datetime, end: datetime) -> bool:
+        """Open at some instant from ``start`` to ``end`` (both included)."""
+        return _overlaps(_day_start(self.opened_on), _end_of(self.closed_on, self.closed_at), start, end)
+
+    def open_at(self, at: datetime) -> bool:
+        return self.open_between(at, at)
 
 
 @dataclass(frozen=True)
@@ -208,14 +219,44 @@ class Plan:
     parents: frozenset[str]
     started_on: date
     ended_on: date | None = None
+    ended_at: datetime | None = None
+    """When the end took effect, when known (as :attr:`Enquiry.closed_at`)."""
 
     def active_on(self, day: date) -> bool:
         return self.started_on <= day and (self.ended_on is None or day < self.ended_on)
 
+    def active_between(self, start: datetime, end: datetime) -> bool:
+        """Active at some instant from ``start`` to ``end`` (both included)."""
+        return _overlaps(_day_start(self.started_on), _end_of(self.ended_on, self.ended_at), start, end)
+
+    def active_at(self, at: datetime) -> bool:
+        return self.active_between(at, at)
+
+    def open_between(self, start: datetime, end: datetime) -> bool:
+        """The same as :meth:`active_between` (a plan is "open" while active), of any kind."""
+        return self.active_between(start, end)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=LONDON)
+
+
+def _end_of(day: date | None, at: datetime | None) -> datetime | None:
+    """When something ended: at ``at`` when known, else at the start of ``day`` (None: not ended)."""
+    if at is not None:
+        return at
+    return _day_start(day) if day is not None else None
+
+
+def _overlaps(since: datetime, until: datetime | None, start: datetime, end: datetime) -> bool:
+    """Does [``since``, ``until``) (``until`` None: open-ended) meet [``start``, ``end``]?"""
+    return since <= end and (until is None or until > start)
+
 
 @dataclass(frozen=True)
 class Referral:
-    """A referral about the person, as far as the significant-harm ground needs it."""
+    """A referral about the person, as far as the significant-harm ground needs it: its threshold
+    over time (``threshold_changes``, oldest first; none: ``threshold`` throughout) and its end."""
 
     referral_id: str
     direction: str
@@ -223,16 +264,50 @@ class Referral:
     threshold: str | None
     made_at: datetime
     ended: bool = False
+    ended_at: datetime | None = None
+    """When it was declined, cancelled or closed (None with ``ended``: at some unknown time)."""
+    threshold_changes: tuple[tuple[datetime, str | None], ...] = ()
+
+    def threshold_at(self, at: datetime) -> str | None:
+        current = self.threshold_changes[0][1] if self.threshold_changes else self.threshold
+        for since, threshold in self.threshold_changes:
+            if since <= at:
+                current = threshold
+        return current
+
+    def ended_by(self, at: datetime) -> bool:
+        return self.ended and (self.ended_at is None or self.ended_at <= at)
+
+    def open_between(self, start: datetime, end: datetime) -> bool:
+        """Open (made, not yet ended) at some instant from ``start`` to ``end``."""
+        if self.ended and self.ended_at is None:
+            return False
+        return _overlaps(self.made_at - CLOCK_SKEW, self.ended_at if self.ended else None, start, end)
+
+    def significant_harm_between(self, recipient: str, start: datetime, end: datetime) -> bool:
+        """A significant-harm ground for ``recipient`` at some instant from ``start`` to ``end``: the
+        referral was to that social care organisation, open, at most 30 days old and at threshold
+        s47 or emergency then."""
+        if self.direction != "to_social_care" or self.to_org != recipient:
+            return False
+        if self.ended and self.ended_at is None:
+            return False
+        since = self.made_at - CLOCK_SKEW
+        until = self.made_at + timedelta(days=SIGNIFICANT_HARM_DAYS, seconds=1)
+        if self.ended and self.ended_at is not None:
+            until = min(until, self.ended_at)
+        changes = self.threshold_changes or ((self.made_at, self.threshold),)
+        for i, (changed_at, threshold) in enumerate(changes):
+            if threshold not in SIGNIFICANT_HARM_THRESHOLDS:
+                continue
+            segment_since = since if i == 0 else max(changed_at, since)
+            segment_until = min(changes[i + 1][0], until) if i + 1 < len(changes) else until
+            if segment_since < segment_until and _overlaps(segment_since, segment_until, start, end):
+                return True
+        return False
 
     def significant_harm_for(self, recipient: str, at: datetime) -> bool:
-        return (
-            self.direction == "to_social_care"
-            and self.threshold in SIGNIFICANT_HARM_THRESHOLDS
-            and not self.ended
-            and self.to_org == recipient
-            and self.made_at <= at + timedelta(minutes=5)  # clocks of two services disagree a little
-            and at - self.made_at <= timedelta(days=SIGNIFICANT_HARM_DAYS)
-        )
+        return self.significant_harm_between(recipient, at, at)
 
 
 @dataclass(frozen=True)
@@ -294,18 +369,25 @@ def _concerns_person(parents: frozenset[str], child: ChildRef, request: Request)
 
 
 def statutory_grounds(request: Request, facts: Facts) -> list[StatutoryGround]:
-    """Every statutory ground that holds for the request *and its recipient*, strongest first."""
+    """Every statutory ground that holds for the request *and its recipient*, strongest first.
+
+    A ground counts if it held at some instant from when the causing event happened (``at``) to
+    when it is decided (``decided_at``): a close that arrives late does not lose a share that was
+    lawful when it happened, and a basis that arrives later releases it (CONTRACT §6, "if a basis
+    now holds"), however the events that tell of them are ordered."""
     if request.purpose != SAFEGUARDING:
         return []
-    today = london_date(request.at)
+    start, end = request.at, max(request.at, request.deciding_at)
     grounds: list[StatutoryGround] = []
-    if any(r.significant_harm_for(request.recipient, request.at) for r in facts.referrals):
+    if any(r.significant_harm_between(request.recipient, start, end) for r in facts.referrals):
         grounds.append("significant_harm")
     if facts.kinds.get(request.recipient) == CHILDREN_SOCIAL_CARE:
-        if any(e.open_on(today) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries):
+        if any(e.open_between(start, end) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries):
             grounds.append("child_protection_enquiry")
         if any(
-            p.kind == "child_protection" and p.active_on(today) and _concerns_person(p.parents, p.child, request)
+            p.kind == "child_protection"
+            and p.active_between(start, end)
+            and _concerns_person(p.parents, p.child, request)
             for p in facts.plans
         ):
             grounds.append("child_protection_plan")
@@ -426,8 +508,8 @@ def _ground_for_others(request: Request, facts: Facts) -> bool:
     """Would a ground hold for some other recipient (so the reason can say it is not this one's)?"""
     if request.purpose != SAFEGUARDING:
         return False
-    today = london_date(request.at)
     return any(
-        r.direction == "to_social_care" and r.threshold in SIGNIFICANT_HARM_THRESHOLDS and not r.ended
+        r.direction == "to_social_care" and r.threshold_at(request.at) in SIGNIFICANT_HARM_THRESHOLDS
         for r in facts.referrals
-    ) or any(e.open_on(today) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries)
+        if not r.ended_by(request.at)
+    ) or any(e.open_at(request.at) and _concerns_person(e.parents, e.child, request) for e in facts.enquiries)

@@ -4,8 +4,9 @@ open section 47 enquiries and active plans naming the parent or one of their chi
 recipient gets only the children it is known to work with, and only when ``risk`` is covered as
 well as ``treatment_status``.
 
-When no such organisation is known, the provider's DSL is told at once (``recipient_unknown``)
-and the drop-out stays open for 24 hours: a fact naming one in that time sends it.
+The drop-out keeps looking for recipients for 24 hours: a fact naming another organisation
+working with the children in that time (a referral or plan that arrives late) sends it there too.
+When none is known at first, the provider's DSL is told at once (``recipient_unknown``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from isp_common.db import UnitOfWork
-from isp_common.workingdays import london_date
 from isp_schemas.alerts import RecipientUnknownAlert, TreatmentDisengagedAlert
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.treatment import EpisodeDisengaged
@@ -26,21 +26,19 @@ from ..tables import WithheldShare
 from .timed import TimedHandler
 
 RECIPIENT_SOUGHT_FOR = timedelta(hours=24)
+SEEKING = "seeking"
+"""The state of a drop-out still looking for recipients (not a withheld share: nothing to release)."""
 NO_RECIPIENT = "no children's social care organisation is known to work with the person's children"
 
 
 def episode_disengaged(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime) -> None:
+    """Share the drop-out with each organisation working with the children when it happened; keep
+    looking for 24 hours, so an organisation whose facts arrive late is told too."""
     provider = event.source_org
-    orgs = facts.social_care_working_with(uow.session, data.person.nhs_number, london_date(now))
+    orgs = facts.social_care_working_with(uow.session, data.person.nhs_number, min(event.time, now), now)
     orgs.pop(provider, None)
-    sought = uow.session.get(WithheldShare, alert_id_for(event.id, TreatmentDisengagedAlert.event_type, ""))
-    if not orgs:
-        if sought is None:
-            _seek_recipient(uow, event, data, now)
-        return
-    if sought is not None and sought.state == "open":
-        sought.state, sought.released_at = "released", now
-        uow.session.add(sought)
+    if uow.session.get(WithheldShare, alert_id_for(event.id, TreatmentDisengagedAlert.event_type, "")) is None:
+        _seek_recipients(uow, event, data, now, tell=not orgs)
     for org, children in sorted(orgs.items()):
         share = Share(
             alert_type=TreatmentDisengagedAlert.event_type,
@@ -76,8 +74,9 @@ def episode_disengaged(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengag
         share_alert(uow, share, build, now)
 
 
-def _seek_recipient(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime) -> None:
-    """No recipient yet: keep the drop-out open for a day and tell the provider's DSL now."""
+def _seek_recipients(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged, now: datetime, *, tell: bool) -> None:
+    """Keep the drop-out open for a day (state ``seeking``: a fact about the family decides it
+    again), and, when no recipient is known yet, tell the provider's DSL now."""
     alert_id = alert_id_for(event.id, TreatmentDisengagedAlert.event_type, "")
     until = now + RECIPIENT_SOUGHT_FOR
     uow.session.add(
@@ -93,9 +92,12 @@ def _seek_recipient(uow: UnitOfWork, event: CloudEvent, data: EpisodeDisengaged,
             reason=NO_RECIPIENT,
             withheld_at=now,
             open_until=until,
+            state=SEEKING,
         )
     )
     keep_source_event(uow, event, until)
+    if not tell:
+        return
     notice = RecipientUnknownAlert(
         alert_id="pending",
         sender_org=event.source_org,

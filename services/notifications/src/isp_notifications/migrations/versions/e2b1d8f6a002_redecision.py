@@ -19,6 +19,11 @@ def upgrade() -> None:
     with op.batch_alter_table('notifications_referral', schema=None) as batch_op:
         batch_op.add_column(sa.Column('made_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column('ended_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('threshold_changes', sa.JSON(), nullable=False, server_default='[]'))
+    with op.batch_alter_table('notifications_enquiry', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    with op.batch_alter_table('notifications_plan', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('ended_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
     with op.batch_alter_table('notifications_alert', schema=None) as batch_op:
         batch_op.add_column(sa.Column('service_user_informed', sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column('not_informed_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
@@ -88,6 +93,11 @@ def downgrade() -> None:
     with op.batch_alter_table('notifications_alert', schema=None) as batch_op:
         batch_op.drop_column('not_informed_reason')
         batch_op.drop_column('service_user_informed')
+    with op.batch_alter_table('notifications_plan', schema=None) as batch_op:
+        batch_op.drop_column('ended_at')
+    with op.batch_alter_table('notifications_enquiry', schema=None) as batch_op:
+        batch_op.drop_column('closed_at')
     with op.batch_alter_table('notifications_referral', schema=None) as batch_op:
+        batch_op.drop_column('threshold_changes')
         batch_op.drop_column('ended_at')
         batch_op.drop_column('made_at')
