@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from isp_common import telemetry
@@ -145,22 +145,30 @@ def share_alert(
     ``supersedes`` naming the withheld record, and the sender's DSL is told. A share still
     withheld is not audited again.
     """
-    if uow.session.get(AlertRecord, share.alert_id) is not None:
-        return policy.Decision(True, reason="already queued")
     withheld = uow.session.get(WithheldShare, share.alert_id)
-    if withheld is not None and withheld.state != "open":
+    sent_as = share
+    existing = uow.session.get(AlertRecord, share.alert_id)
+    if existing is not None:
+        if existing.status != "withheld" or withheld is None or withheld.state != "open":
+            return policy.Decision(True, reason="already queued")
+        # taken back by a withdrawal before it reached the broker: decided again, and sent (if a
+        # basis now holds) as its successor, since the audit trail already holds its "shared" record
+        sent_as = share.successor()
+        if uow.session.get(AlertRecord, sent_as.alert_id) is not None:
+            return policy.Decision(True, reason="already queued")
+    elif withheld is not None and withheld.state != "open":
         return policy.Decision(False, reason=withheld.reason)
     judgement = judgement or (_judgements.get() or {}).get(share.alert_id)
     if judgement is not None:
         if withheld is None:
             return policy.Decision(False, reason="only a withheld share can be released")
-        request, _children = request_for(uow, share, now)
+        request, _children = request_for(uow, sent_as, now)
         decision = policy.release(request, judgement.by, judgement.reason)
     else:
-        decision = decide(uow, share, now)
+        decision = decide(uow, sent_as, now)
     if decision.shared:
         supersedes = disclosure_record_id(share.alert_id, share.recipient, "withheld") if withheld else None
-        _queue_shared(uow, share, decision, build, now, supersedes=supersedes, judgement=judgement)
+        _queue_shared(uow, sent_as, decision, build, now, supersedes=supersedes, judgement=judgement)
         if withheld is not None:
             _released(uow, withheld, share, decision, now, judgement)
     elif withheld is None:
@@ -208,6 +216,10 @@ def _queue_shared(
     elif decision.statutory:
         informed = informing(uow, share.sender, share.nhs_number)
     record.service_user_informed, record.not_informed_reason = informed
+    if decision.basis.get("kind") == "consent" and share.source_event is not None:
+        # a withdrawal may yet take it back before it reaches the broker: keep what caused it, so
+        # it can be decided again on another basis while its time lasts
+        keep_source_event(uow, share.source_event, share.open_until(now))
     publish_record(
         uow,
         Audited.of_share(share),
@@ -222,15 +234,11 @@ def _queue_shared(
     )
 
 
-WITHHELD_OPEN_FOR = timedelta(hours=24)
-"""How long a withheld share with no deadline of its own stays open to a new decision."""
-
-
 def _withhold_share(uow: UnitOfWork, share: Share, decision: policy.Decision, now: datetime) -> None:
     """Audit the withholding, keep the share open to a new decision, and tell the sender's DSL."""
     reason = decision.reason or "no lawful basis"
     categories = [*share.required, *share.optional]
-    open_until = share.deadline.astimezone(UTC) if share.deadline else now + WITHHELD_OPEN_FOR
+    open_until = share.open_until(now)
     uow.session.add(
         WithheldShare(
             alert_id=share.alert_id,

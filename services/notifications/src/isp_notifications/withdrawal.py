@@ -8,11 +8,12 @@ from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.tables import OutboxMessage
+from isp_common.times import as_utc
 from sqlmodel import col, select
 
 from .delivery.deliveries import cancel_delivery
 from .disclosure import Audited, withhold
-from .tables import AlertRecord, Delivery
+from .tables import AlertRecord, Delivery, SourceEvent, WithheldShare
 
 
 def stop_queued_under(uow: UnitOfWork, consent_id: str, nhs_number: str, now: datetime) -> int:
@@ -52,7 +53,29 @@ def _cancel_deliveries(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
 
 
 def _withhold_queued(uow: UnitOfWork, alert: AlertRecord, reason: str, now: datetime) -> None:
+    """Take the alert back: audited withheld, the sender told, and the share kept open to a new
+    decision (another basis may yet hold) while its causing event is kept."""
     alert.status = "withheld"
     uow.session.add(alert)
     person: dict[str, Any] | None = alert.event.get("data", {}).get("person")
     withhold(uow, Audited.of_alert(alert), person, alert.data_categories, reason, now)
+    kept = uow.session.get(SourceEvent, alert.source_event_id) if alert.source_event_id else None
+    if kept is None or uow.session.get(WithheldShare, alert.id) is not None:
+        return
+    deadline = as_utc(alert.deadline)
+    uow.session.add(
+        WithheldShare(
+            alert_id=alert.id,
+            alert_type=alert.type,
+            sender=alert.sender,
+            recipient=alert.recipient,
+            nhs_number=alert.nhs_number,
+            source_event_id=kept.id,
+            purpose=alert.purpose or "safeguarding",
+            categories=list(alert.data_categories),
+            reason=reason,
+            withheld_at=now,
+            deadline=deadline,
+            open_until=as_utc(kept.kept_until) or now,
+        )
+    )

@@ -11,6 +11,7 @@ from isp_common.consumer import EventRejected
 from isp_common.testing import nhs_number
 from isp_notifications import deadlines
 from isp_notifications.tables import WithheldShare
+from isp_schemas.audit import disclosure_record_id
 from isp_schemas.consent import ConsentRefused, ConsentWithdrawn
 from isp_schemas.people import Person
 from isp_schemas.referrals import ReferralAmended, ReferralAttendanceUnrecorded, ReferralDeclined, ReferralOverdue
@@ -276,3 +277,21 @@ def test_an_event_naming_an_organisation_not_in_the_directory_is_rejected_with_a
         handle(uow, ref, CSC)
     uow.rollback()
     assert audit(uow) == [] and alerts_to(uow, CSC) == []
+
+
+def test_a_dna_taken_back_by_a_withdrawal_goes_on_a_ground_that_arrives_later(uow):
+    give_consent(uow)
+    handle(uow, missed(), PROVIDER)
+    [first] = alerts_to(uow, CSC, DNA)  # queued under the consent, not yet on the broker
+    withdrawn = ConsentWithdrawn(consent_id="con-1", person=PARENT, withdrawn_on=date(2026, 3, 10))
+    handle(uow, withdrawn, PROVIDER, NOW + timedelta(minutes=1))
+    assert alerts_to(uow, CSC, DNA) == []  # taken back
+    enquiry = EnquiryOpened(enquiry_id="s47-9", child={"local_id": "C-9"}, parents=[PARENT], opened_on=date(2026, 3, 1))
+    handle(uow, enquiry, CSC, NOW + timedelta(minutes=2))
+    [again] = alerts_to(uow, CSC, DNA)
+    assert again["id"] != first["id"]  # its own id: the trail already holds the first one's "shared"
+    assert again["data"]["lawful_basis"]["ground"] == "child_protection_enquiry"
+    [record] = [r for r in audit(uow, "shared") if r["alert_id"] == again["id"]]
+    assert record["supersedes"] == disclosure_record_id(first["id"], CSC, "withheld")
+    [released] = alerts_to(uow, PROVIDER, RELEASED)
+    assert released["data"]["withheld_alert_id"] == first["id"]

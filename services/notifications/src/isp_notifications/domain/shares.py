@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from isp_schemas.alerts import AlertBase
@@ -47,10 +47,22 @@ class Share:
     def alert_id(self) -> str:
         return alert_id_for(self.source_event_id, self.alert_type, self.recipient, self.key)
 
+    def open_until(self, now: datetime) -> datetime:
+        """Until when the share, withheld or taken back, stays open to a new decision: its
+        deadline, or :data:`OPEN_FOR` when it has none."""
+        return max(self.deadline.astimezone(UTC) if self.deadline else now + OPEN_FOR, now)
+
+    def successor(self) -> Share:
+        """The same share sent again under an id of its own (after a withdrawal took it back)."""
+        return replace(self, key=f"{self.key}/after-withdrawal" if self.key else "after-withdrawal")
+
     def children_sent(self, categories: tuple[str, ...]) -> list[dict[str, Any]]:
         """The children's details go only when the basis covers the category they fall under."""
         return list(self.children) if self.children_category in categories else []
 
+
+OPEN_FOR = timedelta(hours=24)
+"""How long a share with no deadline of its own stays open to a new decision."""
 
 BuildData = Callable[[str, dict[str, Any], tuple[str, ...]], AlertBase]
 """``build(alert_id, lawful_basis, categories)`` -> the alert's data, with only covered categories."""
