@@ -326,14 +326,25 @@ async def test_did_not_attend_end_to_end_with_receipt_and_withheld(suite, kafka,
     assert told["data"]["withheld_type"] == "uk.isp.alert.did_not_attend.v1"
     [withheld] = await audit_of(kafka, told["data"]["withheld_alert_id"])
     assert withheld["decision"] == "withheld"
-    sentinel = await emergency_referral(kafka, provider.org, csc.org, stranger)
-    dna_type = "uk.isp.alert.did_not_attend.v1"
-    stranger_dna = await kafka.collect_until(
+    assert len(await kafka.read_all(topics.alerts(csc.org), of_type("uk.isp.alert.did_not_attend.v1"))) == 1
+    # v1.1: an emergency referral of that person to the same CSC, inside the DNA's deadline, is a
+    # significant-harm ground for it: the withheld DNA is decided again and goes, superseding
+    await emergency_referral(kafka, provider.org, csc.org, stranger)
+    [released] = await kafka.collect(
         topics.alerts(csc.org),
-        lambda r: of_type(dna_type)(r) and json.loads(r.value)["data"]["person"]["nhs_number"] == stranger.nhs_number,
-        of_type("uk.isp.alert.referral_received.v1", referral_id=sentinel),
+        lambda r: (
+            of_type("uk.isp.alert.did_not_attend.v1")(r)
+            and json.loads(r.value)["data"]["person"]["nhs_number"] == stranger.nhs_number
+        ),
+        count=1,
+        timeout=60,
     )
-    assert stranger_dna == [] and len(await kafka.read_all(topics.alerts(csc.org), of_type(dna_type))) == 1
+    released_alert = json.loads(released.value)
+    assert released_alert["id"] == told["data"]["withheld_alert_id"]
+    assert released_alert["data"]["lawful_basis"] == {"kind": "statutory", "ground": "significant_harm"}
+    records = await audit_of(kafka, released_alert["id"], count=2)
+    [shared_later] = [r for r in records if r["decision"] == "shared"]
+    assert shared_later["supersedes"]
 
 
 async def test_a_dna_alert_not_acknowledged_by_its_deadline_is_escalated_to_the_senders_dsl(suite, kafka, partner):
