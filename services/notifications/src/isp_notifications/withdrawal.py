@@ -60,22 +60,23 @@ def _withhold_queued(uow: UnitOfWork, alert: AlertRecord, reason: str, now: date
     person: dict[str, Any] | None = alert.event.get("data", {}).get("person")
     withhold(uow, Audited.of_alert(alert), person, alert.data_categories, reason, now)
     kept = uow.session.get(SourceEvent, alert.source_event_id) if alert.source_event_id else None
-    if kept is None or uow.session.get(WithheldShare, alert.id) is not None:
+    if kept is None:
         return
-    deadline = as_utc(alert.deadline)
-    uow.session.add(
-        WithheldShare(
-            alert_id=alert.id,
-            alert_type=alert.type,
-            sender=alert.sender,
-            recipient=alert.recipient,
-            nhs_number=alert.nhs_number,
-            source_event_id=kept.id,
-            purpose=alert.purpose or "safeguarding",
-            categories=list(alert.data_categories),
-            reason=reason,
-            withheld_at=now,
-            deadline=deadline,
-            open_until=as_utc(kept.kept_until) or now,
-        )
+    share = uow.session.get(WithheldShare, alert.id) or WithheldShare(
+        alert_id=alert.id,
+        alert_type=alert.type,
+        sender=alert.sender,
+        recipient=alert.recipient,
+        nhs_number=alert.nhs_number,
+        source_event_id=kept.id,
+        purpose=alert.purpose or "safeguarding",
+        categories=list(alert.data_categories),
+        reason=reason,
+        withheld_at=now,
+        deadline=as_utc(alert.deadline),
+        open_until=now,
     )
+    # open again (a share released earlier and now taken back, too) until its causing event's time is up
+    share.state, share.reason, share.released_at, share.released_basis = "open", reason, None, None
+    share.open_until = max(as_utc(share.open_until) or now, as_utc(kept.kept_until) or now)
+    uow.session.add(share)

@@ -21,7 +21,8 @@ The gaps this property found in the service (fixed by 8482899 and f7f5561) each 
 example at the end of this module: an enquiry closed later the same day judged closed all day; a
 drop-out's recipients judged when it was first decided (one learnt later, or one whose referral
 ended after the drop-out, missed); a referral keeping only its latest threshold; a share taken back
-by a late withdrawal never decided again. One is still open (:data:`TAKEN_BACK_DECIDED_AT_ONCE`).
+by a late withdrawal never decided again, or not at once when the basis it then needs was already
+known.
 """
 
 from __future__ import annotations
@@ -65,11 +66,6 @@ START = datetime(2026, 3, 10, 8, 0, tzinfo=UTC)  # London is on GMT: 08:00 to 18
 MOST_LATE = 180
 """Minutes an event may arrive after it happened (the DNA's 24-hour deadline is never reached)."""
 RELEASED = "uk.isp.alert.disclosure_released.v1"
-TAKEN_BACK_DECIDED_AT_ONCE = False
-"""Is a share taken back by a late withdrawal decided again at once (another basis, an enquiry
-say, may hold already)? Not yet: it waits for the next fact about the person, so
-:func:`test_a_dna_taken_back_when_an_enquiry_is_already_known_goes_at_once` is ``xfail`` and a
-withdrawal arrives before the causing events. Set it with the fix."""
 SIGNIFICANT = ("emergency", "child_protection_s47")
 THRESHOLDS = (*SIGNIFICANT, "child_in_need_s17")
 CAUSES = frozenset({"referral_csc", "referral_csc_end", "referral_csc_amended", "referral_tx", "dna", "disengaged"})
@@ -218,11 +214,10 @@ def _causal_pairs(steps: list[Step]) -> set[tuple[int, int]]:
 
 def _arrival_pairs(steps: list[Step]) -> set[tuple[int, int]]:
     """What weakens a ground before a causing event arrives before it (a share made on a ground
-    already ended cannot be unsent); see also :data:`TAKEN_BACK_DECIDED_AT_ONCE`."""
+    already ended cannot be unsent). A withdrawal may arrive at any point: a share it takes back is
+    decided again at once."""
     causes = [i for i, s in enumerate(steps) if s.label in CAUSES]
     pairs = {(i, c) for i, step in enumerate(steps) if step.weakens for c in causes if c > i}
-    if not TAKEN_BACK_DECIDED_AT_ONCE:
-        pairs |= {(i, c) for i, step in enumerate(steps) if step.label == "withdrawal" for c in causes}
     return pairs
 
 
@@ -580,11 +575,6 @@ def test_a_late_withdrawal_takes_the_dna_back_and_the_enquiry_sends_it_again(wor
     assert share in shuffled.shares
 
 
-@pytest.mark.xfail(
-    not TAKEN_BACK_DECIDED_AT_ONCE,
-    strict=True,
-    reason="a share taken back by a late withdrawal waits for the next fact, though an enquiry already holds",
-)
 def test_a_dna_taken_back_when_an_enquiry_is_already_known_goes_at_once(world: World) -> None:
     history = example(CONSENT, ENQUIRY, Step("withdrawal"), DNA, arrival=(0, 3, 1, 2))
     causal, shuffled = shares_in_both_orders(world, history)

@@ -22,9 +22,11 @@ def consent_given(uow: UnitOfWork, event: CloudEvent, data: ConsentGiven, now: d
 
 def consent_withdrawn(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn, now: datetime) -> set[str]:
     """Record the withdrawal (kept if the consent has not arrived yet) and stop what was queued
-    under the consent but not yet sent."""
-    if facts.record_withdrawal(uow, event, data) is not None:
-        withdrawal.stop_queued_under(uow, data.consent_id, data.person.nhs_number, now)
+    under the consent but not yet sent; what was stopped is decided again at once (another basis,
+    a statutory ground already known, may hold for it)."""
+    recorded = facts.record_withdrawal(uow, event, data) is not None
+    if recorded and withdrawal.stop_queued_under(uow, data.consent_id, data.person.nhs_number, now):
+        return {data.person.nhs_number}
     return set()
 
 
