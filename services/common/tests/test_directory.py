@@ -18,6 +18,7 @@ from isp_common.db import make_engine
 from isp_common.settings import ServiceSettings
 from isp_common.testing import TEST_DIRECTORY_FILE, migrated_engine, organisation, seed_directory
 from isp_schemas.directory import Organisation
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -232,3 +233,25 @@ def _until_a_session_waits_on_a_lock(engine: Engine, timeout: float = 30.0) -> N
         while not connection.execute(waiting).scalar():
             assert time.monotonic() < deadline, "the other replica never waited on the first one's insert"
             connection.rollback()  # a fresh snapshot of pg_stat_activity each time
+
+
+def test_kinds_are_cached_per_database_and_a_change_is_seen_once_committed():
+    engine, other = migrated_engine("isp_notifications"), migrated_engine("isp_notifications")
+    reads: list[str] = []
+
+    @sa_event.listens_for(engine, "before_cursor_execute")
+    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if "FROM directory_organisation" in statement:
+            reads.append(statement)
+
+    with Session(engine) as session:
+        assert directory.kinds_of(session, ["WSCC-CSC"]) == {"WSCC-CSC": "children_social_care"}
+        assert directory.kinds_of(session, ["WSCC-CSC", "NEW-ORG"]) == {"WSCC-CSC": "children_social_care"}
+    assert len(reads) <= 1  # the second answer came from the cache
+    with Session(engine) as session:
+        directory.put(session, organisation("NEW-ORG", "treatment_provider"), datetime.now(UTC))
+        session.commit()
+    with Session(engine) as session:
+        assert directory.kind_of(session, "NEW-ORG") == "treatment_provider"  # seen at once in this process
+    with Session(other) as session:
+        assert directory.kind_of(session, "NEW-ORG") is None  # another database has its own directory

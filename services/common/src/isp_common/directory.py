@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
+import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from isp_schemas.directory import Organisation
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import JSON, Column, inspect
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -75,13 +78,41 @@ def kind_of(session: Session, org_id: str) -> str | None:
     return kinds_of(session, [org_id]).get(org_id)
 
 
+KINDS_CACHE_SECONDS = 5.0
+"""How long a process trusts the kinds it read (every event and decision asks): a change made in
+this process is seen at once, one made by another replica within this many seconds."""
+_kinds: weakref.WeakKeyDictionary[Engine, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
+
+
 def kinds_of(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
     """The kinds of those of ``org_ids`` the directory knows (unknown ones are left out)."""
-    wanted = sorted(set(org_ids))
+    wanted = set(org_ids)
     if not wanted:
         return {}
-    stmt = select(DirectoryEntry.id, DirectoryEntry.kind).where(col(DirectoryEntry.id).in_(wanted))
-    return dict(session.exec(stmt).all())
+    kinds = _all_kinds(session)
+    return {org: kinds[org] for org in sorted(wanted) if org in kinds}
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _all_kinds(session: Session) -> dict[str, str]:
+    engine, now = _engine_of(session), time.monotonic()
+    cached = _kinds.get(engine)
+    if cached is not None and now - cached[0] < KINDS_CACHE_SECONDS:
+        return cached[1]
+    kinds = dict(session.exec(select(DirectoryEntry.id, DirectoryEntry.kind)).all())
+    _kinds[engine] = (now, kinds)
+    return kinds
+
+
+def _forget_kinds(session: Session) -> None:
+    """Forget the cached kinds now and again when the session commits (the change is then seen)."""
+    engine = _engine_of(session)
+    _kinds.pop(engine, None)
+    sa_event.listen(session, "after_commit", lambda _session: _kinds.pop(engine, None), once=True)
 
 
 ORG_FIELDS = ("from_org", "to_org", "recorded_by", "org", "other_org", "provider_org", "responsible_org")
@@ -133,6 +164,7 @@ def put(session: Session, org: Organisation, now: datetime) -> DirectoryEntry:
         entry.updated_at = as_utc(now)
     session.add(entry)
     session.flush()
+    _forget_kinds(session)
     return entry
 
 
@@ -154,6 +186,7 @@ def seed(session: Session, orgs: Iterable[Organisation], now: datetime) -> int:
             session.add(DirectoryEntry(**row))
             added += 1
     session.flush()
+    _forget_kinds(session)
     return added
 
 
