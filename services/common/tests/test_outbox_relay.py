@@ -125,3 +125,34 @@ async def test_of_two_relay_replicas_on_postgresql_one_publishes_and_the_other_t
             await producer.stop()
             await admin.stop()
     assert len(await kafka.read_all(topic)) == 51  # both stopped: nothing was published twice
+
+
+async def test_a_row_larger_than_the_broker_takes_does_not_stop_the_rows_behind_it(
+    broker_bootstrap, kafka, tmp_path, caplog
+):
+    engine = make_engine(f"sqlite:///{tmp_path}/outbox.db")
+    create_schema(engine)
+    topic = unique("test.outbox.")
+    huge = event(1)
+    huge_bytes = huge.to_json_bytes().replace(b'"con-1"', b'"con-1' + b"x" * 2_000_000 + b'"')
+    with UnitOfWork(engine) as uow:
+        uow.publish(event(0), topic)
+        uow.session.add(
+            OutboxMessage(topic=topic, key="9434765919", event_id=huge.id, event_type=huge.type, value=huge_bytes)
+        )
+        uow.publish(event(2), topic)
+        uow.commit()
+    relay, producer, admin = await relay_for(engine, broker_bootstrap)
+    try:
+        handled = 0
+        while (batch := await relay.flush()) > 0:
+            handled += batch
+    finally:
+        await producer.stop()
+        await admin.stop()
+    assert handled == 3 and relay.published == 2 and relay.given_up == 1
+    records = await kafka.collect(topic, lambda r: True, count=2, timeout=30)
+    assert [json.loads(r.value)["data"]["consent_id"] for r in records] == ["con-0", "con-2"]
+    assert huge.id in caplog.text and "xxxx" not in caplog.text  # named by id, never by content
+    with UnitOfWork(engine) as uow:
+        assert all(r.sent_at is not None for r in uow.session.exec(select(OutboxMessage)))

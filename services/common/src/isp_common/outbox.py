@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from isp_schemas.envelope import CONTENT_TYPE
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -58,6 +59,7 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.published = 0
+        self.given_up = 0
         self.leadership = leadership or Leadership(engine, "outbox-relay")
 
     def wake(self) -> None:
@@ -105,6 +107,19 @@ class OutboxRelay:
             session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow()))
             session.commit()
 
+    def _give_up(self, row: OutboxMessage) -> int:
+        """A row the broker can never take (too large): not retried, so it cannot stop the rows
+        behind it (audit records included); logged by id and type, never by content."""
+        self.given_up += 1
+        log.error(
+            "outbox relay: event %s type %s (%d bytes) is larger than the broker takes; not published",
+            row.event_id,
+            row.event_type,
+            len(row.value),
+        )
+        assert row.id is not None
+        return row.id
+
     async def flush(self) -> int:
         """Publish one batch of pending rows; return how many were sent."""
         rows = await asyncio.to_thread(self._pending)
@@ -112,27 +127,34 @@ class OutboxRelay:
             return 0
         await self.admin.ensure({r.topic for r in rows})
         futures = []
-        for row in rows:
-            fut = await self.producer.send(
-                row.topic,
-                value=row.value,
-                key=row.key.encode() if row.key else None,
-                headers=outbox_headers(row),
-            )
-            futures.append((row, fut))
         sent_ids: list[int] = []
+        given_up: list[int] = []
+        for row in rows:
+            try:
+                fut = await self.producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode() if row.key else None,
+                    headers=outbox_headers(row),
+                )
+            except MessageSizeTooLargeError:
+                given_up.append(self._give_up(row))
+                continue
+            futures.append((row, fut))
         error: Exception | None = None
         for row, fut in futures:
             try:
                 await fut
                 assert row.id is not None  # read back from the table: always has its key
                 sent_ids.append(row.id)
+            except MessageSizeTooLargeError:
+                given_up.append(self._give_up(row))
             except Exception as exc:  # stop at the first failure to keep per-key order
                 error = exc
                 break
-        if sent_ids:
-            await asyncio.to_thread(self._mark_sent, sent_ids)
+        if sent_ids or given_up:
+            await asyncio.to_thread(self._mark_sent, sent_ids + given_up)
             self.published += len(sent_ids)
         if error is not None:
             raise error
-        return len(sent_ids)
+        return len(sent_ids) + len(given_up)
