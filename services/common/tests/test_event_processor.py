@@ -113,7 +113,8 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_its_effects_r
     p, dead = processor(engine, flaky, attempts=3)
     assert await p.process(None, withdrawn_event().to_json_bytes(), [], topics.CONSENT) == "deadlettered"
     assert len(calls) == 3
-    assert "after 3 attempts" in dead.sent[0]["reason"] and "database said no" in dead.sent[0]["reason"]
+    # the reason names the failure's type; its message may carry personal data, so it is left out
+    assert dead.sent[0]["reason"] == "handler failed after 3 attempts: RuntimeError"
     with UnitOfWork(engine) as uow:
         assert uow.session.exec(select(OutboxMessage)).all() == []
         assert uow.session.exec(select(ProcessedEvent)).all() == []

@@ -137,7 +137,7 @@ async def test_a_rejected_or_failing_event_is_dead_lettered_with_its_reason_and_
     assert [outcome for _, outcome in bus.delivered] == ["deadlettered", "deadlettered"]
     assert bus.deadlettered == [
         (topics.DEADLETTER, "rejected: not this one"),
-        (topics.DEADLETTER, "handler failed after 2 attempts: RuntimeError: the database is on fire"),
+        (topics.DEADLETTER, "handler failed after 2 attempts: RuntimeError"),
     ]
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.registry import InvalidEvent, parse_event
-from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from isp_schemas.registry import InvalidEvent, describe_errors, parse_event
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import telemetry
 from .db import UnitOfWork
@@ -47,6 +47,20 @@ class _Parsed:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+
+
+def safe_error(exc: BaseException) -> str:
+    """What went wrong, for a dead-letter header and the log, without personal data: an exception's
+    own message may carry it (pydantic's input values, a database driver's parameters and DETAIL
+    lines, a KeyError's key), so only its type, the fields of a validation error, and the first
+    line of a database error (which names the constraint, not the values) are kept."""
+    name = type(exc).__name__
+    if isinstance(exc, ValidationError):
+        return f"{name}: {describe_errors(exc)}"
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).splitlines()[0] if exc.orig is not None and str(exc.orig) else ""
+        return f"{name}: {type(exc.orig).__name__}: {first}" if first else name
+    return name
 
 
 class EventRejected(Exception):
@@ -195,9 +209,9 @@ class EventProcessor:
             except IntegrityError as exc:
                 if self._is_duplicate(envelope.id):
                     return "duplicate"
-                last_error = f"{type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}"
+                last_error = safe_error(exc)
             except Exception as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
+                last_error = safe_error(exc)
                 log.warning(
                     "handler failed (attempt %d/%d) for event %s type %s: %s",
                     attempt,

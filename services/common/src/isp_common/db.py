@@ -37,6 +37,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            hide_parameters=True,  # no personal data in errors and logs (a statement's values are people's)
             connect_args={"check_same_thread": False, "timeout": 30},
             # one shared connection, or every session would see its own empty in-memory database
             poolclass=StaticPool if memory else None,
@@ -54,7 +55,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, **_NEVER_WAIT)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, **_NEVER_WAIT)
 
 
 def create_schema(engine: Engine) -> None:
