@@ -62,18 +62,47 @@ def topic_accepts(topic: str, event_type: str) -> bool:
     return model.topic == topic
 
 
+MAX_MESSAGE_BYTES = 256 * 1024
+"""The largest Kafka message an event may be (CONTRACT §11)."""
+MAX_STRING_CHARS = 20_000
+MAX_LIST_ITEMS = 1_000
+
+
+def oversized(value: Any, path: str) -> str | None:
+    """Where ``value`` breaks CONTRACT §11 (a string over 20,000 characters or a list over 1,000
+    items), named by its path and size, never its content; None when it does not."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_CHARS:
+            return f"{path}: a string of {len(value):,} characters; the limit is {MAX_STRING_CHARS:,}"
+        return None
+    if isinstance(value, list):
+        if len(value) > MAX_LIST_ITEMS:
+            return f"{path}: a list of {len(value):,} items; the limit is {MAX_LIST_ITEMS:,}"
+        return next((r for i, v in enumerate(value) if (r := oversized(v, f"{path}[{i}]")) is not None), None)
+    if isinstance(value, dict):
+        return next((r for k, v in value.items() if (r := oversized(v, f"{path}.{k}")) is not None), None)
+    return None
+
+
 def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseModel]:
     """Decode a structured-mode CloudEvent and validate its data against its type's model.
 
     With ``topic``, an event type that does not belong on that topic is also invalid.
     Raises InvalidEvent, whose message names what was wrong (never the offending values).
     """
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidEvent(f"message is {len(raw):,} bytes; the limit is {MAX_MESSAGE_BYTES:,} (CONTRACT §11)")
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc)}") from None
     if not isinstance(document, dict):
         raise InvalidEvent(f"not a CloudEvent: a JSON {_json_kind(document)}, not an object")
+    too_big = oversized(document.get("data"), "data")
+    if too_big is not None:
+        raise InvalidEvent(
+            too_big, event_id=_str_or_none(document.get("id")), event_type=_str_or_none(document.get("type"))
+        )
     try:
         event = CloudEvent.model_validate(document)
     except ValidationError as exc:

@@ -30,6 +30,7 @@ from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters
 from .kafka import FaustApp, TopicAdmin, new_producer
 from .leader import Leadership
+from .limits import BodyLimit
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .settings import ServiceSettings
@@ -109,6 +110,7 @@ class ServiceRuntime:
         install_token_verifier(self.api, TokenVerifier.from_settings(settings))
         self.api.include_router(probes)
         self._install_tracing_middleware()
+        self.api.add_middleware(BodyLimit)  # outermost: nothing reads past CONTRACT §11's 1 MiB
 
     @property
     def topics(self) -> list[str]:
