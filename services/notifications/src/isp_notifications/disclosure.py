@@ -257,12 +257,15 @@ def _withhold_share(uow: UnitOfWork, share: Share, decision: policy.Decision, no
     )
     if share.source_event is not None:
         keep_source_event(uow, share.source_event, open_until)
-    about = Audited.of_share(share)
-    publish_record(
-        uow, about, "withheld", children=[], categories=categories, basis=None, channel="kafka", at=now, reason=reason
-    )
-    tell_sender_withheld(
-        uow, about, share.person, reason, now, deadline=share.deadline, refused_on=decision.consent_refused_on
+    withhold(
+        uow,
+        Audited.of_share(share),
+        share.person,
+        categories,
+        reason,
+        now,
+        deadline=share.deadline,
+        refused_on=decision.consent_refused_on,
     )
 
 
@@ -334,13 +337,17 @@ def withhold(
     categories: list[str],
     reason: str | None,
     now: datetime,
+    *,
+    deadline: datetime | None = None,
+    refused_on: date | None = None,
 ) -> None:
-    """Audit a withheld share and tell the sending organisation's DSL."""
+    """Audit a withheld share and tell the sending organisation's DSL (with the alert's deadline
+    and any refusal of consent)."""
     reason = reason or "no lawful basis"
     publish_record(
         uow, about, "withheld", children=[], categories=categories, basis=None, channel="kafka", at=now, reason=reason
     )
-    tell_sender_withheld(uow, about, person, reason, now)
+    tell_sender_withheld(uow, about, person, reason, now, deadline=deadline, refused_on=refused_on)
 
 
 def tell_sender_withheld(

@@ -69,6 +69,16 @@ def _keep_pending(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, d
     )
 
 
+def _change(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, data: BaseModel, at: datetime) -> bool:
+    """Apply a closing, withdrawing or amending event to its fact now, or, when the fact has not
+    arrived yet, keep it until it does. True when it was applied now."""
+    if uow.session.get(_FACT_TABLES[kind], fact_id) is None:
+        _keep_pending(uow, kind, fact_id, event, data, at)
+        return False
+    _APPLY[event.type](uow, data, at)
+    return True
+
+
 def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
     """Apply, oldest first, what arrived for this fact before it did, then forget it."""
     rows = uow.session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)).all()
@@ -104,13 +114,9 @@ def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
 def record_withdrawal(uow: UnitOfWork, event: CloudEvent, data: ConsentWithdrawn) -> ConsentRecord | None:
     """Keep the earliest time the consent was withdrawn at; None when the consent is not known yet
     (the withdrawal is then kept and applied when the consent arrives)."""
-    at = withdrawal_time(event, data)
-    row = uow.session.get(ConsentRecord, data.consent_id)
-    if row is None:
-        _keep_pending(uow, "consent", data.consent_id, event, data, at)
+    if not _change(uow, "consent", data.consent_id, event, data, withdrawal_time(event, data)):
         return None
-    _withdraw(uow, data, at)
-    return row
+    return uow.session.get(ConsentRecord, data.consent_id)
 
 
 def _withdraw(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
@@ -200,10 +206,7 @@ def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
 
 
 def close_enquiry(uow: UnitOfWork, event: CloudEvent, data: EnquiryClosed) -> None:
-    if uow.session.get(EnquiryRecord, data.enquiry_id) is None:
-        _keep_pending(uow, "enquiry", data.enquiry_id, event, data, event.time)
-    else:
-        _close_enquiry(uow, data, event.time)
+    _change(uow, "enquiry", data.enquiry_id, event, data, event.time)
 
 
 def effective_at(day: date, event_time: datetime) -> datetime:
@@ -241,10 +244,7 @@ def record_plan(uow: UnitOfWork, org: str, data: PlanStarted) -> None:
 
 
 def end_plan(uow: UnitOfWork, event: CloudEvent, data: PlanEnded) -> None:
-    if uow.session.get(PlanRecord, data.plan_id) is None:
-        _keep_pending(uow, "plan", data.plan_id, event, data, event.time)
-    else:
-        _end_plan(uow, data, event.time)
+    _change(uow, "plan", data.plan_id, event, data, event.time)
 
 
 def _end_plan(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
@@ -278,10 +278,7 @@ def record_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested)
 
 def amend_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralAmended) -> None:
     """An amendment updates the facts decisions rest on (threshold, children)."""
-    if uow.session.get(ReferralRecord, data.referral_id) is None:
-        _keep_pending(uow, "referral", data.referral_id, event, data, data.at)
-    else:
-        _amend(uow, data, data.at)
+    _change(uow, "referral", data.referral_id, event, data, data.at)
 
 
 def _amend(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
@@ -307,10 +304,7 @@ def _set_threshold(row: ReferralRecord, threshold: str | None, at: datetime) -> 
 
 
 def end_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralEnd) -> None:
-    if uow.session.get(ReferralRecord, data.referral_id) is None:
-        _keep_pending(uow, "referral", data.referral_id, event, data, data.at)
-    else:
-        _end_referral(uow, data, data.at)
+    _change(uow, "referral", data.referral_id, event, data, data.at)
 
 
 def _end_referral(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
@@ -324,6 +318,12 @@ def _end_referral(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
     uow.session.add(row)
 
 
+_FACT_TABLES: dict[str, type[ConsentRecord | EnquiryRecord | PlanRecord | ReferralRecord]] = {
+    "consent": ConsentRecord,
+    "enquiry": EnquiryRecord,
+    "plan": PlanRecord,
+    "referral": ReferralRecord,
+}
 _APPLY: dict[str, Callable[[UnitOfWork, BaseModel, datetime], None]] = {
     ConsentWithdrawn.event_type: _withdraw,
     EnquiryClosed.event_type: _close_enquiry,
@@ -372,19 +372,20 @@ def referrals_of(session: Session, nhs_number: str | None) -> list[policy.Referr
     """The person's referrals, with their thresholds over time and when they ended."""
     if not nhs_number:
         return []
-    return [
-        policy.Referral(
-            r.id,
-            r.direction,
-            r.to_org,
-            r.threshold,
-            as_utc(r.made_at) or datetime.min.replace(tzinfo=UTC),
-            r.closed,
-            as_utc(r.ended_at),
-            tuple((datetime.fromisoformat(str(at)), threshold) for at, threshold in r.threshold_changes if at),
-        )
-        for r in _referral_rows(session, nhs_number)
-    ]
+    return [_policy_referral(r) for r in _referral_rows(session, nhs_number)]
+
+
+def _policy_referral(r: ReferralRecord) -> policy.Referral:
+    return policy.Referral(
+        r.id,
+        r.direction,
+        r.to_org,
+        r.threshold,
+        as_utc(r.made_at) or datetime.min.replace(tzinfo=UTC),
+        r.closed,
+        as_utc(r.ended_at),
+        tuple((datetime.fromisoformat(str(at)), threshold) for at, threshold in r.threshold_changes if at),
+    )
 
 
 def linked_children(session: Session, nhs_number: str | None) -> list[Child]:
@@ -479,8 +480,8 @@ def social_care_working_with(
     Only organisations of kind ``children_social_care`` in the directory count: a referral does not
     make its sender "the social care organisation working with" anyone."""
     by_org: dict[str, list[Child]] = defaultdict(list)
-    for referral, row in zip(referrals_of(session, nhs_number), _referral_rows(session, nhs_number), strict=True):
-        if referral.open_between(start, end):
+    for row in _referral_rows(session, nhs_number):
+        if _policy_referral(row).open_between(start, end):
             by_org[row.from_org if row.direction == "to_treatment" else row.to_org].extend(row.children)
     children = linked_children(session, nhs_number)
     for fact in _facts_naming(session, _person_keys(nhs_number, children)):

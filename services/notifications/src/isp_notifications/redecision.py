@@ -21,10 +21,7 @@ from isp_schemas.registry import model_for
 from sqlmodel import col, delete, select
 
 from .handlers.timed import TimedHandler
-from .tables import SourceEvent, WithheldShare
-
-OPEN_STATES = ("open", "seeking")
-"""A withheld share open to a new decision, or a drop-out still looking for recipients."""
+from .tables import OPEN_STATES, SourceEvent, WithheldShare
 
 Deciders = Mapping[str, TimedHandler]
 """Event type -> the decider that makes its shares (``decider(uow, event, data, now)``)."""

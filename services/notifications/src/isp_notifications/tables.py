@@ -151,6 +151,12 @@ class RefusalRecord(SQLModel, table=True):
     refused_on: date
 
 
+SEEKING = "seeking"
+"""The state of a drop-out still looking for recipients (not a withheld share: nothing to release)."""
+OPEN_STATES = ("open", SEEKING)
+"""A withheld share open to a new decision, or a drop-out still looking for recipients."""
+
+
 class WithheldShare(SQLModel, table=True):
     """A share withheld for want of a lawful basis, open to a new decision until ``open_until``
     (its alert's deadline, or 24 hours): a new fact about the person decides it again, and the
@@ -169,7 +175,7 @@ class WithheldShare(SQLModel, table=True):
     withheld_at: datetime
     deadline: datetime | None = None
     open_until: datetime = Field(index=True)
-    state: str = Field(default="open", index=True)  # open | released | closed
+    state: str = Field(default="open", index=True)  # open | seeking | released | closed
     released_at: datetime | None = None
     released_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 

@@ -198,9 +198,6 @@ class Enquiry:
     closed_at: datetime | None = None
     """When the close took effect, when known: an enquiry closed at 15:00 was open at 09:00 that day."""
 
-    def open_on(self, day: date) -> bool:
-        return self.opened_on <= day and (self.closed_on is None or day < self.closed_on)
-
     def open_between(self, start: datetime, end: datetime) -> bool:
         """Open at some instant from ``start`` to ``end`` (both included)."""
         return _overlaps(_day_start(self.opened_on), _end_of(self.closed_on, self.closed_at), start, end)
@@ -222,15 +219,9 @@ class Plan:
     ended_at: datetime | None = None
     """When the end took effect, when known (as :attr:`Enquiry.closed_at`)."""
 
-    def active_on(self, day: date) -> bool:
-        return self.started_on <= day and (self.ended_on is None or day < self.ended_on)
-
     def active_between(self, start: datetime, end: datetime) -> bool:
         """Active at some instant from ``start`` to ``end`` (both included)."""
         return _overlaps(_day_start(self.started_on), _end_of(self.ended_on, self.ended_at), start, end)
-
-    def active_at(self, at: datetime) -> bool:
-        return self.active_between(at, at)
 
     def open_between(self, start: datetime, end: datetime) -> bool:
         """The same as :meth:`active_between` (a plan is "open" while active), of any kind."""
@@ -305,9 +296,6 @@ class Referral:
             if segment_since < segment_until and _overlaps(segment_since, segment_until, start, end):
                 return True
         return False
-
-    def significant_harm_for(self, recipient: str, at: datetime) -> bool:
-        return self.significant_harm_between(recipient, at, at)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 from isp_common.db import UnitOfWork
 from isp_schemas.alerts import (
     AppointmentOutcomeMissingAlert,
+    AssessmentAttendanceAlert,
     AttendanceUnrecordedAlert,
     DidNotAttendAlert,
     ReferralOverdueAlert,
@@ -98,9 +99,22 @@ def share_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, 
 
 def assessment_missed(uow: UnitOfWork, event: CloudEvent, data: ReferralAssessmentMissed, now: datetime) -> None:
     """A parent referred by social care missed the assessment: tell social care within 24 hours."""
+    _tell_of_assessment(uow, event, data, DidNotAttendAlert, data.recorded_at, now)
+
+
+def _tell_of_assessment(
+    uow: UnitOfWork,
+    event: CloudEvent,
+    data: ReferralAssessmentMissed | ReferralAttendanceUnrecorded,
+    alert: type[AssessmentAttendanceAlert],
+    occurred_at: datetime,
+    now: datetime,
+) -> None:
+    """News of the assessment of a referral from social care (``alert``: a DNA, or no outcome
+    recorded), shared with the referring social care organisation, deadline ``scheduled_for`` + 24 h."""
     deadline = data.scheduled_for + DNA_NOTICE
     share = Share(
-        alert_type=DidNotAttendAlert.event_type,
+        alert_type=alert.event_type,
         sender=data.to_org,
         recipient=data.from_org,
         nhs_number=data.person.nhs_number,
@@ -108,12 +122,12 @@ def assessment_missed(uow: UnitOfWork, event: CloudEvent, data: ReferralAssessme
         source_event_id=event.id,
         required=("attendance",),
         deadline=deadline,
-        occurred_at=data.recorded_at,
+        occurred_at=occurred_at,
         source_event=event,
     )
 
-    def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> DidNotAttendAlert:
-        return DidNotAttendAlert(
+    def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> AssessmentAttendanceAlert:
+        return alert(
             alert_id=alert_id,
             person=data.person,
             lawful_basis=basis,
@@ -216,33 +230,7 @@ def attendance_unrecorded(
 ) -> None:
     """The provider never recorded whether the parent attended the assessment: at the 24-hour
     deadline the referring social care organisation is told, as it would be of a DNA."""
-    deadline = data.scheduled_for + DNA_NOTICE
-    share = Share(
-        alert_type=AttendanceUnrecordedAlert.event_type,
-        sender=data.to_org,
-        recipient=data.from_org,
-        nhs_number=data.person.nhs_number,
-        person=data.person.model_dump(mode="json", exclude_none=True),
-        source_event_id=event.id,
-        required=("attendance",),
-        deadline=deadline,
-        occurred_at=data.at,
-        source_event=event,
-    )
-
-    def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> AttendanceUnrecordedAlert:
-        return AttendanceUnrecordedAlert(
-            alert_id=alert_id,
-            person=data.person,
-            lawful_basis=basis,
-            sender_org=data.to_org,
-            appointment_id=data.appointment_id,
-            referral_id=data.referral_id,
-            scheduled_for=data.scheduled_for,
-            deadline=deadline,
-        )
-
-    share_alert(uow, share, build, now)
+    _tell_of_assessment(uow, event, data, AttendanceUnrecordedAlert, data.at, now)
 
 
 def referral_overdue(uow: UnitOfWork, event: CloudEvent, data: ReferralOverdue, now: datetime) -> None:

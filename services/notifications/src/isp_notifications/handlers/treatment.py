@@ -22,12 +22,10 @@ from isp_schemas.treatment import EpisodeDisengaged
 from .. import facts
 from ..disclosure import keep_source_event, queue_operational, share_alert
 from ..domain.shares import Share, alert_id_for
-from ..tables import WithheldShare
+from ..tables import SEEKING, WithheldShare
 from .timed import TimedHandler
 
 RECIPIENT_SOUGHT_FOR = timedelta(hours=24)
-SEEKING = "seeking"
-"""The state of a drop-out still looking for recipients (not a withheld share: nothing to release)."""
 NO_RECIPIENT = "no children's social care organisation is known to work with the person's children"
 
 
