@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from isp_common.consumer import EventProcessor, EventRejected
 from isp_common.db import UnitOfWork, create_schema, make_engine
+from isp_common.deadletter import DeadLetters
 from isp_common.tables import OutboxMessage, ProcessedEvent
 from isp_common.testing import RecordingDeadLetters
 from isp_schemas import topics
@@ -173,3 +174,68 @@ def test_outbox_key_defaults_to_the_subject(engine):
         row = uow.publish(event, topics.CONSENT)
     assert row.key == PERSON.nhs_number == event.subject
     assert datetime.now(UTC) >= row.created_at.replace(tzinfo=UTC)
+
+
+class _Producer:
+    """Stands in for the aiokafka producer of :class:`DeadLetters`: keeps what it was asked to send."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def send(self, topic, *, value, key, headers):
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers)})
+        return self._acked()
+
+    @staticmethod
+    async def _acked() -> None:
+        return None
+
+
+def dead_letter_processor(engine, handler) -> tuple[EventProcessor, _Producer]:
+    producer = _Producer()
+    p = EventProcessor(
+        consumer_name="test:consent",
+        handlers={ConsentWithdrawn.event_type: handler},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=DeadLetters(producer, "isp-test"),  # type: ignore[arg-type]  # a fake producer's send
+        attempts=1,
+        retry_delay=0.0,
+    )
+    return p, producer
+
+
+def rejects(uow, event, data):
+    raise EventRejected("organisation NEW-ORG is not in the partnership directory")
+
+
+async def test_a_dead_letter_names_the_original_message_by_topic_partition_and_offset(engine):
+    p, producer = dead_letter_processor(engine, rejects)
+    raw = withdrawn_event().to_json_bytes()
+    assert await p.process(b"k", raw, [("isp-signature", b"sig")], topics.CONSENT, position=(2, 41)) == "deadlettered"
+    sent = producer.sent[0]
+    assert sent["topic"] == topics.DEADLETTER and sent["value"] == raw and sent["key"] == b"k"
+    assert sent["headers"] == {
+        "isp-signature": b"sig",  # kept: a replay needs it
+        "isp-error": b"rejected: organisation NEW-ORG is not in the partnership directory",
+        "isp-source-topic": topics.CONSENT.encode(),
+        "isp-consumer": b"isp-test",
+        "isp-source-partition": b"2",
+        "isp-source-offset": b"41",
+    }
+
+
+async def test_a_batch_dead_letters_each_message_with_its_own_position(engine):
+    p, producer = dead_letter_processor(engine, rejects)
+    messages = [(None, b"not json", []), (None, withdrawn_event("evt-9").to_json_bytes(), [])]
+    outcomes = await p.process_batch(messages, topics.CONSENT, positions=[(0, 7), (0, 8)])
+    assert outcomes == ["deadlettered", "deadlettered"]
+    assert [s["headers"]["isp-source-offset"] for s in producer.sent] == [b"7", b"8"]
+
+
+async def test_dead_lettering_a_dead_letter_again_replaces_its_dead_letter_headers(engine):
+    p, producer = dead_letter_processor(engine, rejects)
+    old = [("isp-error", b"old reason"), ("isp-source-offset", b"3"), ("isp-consumer", b"isp-other")]
+    assert await p.process(None, b"not json", old, topics.CONSENT) == "deadlettered"
+    headers = producer.sent[0]["headers"]
+    assert headers["isp-consumer"] == b"isp-test" and headers["isp-error"] != b"old reason"
+    assert "isp-source-offset" not in headers  # no position given: none claimed

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import telemetry
 from .db import UnitOfWork
-from .deadletter import DeadLetters
+from .deadletter import DeadLetters, Position
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class _Parsed:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+    position: Position | None = None
 
 
 def safe_error(exc: BaseException) -> str:
@@ -76,20 +77,25 @@ class EventProcessor:
     attempts: int = 3
     retry_delay: float = 0.2
 
-    async def process(self, key: bytes | None, value: bytes | None, headers: Headers, topic: str) -> Outcome:
-        """Process one message in its own transaction (retries, then dead-letter)."""
+    async def process(
+        self, key: bytes | None, value: bytes | None, headers: Headers, topic: str, position: Position | None = None
+    ) -> Outcome:
+        """Process one message in its own transaction (retries, then dead-letter). ``position``
+        (partition, offset) names the message in its dead-letter headers."""
         header_list = _header_list(headers)
         try:
             envelope, data = parse_event(value or b"")
         except InvalidEvent as exc:
-            await self.deadletters.send(key, value, header_list, str(exc), topic)
+            await self._dead_letter(key, value, header_list, str(exc), topic, position)
             return "deadlettered"
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return "skipped"
-        return await self._process_parsed(_Parsed(handler, envelope, data, key, value, header_list), topic)
+        return await self._process_parsed(_Parsed(handler, envelope, data, key, value, header_list, position), topic)
 
-    async def process_batch(self, messages: Sequence[Message], topic: str) -> list[Outcome]:
+    async def process_batch(
+        self, messages: Sequence[Message], topic: str, positions: Sequence[Position] | None = None
+    ) -> list[Outcome]:
         """Process consumed messages in order, committing runs of them in one transaction.
 
         Every event still ends handled, skipped, duplicate or dead-lettered exactly as with
@@ -100,13 +106,14 @@ class EventProcessor:
         """
         outcomes: list[Outcome] = []
         ready: list[_Parsed] = []
-        for key, value, headers in messages:
+        for index, (key, value, headers) in enumerate(messages):
             header_list = _header_list(headers)
+            position = positions[index] if positions is not None else None
             try:
                 envelope, data = parse_event(value or b"")
             except InvalidEvent as exc:
                 await self._flush(ready, outcomes, topic)
-                await self.deadletters.send(key, value, header_list, str(exc), topic)
+                await self._dead_letter(key, value, header_list, str(exc), topic, position)
                 outcomes.append("deadlettered")
                 continue
             handler = self.handlers.get(envelope.type)
@@ -114,7 +121,7 @@ class EventProcessor:
                 await self._flush(ready, outcomes, topic)
                 outcomes.append("skipped")
                 continue
-            ready.append(_Parsed(handler, envelope, data, key, value, header_list))
+            ready.append(_Parsed(handler, envelope, data, key, value, header_list, position))
         await self._flush(ready, outcomes, topic)
         return outcomes
 
@@ -168,7 +175,7 @@ class EventProcessor:
 
     async def _process_parsed(self, item: _Parsed, topic: str) -> Outcome:
         with self._span(item, topic):
-            return await self._handle(item.handler, item.envelope, item.data, item.key, item.value, item.headers, topic)
+            return await self._handle(item, topic)
 
     @contextmanager
     def _span(self, item: _Parsed, topic: str) -> Iterator[None]:
@@ -183,16 +190,22 @@ class EventProcessor:
         finally:
             telemetry.detach(token)
 
-    async def _handle(
+    async def _dead_letter(
         self,
-        handler: Handler,
-        envelope: CloudEvent,
-        data: BaseModel,
         key: bytes | None,
         value: bytes | None,
-        header_list: list[tuple[str, bytes]],
+        headers: list[tuple[str, bytes]],
+        reason: str,
         topic: str,
-    ) -> Outcome:
+        position: Position | None,
+    ) -> None:
+        if position is None:  # a dead-letter sink that predates positions still works
+            await self.deadletters.send(key, value, headers, reason, topic)
+        else:
+            await self.deadletters.send(key, value, headers, reason, topic, position=position)
+
+    async def _handle(self, item: _Parsed, topic: str) -> Outcome:
+        handler, envelope, data = item.handler, item.envelope, item.data
         last_error = ""
         for attempt in range(1, self.attempts + 1):
             try:
@@ -204,7 +217,7 @@ class EventProcessor:
                     uow.commit()
                 return "handled"
             except EventRejected as exc:
-                await self.deadletters.send(key, value, header_list, f"rejected: {exc}", topic)
+                await self._dead_letter(item.key, item.value, item.headers, f"rejected: {exc}", topic, item.position)
                 return "deadlettered"
             except IntegrityError as exc:
                 if self._is_duplicate(envelope.id):
@@ -223,7 +236,7 @@ class EventProcessor:
             if attempt < self.attempts:
                 await asyncio.sleep(self.retry_delay * (2 ** (attempt - 1)))
         reason = f"handler failed after {self.attempts} attempts: {last_error}"
-        await self.deadletters.send(key, value, header_list, reason, topic)
+        await self._dead_letter(item.key, item.value, item.headers, reason, topic, item.position)
         return "deadlettered"
 
     def _is_duplicate(self, event_id: str) -> bool:
