@@ -32,29 +32,31 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from isp_common.auth import issue_token
 from isp_common.launcher import SERVICES, Suite, free_port
-from isp_common.testing import fresh_nhs_number
 from isp_schemas import topics
-from isp_schemas.consent import ConsentGiven
-from isp_schemas.envelope import CloudEvent
-from isp_schemas.referrals import ReferralRequested
-from isp_schemas.treatment import AppointmentBooked, AppointmentMissed
 
-CSC = "WSCC-CSC"
-PROVIDER = "CGL-WSX"
+from .events import (
+    CONTENT_TYPE,
+    CSC,
+    PROVIDER,
+    Message,
+    Person,
+    booking_event,
+    consent_event,
+    missed_event,
+    referral_event,
+)
+
 IG_ORG = "WSX-IG"
 DNA_ALERT = "uk.isp.alert.did_not_attend.v1"
 RECEIVED_ALERT = "uk.isp.alert.referral_received.v1"
-LONDON = ZoneInfo("Europe/London")
 POLL_INTERVAL = 0.25
 DEFAULT_LOADS = "100:1000,200:1000,500:2000,max:2000"
 QUICK_LOADS = "100:200,200:200,500:200,max:200"
@@ -152,92 +154,6 @@ def percentile(values: Sequence[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-# -- the people and their events -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Person:
-    nhs: str
-    consent_id: str
-    referral_id: str
-    appointment_id: str
-    scheduled_for: datetime
-
-    @classmethod
-    def fresh(cls) -> Person:
-        tag = uuid.uuid4().hex[:12]
-        return cls(fresh_nhs_number(), f"con-{tag}", f"ref-{tag}", f"apt-{tag}", appointment_time())
-
-
-def appointment_time(now: datetime | None = None) -> datetime:
-    """A few minutes ago, but not before today (Europe/London): the referrals service prompts
-    the provider for the outcome of every booked appointment of an earlier day on its timer,
-    which would add traffic of its own to the measurement. A run across midnight still will."""
-    now = now or datetime.now(UTC)
-    midnight = datetime.combine(now.astimezone(LONDON).date(), dt_time(0), tzinfo=LONDON)
-    return max(now - timedelta(minutes=10), midnight.astimezone(UTC)).replace(microsecond=0)
-
-
-Message = tuple[bytes, bytes]  # key, value
-
-
-def message(event: CloudEvent) -> Message:
-    return (event.subject or event.id).encode(), event.to_json_bytes()
-
-
-def consent_event(p: Person) -> Message:
-    data = ConsentGiven(
-        consent_id=p.consent_id,
-        person={"nhs_number": p.nhs},
-        recorded_by=PROVIDER,
-        recipients=["*"],
-        purposes=["safeguarding"],
-        data_categories=["referral", "attendance", "treatment_status"],
-        given_on=(datetime.now(UTC) - timedelta(days=60)).date(),
-    )
-    return message(CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data))
-
-
-def referral_event(p: Person) -> Message:
-    data = ReferralRequested(
-        referral_id=p.referral_id,
-        direction="to_treatment",
-        from_org=CSC,
-        to_org=PROVIDER,
-        person={"nhs_number": p.nhs},
-        children=[{"local_id": f"C-{p.referral_id[4:]}"}],
-        rag="amber",
-        consent_id=p.consent_id,
-        summary="Parent misusing alcohol; child on a CIN plan",
-        parent_agreed=True,
-        concerns=["alcohol"],
-        history="Known to CSC since 2024",
-        known_to_treatment=False,
-    )
-    return message(CloudEvent.create(type=data.event_type, source_org=CSC, data=data))
-
-
-def booking_event(p: Person) -> Message:
-    data = AppointmentBooked(
-        appointment_id=p.appointment_id,
-        person={"nhs_number": p.nhs},
-        scheduled_for=p.scheduled_for,
-        kind="assessment",
-        referral_id=p.referral_id,
-    )
-    return message(CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data))
-
-
-def missed_event(p: Person) -> Message:
-    data = AppointmentMissed(
-        appointment_id=p.appointment_id,
-        person={"nhs_number": p.nhs},
-        scheduled_for=p.scheduled_for,
-        recorded_at=max(p.scheduled_for, datetime.now(UTC) - timedelta(minutes=1)),
-    )
-    return message(CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data))
 
 
 # -- watching an alerts topic ------------------------------------------------------------------
@@ -453,9 +369,6 @@ class Bench:
                 break
             await asyncio.sleep(1.0)
         return held
-
-
-CONTENT_TYPE = [("content-type", b"application/cloudevents+json")]
 
 
 def utc_text(moment: datetime) -> str:
