@@ -84,7 +84,7 @@ class EventProcessor:
         (partition, offset) names the message in its dead-letter headers."""
         header_list = _header_list(headers)
         try:
-            envelope, data = parse_event(value or b"")
+            envelope, data = parse_event(value or b"", topic=topic)
         except InvalidEvent as exc:
             await self._dead_letter(key, value, header_list, str(exc), topic, position)
             return "deadlettered"
@@ -110,7 +110,7 @@ class EventProcessor:
             header_list = _header_list(headers)
             position = positions[index] if positions is not None else None
             try:
-                envelope, data = parse_event(value or b"")
+                envelope, data = parse_event(value or b"", topic=topic)
             except InvalidEvent as exc:
                 await self._flush(ready, outcomes, topic)
                 await self._dead_letter(key, value, header_list, str(exc), topic, position)
