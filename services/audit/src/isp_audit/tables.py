@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from isp_common.times import utcnow
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 DISCLOSURE_TABLE = "audit_disclosure"
@@ -126,3 +126,30 @@ class ReconciliationRun(SQLModel, table=True):
     alerts: int
     records: int
     mismatches: int
+
+
+class Rejection(SQLModel, table=True):
+    """One event dead-lettered by one or more services, kept once (``origin``: where it was read),
+    for its organisation to see (no payload) and for an administrator to repair (``value``,
+    ``key`` and ``headers`` are the original message; they may hold personal data)."""
+
+    __tablename__ = "audit_rejection"
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(unique=True)
+    origin: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    at: datetime = Field(index=True)
+    topic: str = Field(index=True)
+    partition: int | None = None
+    offset: int | None = None
+    type: str | None = None
+    event_id: str | None = Field(default=None, index=True)
+    org: str = Field(index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    rejected_by: str = Field(sa_column=Column(Text, nullable=False))
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    headers: str = Field(sa_column=Column(Text, nullable=False))
+    replay_of: str | None = Field(default=None, index=True)
+    replays: int = 0
+    replayed_at: datetime | None = None
+    replayed_by: str | None = None
