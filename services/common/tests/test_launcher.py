@@ -83,3 +83,56 @@ def test_launcher_prints_one_ready_line_then_stops_everything_on_sigterm(tmp_pat
     for port in [*ports.values(), broker_port]:
         assert not port_open("127.0.0.1", port)
     print(f"make run ready after {ready_after:.1f}s")
+
+
+def processes_naming(var_dir) -> list[int]:
+    """Pids of live processes whose environment names ``var_dir`` (the launcher's children, its broker)."""
+    marker = f"ISP_VAR_DIR={var_dir}".encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if marker in environ.read().split(b"\0"):
+                    with open(f"/proc/{entry}/stat") as stat:
+                        if stat.read().rsplit(")", 1)[1].split()[0] != "Z":  # a zombie holds nothing
+                            pids.append(int(entry))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return pids
+
+
+def wait_for_file(path, proc, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("phase", ["broker", "services"])
+def test_ctrl_c_during_start_up_stops_everything_within_seconds(tmp_path, phase):
+    ports = {name: free_port() for name in SERVICES}
+    env = launcher_env(tmp_path, ports, free_port())
+    var_dir = tmp_path / "var"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "isp_common.launcher"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        # the broker's log appears as it starts; the last service's as the services start
+        wait_for_file(var_dir / "logs" / ("broker.log" if phase == "broker" else "audit.log"), proc, timeout=60)
+        assert proc.poll() is None
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+        took = time.monotonic() - interrupted
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, proc.stderr.read()
+    assert took < 10, f"took {took:.1f}s to stop after Ctrl-C"
+    assert processes_naming(var_dir) == []
+    for port in ports.values():
+        assert not port_open("127.0.0.1", port)

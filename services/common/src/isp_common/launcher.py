@@ -2,6 +2,10 @@
 answers 200, and stop them all together. ``make run`` uses it in the foreground;
 the test suite uses :class:`Suite` as a session fixture.
 
+Ctrl-C (or SIGTERM) is honoured at any moment: during start-up every wait checks
+:attr:`Suite.stopping`, and what was started is stopped at once (a service still starting
+is given a short grace, then killed, since it has nothing to finish).
+
 ``ISP_KAFKA_BOOTSTRAP`` names a running broker to use instead of the embedded one.
 """
 
@@ -14,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,18 @@ SERVICES: dict[str, int] = {"referrals": 8001, "register": 8002, "notifications"
 
 class LaunchError(RuntimeError):
     """A part of the suite did not start; the message names it."""
+
+
+class LaunchInterrupted(LaunchError):
+    """Start-up was cancelled (Ctrl-C or SIGTERM)."""
+
+    def __init__(self) -> None:
+        super().__init__("start-up interrupted")
+
+
+def _check(stopping: threading.Event | None) -> None:
+    if stopping is not None and stopping.is_set():
+        raise LaunchInterrupted()
 
 
 def free_port() -> int:
@@ -60,7 +77,7 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float = 15.0, stopping: threading.Event | None = None) -> None:
         if port_open(self.host, self.port):
             raise LaunchError(
                 f"broker: port {self.port} is already in use (set ISP_KAFKA_BOOTSTRAP to use that broker)"
@@ -75,6 +92,7 @@ class EmbeddedBroker:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            _check(stopping)
             if self.process.poll() is not None:
                 raise LaunchError(f"broker: tansu exited with code {self.process.returncode}")
             if port_open(self.host, self.port):
@@ -82,8 +100,8 @@ class EmbeddedBroker:
             time.sleep(0.05)
         raise LaunchError(f"broker: not listening on {self.bootstrap} after {timeout:.0f}s")
 
-    def stop(self) -> None:
-        _terminate(self.process)
+    def stop(self, grace: float = 15.0) -> None:
+        _terminate(self.process, grace)
         self.process = None
 
 
@@ -104,6 +122,7 @@ async def create_topics(bootstrap: str, partitions: int = 6) -> None:
 
 
 def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
+    """SIGTERM ``proc``'s process group, then SIGKILL it if it outlives ``timeout`` seconds."""
     if proc is None or proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -127,6 +146,8 @@ class Suite:
     services: tuple[str, ...] = tuple(SERVICES)
     broker: EmbeddedBroker | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    """Set (from a signal handler) to cancel :meth:`start` at its next check."""
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -138,10 +159,12 @@ class Suite:
         if self.bootstrap is None:
             port = int(self.env.get("ISP_BROKER_PORT") or os.environ.get("ISP_BROKER_PORT", "9092"))
             self.broker = EmbeddedBroker(port=port, log_path=self.var_dir / "logs" / "broker.log")
-            self.broker.start()
+            self.broker.start(stopping=self.stopping)
             self.bootstrap = self.broker.bootstrap
+        _check(self.stopping)
         asyncio.run(create_topics(self.bootstrap))
         for name in self.services:
+            _check(self.stopping)
             self._start_service(name)
         self.wait_ready(timeout - (time.monotonic() - started))
         return time.monotonic() - started
@@ -173,6 +196,7 @@ class Suite:
         with httpx.Client(timeout=2.0) as client:
             while pending and time.monotonic() < deadline:
                 for name in sorted(pending):
+                    _check(self.stopping)
                     proc = self.processes[name]
                     if proc.poll() is not None:
                         raise LaunchError(
@@ -187,16 +211,21 @@ class Suite:
                 f"{', '.join(sorted(pending))}: not ready after {timeout:.0f}s (see {self.var_dir}/logs/)"
             )
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 15.0) -> None:
+        """Stop every process: SIGTERM to all, then SIGKILL to whatever outlives ``grace`` seconds."""
         for proc in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 if proc.poll() is None:
                     os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.processes.values():
-            _terminate(proc)
+            _terminate(proc, grace)
         self.processes.clear()
         if self.broker:
-            self.broker.stop()
+            self.broker.stop(grace)
+
+
+STARTUP_GRACE = 3.0
+"""Seconds a service that is still starting gets to stop before it is killed."""
 
 
 def main() -> int:
@@ -204,29 +233,32 @@ def main() -> int:
     var_dir = Path(os.environ.get("ISP_VAR_DIR", "var"))
     ports = {name: int(os.environ.get(f"ISP_{name.upper()}_PORT", port)) for name, port in SERVICES.items()}
     suite = Suite(var_dir=var_dir, ports=ports, bootstrap=os.environ.get("ISP_KAFKA_BOOTSTRAP") or None)
-    stop = {"now": False}
 
     def _signal(_sig: int, _frame: FrameType | None) -> None:
-        stop["now"] = True
+        suite.stopping.set()
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
     try:
         took = suite.start()
+    except LaunchInterrupted:
+        print("isp: start-up interrupted; stopping", file=sys.stderr, flush=True)
+        suite.stop(grace=STARTUP_GRACE)
+        print("ISP suite stopped", flush=True)
+        return 130
     except LaunchError as exc:
         print(f"isp: failed to start: {exc}", file=sys.stderr, flush=True)
-        suite.stop()
+        suite.stop(grace=STARTUP_GRACE)
         return 1
     urls = ", ".join(f"{n} {suite.url(n)}" for n in suite.services)
     print(f"ISP suite ready in {took:.1f}s: broker {suite.bootstrap}; {urls}", flush=True)
     try:
-        while not stop["now"]:
+        while not suite.stopping.wait(0.5):
             for name, proc in suite.processes.items():
                 if proc.poll() is not None:
                     print(f"isp: {name} exited with code {proc.returncode}; stopping", file=sys.stderr, flush=True)
-                    stop["now"] = True
+                    suite.stopping.set()
                     break
-            time.sleep(0.5)
     finally:
         suite.stop()
         print("ISP suite stopped", flush=True)
