@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from . import pipeline, throughput
+from . import pipeline, signing, throughput
 from .audit import build, measure
 
 
@@ -23,13 +23,17 @@ def main() -> None:
         help="processes verify walks the chain with (default: one per CPU, at most 4)",
     )
     parser.add_argument(
-        "--only", choices=["throughput", "audit", "pipeline"], default=None, help="run one benchmark only"
+        "--only", choices=["throughput", "audit", "pipeline", "signing"], default=None, help="run one benchmark only"
     )
     parser.add_argument(
         "--database", choices=["sqlite", "postgres"], default="sqlite", help="for the end-to-end throughput benchmark"
     )
     parser.add_argument("--events", type=int, default=5_000, help="events for the pipeline benchmark")
     args = parser.parse_args()
+    if args.only in (None, "signing"):
+        signing.run()
+    if args.only == "signing":
+        return
     if args.only in (None, "throughput"):
         throughput.main(["--database", args.database])
     if args.only == "throughput":
