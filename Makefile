@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint schemas bench clean
+.PHONY: install run test test-fast lint schemas bench chaos clean
 
 install: .venv/.installed
 
@@ -36,6 +36,9 @@ schemas: install
 
 bench: install  ## e.g. make bench ARGS="--only throughput --database postgres"
 	$(RUN) python -m benchmarks $(ARGS)
+
+chaos: install  ## replicas SIGKILLed mid-stream, then lost/duplicated/unexpected counts; e.g. make chaos ARGS="--people 500"
+	$(RUN) python -m benchmarks.chaos $(ARGS)
 
 clean:
 	rm -rf var .venv .tools
