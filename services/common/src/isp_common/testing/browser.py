@@ -1,0 +1,70 @@
+"""What every browser test of the pages checks (Playwright's sync API, on the ``browser`` fixture).
+
+- :func:`check_accessible`: axe-core (axe-playwright-python) finds no serious or critical
+  violation on the page as it stands;
+- :func:`fits_width`: nothing makes the page itself scroll sideways (a wide table scrolls in its box);
+- :func:`screenshot`: ``docs/screenshots/<name>-desktop.png`` at 1280 px and ``<name>-phone.png``
+  at 320 px (the narrowest phone the pages promise), whole pages, linked from the README.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BLOCKING_IMPACTS = ("serious", "critical")
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 320, "height": 640}
+
+
+def repository_root() -> Path:
+    """The checkout (where ``uv.lock`` is), found from this file or the working directory."""
+    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            if (folder / "uv.lock").exists():
+                return folder
+    return Path.cwd()
+
+
+def screenshot_dir() -> Path:
+    return Path(os.environ.get("ISP_SCREENSHOT_DIR") or repository_root() / "docs" / "screenshots")
+
+
+def check_accessible(page: Any) -> list[dict[str, Any]]:
+    """Run axe on ``page``; fail, naming each rule, impact and element, if any violation is
+    serious or critical. Returns the lesser violations (moderate, minor) for a test to look at."""
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]  # the package ships no types
+
+    violations: list[dict[str, Any]] = Axe().run(page).response["violations"]
+    blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
+    assert not blocking, f"axe on {page.url}:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at {', '.join(str(n['target']) for n in v['nodes'][:5])}"
+        for v in blocking
+    )
+    return [v for v in violations if v.get("impact") not in BLOCKING_IMPACTS]
+
+
+def fits_width(page: Any) -> None:
+    """Fail if the page is wider than the window (it would scroll sideways as a whole)."""
+    sizes = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert sizes[0] <= sizes[1], f"{page.url} is {sizes[0]} px wide in a {sizes[1]} px window"
+
+
+def screenshot(page: Any, name: str) -> tuple[Path, Path]:
+    """Whole-page screenshots at desktop and phone widths; checks the phone one fits its width.
+    The window is put back as it was."""
+    folder = screenshot_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    desktop, phone = folder / f"{name}-desktop.png", folder / f"{name}-phone.png"
+    try:
+        page.set_viewport_size(DESKTOP)
+        page.screenshot(path=str(desktop), full_page=True)
+        page.set_viewport_size(PHONE)
+        fits_width(page)
+        page.screenshot(path=str(phone), full_page=True)
+    finally:
+        if before:
+            page.set_viewport_size(before)
+    return desktop, phone
