@@ -1,16 +1,21 @@
-"""Thin faust adapters: the audit topic's consumer, the checkpoint timer, the nightly jobs and
-the alerts ledger."""
+"""Thin faust adapters: the audit topic's consumer, the checkpoint timer, the nightly jobs, the
+alerts ledger and the keeper of the dead-letter topic."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 
 from isp_common.runtime import ServiceRuntime
+from isp_schemas import topics
 
-from . import handlers, jobs
+from . import handlers, jobs, rejections
 from .context import Audit
 from .ledger import AlertsLedger
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def subscribe(runtime: ServiceRuntime, settings: Settings, audit: Audit) -> None:
@@ -40,3 +45,25 @@ def subscribe(runtime: ServiceRuntime, settings: Settings, audit: Audit) -> None
         await ledger.run()
 
     runtime.faust.task(alerts_ledger)
+    keep_rejections(runtime)
+
+
+def keep_rejections(runtime: ServiceRuntime) -> None:
+    """Consume ``isp.deadletter.v1`` into one rejection per original event. faust acknowledges
+    what its agent read even when the agent raises, so a batch that cannot be kept holds the
+    partition and is tried again."""
+    channel = runtime.faust.topic(topics.DEADLETTER, key_serializer="raw", value_serializer="raw")
+
+    async def keep(stream: Any) -> None:
+        async for events in stream.take_events(500, within=0.5):
+            records = [(e.message.key, e.message.value, e.message.headers, e.message.timestamp) for e in events]
+            letters = rejections.letters_of(records, runtime.clock.now())
+            while True:
+                try:
+                    await asyncio.to_thread(rejections.keep_all, runtime.uow, letters)
+                    break
+                except Exception:
+                    log.exception("could not keep %d dead letters; retrying", len(letters))
+                    await asyncio.sleep(1.0)
+
+    runtime.faust.agent(channel, name=f"{runtime.name}.rejections", concurrency=1)(keep)

@@ -1,5 +1,5 @@
-"""The IG API: module-level routers, one per resource."""
+"""The audit API: module-level routers, one per resource."""
 
-from . import disclosures, integrity
+from . import deadletters, disclosures, integrity, rejections
 
-routers = (disclosures.router, integrity.router)
+routers = (disclosures.router, integrity.router, rejections.router, deadletters.router)
