@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import directory, migrations, telemetry
+from . import directory, metrics, migrations, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
@@ -109,6 +109,7 @@ class ServiceRuntime:
             )
         install_token_verifier(self.api, TokenVerifier.from_settings(settings))
         self.api.include_router(probes)
+        self.metrics = metrics.install(self)  # GET /metrics: this runtime's own registry
         self._install_tracing_middleware()
         self.api.add_middleware(BodyLimit)  # outermost: nothing reads past CONTRACT §11's 1 MiB
 
@@ -158,11 +159,13 @@ class ServiceRuntime:
                 # faust would acknowledge events whose agent raised.
                 while True:
                     try:
-                        await processor.process_batch(messages, topic)
+                        outcomes = await processor.process_batch(messages, topic)
                         break
                     except Exception:
                         log.exception("could not process or dead-letter events from %s; retrying", topic)
                         await asyncio.sleep(1.0)
+                for outcome in outcomes:
+                    self.metrics.count("isp_events_consumed", topic=topic, outcome=outcome)
 
         consume.__name__ = f"consume_{topic.replace('.', '_')}"
         self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
@@ -242,7 +245,7 @@ class ServiceRuntime:
 
         @self.api.middleware("http")
         async def trace_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-            if request.url.path in ("/healthz", "/readyz"):
+            if request.url.path in ("/healthz", "/readyz", "/metrics"):
                 return await call_next(request)
             token = telemetry.attach(telemetry.context_from_headers(dict(request.headers)))
             try:
