@@ -316,7 +316,11 @@ def _swap_in(manifest: dict[str, Any], staging: Path, var_dir: Path) -> list[str
 VarDirOption = Annotated[Path, typer.Option(envvar="ISP_VAR_DIR", help="The suite's var directory.")]
 
 backup_app = typer.Typer(help="Back up the SQLite databases of every service (online).", add_completion=False)
-restore_app = typer.Typer(help="Restore a backup made by `isp backup`.", add_completion=False)
+restore_app = typer.Typer(
+    help="Restore a backup made by `isp backup`.",
+    add_completion=False,
+    context_settings={"allow_interspersed_args": True},  # `isp restore FILE --force`, options after the file
+)
 
 
 @backup_app.callback(invoke_without_command=True)
