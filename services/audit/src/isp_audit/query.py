@@ -13,7 +13,7 @@ import heapq
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, tuple_
+from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel, col
 
@@ -76,6 +76,16 @@ def search(
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1]["shared_at"], rows[-1]["seq"]) if more and rows else None
     return [public(r) for r in rows], next_cursor
+
+
+def count(conn: Connection, f: Filters, *, scope_org: str | None) -> int:
+    """How many records match (the branches never overlap, so their counts add up)."""
+    table = SQLModel.metadata.tables[DISCLOSURE_TABLE]
+    where = _common(f)
+    return sum(
+        conn.execute(select(func.count()).select_from(table).where(*where, *branch)).scalar_one()
+        for branch in _party_branches(f.org, scope_org)
+    )
 
 
 def iterate(conn: Connection, f: Filters, *, scope_org: str | None, batch: int = 1000) -> Iterator[dict[str, Any]]:

@@ -80,26 +80,6 @@ def filters_from_query(
     return Filters(person=person, org=org, since=since_text, until=until_text, decision=decision, basis=basis)
 
 
-def filters_from_form(form: Mapping[str, str]) -> Filters:
-    """The filters of the search page's form, refused with the page's words."""
-    if form.get("basis") and form["basis"] not in BASES:
-        raise InvalidFilter("Choose a lawful basis from the list.")
-    if form.get("decision") and form["decision"] not in DECISIONS:
-        raise InvalidFilter("Choose a decision from the list.")
-    try:
-        since, until = bound(form.get("since"), end=False), bound(form.get("until"), end=True)
-    except ValueError:
-        raise InvalidFilter("Dates are YYYY-MM-DD.") from None
-    return Filters(
-        person=form.get("person"),
-        org=form.get("org"),
-        decision=form.get("decision"),
-        basis=form.get("basis"),
-        since=since,
-        until=until,
-    )
-
-
 def encode_cursor(shared_at: str, seq: int) -> str:
     return base64.urlsafe_b64encode(f"{shared_at}|{seq}".encode()).decode().rstrip("=")
 
