@@ -1,0 +1,5 @@
+from isp_common.serve import serve
+
+from .bootstrap import build
+
+serve(build)
