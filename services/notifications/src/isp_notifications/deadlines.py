@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from isp_common import metrics
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
@@ -63,5 +64,6 @@ def flag_overdue_reports(uow: UnitOfWork, now: datetime) -> int:
         )
         invitation.report_overdue_flagged = True
         uow.session.add(invitation)
+        metrics.count_on_commit(uow, "isp_deadlines_missed", type="conference_report")
         flagged += 1
     return flagged

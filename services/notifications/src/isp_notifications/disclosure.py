@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from isp_common import telemetry
+from isp_common import metrics, telemetry
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas import topics
@@ -175,9 +175,13 @@ def share_alert(
         _withhold_share(uow, share, decision, now)
     else:
         return decision  # still withheld: decided again, nothing new to record
+    outcome = ("released" if withheld else "shared") if decision.shared else "withheld"
+    metrics.count_on_commit(
+        uow, "isp_decisions", basis=str((decision.basis or {}).get("kind", "none")), outcome=outcome
+    )
     log.info(
         "disclosure %s: alert %s type %s from %s to %s",
-        ("released" if withheld else "shared") if decision.shared else "withheld",
+        outcome,
         share.alert_id,
         share.alert_type,
         share.sender,

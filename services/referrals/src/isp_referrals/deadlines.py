@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from isp_common import directory
+from isp_common import directory, metrics
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, WorkingCalendar, london_date
@@ -84,6 +84,7 @@ def raise_overdue(uow: UnitOfWork, now: datetime, rules: DueRules | None = None)
         if due.due == "monthly_summary":
             uow.session.flush()
             ensure_next_monthly_due(uow, referral, rules)
+        metrics.count_on_commit(uow, "isp_deadlines_missed", type=f"referral_{due.due}")
         raised += 1
     return raised
 
@@ -170,6 +171,7 @@ def raise_attendance_unrecorded(uow: UnitOfWork, now: datetime) -> int:
         )
         details = {"appointment_id": appointment.id}
         _publish_timer_step(uow, referral, data, "attendance_unrecorded", appointment.provider_org, now, details)
+        metrics.count_on_commit(uow, "isp_deadlines_missed", type="attendance_unrecorded")
         raised += 1
     return raised
 

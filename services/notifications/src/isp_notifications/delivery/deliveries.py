@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from .. import facts
 from ..domain import policy
-from ..domain.delivery import RetrySchedule, after_try
+from ..domain.delivery import RetrySchedule, Step, after_try
 from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
 from .webhooks import Outcome
 
@@ -93,8 +93,8 @@ def _basis_holds(uow: UnitOfWork, alert: AlertRecord, now: datetime) -> bool:
 
 def record_outcome(
     uow: UnitOfWork, delivery: Delivery, outcome: Outcome, now: datetime, schedule: RetrySchedule
-) -> None:
-    """Write down one try and what follows it: delivered, a retry, or failed for good."""
+) -> Step:
+    """Write down one try and what follows it: delivered, a retry, or failed for good (returned)."""
     sub = uow.session.get(Subscription, delivery.subscription_id)
     alert = uow.session.get(AlertRecord, delivery.alert_id)
     delivery.attempts += 1
@@ -124,6 +124,7 @@ def record_outcome(
         uow.session.add(sub)
     uow.session.add(delivery)
     _log(uow, delivery, now, step.result, outcome.error, outcome)
+    return step
 
 
 def idle_subscriptions(uow: UnitOfWork, now: datetime, interval: float) -> list[Subscription]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from isp_common import metrics
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas.alerts import DeliveryEscalationAlert
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from ..disclosure import queue_operational
@@ -62,7 +64,24 @@ def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
         escalate(uow, alert, "deadline", as_utc(alert.deadline) or now, now, last)
         alert.escalated = True
         uow.session.add(alert)
+        metrics.count_on_commit(uow, "isp_deadlines_missed", type=alert.type)
     return len(rows)
+
+
+def past_deadline(uow: UnitOfWork, now: datetime) -> list[tuple[str, int]]:
+    """How many alerts of each type are past their deadline, neither delivered nor acknowledged
+    (escalated or not): for the ``isp_alerts_past_deadline`` gauge."""
+    rows = uow.session.exec(
+        select(AlertRecord.type, func.count())
+        .where(
+            col(AlertRecord.deadline).is_not(None),
+            col(AlertRecord.deadline) <= now,
+            col(AlertRecord.acknowledged_at).is_(None),
+            col(AlertRecord.status).in_(("pending", "failed")),
+        )
+        .group_by(AlertRecord.type)
+    ).all()
+    return [(alert_type, int(count)) for alert_type, count in rows]
 
 
 def escalate_failing_endpoints(uow: UnitOfWork, now: datetime, after: float) -> int:

@@ -11,25 +11,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Coroutine, Iterator
+from typing import Any, NamedTuple
 
 import httpx
 from isp_common import telemetry
 from isp_common.leader import Leadership
 from isp_common.runtime import ServiceRuntime
 from opentelemetry.trace import SpanKind
+from prometheus_client.metrics_core import Metric
 
 from ..domain.delivery import RetrySchedule, heartbeat
 from ..domain.errors import InvalidWebhookUrl
 from ..settings import Settings
 from ..tables import Delivery
-from . import deliveries, urls, webhooks
+from . import deliveries, escalation, urls, webhooks
+from .failures import FailureLog
 
 log = logging.getLogger(__name__)
 
-Job = tuple[str, str, str, str, str | None]
-"""A try to make: delivery id, URL, secret, body, traceparent."""
+
+class Job(NamedTuple):
+    """A try to make."""
+
+    delivery_id: str
+    subscription_id: str
+    org: str
+    url: str
+    secret: str
+    body: str
+    traceparent: str | None
 
 
 class DeliveryLoop:
@@ -47,6 +58,8 @@ class DeliveryLoop:
         self._concurrency = asyncio.Semaphore(settings.webhook_concurrency)
         # with several replicas on PostgreSQL, one posts webhooks at a time (no double posts)
         self.leadership = Leadership(runtime.engine, "isp-notifications:webhook-delivery")
+        self.failures = FailureLog(self.schedule)
+        runtime.metrics.collect_with(self._past_deadline)
 
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines name partners' URLs
@@ -93,7 +106,9 @@ class DeliveryLoop:
                     continue
                 sub = deliveries.still_to_send(uow, delivery, now)
                 if sub is not None:
-                    jobs.append((delivery.id, sub.url, sub.secret, delivery.body, delivery.traceparent))
+                    jobs.append(
+                        Job(delivery.id, sub.id, sub.org, sub.url, sub.secret, delivery.body, delivery.traceparent)
+                    )
             uow.commit()
         started = [self._spawn(self._attempt_once(job)) for job in jobs]
         if self._heartbeat_task is None or self._heartbeat_task.done():
@@ -110,19 +125,20 @@ class DeliveryLoop:
         return task
 
     async def _attempt_once(self, job: Job) -> None:
-        delivery_id = job[0]
+        delivery_id = job.delivery_id
         self._in_flight.add(delivery_id)
         try:
             async with self._concurrency:
-                await self._attempt(*job)
+                await self._attempt(job)
         except Exception:
             log.exception("webhook delivery %s: attempt failed to run", delivery_id)
         finally:
             self._in_flight.discard(delivery_id)
 
-    async def _attempt(self, delivery_id: str, url: str, secret: str, body: str, traceparent: str | None) -> None:
-        headers = webhooks.signed_headers(secret, delivery_id, self.runtime.clock.now(), body)
-        token = telemetry.attach(telemetry.context_from_traceparent(traceparent))
+    async def _attempt(self, job: Job) -> None:
+        delivery_id, url, body = job.delivery_id, job.url, job.body
+        headers = webhooks.signed_headers(job.secret, delivery_id, self.runtime.clock.now(), body)
+        token = telemetry.attach(telemetry.context_from_traceparent(job.traceparent))
         try:
             with telemetry.tracer("isp-notifications").start_as_current_span(
                 "webhook delivery", kind=SpanKind.CLIENT, attributes={"webhook.id": delivery_id}
@@ -134,12 +150,16 @@ class DeliveryLoop:
                 outcome = refused or await webhooks.post(self.http, url, headers, body)
         finally:
             telemetry.detach(token)
+        now = self.runtime.clock.now()
         with self.runtime.uow() as uow:
             delivery = uow.session.get(Delivery, delivery_id)
-            if delivery is not None and delivery.status == "pending":
-                deliveries.record_outcome(uow, delivery, outcome, self.runtime.clock.now(), self.schedule)
-                uow.commit()
-        log.info("webhook delivery %s: %s", delivery_id, outcome.status_code or outcome.error)
+            if delivery is None or delivery.status != "pending":
+                return  # cancelled or settled meanwhile: this try's answer changes nothing
+            step = deliveries.record_outcome(uow, delivery, outcome, now, self.schedule)
+            uow.commit()
+        self.runtime.metrics.count("isp_webhook_attempts", result=step.result, type="alert")
+        self.failures.after_try(job.subscription_id, job.org, step, delivery.attempts, outcome.error, now)
+        log.debug("webhook delivery %s: %s", delivery_id, outcome.status_code or outcome.error)
 
     async def _address_refused(self, url: str) -> webhooks.Outcome | None:
         """In production, check the host's addresses again before each try: a name that resolved
@@ -164,3 +184,17 @@ class DeliveryLoop:
             with self.runtime.uow() as uow:
                 deliveries.record_heartbeat(uow, sub_id, outcome, self.runtime.clock.now())
                 uow.commit()
+            self.runtime.metrics.count(
+                "isp_webhook_attempts", result="delivered" if outcome.ok else "failed", type="heartbeat"
+            )
+
+    def _past_deadline(self) -> Iterator[Metric]:
+        """At scrape time: alerts past their deadline, neither delivered nor acknowledged, by type."""
+        metrics = self.runtime.metrics
+        family = metrics.gauge(
+            "isp_alerts_past_deadline", "Alerts past their deadline, neither delivered nor acknowledged.", ("type",)
+        )
+        with self.runtime.uow() as uow:
+            for alert_type, count in escalation.past_deadline(uow, self.runtime.clock.now()):
+                metrics.sample(family, float(count), alert_type)
+        yield family
