@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
 from isp_audit import rejections
+from isp_audit.bootstrap import build
+from isp_audit.settings import Settings
 from isp_common import deadletter
-from isp_common.testing import nhs_number, unique
+from isp_common.db import make_engine
+from isp_common.testing import FixedClock, nhs_number, unique
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.examples import EXAMPLES
@@ -56,3 +61,34 @@ def keep(engine: Engine, *letters: rejections.DeadLetter) -> None:
         for one in letters:
             rejections.keep(session, one)
         session.commit()
+
+
+class FakeProducer:
+    """Stands in for the runtime's aiokafka producer: keeps what it was asked to publish."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    async def send_and_wait(self, topic, value=None, key=None, headers=None):
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers or [])})
+
+
+def api_client(var_dir: Path) -> TestClient:
+    """The audit API in process on an in-memory database, with a fake producer behind replays;
+    ``client.runtime`` is the runtime."""
+    runtime = build(Settings(var_dir=var_dir), engine=make_engine("sqlite://"), clock=FixedClock(START))
+    runtime.producer = FakeProducer()  # type: ignore[assignment]  # the one method replay calls
+    client = TestClient(runtime.api, raise_server_exceptions=False)
+    client.runtime = runtime  # type: ignore[attr-defined]  # the tests read the runtime back from the client
+    return client
+
+
+def reject(api, *events, topic: str = topics.TREATMENT, reason: str = REASON, offset: int = 0) -> None:
+    """Each event dead-lettered twice (by two services), an hour apart from START."""
+    letters = []
+    for i, event in enumerate(events):
+        at, position = START + timedelta(hours=i), (0, offset + i)
+        value = event if isinstance(event, bytes) else event.to_json_bytes()
+        for consumer in ("isp-notifications", "isp-referrals"):
+            letters.append(letter(value, consumer=consumer, topic=topic, reason=reason, position=position, at=at))
+    keep(api.runtime.engine, *letters)

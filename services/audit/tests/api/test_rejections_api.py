@@ -8,39 +8,21 @@ import json
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
-from isp_audit.bootstrap import build
-from isp_audit.settings import Settings
 from isp_audit.tables import AccessRecord
-from isp_common.db import make_engine
-from isp_common.testing import FixedClock, auth_headers
+from isp_common.testing import auth_headers
 from isp_schemas import topics
 from sqlmodel import Session, select
 
-from ..deadletter_kit import REASON, keep, letter, missed
+from ..deadletter_kit import REASON, api_client, missed, reject
 from ..kit import START
 
 PROVIDER, OTHER = "CGL-WSX", "WSCC-CSC"
 ITEM_FIELDS = {"id", "time", "topic", "type", "event_id", "reason"}
 
 
-class FakeProducer:
-    """Stands in for the runtime's aiokafka producer: keeps what it was asked to publish."""
-
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
-
-    async def send_and_wait(self, topic, value=None, key=None, headers=None):
-        self.sent.append({"topic": topic, "value": value, "key": key, "headers": dict(headers or [])})
-
-
 @pytest.fixture
 def api(tmp_path):
-    runtime = build(Settings(var_dir=tmp_path), engine=make_engine("sqlite://"), clock=FixedClock(START))
-    runtime.producer = FakeProducer()  # type: ignore[assignment]  # the one method replay calls
-    client = TestClient(runtime.api, raise_server_exceptions=False)
-    client.runtime = runtime  # type: ignore[attr-defined]  # the tests read the runtime back from the client
-    return client
+    return api_client(tmp_path)
 
 
 def auth(api, org: str, *roles: str) -> dict[str, str]:
@@ -49,17 +31,6 @@ def auth(api, org: str, *roles: str) -> dict[str, str]:
 
 def admin(api) -> dict[str, str]:
     return auth_headers(api.runtime.settings.resolved_key_dir, "PARTNERSHIP", "admin", sub="ops-1")
-
-
-def reject(api, *events, topic: str = topics.TREATMENT, reason: str = REASON, offset: int = 0) -> None:
-    """Each event dead-lettered twice (by two services), an hour apart from START."""
-    letters = []
-    for i, event in enumerate(events):
-        at, position = START + timedelta(hours=i), (0, offset + i)
-        value = event if isinstance(event, bytes) else event.to_json_bytes()
-        for consumer in ("isp-notifications", "isp-referrals"):
-            letters.append(letter(value, consumer=consumer, topic=topic, reason=reason, position=position, at=at))
-    keep(api.runtime.engine, *letters)
 
 
 def accesses(api) -> list[AccessRecord]:
