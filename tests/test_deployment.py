@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
+import compose_spec
+import kubernetes_validate
+import pytest
 import yaml
 from isp_audit.settings import Settings as AuditSettings
 from isp_common.settings import ServiceSettings
@@ -73,3 +81,211 @@ def test_the_image_carries_the_directory_file_the_services_start_from():
     assert "COPY deploy/directory.json /app/deploy/directory.json" in dockerfile
     assert "ISP_DIRECTORY_FILE=/app/deploy/directory.json" in dockerfile
     assert (ROOT / "deploy/directory.json").is_file()
+
+
+# -- docker-compose.yml against the Compose specification -----------------------------------------
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    # compose-spec's own YAML reader does not take merge keys (<<: *service); PyYAML resolves them first
+    spec = compose_spec.PyCompose.from_json(json.dumps(COMPOSE))
+    spec.validate()
+    assert set(spec.service_names()) >= set(SETTINGS)
+    compose_spec.ComposeSpecification.model_validate(COMPOSE)
+
+
+def test_the_compose_validation_catches_a_misspelt_key():
+    broken = yaml.safe_load((ROOT / "docker-compose.yml").read_text().replace("interval: 5s", "intervl: 5s", 1))
+    with pytest.raises(ValueError, match="intervl"):
+        compose_spec.PyCompose.from_json(json.dumps(broken)).validate()
+
+
+# -- Kubernetes: the kustomize base and the production overlay -----------------------------------
+
+K8S = ROOT / "deploy/k8s"
+KUBERNETES_VERSION = "1.31.0"  # the oldest minor release the manifests are checked against
+KUSTOMIZE_KEYS = {"apiVersion", "kind", "namespace", "resources", "patches", "images"}
+MERGED_BY_NAME = {"containers", "initContainers", "env", "volumes"}
+"""Lists a strategic-merge patch merges item by item on ``name`` (their patchMergeKey); others are replaced."""
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """A strategic-merge patch as kustomize applies the ones used here: ``null`` deletes a key."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        elif key in MERGED_BY_NAME and isinstance(target.get(key), list):
+            items = {item["name"]: item for item in target[key]}
+            for item in value:
+                if item["name"] in items:
+                    _merge(items[item["name"]], item)
+            target[key][:0] = [item for item in value if item["name"] not in items]  # kustomize puts new ones first
+        else:
+            target[key] = value
+
+
+def _identity(doc: dict[str, Any]) -> tuple[str, str]:
+    return doc["kind"], doc["metadata"]["name"]
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    """``kustomize build`` for what these kustomizations use: resources, strategic-merge patches
+    (including ``$patch: delete``), images and namespace. Anything else fails, so it cannot be ignored."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    assert set(kustomization) <= KUSTOMIZE_KEYS, (
+        f"the test's renderer does not know {set(kustomization) - KUSTOMIZE_KEYS}"
+    )
+    docs: list[dict[str, Any]] = []
+    for resource in kustomization.get("resources", []):
+        path = directory / resource
+        docs += render(path) if path.is_dir() else [d for d in yaml.safe_load_all(path.read_text()) if d]
+    for patch_file in kustomization.get("patches", []):
+        assert set(patch_file) == {"path"}, "only strategic-merge patches from files"
+        for patch in yaml.safe_load_all((directory / patch_file["path"]).read_text()):
+            [target] = [d for d in docs if _identity(d) == _identity(patch)]
+            if patch.pop("$patch", None) == "delete":
+                docs.remove(target)
+            else:
+                _merge(target, patch)
+    for image in kustomization.get("images", []):
+        for doc in docs:
+            for container in doc["spec"]["template"]["spec"]["containers"] if doc["kind"] == "Deployment" else []:
+                if container["image"].split(":")[0] == image["name"]:
+                    container["image"] = f"{image['newName']}:{image['newTag']}"
+    if namespace := kustomization.get("namespace"):
+        for doc in docs:
+            doc["metadata"]["namespace"] = namespace
+    return docs
+
+
+OVERLAYS = {"base": K8S / "base", "production": K8S / "overlays/production"}
+RENDERED = {name: render(path) for name, path in OVERLAYS.items()}
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_manifest_is_valid_against_the_kubernetes_schemas(overlay):
+    for doc in RENDERED[overlay]:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            pytest.fail(f"{overlay}: {doc['kind']}/{doc['metadata']['name']} at {where}: {exc.message}")
+
+
+def test_the_kubernetes_validation_catches_a_misspelt_field():
+    deployment = copy.deepcopy(of_kind(RENDERED["base"], "Deployment")["audit"])
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_has_probes_limits_a_service_a_budget_a_policy_and_an_autoscaler(overlay):
+    docs = RENDERED[overlay]
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == set(SETTINGS)
+    for name, (_settings, port) in SETTINGS.items():
+        pod = deployments[name]["spec"]["template"]
+        [container] = pod["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+        assert {"cpu", "memory"} <= set(container["resources"]["limits"])
+        assert container["ports"] == [{"name": "http", "containerPort": port}]
+        labels = pod["metadata"]["labels"].items()
+        assert of_kind(docs, "Service")[name]["spec"]["selector"].items() <= labels
+        assert of_kind(docs, "PodDisruptionBudget")[name]["spec"]["selector"]["matchLabels"].items() <= labels
+        assert of_kind(docs, "NetworkPolicy")[name]["spec"]["podSelector"]["matchLabels"].items() <= labels
+        hpa = of_kind(docs, "HorizontalPodAutoscaler")[name]["spec"]
+        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        [metric] = hpa["metrics"]
+        assert metric["external"]["metric"] == {
+            "name": "isp_consumer_lag",
+            "selector": {"matchLabels": {"service": name}},
+        }
+        assert hpa["maxReplicas"] <= 6  # no more consumers than the topics' partitions
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_secrets_are_only_referenced_and_settings_are_ones_the_code_reads(overlay):
+    docs = RENDERED[overlay]
+    assert not of_kind(docs, "Secret")
+    known = set(ServiceSettings.model_fields) | {"service"}  # ISP_SERVICE: which module the image runs
+    config = of_kind(docs, "ConfigMap")["isp-config"]["data"]
+    for name in SETTINGS:
+        [container] = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+        for key in [*config, *(e["name"] for e in container["env"])]:
+            field = key.removeprefix("ISP_").lower()
+            assert field in known or key.startswith(f"ISP_{name.upper()}_"), f"{key} is read by no setting"
+        for env in container["env"]:
+            assert "value" in env or "secretKeyRef" in env["valueFrom"]
+            if (
+                any(word in env["name"] for word in ("KEY", "DATABASE_URL", "PASSWORD"))
+                and env["name"] != "ISP_KEY_DIR"
+            ):
+                assert "secretKeyRef" in env.get("valueFrom", {}), f"{name}: {env['name']} must come from a Secret"
+
+
+def test_the_directory_config_map_is_the_shipped_directory():
+    shipped = json.loads((ROOT / "deploy/directory.json").read_text())
+    for overlay, docs in RENDERED.items():
+        assert json.loads(of_kind(docs, "ConfigMap")["isp-directory"]["data"]["directory.json"]) == shipped, overlay
+
+
+def test_production_runs_every_service_on_postgresql_with_more_than_one_replica():
+    docs = RENDERED["production"]
+    assert not of_kind(docs, "PersistentVolumeClaim")
+    for name in SETTINGS:
+        deployment = of_kind(docs, "Deployment")[name]
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        reference = env[f"ISP_{name.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": "isp-database", "key": f"{name}-url"}
+        assert deployment["spec"]["replicas"] >= 2
+        assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+        assert of_kind(docs, "HorizontalPodAutoscaler")[name]["spec"]["minReplicas"] >= 2
+        assert all("persistentVolumeClaim" not in v for v in deployment["spec"]["template"]["spec"]["volumes"])
+        assert container["image"].endswith(":0.1.0") and deployment["metadata"]["namespace"] == "isp"
+
+
+@pytest.mark.skipif(
+    shutil.which("kubectl") is None, reason="kubectl is not installed: kustomize's own build not compared"
+)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_renderer_agrees_with_kustomize(overlay):
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(OVERLAYS[overlay])], capture_output=True, text=True, check=True, timeout=60
+    )
+    theirs = {_identity(d): d for d in yaml.safe_load_all(built.stdout) if d}
+    assert theirs == {_identity(d): d for d in RENDERED[overlay]}
+
+
+# -- the image ------------------------------------------------------------------------------------
+
+
+def _docker_answers() -> str | None:
+    """None where a Docker daemon answers, else why not."""
+    if shutil.which("docker") is None:
+        return "the docker client is not installed"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
+    return None if info.returncode == 0 else f"no Docker daemon answers `docker info`: {info.stderr.strip()[:200]}"
+
+
+def test_the_image_builds_where_a_docker_daemon_answers():
+    if reason := _docker_answers():
+        pytest.skip(reason)
+    built = subprocess.run(
+        ["docker", "build", "-f", "deploy/Dockerfile", "--build-arg", "SERVICE=audit", "-t", "isp:test", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert built.returncode == 0, built.stderr[-4000:]
