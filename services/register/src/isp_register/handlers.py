@@ -5,14 +5,19 @@ The register consumes its own topic (and any other deployment's entries on it) t
 open at another organisation, it publishes one ``RegisterCrossAreaMatch`` per pair of
 entries; notifications turns that into an alert to both designated safeguarding leads.
 Events for one person share a key, hence a partition, so they are seen in order.
+
+It also follows ``isp.directory.v1`` (as referrals does), so a match can name the other
+organisation and its DSL's contact.
 """
 
 from __future__ import annotations
 
+from isp_common import directory
 from isp_common.consumer import EventRejected, Handler
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas import topics
+from isp_schemas.directory import OrganisationUpdated
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.register import (
     RegisterCrossAreaMatch,
@@ -103,11 +108,18 @@ def entry_closed(uow: UnitOfWork, event: CloudEvent, data: RegisterEntryClosed) 
     uow.session.add(row)
 
 
+def organisation_updated(uow: UnitOfWork, event: CloudEvent, data: OrganisationUpdated) -> None:
+    """Keep the register's copy of the partnership directory (cross-area matches name the other
+    organisation and its DSL's contact from it) as the event gives it: the latest event wins."""
+    directory.put(uow.session, data, event.time)
+
+
 HANDLERS_BY_TOPIC: dict[str, dict[str, Handler]] = {
     topics.REGISTER: {
         RegisterEntryOpened.event_type: entry_opened,
         RegisterEntryReviewed.event_type: entry_changed,
         RegisterEntryUpdated.event_type: entry_changed,
         RegisterEntryClosed.event_type: entry_closed,
-    }
+    },
+    topics.DIRECTORY: {OrganisationUpdated.event_type: organisation_updated},
 }

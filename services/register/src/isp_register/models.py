@@ -6,9 +6,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from isp_common.times import as_utc
-from isp_schemas.people import Child, EntityId, Person
+from isp_schemas.people import Child, EntityId, Person, valid_nhs_number
 from isp_schemas.register import RegisterCategory, Risk
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
+
+Said = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+"""Text that must say something: blank or only spaces is refused as missing."""
 
 
 class AgencyContact(BaseModel):
@@ -53,7 +57,9 @@ class EntryReview(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    notes: str = Field(default="", max_length=20000, description="Review and monitoring notes.")
+    notes: Said = Field(
+        max_length=20000, description="What the review found: required, a review without notes is refused."
+    )
     reviewed_on: date | None = Field(
         default=None, description="The day of the review (default today, Europe/London); not in the future."
     )
@@ -77,9 +83,60 @@ class EntryUpdate(BaseModel):
 
 
 class EntryClose(BaseModel):
+    """Close an entry: the reason is required, and kept with the owning organisation's record."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=2000, description="Why the entry is closed.")
+    reason: Said = Field(max_length=2000, description="Why the entry is closed (required).")
+
+
+class MatchContact(BaseModel):
+    """That the reader's organisation contacted the other organisation about a cross-area match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notes: Said = Field(max_length=5000, description="Who was contacted, how, and what was agreed (required).")
+
+
+PAGE_SIZE_MAX = 1000
+
+
+class EntryQuery(BaseModel):
+    """Which of the caller's organisation's entries to list (``GET /v1/register/entries``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["open", "closed", "all"] = Field("open", description="Open, closed or all entries.")
+    q: str | None = Field(
+        None,
+        max_length=100,
+        description="An NHS number (spaces allowed, must be valid) or part of the client's name.",
+    )
+    category: RegisterCategory | None = Field(None, description="Only this register category.")
+    risk: Risk | None = Field(None, description="Only this risk.")
+    opened_by: str | None = Field(None, max_length=200, description="Only entries opened by this DSL (owner).")
+    cross_area: bool | None = Field(
+        None, description="true: only entries also open on another area's register; false: only those that are not."
+    )
+    review_overdue: bool | None = Field(None, description="true: only open entries past their review date.")
+    review_due_by: date | None = Field(None, description="Only open entries whose review is due on or before this day.")
+    limit: int = Field(500, ge=1, le=PAGE_SIZE_MAX, description="At most this many entries in one page.")
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,9}$", description="The `next` of the previous page.")
+
+    @field_validator("q")
+    @classmethod
+    def _nhs_number_or_name(cls, q: str | None) -> str | None:
+        q = (q or "").strip()
+        digits = q.replace(" ", "")
+        if digits.isdigit() and not valid_nhs_number(digits):
+            if len(digits) != 10:
+                raise PydanticCustomError("nhs_number_format", "An NHS number must be exactly 10 digits")
+            raise PydanticCustomError("nhs_number_check", "NHS number fails the modulus 11 check")
+        return digits if digits.isdigit() else (q or None)
+
+    @property
+    def offset(self) -> int:
+        return int(self.cursor or 0)
 
 
 class WeeklyReviewCreate(BaseModel):
@@ -114,6 +171,14 @@ class EntrySummary(BaseModel):
     version: int = Field(description="Goes up by one with every change.")
 
 
+class MatchContactPublic(BaseModel):
+    """The reader's organisation's record of contacting the other about a match."""
+
+    at: Instant = Field(description="When the contact was recorded.")
+    by: str = Field(description="Who recorded it (the token's subject).")
+    notes: str
+
+
 class MatchPublic(BaseModel):
     """The same person open on another organisation's register, seen from the reader's side."""
 
@@ -124,6 +189,11 @@ class MatchPublic(BaseModel):
     other_entry_id: str = Field(description="The other organisation's entry.")
     other_category: RegisterCategory
     matched_at: Instant = Field(description="When the match was found.")
+    other_org_name: str | None = Field(description="The other organisation's name (partnership directory).")
+    other_dsl_contact: str | None = Field(description="How to reach its designated safeguarding lead (directory).")
+    other_out_of_hours: str | None = Field(description="Its out-of-hours team and how to reach it, if any.")
+    contacts: list[MatchContactPublic] = Field(description="The reader's records of contacting them, oldest first.")
+    next_step: str = Field(description="What the reader should do next.")
 
 
 class HistoryItem(BaseModel):
@@ -154,8 +224,18 @@ class EntryDetail(EntrySummary):
     history: list[HistoryItem] = Field(description="Every action on the entry, oldest first.")
 
 
+class EntryListItem(EntrySummary):
+    """One entry in the register list."""
+
+    cross_area_match: bool = Field(description="Also open (now or once) on another organisation's register.")
+
+
 class EntryList(BaseModel):
-    items: list[EntrySummary]
+    """One page of the caller's organisation's entries, review due soonest first."""
+
+    items: list[EntryListItem]
+    total: int = Field(description="How many entries match the query, over all pages.")
+    next: str | None = Field(description="The cursor of the next page (pass it as `cursor`); null on the last.")
 
 
 class WeeklyReviewPublic(BaseModel):

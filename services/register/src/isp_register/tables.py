@@ -28,6 +28,8 @@ class RegisterEntry(SQLModel, table=True):
     agency_contacts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     referral_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    search_name: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """The person's given and family names, lower-cased, for the register list's search."""
     status: str = Field(default="open", index=True)  # open | closed
     opened_on: date
     opened_at: datetime
@@ -116,3 +118,16 @@ class RegisterCrossAreaMatch(SQLModel, table=True):
     other_org: str = Field(index=True)
     other_category: str
     matched_at: datetime
+
+
+class RegisterMatchContact(SQLModel, table=True):
+    """One organisation's record that it contacted the other organisation about a cross-area match."""
+
+    __tablename__ = "register_match_contact"
+    id: str = Field(primary_key=True)
+    match_id: str = Field(index=True, foreign_key="register_cross_area_match.id")
+    org: str = Field(index=True)
+    entry_id: str = Field(index=True)
+    at: datetime
+    by: str
+    notes: str = Field(sa_column=Column(Text, nullable=False))

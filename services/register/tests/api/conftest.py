@@ -10,9 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from isp_common.db import make_engine
 from isp_common.runtime import ServiceRuntime
-from isp_common.testing import FixedClock, auth_headers, bearer
+from isp_common.testing import FixedClock, auth_headers, bearer, published_events
+from isp_register import handlers
 from isp_register.bootstrap import build
 from isp_register.settings import Settings
+from isp_schemas import topics
+from isp_schemas.registry import parse_event
 
 ORG = "CGL-WSX"
 
@@ -47,3 +50,22 @@ def auth(app) -> Callable[..., dict[str, str]]:
 def token(app) -> str:
     """A bearer token of CGL-WSX's DSL, as pasted on the sign-in page."""
     return bearer(app.settings.resolved_key_dir, ORG, "dsl", sub="dsl@cgl-wsx")
+
+
+@pytest.fixture
+def consume(app) -> Callable[[], None]:
+    """Feed the register events in the outbox through the register's own handlers, once each (what
+    the consumer of ``isp.register.v1`` does with a broker): cross-area matches appear."""
+    seen: set[str] = set()
+
+    def run() -> None:
+        with app.uow() as uow:
+            for event in published_events(uow.session):
+                handler = handlers.HANDLERS_BY_TOPIC[topics.REGISTER].get(event.type)
+                if handler is not None and event.id not in seen:
+                    seen.add(event.id)
+                    _, data = parse_event(event.to_json_bytes())
+                    handler(uow, event, data)
+            uow.commit()
+
+    return run

@@ -287,7 +287,7 @@ def test_closing_through_the_form_is_recorded_in_the_history(client, token):
     assert "Entry closed." in page and "Moved out of area." in page
     assert "Record review" not in page and "Save changes" not in page and "Close entry" not in page
 
-    again = client.post(f"/register/entries/{entry_id}/close", data={"reason": ""})
+    again = client.post(f"/register/entries/{entry_id}/close", data={"reason": "Again."})
     assert again.status_code == 409 and "is closed" in again.text
 
 

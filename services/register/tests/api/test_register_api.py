@@ -40,7 +40,8 @@ def test_another_orgs_entry_is_403(auth, client):
     entry = client.post("/v1/register/entries", json=new_entry(), headers=auth()).json()
     other = auth(OTHER)
     assert client.get(f"/v1/register/entries/{entry['id']}", headers=other).status_code == 403
-    assert client.post(f"/v1/register/entries/{entry['id']}/reviews", json={}, headers=other).status_code == 403
+    review = client.post(f"/v1/register/entries/{entry['id']}/reviews", json={"notes": "x"}, headers=other)
+    assert review.status_code == 403
     assert client.get("/v1/register/entries", headers=other).json()["items"] == []
 
 
@@ -69,13 +70,15 @@ def test_a_future_review_date_is_422_and_reviewing_a_closed_entry_409(auth, clie
     headers = auth()
     entry = client.post("/v1/register/entries", json=new_entry(), headers=headers).json()
     future = client.post(
-        f"/v1/register/entries/{entry['id']}/reviews", json={"reviewed_on": "2026-02-02"}, headers=headers
+        f"/v1/register/entries/{entry['id']}/reviews",
+        json={"notes": "Seen.", "reviewed_on": "2026-02-02"},
+        headers=headers,
     )
     assert future.status_code == 422 and "future" in future.json()["detail"]
 
     closed = client.post(f"/v1/register/entries/{entry['id']}/close", json={"reason": "moved"}, headers=headers)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    again = client.post(f"/v1/register/entries/{entry['id']}/reviews", json={}, headers=headers)
+    again = client.post(f"/v1/register/entries/{entry['id']}/reviews", json={"notes": "Seen."}, headers=headers)
     assert again.status_code == 409 and again.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/register/entries?status=closed", headers=headers).json()["items"][0]["id"] == entry["id"]
 
@@ -116,7 +119,7 @@ def test_every_route_documents_its_response_schema(app):
         if path.startswith("/v1/register")
         for method, op in ops.items()
     ]
-    assert len(routes) == 9
+    assert len(routes) == 10
     for method, path, op in routes:
         [success] = [answer for status, answer in op["responses"].items() if status.startswith("2")]
         assert "$ref" in success["content"]["application/json"]["schema"], (method, path)

@@ -91,7 +91,7 @@ def test_a_different_person_does_not_match(open_entry, consume, matches):
 def test_a_closed_entry_drops_out_of_the_index(uow, open_entry, consume, matches):
     number = nhs_number(6)
     first = open_entry(A, number, NOW)
-    commands.close_entry(uow, first, by="dsl", command=EntryClose(), now=NOW)
+    commands.close_entry(uow, first, by="dsl", command=EntryClose(reason="Moved away"), now=NOW)
     uow.commit()
     consume()
     open_entry(B, number, NOW)

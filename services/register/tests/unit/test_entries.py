@@ -91,7 +91,7 @@ def test_a_review_moves_review_due_a_month_on_from_the_review(uow, open_entry, p
 
 def test_a_backdated_review_counts_from_its_own_date(uow, open_entry):
     entry = open_entry(ORG, nhs_number(5), datetime(2026, 1, 2, 9, tzinfo=UTC))
-    command = EntryReview(reviewed_on=date(2026, 1, 30))
+    command = EntryReview(notes="Seen.", reviewed_on=date(2026, 1, 30))
     commands.review_entry(uow, entry, by="dsl", command=command, now=datetime(2026, 2, 2, 9, tzinfo=UTC))
     assert entry.review_due == date(2026, 2, 28)
 
@@ -123,7 +123,7 @@ def test_a_closed_entry_cannot_be_reviewed_or_updated(uow, open_entry, published
     [closed] = published(RegisterEntryClosed.event_type)
     assert closed.data["reason"] is None  # free text stays with the owning organisation
     with pytest.raises(domain.RuleBroken, match="closed"):
-        commands.review_entry(uow, entry, by="dsl", command=EntryReview(), now=JAN_31)
+        commands.review_entry(uow, entry, by="dsl", command=EntryReview(notes="Seen."), now=JAN_31)
     with pytest.raises(domain.RuleBroken, match="closed"):
         commands.update_entry(uow, entry, by="dsl", command=EntryUpdate(risk="low"), now=JAN_31)
 
@@ -132,7 +132,7 @@ def test_the_full_history_keeps_who_when_and_the_entry_as_it_stood(uow, open_ent
     entry = open_entry(ORG, nhs_number(9), datetime(2026, 1, 5, 9, tzinfo=UTC), risk="high")
     commands.review_entry(uow, entry, by="dsl-b", command=EntryReview(notes="Reviewed", risk="medium"), now=JAN_31)
     commands.update_entry(uow, entry, by="dsl-c", command=EntryUpdate(category="vulnerable_adult"), now=JAN_31)
-    commands.close_entry(uow, entry, by="dsl-d", command=EntryClose(), now=JAN_31)
+    commands.close_entry(uow, entry, by="dsl-d", command=EntryClose(reason="Moved away"), now=JAN_31)
     uow.commit()
 
     rows = uow.session.exec(select(RegisterEntryHistory).order_by(RegisterEntryHistory.id)).all()
@@ -150,8 +150,8 @@ def test_the_full_history_keeps_who_when_and_the_entry_as_it_stood(uow, open_ent
 def test_no_register_event_carries_the_nhs_number(uow, open_entry):
     number = nhs_number(10)
     entry = open_entry(ORG, number, JAN_31, children=[{"nhs_number": nhs_number(11)}])
-    commands.review_entry(uow, entry, by="dsl", command=EntryReview(), now=JAN_31)
-    commands.close_entry(uow, entry, by="dsl", command=EntryClose(), now=JAN_31)
+    commands.review_entry(uow, entry, by="dsl", command=EntryReview(notes="Seen."), now=JAN_31)
+    commands.close_entry(uow, entry, by="dsl", command=EntryClose(reason="Moved away"), now=JAN_31)
     uow.commit()
 
     messages = [json.dumps(event) for event in outbox_events(uow.session)]

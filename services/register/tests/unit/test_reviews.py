@@ -69,7 +69,7 @@ def test_dates_are_reckoned_in_london(open_entry):
 def test_a_review_resets_the_reminders_for_the_new_date(uow, open_entry, published, flag):
     entry = open_entry(A, nhs_number(4), utc(2026, 1, 31, 12))
     flag(utc(2026, 3, 2, 12))
-    commands.review_entry(uow, entry, by="dsl", command=EntryReview(), now=utc(2026, 3, 3, 12))
+    commands.review_entry(uow, entry, by="dsl", command=EntryReview(notes="Seen."), now=utc(2026, 3, 3, 12))
     uow.commit()
     assert entry.review_due == date(2026, 4, 3)
 
@@ -80,7 +80,7 @@ def test_a_review_resets_the_reminders_for_the_new_date(uow, open_entry, publish
 
 def test_closed_entries_are_not_flagged(uow, open_entry, flag):
     entry = open_entry(A, nhs_number(5), utc(2026, 1, 31, 12))
-    commands.close_entry(uow, entry, by="dsl", command=EntryClose(), now=utc(2026, 2, 1, 12))
+    commands.close_entry(uow, entry, by="dsl", command=EntryClose(reason="Moved away"), now=utc(2026, 2, 1, 12))
     uow.commit()
     flagged = flag(utc(2026, 3, 9, 12))
     assert flagged.due == flagged.overdue == []
@@ -103,7 +103,7 @@ def test_a_week_without_a_weekly_review_is_flagged_once_per_org(uow, open_entry,
 
 def test_an_org_with_nothing_open_that_week_is_not_flagged(uow, open_entry, flag):
     entry = open_entry(A, nhs_number(8), utc(2026, 2, 2, 12))
-    commands.close_entry(uow, entry, by="dsl", command=EntryClose(), now=utc(2026, 2, 6, 12))
+    commands.close_entry(uow, entry, by="dsl", command=EntryClose(reason="Moved away"), now=utc(2026, 2, 6, 12))
     uow.commit()
     assert flag(utc(2026, 2, 9, 9)).weeks_missed == [(A, "2026-02-02")]
     assert flag(utc(2026, 2, 16, 9)).weeks_missed == []  # closed before the week of 9 February

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
 from isp_common.clock import Clock
 from isp_common.db import UnitOfWork
 from isp_common.deps import Caller, ClockDep, UowDep
 from isp_common.problems import problem_responses
 from isp_common.workingdays import london_date
-from isp_schemas.register import RegisterCategory
 
 from .. import commands, views
-from ..models import EntryClose, EntryDetail, EntryList, EntryOpen, EntryReview, EntryUpdate
-from ..tables import RegisterEntry
+from ..models import (
+    EntryClose,
+    EntryDetail,
+    EntryList,
+    EntryOpen,
+    EntryQuery,
+    EntryReview,
+    EntryUpdate,
+    MatchContact,
+)
 from .deps import Dsl, RegisterDep
 
 router = APIRouter(prefix="/v1/register/entries", tags=["register"], responses=problem_responses(401, 403, 422))
@@ -40,20 +49,23 @@ def open_entry(
     return commands.entry_detail(uow, entry, london_date(now))
 
 
-@router.get("", response_model=EntryList, summary="Your organisation's register entries")
-def list_entries(
-    caller: Dsl,
-    uow: UowDep,
-    clock: ClockDep,
-    status: Literal["open", "closed", "all"] = "open",
-    review_overdue: bool | None = None,
-    category: RegisterCategory | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> EntryList:
+@router.get(
+    "",
+    response_model=EntryList,
+    summary="Your organisation's register entries: searched, filtered and paged",
+    description=(
+        "Open entries by review due soonest, then closed ones. `q` is an NHS number (spaces allowed; an "
+        "invalid one is refused with 422 naming `q`) or words of the client's name. `total` counts every "
+        "entry the query matches; pass `next` as `cursor` for the following page."
+    ),
+)
+def list_entries(caller: Dsl, uow: UowDep, clock: ClockDep, query: Annotated[EntryQuery, Query()]) -> EntryList:
     today = london_date(clock.now())
-    which = commands.EntryFilter(status=status, review_overdue=review_overdue, category=category, limit=limit)
+    found = commands.list_entries(uow, caller.org, query, today)
     return EntryList(
-        items=[views.entry_summary(e, today) for e in commands.list_entries(uow, caller.org, which, today)]
+        items=[views.entry_list_item(e, today, e.id in found.matched) for e in found.entries],
+        total=found.total,
+        next=found.next,
     )
 
 
@@ -69,7 +81,7 @@ def get_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep) -> Entry
 
 
 def _change(
-    uow: UnitOfWork, caller: Caller, clock: Clock, entry_id: str, action: Callable[..., RegisterEntry], command: Any
+    uow: UnitOfWork, caller: Caller, clock: Clock, entry_id: str, action: Callable[..., object], command: Any
 ) -> EntryDetail:
     """Run ``action`` (a command on one entry) on the caller's entry, commit, and show the entry."""
     now = clock.now()
@@ -109,4 +121,19 @@ def update_entry(entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body:
 def close_entry(
     entry_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body: EntryClose | None = None
 ) -> EntryDetail:
-    return _change(uow, caller, clock, entry_id, commands.close_entry, body or EntryClose())
+    if body is None:  # no body at all: name the field that is missing, as an empty reason does
+        raise RequestValidationError([{"loc": ("body", "reason"), "msg": "Field required", "type": "missing"}])
+    return _change(uow, caller, clock, entry_id, commands.close_entry, body)
+
+
+@router.post(
+    "/{entry_id}/matches/{match_id}/contacts",
+    status_code=201,
+    response_model=EntryDetail,
+    summary="Record that you contacted the other organisation about a cross-area match",
+    responses=problem_responses(404),
+)
+def record_match_contact(
+    entry_id: str, match_id: str, caller: Dsl, uow: UowDep, clock: ClockDep, body: MatchContact
+) -> EntryDetail:
+    return _change(uow, caller, clock, entry_id, partial(commands.record_contact, match_id=match_id), body)

@@ -15,7 +15,8 @@ router = APIRouter(prefix="/v1/register", tags=["register"], responses=problem_r
 
 @router.get("/worklist", response_model=WorklistPublic, summary="The DSL's weekly worklist for your organisation")
 def worklist(caller: Dsl, uow: UowDep, clock: ClockDep) -> WorklistPublic:
-    return views.worklist_view(commands.worklist(uow, caller.org, clock.now()))
+    work = commands.worklist(uow, caller.org, clock.now())
+    return views.worklist_view(work, commands.seen_by(uow, caller.org, work.matches))
 
 
 @router.post(

@@ -7,10 +7,7 @@ stood) and publishes its event on ``isp.register.v1`` through the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
 
 from isp_common.db import UnitOfWork
 from isp_common.errors import Forbidden, NotFound
@@ -30,6 +27,8 @@ from .. import domain, views
 from ..models import EntryClose, EntryDetail, EntryOpen, EntryReview, EntryUpdate
 from ..publishing import about_entry, new_id, publish
 from ..tables import RegisterCrossAreaMatch, RegisterEntry, RegisterEntryHistory
+from .listing import search_name
+from .matches import seen_by
 
 SNAPSHOT_EXCLUDE = {"due_flagged_for", "overdue_flagged_for", "updated_at"}
 
@@ -87,18 +86,20 @@ def open_entry(
     today = london_date(now)
     opened_on = command.opened_on or today
     domain.check_opening_date(opened_on, today)
+    person = command.person.model_dump(mode="json", exclude_none=True)
     entry = RegisterEntry(
         id=new_id("reg"),
         org=org,
         nhs_number=command.person.nhs_number,
         person_key=key,
-        person=command.person.model_dump(mode="json", exclude_none=True),
+        person=person,
         category=command.category,
         risk=command.risk,
         children=[c.model_dump(mode="json", exclude_none=True) for c in command.children],
         agency_contacts=[c.model_dump(mode="json", exclude_none=True) for c in command.agency_contacts],
         referral_ids=list(command.referral_ids),
         notes=command.notes,
+        search_name=search_name(person),
         opened_on=opened_on,
         opened_at=now,
         opened_by=by,
@@ -145,6 +146,7 @@ def update_entry(
     for name, value in changes.entry.items():
         setattr(entry, name, value)
     entry.person = changes.person
+    entry.search_name = search_name(changes.person)
     entry.version += 1
     notes = entry.notes if "notes" in changes.changed else ""
     _record(uow, entry, "updated", by, now, notes, changes.changed)
@@ -162,7 +164,7 @@ def close_entry(uow: UnitOfWork, entry: RegisterEntry, *, by: str, command: Entr
     entry.closed_by = by
     entry.closed_reason = command.reason
     entry.version += 1
-    _record(uow, entry, "closed", by, now, command.reason or "", ["status"])
+    _record(uow, entry, "closed", by, now, command.reason, ["status"])
     closed = RegisterEntryClosed(
         **about_entry(entry),
         closed_on=entry.closed_on,
@@ -205,28 +207,5 @@ def entry_matches(uow: UnitOfWork, entry_id: str) -> list[RegisterCrossAreaMatch
 
 def entry_detail(uow: UnitOfWork, entry: RegisterEntry, today: date) -> EntryDetail:
     """The entry with its full history and its cross-area matches, as the API shows it."""
-    return views.entry_detail(entry, history(uow, entry.id), entry_matches(uow, entry.id), today)
-
-
-@dataclass(frozen=True)
-class EntryFilter:
-    """Which of an organisation's entries to list."""
-
-    status: Literal["open", "closed", "all"] = "open"
-    review_overdue: bool | None = None
-    category: str | None = None
-    limit: int = 500
-
-
-def list_entries(uow: UnitOfWork, org: str, which: EntryFilter, today: date) -> Sequence[RegisterEntry]:
-    """``org``'s entries, review due soonest first."""
-    stmt = select(RegisterEntry).where(RegisterEntry.org == org)
-    if which.status != "all":
-        stmt = stmt.where(RegisterEntry.status == which.status)
-    if which.category is not None:
-        stmt = stmt.where(RegisterEntry.category == which.category)
-    if which.review_overdue is not None:
-        overdue = (col(RegisterEntry.status) == "open") & (col(RegisterEntry.review_due) < today)
-        stmt = stmt.where(overdue if which.review_overdue else ~overdue)
-    stmt = stmt.order_by(col(RegisterEntry.review_due), col(RegisterEntry.id)).limit(which.limit)
-    return uow.session.exec(stmt).all()
+    matches = seen_by(uow, entry.org, entry_matches(uow, entry.id))
+    return views.entry_detail(entry, history(uow, entry.id), matches, today)

@@ -19,7 +19,8 @@ def home(pages: PageSetDep) -> Response:
 
 @router.get("/worklist")
 def worklist_page(page: DslPageDep, recorded: str | None = None) -> Response:
-    work = views.worklist_view(commands.worklist(page.uow, page.caller.org, page.clock.now()))
+    found = commands.worklist(page.uow, page.caller.org, page.clock.now())
+    work = views.worklist_view(found, commands.seen_by(page.uow, page.caller.org, found.matches))
     return page.render("worklist.html", work=work.model_dump(mode="json"), recorded=recorded)
 
 
