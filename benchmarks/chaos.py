@@ -639,6 +639,7 @@ def timeline(run: Run, t0: float, processed: dict[str, datetime], decided: Itera
         "decided": binned(at.timestamp() - t0 for at in decided),
         "kills": [asdict(k) for k in run.kills],
         "phases": run.phase_s,
+        "settled_s": run.settled_s,
     }
 
 

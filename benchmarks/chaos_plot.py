@@ -43,6 +43,8 @@ def draw(timeline: dict[str, Any], path: Path, title: str = "chaos run") -> None
                 ax.axvline(kill["killed_at"], color="tab:red", linestyle="-", linewidth=1.2)
             if kill.get("restarted_at") is not None:
                 ax.axvline(kill["restarted_at"], color="tab:red", linestyle=":", linewidth=1)
+        if timeline.get("settled_s") is not None:
+            ax.axvline(timeline["settled_s"], color="black", linestyle="--", linewidth=1)
     top = rate.get_ylim()[1]
     for kill in timeline.get("kills") or []:
         if kill.get("killed_at") is not None:
@@ -50,7 +52,7 @@ def draw(timeline: dict[str, Any], path: Path, title: str = "chaos run") -> None
                 f"kill {kill['replica']}", (kill["killed_at"], top), rotation=90, va="top", ha="right", fontsize=8
             )
     rate.set_ylabel("per second")
-    rate.set_title(f"{title} (red: SIGKILL, dotted: restarted and ready)")
+    rate.set_title(f"{title} (red: SIGKILL, dotted: restarted and ready, dashed: settled)")
     rate.legend(loc="upper right", fontsize=8)
     total.set_ylabel("cumulative")
     total.set_xlabel("seconds since the first input event was published")
