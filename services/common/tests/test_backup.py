@@ -19,7 +19,7 @@ import typer
 from isp_audit import checkpoints
 from isp_audit.handlers import append_disclosure
 from isp_audit.verify import verify
-from isp_common import backup
+from isp_common import backup, migrations
 from isp_common.cli import add_plugin_commands
 from isp_common.db import UnitOfWork
 from isp_common.launcher import SERVICES, free_port
@@ -72,7 +72,7 @@ def test_a_backup_restored_into_a_new_directory_passes_the_audit_verification(va
     assert set(manifest["databases"]) == set(SERVICES)
     for name, entry in manifest["databases"].items():
         assert entry["alembic_revisions"], name
-        assert entry["alembic_revisions"] == sorted(backup._migration_scripts(name).get_heads())
+        assert entry["alembic_revisions"] == sorted(migrations.heads(f"isp_{name}"))
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
     assert "keys/audit-checkpoint-key.pub.pem" in names and "keys/audit-checkpoint-key.pem" not in names
