@@ -101,9 +101,10 @@ def test_invalid_org_ids(org):
         TypeAdapter(OrgId).validate_python(org)
 
 
-def test_unknown_fields_are_ignored_so_publishers_may_add_fields():
+def test_unknown_fields_are_refused_by_name():
     class Holder(BaseModel):
         person: Person
 
-    held = Holder.model_validate({"person": {"nhs_number": "9434765919", "pronouns": "they"}})
-    assert not hasattr(held.person, "pronouns")
+    with pytest.raises(ValidationError) as exc:
+        Holder.model_validate({"person": {"nhs_number": "9434765919", "pronouns": "they"}})
+    assert [(e["loc"], e["type"]) for e in exc.value.errors()] == [(("person", "pronouns"), "extra_forbidden")]

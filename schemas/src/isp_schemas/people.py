@@ -29,14 +29,20 @@ _NHS_DIGITS = re.compile(NHS_NUMBER_PATTERN)
 _ORG_ID = re.compile(ORG_ID_PATTERN)
 
 
-class SchemaModel(BaseModel):
-    """Base of every model in this package: unknown fields are ignored (tolerant reader).
+class StrictModel(BaseModel):
+    """Refuses unknown fields: the one base of every event's data and every HTTP request body.
 
-    The contract lets publishers add fields without a new version, so an older consumer must
-    not reject an event because it carries a field it does not know.
+    A mistyped field (``consentId`` for ``consent_id``) silently dropped looks like success to the
+    sender while the receiver acts without it, so an unknown field is an error naming its path
+    (the generated JSON Schema says ``additionalProperties: false``). A publisher that needs a new
+    field adds it here first: the schema gains it and every consumer knows it.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
+
+
+class SchemaModel(StrictModel):
+    """Base of every model in this package (strict: see :class:`StrictModel`)."""
 
 
 def nhs_check_digit(first_nine: str) -> int | None:

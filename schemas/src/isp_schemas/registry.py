@@ -62,6 +62,13 @@ def topic_accepts(topic: str, event_type: str) -> bool:
     return model.topic == topic
 
 
+def topic_of(event_type: str) -> str:
+    """Where ``event_type`` belongs: its topic, or ``isp.alerts.<ORG>.v1`` for an alert (the
+    recipient's own alerts topic); raises InvalidEvent when the type is unknown."""
+    topic = model_for(event_type).topic
+    return topics.ALERTS_TEMPLATE.format(org="<ORG>") if topic == topics.ALERTS_TEMPLATE else topic
+
+
 MAX_MESSAGE_BYTES = 256 * 1024
 """The largest Kafka message an event may be (CONTRACT §11)."""
 MAX_STRING_CHARS = 20_000
@@ -116,7 +123,7 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
         raise InvalidEvent(f"unknown event type {event.type!r}", event_id=event.id, event_type=event.type)
     if topic is not None and not topic_accepts(topic, event.type):
         raise InvalidEvent(
-            f"event type {event.type!r} does not belong on topic {topic!r}",
+            f"event type {event.type!r} does not belong on topic {topic!r}; it belongs on {topic_of(event.type)!r}",
             event_id=event.id,
             event_type=event.type,
         )
@@ -132,12 +139,17 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
 
 
 def describe_errors(exc: ValidationError, prefix: str = "") -> str:
-    """``loc: message`` for each error, joined with '; ' (pydantic's input values left out)."""
+    """``loc: message`` for each error, joined with '; ' (pydantic's input values left out; an
+    unknown field is named by its path, never its value)."""
     parts = []
     for error in exc.errors(include_url=False, include_input=False):
         where = _location(error["loc"], prefix)
-        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+        message = _UNKNOWN_FIELD if error["type"] == "extra_forbidden" else error["msg"]
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+_UNKNOWN_FIELD = "unknown field (not in the schema)"
 
 
 def _location(loc: tuple[Any, ...], prefix: str) -> str:
