@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import directory, metrics, migrations, telemetry
+from . import directory, docs, logs, metrics, migrations, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
@@ -109,7 +109,9 @@ class ServiceRuntime:
             )
         install_token_verifier(self.api, TokenVerifier.from_settings(settings))
         self.api.include_router(probes)
+        docs.install(self.api)  # /docs, /redoc and /schemas/ from local files
         self.metrics = metrics.install(self)  # GET /metrics: this runtime's own registry
+        self.api.add_middleware(logs.AccessLog)  # inside tracing: its line carries the trace id
         self._install_tracing_middleware()
         self.api.add_middleware(BodyLimit)  # outermost: nothing reads past CONTRACT §11's 1 MiB
 
@@ -249,8 +251,9 @@ class ServiceRuntime:
                 return await call_next(request)
             token = telemetry.attach(telemetry.context_from_headers(dict(request.headers)))
             try:
-                with tracer.start_as_current_span(f"{request.method} {request.url.path}", kind=SpanKind.SERVER):
+                with tracer.start_as_current_span(request.method, kind=SpanKind.SERVER) as span:
                     response = await call_next(request)
+                    span.update_name(f"{request.method} {logs.route_of(request.scope)}")  # never the raw path
                     tp = telemetry.current_traceparent()
                     if tp:
                         response.headers["traceparent"] = tp

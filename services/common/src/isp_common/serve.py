@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable
 
 import uvicorn
 
+from . import logs
 from .runtime import ServiceRuntime
 
 
 def serve(build: Callable[[], ServiceRuntime]) -> None:
-    logging.basicConfig(
-        level=os.environ.get("ISP_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("faust").setLevel(logging.WARNING)
-    logging.getLogger("mode").setLevel(logging.WARNING)
+    """Logs as :mod:`isp_common.logs` says (JSON lines, or text with ``ISP_LOG_FORMAT=text``); the
+    runtime's own access log replaces uvicorn's, which would log raw paths and query strings."""
+    handler = logs.configure("isp")
     runtime = build()
+    handler.filters = [logs.ContextFilter(runtime.name)]
     uvicorn.run(
         runtime.api,
         host=runtime.settings.host,
         port=runtime.settings.port,
         log_level="warning",
+        log_config=None,
+        access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
