@@ -9,7 +9,7 @@ from isp_common.bootstrap import Collaborators
 from isp_common.pages import install_page_set
 from isp_common.runtime import ServiceRuntime
 
-from . import agents, api, checkpoints, guard, jobs, pages
+from . import agents, api, checkpoints, guard, jobs, metrics, pages
 from .context import Audit
 from .settings import Settings
 
@@ -26,6 +26,7 @@ def build(settings: Settings | None = None, **collaborators: Unpack[Collaborator
     audit = Audit.from_settings(settings, checkpoints.ensure_signing_key(settings.resolved_checkpoint_key_dir))
     runtime.context = audit
     agents.subscribe(runtime, settings, audit)
+    metrics.register(runtime, audit)
     for router in api.routers:
         runtime.api.include_router(router)
     install_page_set(runtime.api, pages.page_set(secure_cookie=settings.environment != "embedded"))

@@ -21,11 +21,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from isp_common import metrics
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -157,6 +159,7 @@ def verify(
     hash of the record before it; the ranges are joined in order, so the verdict is the one a
     single walk gives.
     """
+    started = time.perf_counter()
     problems: list[tuple[int, str]] = []
     valid = []
     for cp in checkpoints:
@@ -180,7 +183,7 @@ def verify(
         problems.append(leg.failure)
     problems.sort()
     bad = problems[0] if problems else None
-    return Verdict(
+    verdict = Verdict(
         ok=bad is None,
         records=leg.size,
         head=leg.head or chain.GENESIS,
@@ -189,6 +192,11 @@ def verify(
         checkpoints=len(checkpoints),
         problems=[f"{s}: {r}" for s, r in problems],
     )
+    measured = metrics.of(engine)  # the runtime's, or none scraped (the CLI)
+    result = "ok" if verdict.ok else "failed"
+    measured.observe("isp_audit_verify_duration_seconds", time.perf_counter() - started, result=result)
+    measured.set("isp_audit_verify_ok", 1.0 if verdict.ok else 0.0)
+    return verdict
 
 
 def default_workers() -> int:
