@@ -84,3 +84,55 @@ def test_production_without_a_jwks_url_warns_that_tokens_are_checked_against_the
     with caplog.at_level(logging.WARNING, logger="isp_common.runtime"):
         ServiceRuntime(settings, title="t", engine=make_engine("sqlite://"))
     assert any("no ISP_JWT_JWKS_URL in production" in r.getMessage() for r in caplog.records)
+
+
+def production(tmp_path, **overrides):
+    fields = {
+        "service_name": "demo",
+        "var_dir": tmp_path,
+        "environment": "production",
+        "partnership_key": "s" * 40,
+        "jwt_jwks_url": "https://login.example.org/jwks",
+        "jwt_issuer": "https://login.example.org",
+        "jwt_audience": "isp",
+        "database_url": "postgresql://isp_demo:pw@db/isp_demo",
+    }
+    return ServiceSettings(**(fields | overrides))
+
+
+def test_a_complete_production_configuration_has_no_problems(tmp_path):
+    assert production(tmp_path).production_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"jwt_jwks_url": None}, "ISP_JWT_JWKS_URL"),
+        ({"jwt_issuer": None}, "ISP_JWT_ISSUER"),
+        ({"jwt_audience": None}, "ISP_JWT_AUDIENCE"),
+        ({"partnership_key": "change-me-partnership-key"}, "ISP_PARTNERSHIP_KEY"),
+        ({"partnership_key": "short-but-not-default"}, "ISP_PARTNERSHIP_KEY"),
+        ({"database_url": "postgresql://postgres:pw@db/isp_demo"}, "least-privileged role"),
+    ],
+)
+def test_production_fails_closed_naming_what_to_change(tmp_path, overrides, named):
+    problems = production(tmp_path, **overrides).production_problems()
+    assert len(problems) == 1 and named in problems[0]
+    assert "pw" not in problems[0] and "s" * 40 not in problems[0]
+
+
+def test_the_embedded_default_has_no_production_problems(tmp_path):
+    assert ServiceSettings(var_dir=tmp_path).production_problems() == []
+
+
+def test_a_service_in_production_with_a_problem_refuses_to_start(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from isp_common.serve import refuse_unsafe_production
+
+    unsafe = SimpleNamespace(settings=production(tmp_path, jwt_audience=None))
+    with pytest.raises(SystemExit) as stopped:
+        refuse_unsafe_production(unsafe)  # type: ignore[arg-type]  # only .settings is read
+    assert stopped.value.code == 2
+    assert any("ISP_JWT_AUDIENCE" in record.getMessage() for record in caplog.records)
+    refuse_unsafe_production(SimpleNamespace(settings=production(tmp_path)))  # type: ignore[arg-type]

@@ -36,6 +36,23 @@ class Settings(ServiceSettings):
     )
     alerts_metadata_max_age_ms: int = Field(5000, description="How soon a new organisation's alerts topic is noticed.")
 
+    def production_problems(self) -> list[str]:
+        """Besides every service's: the checkpoint key is kept apart from every other key, and only
+        the audit service can read it (a key others can read signs forged checkpoints)."""
+        problems = super().production_problems()
+        if self.environment != "production":
+            return problems
+        if self.checkpoint_key_dir is None or self.checkpoint_key_dir.resolve() == self.resolved_key_dir.resolve():
+            problems.append(
+                "ISP_AUDIT_CHECKPOINT_KEY_DIR must name a directory of its own (not ISP_KEY_DIR, which other "
+                "services mount)"
+            )
+        else:
+            for path in (self.checkpoint_key_dir, self.checkpoint_key_dir / "audit-checkpoint-key.pem"):
+                if path.exists() and path.stat().st_mode & 0o077:
+                    problems.append(f"{path} may be read by other users (chmod go-rwx it)")
+        return problems
+
     @property
     def resolved_checkpoint_key_dir(self) -> Path:
         return self.checkpoint_key_dir or self.resolved_key_dir

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 
 import uvicorn
@@ -15,6 +17,7 @@ def serve(build: Callable[[], ServiceRuntime]) -> None:
     runtime's own access log replaces uvicorn's, which would log raw paths and query strings."""
     handler = logs.configure("isp")
     runtime = build()
+    refuse_unsafe_production(runtime)
     handler.filters = [logs.ContextFilter(runtime.name)]
     uvicorn.run(
         runtime.api,
@@ -26,3 +29,15 @@ def serve(build: Callable[[], ServiceRuntime]) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+
+
+def refuse_unsafe_production(runtime: ServiceRuntime) -> None:
+    """Production fails closed: a service whose settings have any production problem logs each and
+    exits (code 2) before it serves anything."""
+    problems = runtime.settings.production_problems()
+    if not problems:
+        return
+    log = logging.getLogger("isp.serve")
+    for problem in problems:
+        log.critical("refusing to start in production: %s", problem)
+    sys.exit(2)

@@ -25,6 +25,20 @@ if TYPE_CHECKING:
     from .workingdays import WorkingCalendar
 
 EMBEDDED_PARTNERSHIP_KEY = "embedded-partnership-key-change-me"
+PUBLIC_SECRETS = frozenset({EMBEDDED_PARTNERSHIP_KEY, "change-me-partnership-key"})
+"""Secrets printed in this repository (code, compose): never good enough for production."""
+MIN_SECRET_CHARS = 32
+SUPERUSERS = frozenset({"postgres", "root"})
+
+
+def make_url_user(url: str) -> str | None:
+    """The user name in a database URL, if it has one."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).username
+    except Exception:  # noqa: BLE001 - an unparsable URL fails later, where it is used
+        return None
 
 
 def service_config(service: str) -> SettingsConfigDict:
@@ -118,6 +132,31 @@ class ServiceSettings(BaseSettings):
         if self.environment == "production" and self.partnership_key == EMBEDDED_PARTNERSHIP_KEY:
             raise ValueError("ISP_PARTNERSHIP_KEY must be set in production (the embedded default is public)")
         return self
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve real data (empty when it may): a service started in
+        production refuses to start while any is left (:func:`isp_common.serve.serve`). Each names
+        the setting to change, never a secret's value."""
+        if self.environment != "production":
+            return []
+        problems = [
+            f"ISP_{name.upper()} must be set in production (tokens are checked against it)"
+            for name, value in (
+                ("jwt_jwks_url", self.jwt_jwks_url),
+                ("jwt_issuer", self.jwt_issuer),
+                ("jwt_audience", self.jwt_audience),
+            )
+            if not value
+        ]
+        if self.partnership_key in PUBLIC_SECRETS or len(self.partnership_key) < MIN_SECRET_CHARS:
+            problems.append(
+                f"ISP_PARTNERSHIP_KEY must be a secret of at least {MIN_SECRET_CHARS} characters, not a default "
+                "(with a known key the register's pseudonyms can be reversed by trying every NHS number)"
+            )
+        user = make_url_user(self.resolved_database_url)
+        if user in SUPERUSERS:
+            problems.append(f"the database URL connects as {user!r}: give each service its own least-privileged role")
+        return problems
 
     @property
     def resolved_key_dir(self) -> Path:
