@@ -290,6 +290,13 @@ def letters_of(records: Iterable[Record], now: datetime) -> list[DeadLetter]:
     letters = []
     for key, value, headers, timestamp in records:
         pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
-        at = datetime.fromtimestamp(timestamp, UTC) if timestamp else now
+        at = _time_of(timestamp) or now
         letters.append(DeadLetter(key, value, [(str(k), bytes(v or b"")) for k, v in pairs], at))
     return letters
+
+
+def _time_of(timestamp: float | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(timestamp, UTC) if timestamp else None
+    except (OverflowError, OSError, ValueError):  # a broker's nonsense: the time it was read instead
+        return None
