@@ -63,7 +63,8 @@ def ig_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
         at = START + timedelta(hours=i)
         record(runtime.engine, disclosure(person=NHS, shared_at=at, **overrides), at)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(runtime.api, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    config = uvicorn.Config(runtime.api, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
