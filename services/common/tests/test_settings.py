@@ -95,6 +95,9 @@ def production(tmp_path, **overrides):
         "jwt_jwks_url": "https://login.example.org/jwks",
         "jwt_issuer": "https://login.example.org",
         "jwt_audience": "isp",
+        "kafka_security_protocol": "SASL_SSL",
+        "kafka_sasl_username": "svc",
+        "kafka_sasl_password": "k" * 40,
         "database_url": "postgresql://isp_demo:pw@db/isp_demo",
     }
     return ServiceSettings(**(fields | overrides))
@@ -113,6 +116,8 @@ def test_a_complete_production_configuration_has_no_problems(tmp_path):
         ({"partnership_key": "change-me-partnership-key"}, "ISP_PARTNERSHIP_KEY"),
         ({"partnership_key": "short-but-not-default"}, "ISP_PARTNERSHIP_KEY"),
         ({"database_url": "postgresql://postgres:pw@db/isp_demo"}, "least-privileged role"),
+        ({"kafka_security_protocol": "PLAINTEXT"}, "ISP_KAFKA_SECURITY_PROTOCOL"),
+        ({"kafka_sasl_password": None}, "ISP_KAFKA_SASL_PASSWORD"),
     ],
 )
 def test_production_fails_closed_naming_what_to_change(tmp_path, overrides, named):
@@ -136,3 +141,26 @@ def test_a_service_in_production_with_a_problem_refuses_to_start(tmp_path, caplo
     assert stopped.value.code == 2
     assert any("ISP_JWT_AUDIENCE" in record.getMessage() for record in caplog.records)
     refuse_unsafe_production(SimpleNamespace(settings=production(tmp_path)))  # type: ignore[arg-type]
+
+
+def test_kafka_clients_log_in_as_the_settings_say(tmp_path):
+    from isp_common.kafka import PLAINTEXT, client_auth, credentials
+
+    assert credentials(ServiceSettings(var_dir=tmp_path)) is None
+    assert client_auth(None) == PLAINTEXT
+    sasl = production(tmp_path)
+    auth = client_auth(credentials(sasl))
+    assert auth["security_protocol"] == "SASL_SSL"
+    assert auth["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (auth["sasl_plain_username"], auth["sasl_plain_password"]) == ("svc", "k" * 40)
+    assert auth["ssl_context"].verify_mode.name == "CERT_REQUIRED"
+    assert "k" * 40 not in repr(sasl)
+
+
+def test_every_kafka_client_of_a_runtime_gets_the_same_login(tmp_path):
+    from isp_common.runtime import ServiceRuntime
+
+    runtime = ServiceRuntime(production(tmp_path, database_url="sqlite://"), title="demo")
+    assert runtime.kafka_auth["security_protocol"] == "SASL_SSL"
+    assert runtime.admin.auth is runtime.kafka_auth
+    assert runtime.faust.conf.broker_credentials is runtime.kafka_credentials

@@ -39,6 +39,7 @@ def subscribe(runtime: ServiceRuntime, settings: Settings, audit: Audit) -> None
         runtime.uow,
         settings.alerts_metadata_max_age_ms,
         runtime.clock,
+        runtime.kafka_auth,
     )
 
     async def alerts_ledger() -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from isp_common.clock import Clock
 from isp_common.db import UnitOfWork
+from isp_common.kafka import PLAINTEXT
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from pydantic import ValidationError
@@ -33,8 +35,10 @@ class AlertsLedger:
         uow_factory: Callable[[], UnitOfWork],
         metadata_max_age_ms: int,
         clock: Clock,
+        auth: Mapping[str, Any] = PLAINTEXT,
     ):
         self.bootstrap = bootstrap
+        self.auth = auth
         self.group = group
         self.uow_factory = uow_factory
         self.metadata_max_age_ms = metadata_max_age_ms
@@ -62,6 +66,7 @@ class AlertsLedger:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=self.metadata_max_age_ms,
+            **self.auth,
         )
         await self.consumer.start()
         self.consumer.subscribe(pattern=topics.ALERTS_PATTERN)

@@ -11,6 +11,9 @@ PRODUCTION = {
     "jwt_jwks_url": "https://login.example.org/jwks",
     "jwt_issuer": "https://login.example.org",
     "jwt_audience": "isp",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_sasl_username": "svc",
+    "kafka_sasl_password": "k" * 40,
     "database_url": "postgresql://isp_audit:pw@db/isp_audit",
 }
 

@@ -7,18 +7,57 @@ The embedded broker does not support idempotent producers, so the producer uses
 from __future__ import annotations
 
 import logging
-from typing import Any
+import ssl
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types.auth import CredentialsT
+
+if TYPE_CHECKING:
+    from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
+PLAINTEXT: Mapping[str, Any] = {"security_protocol": "PLAINTEXT"}
 
-def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+
+def credentials(settings: ServiceSettings) -> CredentialsT | None:
+    """The Kafka credentials the settings describe, as faust takes them (None for PLAINTEXT): TLS
+    against ``kafka_ssl_cafile`` (with a client certificate if given) and SASL with this service's
+    own principal. :func:`client_auth` gives aiokafka the same, so every client of a service logs
+    in the same way."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context: ssl.SSLContext | None = None
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        context = ssl.create_default_context(cafile=cafile)
+        if settings.kafka_ssl_certfile:
+            keyfile = str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None
+            context.load_cert_chain(str(settings.kafka_ssl_certfile), keyfile)
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=password,
+        ssl_context=context,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+
+
+def client_auth(creds: CredentialsT | None) -> Mapping[str, Any]:
+    """aiokafka's keyword arguments for ``creds`` (security protocol, SASL, SSL context)."""
+    return faust_aiokafka.credentials_to_aiokafka_auth(creds) if creds is not None else PLAINTEXT
+
+
+def new_producer(bootstrap: str, client_id: str, auth: Mapping[str, Any] = PLAINTEXT) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
@@ -26,21 +65,23 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=False,
         linger_ms=2,
         request_timeout_ms=15000,
+        **auth,
     )
 
 
 class TopicAdmin:
     """Creates topics on demand (static topics at start, ``isp.alerts.<ORG>.v1`` when first used)."""
 
-    def __init__(self, bootstrap: str, partitions: int, replication: int):
+    def __init__(self, bootstrap: str, partitions: int, replication: int, auth: Mapping[str, Any] = PLAINTEXT):
         self.bootstrap = bootstrap
+        self.auth = auth
         self.partitions = partitions
         self.replication = replication
         self._known: set[str] = set()
         self._client: AIOKafkaAdminClient | None = None
 
     async def start(self) -> None:
-        self._client = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000)
+        self._client = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000, **self.auth)
         await self._client.start()
         self._known.update(await self._client.list_topics())
 

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import directory, docs, logs, metrics, migrations, telemetry
+from . import directory, docs, kafka, logs, metrics, migrations, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
@@ -70,12 +70,15 @@ class ServiceRuntime:
         if migrations.has_migrations(f"isp_{self.name}"):  # a test's runtime may have no package of its own
             migrations.upgrade(self.engine, f"isp_{self.name}")
         directory.seed_at_start(self.engine, settings, self.clock.now())  # only where the table exists
+        self.kafka_credentials = kafka.credentials(settings)  # TLS and SASL, the same for every client
+        self.kafka_auth = kafka.client_auth(self.kafka_credentials)
         self._producer_factory = producer_factory or (
-            lambda: new_producer(settings.kafka_bootstrap, f"isp-{self.name}-outbox")
+            lambda: new_producer(settings.kafka_bootstrap, f"isp-{self.name}-outbox", self.kafka_auth)
         )
         self.faust = FaustApp(
             f"isp-{self.name}",
             broker=f"kafka://{settings.kafka_bootstrap}",
+            broker_credentials=self.kafka_credentials,
             store="memory://",
             datadir=str(settings.faust_data_dir),
             web_enabled=False,
@@ -90,7 +93,9 @@ class ServiceRuntime:
             stream_wait_empty=False,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         )
-        self.admin = TopicAdmin(settings.kafka_bootstrap, settings.topic_partitions, settings.topic_replication)
+        self.admin = TopicAdmin(
+            settings.kafka_bootstrap, settings.topic_partitions, settings.topic_replication, self.kafka_auth
+        )
         # aiokafka clients need a running loop: built in the lifespan, not here.
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -68,6 +68,25 @@ class ServiceSettings(BaseSettings):
         Path("var"), validation_alias=_shared("var_dir"), description="Where SQLite files, keys and faust state live."
     )
     kafka_bootstrap: str = Field("127.0.0.1:9092", validation_alias=_shared("kafka_bootstrap"))
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        validation_alias=_shared("kafka_security_protocol"),
+        description="PLAINTEXT only for the embedded broker on loopback; SASL_SSL in production.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        "SCRAM-SHA-512", validation_alias=_shared("kafka_sasl_mechanism")
+    )
+    kafka_sasl_username: str | None = Field(
+        None, validation_alias=_shared("kafka_sasl_username"), description="This service's Kafka principal."
+    )
+    kafka_sasl_password: SecretStr | None = Field(None, validation_alias=_shared("kafka_sasl_password"))
+    kafka_ssl_cafile: Path | None = Field(
+        None, validation_alias=_shared("kafka_ssl_cafile"), description="CA bundle the brokers' certificates chain to."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, validation_alias=_shared("kafka_ssl_certfile"), description="Client certificate (mutual TLS), optional."
+    )
+    kafka_ssl_keyfile: Path | None = Field(None, validation_alias=_shared("kafka_ssl_keyfile"))
     topic_partitions: int = Field(6, validation_alias=_shared("topic_partitions"))
     topic_replication: int = Field(1, validation_alias=_shared("topic_replication"))
     broker_rebalance_timeout: float = Field(
@@ -153,6 +172,10 @@ class ServiceSettings(BaseSettings):
                 f"ISP_PARTNERSHIP_KEY must be a secret of at least {MIN_SECRET_CHARS} characters, not a default "
                 "(with a known key the register's pseudonyms can be reversed by trying every NHS number)"
             )
+        if self.kafka_security_protocol != "SASL_SSL":
+            problems.append("ISP_KAFKA_SECURITY_PROTOCOL must be SASL_SSL in production (each service logs in)")
+        elif not (self.kafka_sasl_username and self.kafka_sasl_password):
+            problems.append("ISP_KAFKA_SASL_USERNAME and ISP_KAFKA_SASL_PASSWORD must be set in production")
         user = make_url_user(self.resolved_database_url)
         if user in SUPERUSERS:
             problems.append(f"the database URL connects as {user!r}: give each service its own least-privileged role")
