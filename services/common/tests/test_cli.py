@@ -28,11 +28,13 @@ def test_the_key_dir_comes_from_isp_key_dir(tmp_path):
     assert TokenVerifier.from_key_dir(key_dir).verify(result.stdout.strip()).org == "WSCC-CSC"
 
 
-def test_the_key_dir_defaults_to_var_keys_in_the_current_directory(tmp_path, monkeypatch):
+def test_outside_the_repository_with_no_settings_no_key_is_made_in_the_current_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["token", "--org", "CGL-WSX", "--role", "dsl"], env={"ISP_KEY_DIR": None})
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "var" / "keys").is_dir()
+    env = {"ISP_KEY_DIR": None, "ISP_VAR_DIR": None, "ISP_CONFIG": None, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    result = runner.invoke(app, ["token", "--org", "CGL-WSX", "--role", "dsl"], env=env)
+    assert result.exit_code == 1
+    assert "cannot find the suite's signing key" in result.stderr and not result.stdout
+    assert not (tmp_path / "var").exists()
 
 
 def test_an_unknown_role_exits_2_naming_it(tmp_path):

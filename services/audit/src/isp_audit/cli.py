@@ -14,6 +14,8 @@ from isp_common.db import create_schema, make_engine
 from sqlmodel import Session
 
 from . import checkpoints, guard, retention
+from .domain.retention import PrematureErasure, check_before
+from .settings import Settings
 from .verify import merge, stored_checkpoints, verify
 
 app = typer.Typer(help="The audit trail: verify its integrity offline.", no_args_is_help=True)
@@ -23,6 +25,19 @@ DatabaseOption = Annotated[str, typer.Option(help="sqlite:///path/to/audit.db or
 
 def _url(database: str) -> str:
     return database if "://" in database else f"sqlite:///{database}"
+
+
+def _existing(database: str) -> str:
+    """The database's URL; a SQLite file that is not there is said in one line (never made empty)."""
+    url = _url(database)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        path = Path(url.removeprefix("sqlite:///"))
+        typer.echo(
+            f"isp audit: no audit database at {path.resolve()}: run from the repository, or pass --database",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return url
 
 
 @app.command("verify")
@@ -37,7 +52,7 @@ def verify_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Recompute the hash chain and check it against the signed checkpoints. Exit 1 if it is not intact."""
-    engine = make_engine(_url(database))
+    engine = make_engine(_existing(database))
     trusted = checkpoints.load_public_key(public_key) if public_key.exists() else None
     started = time.perf_counter()
     verdict = verify(engine, merge(stored_checkpoints(engine), checkpoints.read_file(checkpoint_file)), trusted)
@@ -61,13 +76,27 @@ def erase_command(
     before: Annotated[datetime, typer.Option(help="Erase personal fields of records shared before this time.")],
     database: DatabaseOption = "sqlite:///var/audit.db",
     by: Annotated[str, typer.Option(help="Who authorised it (recorded).")] = "isp-cli",
+    retention_days: Annotated[
+        int | None,
+        typer.Option(help="The retention period applied (default and minimum: ISP_AUDIT_RETENTION_DAYS)."),
+    ] = None,
 ) -> None:
-    """Erase personal fields of records shared before a time; the erasure is recorded."""
+    """Erase personal fields of records shared before a time past the retention period; the erasure
+    is recorded and chained. Exit 2 if ``--before`` is within the retention period."""
+    configured = Settings().retention_days
+    days = configured if retention_days is None else retention_days
+    moment = before if before.tzinfo else before.replace(tzinfo=UTC)
+    try:
+        if days < configured:
+            raise PrematureErasure(f"refused: --retention-days {days} is below the configured {configured} days")
+        check_before(moment, SystemClock().now(), days)
+    except PrematureErasure as exc:
+        typer.echo(f"isp audit erase: {exc}", err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(_url(database))
     create_schema(engine)
     guard.protect(engine)
-    moment = before if before.tzinfo else before.replace(tzinfo=UTC)
     with Session(engine) as session:
-        erasure = retention.erase_before(session, moment, by, SystemClock().now())
+        erasure = retention.erase_before(session, moment, by, SystemClock().now(), days)
         session.commit()
     typer.echo(f"erased {erasure.records if erasure else 0} records")

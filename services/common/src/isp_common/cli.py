@@ -1,7 +1,11 @@
-"""The ``isp`` command.
+"""The ``isp`` command: tools for operators and integrators, usable from any directory.
 
-``isp token`` prints a bearer token signed with the embedded key (CONTRACT §2);
-``isp directory add|list`` manages the partnership directory of the running suite (CONTRACT §9).
+``isp token`` prints a bearer token signed with the suite's key (CONTRACT §2); ``isp directory
+add|list`` manages the partnership directory (CONTRACT §9); ``isp events validate|send|rejections``,
+``isp alerts tail`` and ``isp subscribe`` are an integrator's (:mod:`isp_common.integrator_cli`).
+Where the suite's key, APIs and broker are found: :mod:`isp_common.cli_support`.
+
+Errors are one line (``isp: ...``, exit status 1); ``isp --debug ...`` shows the traceback.
 
 Other packages add their own command groups without isp-common depending on
 them: a package declares a Typer app under the ``isp.cli`` entry-point group,
@@ -11,7 +15,7 @@ for example in services/audit/pyproject.toml::
     audit = "isp_audit.cli:app"      # gives `isp audit ...`
 
 :func:`main` loads those before running; :data:`app` itself holds only the
-commands defined here, so importing this module builds nothing else.
+commands of this package, so importing this module builds nothing else.
 """
 
 from __future__ import annotations
@@ -22,26 +26,60 @@ import sys
 from contextlib import closing
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import httpx
 import typer
 from isp_schemas.directory import ORGANISATION_KINDS
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
-from isp_common.auth import DEFAULT_KEY_DIR, PRIVATE_KEY_FILE, ROLES, is_org_id, issue_token
+from isp_common import integrator_cli
+from isp_common.auth import ROLES, is_org_id, issue_token
+from isp_common.cli_support import CliError, bearer, call, fail, http_client, key_dir_or_found
 
 PLUGIN_GROUP = "isp.cli"
 
+
+class OneLineErrors(TyperGroup):
+    """Every failure below ``isp`` said in one line, unless ``--debug`` asks for the traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):  # usage errors and exits: typer says them
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            message = str(exc) if isinstance(exc, CliError) else _unexpected(exc)
+            typer.echo(f"isp: {message}", err=True)
+            raise typer.Exit(1) from None
+
+
+def _unexpected(exc: Exception) -> str:
+    first_line = next(iter(str(exc).strip().splitlines()), "")
+    return f"{type(exc).__name__}{': ' + first_line if first_line else ''} (isp --debug ... shows the traceback)"
+
+
 app = typer.Typer(
     name="isp",
-    help="Information-sharing partnership: tools for operators and integrators.",
+    cls=OneLineErrors,
+    help="Information-sharing partnership: tools for operators and integrators. The suite's key, APIs and "
+    "broker are found from ISP_* variables, else the repository at or above the current directory, else "
+    "~/.config/isp/config.toml (key_dir, notifications_url, audit_url, gateway_url, kafka_bootstrap).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
 @app.callback()
-def _isp() -> None:
+def _isp(
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="ISP_DEBUG", help="Show a failure's traceback, not one line.")
+    ] = False,
+) -> None:
     """Information-sharing partnership: tools for operators and integrators."""
 
 
@@ -68,12 +106,14 @@ def token(
     sub: Annotated[str, typer.Option(help="Who the token is for.")] = "isp-cli",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = 8 * 3600,
     key_dir: Annotated[
-        Path,
-        typer.Option(envvar="ISP_KEY_DIR", help="Directory of the embedded signing key."),
-    ] = DEFAULT_KEY_DIR,
+        Path | None,
+        typer.Option(
+            envvar="ISP_KEY_DIR", show_default=False, help="Directory of the suite's signing key (default: found)."
+        ),
+    ] = None,
 ) -> None:
-    """Print a bearer token signed with the embedded key (made on first use)."""
-    typer.echo(issue_token(key_dir, sub, org, role, ttl_seconds=ttl))
+    """Print a bearer token signed with the suite's key (made on first use where the suite keeps it)."""
+    typer.echo(issue_token(key_dir_or_found(key_dir), sub, org, role, ttl_seconds=ttl))
 
 
 # -- isp directory ------------------------------------------------------------------------------
@@ -98,7 +138,10 @@ TokenOption = Annotated[
     ),
 ]
 KeyDirOption = Annotated[
-    Path, typer.Option(envvar="ISP_KEY_DIR", help="Directory of the embedded signing key (for the default token).")
+    Path | None,
+    typer.Option(
+        envvar="ISP_KEY_DIR", show_default=False, help="Directory of the suite's signing key (for the default token)."
+    ),
 ]
 
 
@@ -112,60 +155,31 @@ def _check_optional_org(org: str | None) -> str | None:
     return None if org is None else _check_org(org)
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"isp directory: {message}", err=True)
-    raise typer.Exit(1)
+_http_client = http_client  # the directory commands' client (tests put an in-process app behind it)
 
 
-def _http_client(url: str, token: str) -> httpx.Client:
-    """The client every directory command talks through (tests put an in-process app behind it)."""
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
+def _token(token: str | None, key_dir: Path | None) -> str:
+    return bearer(token, key_dir, ADMIN_ORG, ["admin"])
 
 
-def _token(token: str | None, key_dir: Path) -> str:
-    if token:
-        return token
-    if not (key_dir / PRIVATE_KEY_FILE).is_file():
-        _fail(f"no embedded signing key in {key_dir}: pass --token or set ISP_TOKEN (or ISP_KEY_DIR)")
-    return issue_token(key_dir, "isp-cli", ADMIN_ORG, ["admin"], ttl_seconds=300)
-
-
-def _problem_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if errors:
-        return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg', '')}" for e in errors)
-    return str(body.get("detail") or body.get("title") or "") if isinstance(body, dict) else ""
+DIRECTORY_HINTS = {
+    403: "the token may not do this (changing the directory needs the role admin)",
+    422: "the entry is not valid",
+}
 
 
 def _call(client: httpx.Client, method: str, path: str, body: Any = None) -> httpx.Response:
-    """One request; a failure is said plainly (no traceback) and exits 1. A 404 is returned."""
-    try:
-        response = client.request(method, path, json=body)
-    except httpx.TransportError:
-        _fail(f"cannot reach the notifications API at {client.base_url}: is the suite running? (--url)")
-    if response.status_code in (200, 404):
-        return response
-    hints = {
-        401: "the token was not accepted (expired, or signed with another key)",
-        403: "the token may not do this (changing the directory needs the role admin)",
-        422: "the entry is not valid",
-    }
-    reason = hints.get(response.status_code, f"the notifications API answered {response.status_code}")
-    detail = _problem_text(response)
-    _fail(f"{reason}{': ' + detail if detail else ''}")
+    """One request to the directory; a failure is said plainly (no traceback). A 404 is returned."""
+    return call(client, method, path, api="notifications", body=body, hints=DIRECTORY_HINTS, accept=(200, 404))
 
 
 def _reserve_key_file(path: Path) -> int:
     try:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        _fail(f"{path} exists: not overwriting a key file")
+        fail(f"{path} exists: not overwriting a key file")
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror}")
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 def _new_signing_key(path: Path) -> dict[str, str]:
@@ -200,7 +214,7 @@ def directory_add(
     ] = None,
     url: UrlOption = "http://127.0.0.1:8003",
     token: TokenOption = None,
-    key_dir: KeyDirOption = DEFAULT_KEY_DIR,
+    key_dir: KeyDirOption = None,
 ) -> None:
     """Add an organisation to the running suite's directory, or change it (what is not given is kept)."""
     with closing(_http_client(url, _token(token, key_dir))) as client:
@@ -235,7 +249,7 @@ def directory_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON.")] = False,
     url: UrlOption = "http://127.0.0.1:8003",
     token: TokenOption = None,
-    key_dir: KeyDirOption = DEFAULT_KEY_DIR,
+    key_dir: KeyDirOption = None,
 ) -> None:
     """List the organisations in the running suite's directory."""
     with closing(_http_client(url, _token(token, key_dir))) as client:
@@ -265,6 +279,9 @@ def add_plugin_commands(target: typer.Typer) -> None:
             print(f"isp: cannot load '{entry_point.name}' commands: {exc}", file=sys.stderr)
             continue
         target.add_typer(plugin, name=entry_point.name)
+
+
+integrator_cli.add_commands(app)
 
 
 def main() -> None:
