@@ -48,4 +48,6 @@ def page_set(settings: Settings) -> PageSet:
         templates=Jinja2Templates(env=pages.template_environment()),
         wrong_role=pages.WRONG_ROLE,
         secure_cookie=settings.environment == "production",
+        service_name=pages.SERVICE_NAME,
+        navigation=pages.NAVIGATION,
     )

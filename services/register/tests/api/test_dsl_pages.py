@@ -126,9 +126,9 @@ def open_through_the_form(client: TestClient, **changes: str) -> str:
 
 
 def test_the_worklist_links_to_the_form_and_every_field_has_a_label(client):
-    assert 'href="/register/entries/new">Open an entry</a>' in client.get("/register/worklist").text
+    assert 'href="/register/entries/new"' in client.get("/register/worklist").text
     page = client.get("/register/entries/new")
-    assert page.status_code == 200 and "<h1>Open a register entry</h1>" in page.text
+    assert page.status_code == 200 and ">Open a register entry</h1>" in page.text
     forms = Forms(page.text)
     assert forms.ids and set(forms.ids) <= forms.label_for, set(forms.ids) - forms.label_for
     fields = forms.forms["/register/entries/new"]
@@ -147,7 +147,7 @@ def test_opening_through_the_form_shows_the_new_entry(client, token, logs):
     entry_id = open_through_the_form(client)
 
     page = client.get(f"/register/entries/{entry_id}?done=opened")
-    assert "Entry opened. The first review is due 2026-02-20." in page.text
+    assert "Entry opened. The first review is due 20 Feb 2026." in page.text
     entry = api(client, token, entry_id)
     assert entry["person"] == {
         "nhs_number": NHS,
@@ -198,7 +198,7 @@ def test_other_mistakes_are_shown_field_by_field(client):
     )
     assert response.status_code == 422
     assert alert_items(response.text) == [
-        "NHS number must be exactly 10 digits, with no spaces.",
+        "NHS number must have 10 digits, like 943 476 5919.",
         "Choose the category.",
         "Choose the risk.",
         "Child 1: give a local id, an NHS number or, for an unborn child, the expected due date.",
@@ -249,7 +249,7 @@ def test_updating_through_the_form_is_recorded_in_the_history(client, token, log
         ("updated", ["category", "risk", "agency_contacts", "notes"]),
     ]
     page = client.get(response.headers["location"]).text
-    assert "Changes saved." in page and "updated: category, risk, agency_contacts, notes" in page
+    assert "Changes saved." in page and "Changed: category, risk, agency_contacts, notes" in page
     assert_nothing_identifying_logged(logs, NHS, "Baby born")
 
 
@@ -261,7 +261,7 @@ def test_an_invalid_update_is_shown_on_the_form_with_the_values_kept(client, tok
 
     response = client.post(action, data=form)
     assert response.status_code == 422
-    assert "<details open>" in response.text
+    assert '<details class="govuk-details" open>' in response.text
     assert alert_items(response.text) == [
         "Child 1: date of birth must be a real date, for example 2026-03-04.",
         "Contact 1: enter the agency.",
@@ -312,7 +312,7 @@ def test_the_page_needs_a_dsl_token_and_renders_the_worklist(app, token):
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/register" in cookie
     page = client.get("/register/worklist")
-    assert page.status_code == 200 and "<h1>Weekly worklist for CGL-WSX</h1>" in page.text
+    assert page.status_code == 200 and ">Weekly worklist for CGL-WSX</h1>" in page.text
 
 
 def test_a_post_from_another_site_is_refused(app, token):
@@ -320,3 +320,128 @@ def test_a_post_from_another_site_is_refused(app, token):
     client.post("/register/login", data={"token": token})
     response = client.post("/register/weekly-reviews", data={"notes": "x"}, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
+
+
+# -- the list of all entries, closing, reviews and cross-area matches (issue 13) -----------------
+
+
+def rows(html: str) -> list[str]:
+    """The entry ids the list page links to, in order."""
+    return re.findall(r'<a class="govuk-link" href="/register/entries/(reg-[0-9a-f]+)">', html)
+
+
+def test_the_list_page_finds_open_and_closed_entries_by_nhs_number_or_name_and_filters(client):
+    sam = open_through_the_form(client)
+    jo = open_through_the_form(
+        client, nhs_number="9434765870", given_name="Jo", family_name="Rivers", risk="low", category="vulnerable_adult"
+    )
+    client.post(f"/register/entries/{jo}/close", data={"reason": "Moved away."})
+    assert 'href="/register/entries"' in client.get("/register/worklist").text  # in the navigation
+
+    page = client.get("/register/entries")
+    assert page.status_code == 200 and set(rows(page.text)) == {sam, jo}
+    assert "Showing 1 to 2 of 2 entries." in page.text
+    assert "943 476 5919" in page.text and "9434765919" not in page.text  # spaced 3-3-4
+    assert "govuk-tag--red" in page.text and ">High</strong>" in page.text and ">Closed</strong>" in page.text
+    assert "20 Feb 2026" in page.text and "2026-02-20" not in page.text
+
+    assert rows(client.get("/register/entries", params={"q": "943 476 5919"}).text) == [sam]
+    assert rows(client.get("/register/entries", params={"q": "rivers"}).text) == [jo]
+    assert rows(client.get("/register/entries", params={"status": "open"}).text) == [sam]
+    assert rows(client.get("/register/entries", params={"risk": "low"}).text) == [jo]
+    assert rows(client.get("/register/entries", params={"category": "vulnerable_adult"}).text) == [jo]
+    assert rows(client.get("/register/entries", params={"opened_by": "dsl@cgl-wsx"}).text) == [sam, jo]
+    assert rows(client.get("/register/entries", params={"area": "yes"}).text) == []
+    nothing = client.get("/register/entries", params={"q": "nobody"})
+    assert "No entries match." in nothing.text and Forms(nothing.text).forms["/register/entries"]["q"] == "nobody"
+
+
+def test_an_invalid_nhs_number_in_the_search_is_said_on_the_field_and_kept(client):
+    open_through_the_form(client)
+    page = client.get("/register/entries", params={"q": "943 476 5918"})
+    assert page.status_code == 422
+    assert alert_items(page.text) == ["Enter a real NHS number: the last digit of this one does not match the others."]
+    assert 'id="q-error"' in page.text and "No entries match" not in page.text and rows(page.text) == []
+    assert Forms(page.text).forms["/register/entries"]["q"] == "943 476 5918"
+    short = client.get("/register/entries", params={"q": "12345"})
+    assert short.status_code == 422 and "Enter an NHS number with 10 digits" in short.text
+
+
+def test_the_list_page_is_paged_and_keeps_its_filters(client):
+    from isp_common.testing import nhs_number
+
+    made = [open_through_the_form(client, nhs_number=nhs_number(100 + i), risk="medium") for i in range(27)]
+    first = client.get("/register/entries", params={"risk": "medium"}).text
+    assert len(rows(first)) == 25 and "Showing 1 to 25 of 27 entries." in first
+    [next_href] = re.findall(r'href="(\?[^"]+)" rel="next"', first)
+    assert "risk=medium" in next_href and "cursor=25" in next_href
+    second = client.get(f"/register/entries{next_href.replace('&amp;', '&')}").text
+    assert "Showing 26 to 27 of 27 entries." in second and 'rel="prev"' in second and 'rel="next"' not in second
+    assert set(rows(first) + rows(second)) == set(made)
+
+
+def test_closing_asks_for_confirmation_and_a_reason(client, token):
+    entry_id = open_through_the_form(client)
+    entry_page = client.get(f"/register/entries/{entry_id}").text
+    assert f'href="/register/entries/{entry_id}/close"' in entry_page
+    assert f'action="/register/entries/{entry_id}/close"' not in entry_page  # no one-click close
+
+    confirm = client.get(f"/register/entries/{entry_id}/close")
+    assert confirm.status_code == 200 and ">Close this entry</h1>" in confirm.text
+    assert "Cancel, keep it open" in confirm.text
+
+    empty = client.post(f"/register/entries/{entry_id}/close", data={"reason": "  "})
+    assert empty.status_code == 422
+    assert alert_items(empty.text) == ["Enter the reason for closing."]
+    assert 'id="close-reason-error"' in empty.text
+    assert api(client, token, entry_id)["status"] == "open"
+
+    done = client.post(f"/register/entries/{entry_id}/close", data={"reason": "Moved away."}, follow_redirects=False)
+    assert done.status_code == 303 and api(client, token, entry_id)["closed_reason"] == "Moved away."
+    assert client.get(f"/register/entries/{entry_id}/close", follow_redirects=False).status_code == 303
+
+
+def test_a_review_without_notes_is_refused_on_the_field_and_the_review_clock_stays(client, token):
+    entry_id = open_through_the_form(client)
+    before = api(client, token, entry_id)
+    response = client.post(
+        f"/register/entries/{entry_id}/reviews", data={"reviewed_on": "2026-01-31", "risk": "low", "notes": " "}
+    )
+    assert response.status_code == 422
+    assert alert_items(response.text) == ["Enter the review notes."]
+    assert 'id="review-notes-error"' in response.text and 'aria-invalid="true"' in response.text
+    kept = Forms(response.text).forms[f"/register/entries/{entry_id}/reviews"]
+    assert kept["risk"] == "low" and kept["reviewed_on"] == "2026-01-31"
+    after = api(client, token, entry_id)
+    assert (after["review_due"], after["last_reviewed_on"], after["version"]) == (
+        before["review_due"],
+        None,
+        before["version"],
+    )
+
+    future = client.post(f"/register/entries/{entry_id}/reviews", data={"reviewed_on": "2026-02-05", "notes": "Seen."})
+    assert future.status_code == 422 and 'id="review-reviewed_on-error"' in future.text
+
+
+def test_a_cross_area_match_shows_the_other_dsl_what_to_do_next_and_records_the_contact(app, client, auth, consume):
+    entry_id = open_through_the_form(client)
+    consume()
+    body = {"person": {"nhs_number": NHS}, "category": "vulnerable_adult", "risk": "medium"}
+    assert client.post("/v1/register/entries", json=body, headers=auth("TURNING-PT")).status_code == 201
+    consume()
+
+    page = client.get(f"/register/entries/{entry_id}").text
+    assert "Also open at Turning Point, Brighton &amp; Hove recovery service" in page
+    assert "safeguarding.brighton@turning-point.example.co.uk" in page
+    assert "Contact Turning Point, Brighton &amp; Hove recovery service&#39;s designated safeguarding lead" in page
+    assert "reg-" not in re.sub(r'(href|action|id)="[^"]*"', "", page.split("Also open at")[1].split("</form>")[0])
+    work = client.get("/register/worklist").text
+    assert "Also open at Turning Point" in work and "safeguarding.brighton@turning-point" in work
+
+    [action] = [a for a in Forms(page).forms if "/contacts" in a]
+    empty = client.post(action, data={"notes": ""})
+    assert empty.status_code == 422 and alert_items(empty.text) == ["Enter the notes on the contact."]
+    done = client.post(action, data={"notes": "Phoned their DSL; they lead."}, follow_redirects=False)
+    assert done.status_code == 303
+    shown = client.get(done.headers["location"]).text
+    assert "Contact recorded." in shown and "Phoned their DSL; they lead." in shown

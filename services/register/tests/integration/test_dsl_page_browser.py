@@ -1,5 +1,5 @@
 """The DSL's page in a real browser (headless Debian Chromium through Playwright, JavaScript
-off): log in with a token, open an entry through the form, find it on the worklist, record a
+off), against the running suite: sign in with a token, open an entry through the form, find it on the worklist, record a
 review, and see review_due move a month on.
 
 A plain (sync) test: Playwright's sync API must not run inside an asyncio event loop.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from isp_common.formatting import uk_date
 from isp_common.testing import fresh_nhs_number
 from isp_common.workingdays import add_months, london_date
 
@@ -38,11 +39,11 @@ def test_dsl_opens_an_entry_and_records_a_review_in_the_browser_and_review_due_m
     try:
         page.goto("/register/worklist")
         assert page.url.endswith("/register/login")  # no cookie yet
-        page.get_by_label("Bearer token").fill(token)
-        page.get_by_role("button", name="Log in").click()
+        page.get_by_label("Token").fill(token)
+        page.get_by_role("button", name="Sign in").click()
         assert page.get_by_role("heading", level=1).inner_text() == f"Weekly worklist for {org}"
 
-        page.get_by_role("link", name="Open an entry").click()
+        page.get_by_role("link", name="Open an entry", exact=True).click()
         assert page.get_by_role("heading", level=1).inner_text() == "Open a register entry"
         page.get_by_label("NHS number", exact=True).fill(nhs)
         page.get_by_label("Given name").fill("Jo")
@@ -67,14 +68,14 @@ def test_dsl_opens_an_entry_and_records_a_review_in_the_browser_and_review_due_m
         assert re.search(r"/register/entries/reg-[0-9a-f]+\?done=opened$", page.url), page.url
         entry_id = page.url.rsplit("/", 1)[1].split("?")[0]
         status = page.get_by_role("status")
-        assert status.inner_text() == f"Entry opened. The first review is due {due_before.isoformat()}."
-        assert page.get_by_role("heading", level=1).inner_text() == f"Jo Rivers NHS {nhs}"
-        assert page.get_by_text("Unborn, due 2026-09-01").is_visible()
+        assert status.inner_text() == f"Entry opened. The first review is due {uk_date(due_before)}."
+        assert page.get_by_role("heading", level=1).inner_text() == "Jo Rivers"
+        assert page.get_by_text("Unborn, due 1 Sep 2026").is_visible()
 
-        page.get_by_role("link", name="Weekly worklist").click()
+        page.get_by_role("navigation", name="Menu").get_by_role("link", name="Weekly worklist").click()
         opened = page.get_by_role("table", name="Opened since last week (1)")
         opened.get_by_role("link", name="Jo Rivers").click()
-        assert page.locator("#review-due").inner_text().startswith(due_before.isoformat())
+        assert page.locator("#review-due").inner_text().startswith(uk_date(due_before))
 
         review = page.get_by_role("form", name="Record a review")
         review.get_by_label("Date of review").fill(today.isoformat())
@@ -84,10 +85,10 @@ def test_dsl_opens_an_entry_and_records_a_review_in_the_browser_and_review_due_m
 
         due_after = add_months(today, 1)
         status = page.get_by_role("status")
-        assert status.inner_text() == f"Review recorded. The next review is due {due_after.isoformat()}."
-        assert page.locator("#review-due").inner_text() == due_after.isoformat()
+        assert status.inner_text() == f"Review recorded. The next review is due {uk_date(due_after)}."
+        assert page.locator("#review-due").inner_text() == uk_date(due_after)
         history = page.get_by_role("table", name="History")
-        assert history.get_by_role("row").nth(1).get_by_role("rowheader").inner_text() == "reviewed"
+        assert history.get_by_role("row").nth(1).get_by_role("rowheader").inner_text() == "Reviewed"
 
         shot = SCREENSHOT_DIR / "register-dsl-review.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -11,6 +11,15 @@ the form, field by field, with what was typed kept.
 """
 
 from . import entries, worklist
-from .page import COOKIE, PREFIX, WRONG_ROLE, template_environment
+from .page import COOKIE, NAVIGATION, PREFIX, SERVICE_NAME, WRONG_ROLE, template_environment
 
-__all__ = ["COOKIE", "PREFIX", "WRONG_ROLE", "entries", "template_environment", "worklist"]
+__all__ = [
+    "COOKIE",
+    "NAVIGATION",
+    "PREFIX",
+    "SERVICE_NAME",
+    "WRONG_ROLE",
+    "entries",
+    "template_environment",
+    "worklist",
+]

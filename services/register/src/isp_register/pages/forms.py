@@ -9,12 +9,14 @@ never repeat what was typed (an NHS number must not travel further than the form
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..models import EntryClose, EntryOpen, EntryReview, EntryUpdate
+from .. import domain
+from ..models import EntryClose, EntryOpen, EntryQuery, EntryReview, EntryUpdate, MatchContact
 
 Command = TypeVar("Command", bound=BaseModel)
 
@@ -36,7 +38,13 @@ LABELS = {
     "referral_ids": "Referral ids",
     "notes": "Monitoring notes",
     "reason": "Reason for closing",
+    "reviewed_on": "Date of review",
+    "q": "Search",
 }
+REVIEW_LABELS = {**LABELS, "notes": "Review notes", "risk": "Risk"}
+CONTACT_LABELS = {"notes": "Notes on the contact"}
+PAGE_SIZE = 25
+LIST_FIELDS = ("q", "status", "risk", "category", "due", "area", "opened_by")
 ROW_LABELS = {
     "local_id": "local id",
     "nhs_number": "NHS number",
@@ -99,11 +107,13 @@ def _referral_ids(form: dict[str, str]) -> list[str]:
     return [part.strip() for part in form.get("referral_ids", "").split(",") if part.strip()]
 
 
-def _validate(model: type[Command], data: dict[str, Any], rows: dict[str, list[int]]) -> Command:
+def _validate(
+    model: type[Command], data: dict[str, Any], rows: dict[str, list[int]], labels: Mapping[str, str] = LABELS
+) -> Command:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise FormInvalid(messages(exc, rows)) from None
+        raise FormInvalid(messages(exc, rows, labels)) from None
 
 
 def _entry_fields(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[int]]]:
@@ -142,15 +152,39 @@ def close_command(form: dict[str, str]) -> EntryClose:
 
 
 def review_command(form: dict[str, str]) -> EntryReview:
-    """The review form's command; ValueError (a ValidationError included) if its date or risk is not valid."""
-    reviewed_on = form.get("reviewed_on")
-    return EntryReview.model_validate(
-        {
-            "notes": form.get("notes", ""),
-            "reviewed_on": date.fromisoformat(reviewed_on) if reviewed_on else None,
-            "risk": form.get("risk") or None,
-        }
-    )
+    """The review form's command: its notes are required, its date and risk must be real ones."""
+    data = {name: _text(form, name) for name in ("notes", "reviewed_on", "risk")}
+    return _validate(EntryReview, data, {}, REVIEW_LABELS)
+
+
+def contact_command(form: dict[str, str]) -> MatchContact:
+    return _validate(MatchContact, {"notes": _text(form, "notes")}, {}, CONTACT_LABELS)
+
+
+def list_form(params: Mapping[str, str]) -> dict[str, str]:
+    """The list page's filter fields as the query string gives them (status: all by default)."""
+    return {"status": "all", **{name: params[name].strip() for name in LIST_FIELDS if params.get(name)}}
+
+
+def entry_query(form: Mapping[str, str], cursor: str | None, today: date) -> EntryQuery:
+    """The API's list query for the list page's filters; FormInvalid names a field that is wrong."""
+    due = form.get("due")
+    data: dict[str, Any] = {
+        "status": form.get("status"),
+        "q": form.get("q"),
+        "risk": form.get("risk"),
+        "category": form.get("category"),
+        "opened_by": form.get("opened_by"),
+        "cross_area": {"yes": True, "no": False}.get(form.get("area", "")),
+        "review_overdue": True if due == "overdue" else None,
+        "review_due_by": {
+            "week": domain.week_starting(today) + timedelta(days=6),
+            "month": today + timedelta(days=30),
+        }.get(due or ""),
+        "limit": PAGE_SIZE,
+        "cursor": cursor,
+    }
+    return _validate(EntryQuery, {k: v for k, v in data.items() if v is not None}, {})
 
 
 def update_values(entry: dict[str, Any]) -> dict[str, str]:
@@ -177,7 +211,7 @@ def _row_field(kind: str, index: int, name: str | None) -> tuple[str, str]:
     return f"{kind}-{index}-{name}", f"{title}: {ROW_LABELS.get(name, name)}"
 
 
-def _locate(loc: tuple[Any, ...], rows: dict[str, list[int]]) -> tuple[str, str]:
+def _locate(loc: tuple[Any, ...], rows: dict[str, list[int]], labels: Mapping[str, str]) -> tuple[str, str]:
     parts = [p for p in loc if p != "person"]
     head = parts[0] if parts else ""
     if head in ("children", "agency_contacts") and len(parts) > 1 and isinstance(parts[1], int):
@@ -185,16 +219,20 @@ def _locate(loc: tuple[Any, ...], rows: dict[str, list[int]]) -> tuple[str, str]
         kind = "children" if head == "children" else "agency"
         return _row_field(kind, index, parts[2] if len(parts) > 2 else None)
     name = str(head)
-    return name, LABELS.get(name, name.replace("_", " ").capitalize())
+    return name, labels.get(name, name.replace("_", " ").capitalize())
 
 
 def _message(kind: str, label: str, ctx: dict[str, Any]) -> str:
+    if kind == "nhs_number_format" and label == "Search":
+        return "Enter an NHS number with 10 digits, like 943 476 5919, or search by name."
+    if kind == "nhs_number_check" and label == "Search":
+        return "Enter a real NHS number: the last digit of this one does not match the others."
     if kind == "nhs_number_check":
         return (
             f"{label} is not valid: its last digit does not match the modulus 11 check. Check it was typed correctly."
         )
     if kind == "nhs_number_format":
-        return f"{label} must be exactly 10 digits, with no spaces."
+        return f"{label} must have 10 digits, like 943 476 5919."
     if kind == "child_unidentified":
         return f"{label}: give a local id, an NHS number or, for an unborn child, the expected due date."
     if kind == "child_born_and_unborn":
@@ -215,10 +253,12 @@ def _lower_first(text: str) -> str:
     return text if text[1:2].isupper() else text[:1].lower() + text[1:]
 
 
-def messages(exc: ValidationError, rows: dict[str, list[int]] | None = None) -> Errors:
+def messages(
+    exc: ValidationError, rows: dict[str, list[int]] | None = None, labels: Mapping[str, str] = LABELS
+) -> Errors:
     """One message per field, in the order the errors came; the input is never repeated."""
     errors: Errors = {}
     for error in exc.errors(include_input=False, include_url=False):
-        field, label = _locate(tuple(error["loc"]), rows or {})
+        field, label = _locate(tuple(error["loc"]), rows or {}, labels)
         errors.setdefault(field, _message(error["type"], label, error.get("ctx") or {}))
     return errors

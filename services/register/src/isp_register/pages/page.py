@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from isp_common import pages
 from isp_common.auth import Caller
 from isp_common.clock import Clock
 from isp_common.db import UnitOfWork
@@ -15,26 +16,27 @@ from isp_common.deps import ClockDep, UowDep
 from isp_common.errors import DomainError
 from isp_common.pages import PageCallerDep, PageSet, PageSetDep
 from isp_common.workingdays import london_date
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 
 from .. import domain
 
 PREFIX = "/register"
 COOKIE = "isp_register_token"
 WRONG_ROLE = "This page is for designated safeguarding leads (role dsl)."
+SERVICE_NAME = "Safeguarding register"
+NAVIGATION = (("Weekly worklist", "/worklist"), ("All entries", "/entries"), ("Open an entry", "/entries/new"))
+ACTIONS = {"opened": "Opened", "reviewed": "Reviewed", "updated": "Changed", "closed": "Closed"}
+"""How the history names each action (the API's words are the keys)."""
 
 
 def template_environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("isp_register", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The shared page design (:func:`isp_common.pages.template_environment`: ``isp_page.html``,
+    the GOV.UK macros, UK dates and spaced NHS numbers) and the register's own words."""
+    env = pages.template_environment("isp_register")
     env.filters["category_label"] = lambda c: domain.CATEGORY_LABELS.get(c, c)
     env.filters["category_option"] = lambda c: (c, domain.CATEGORY_LABELS.get(c, c))
     env.filters["risk_option"] = lambda r: (r, r.capitalize())
-    env.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")
+    env.filters["action_label"] = lambda a: ACTIONS.get(a, a)
     return env
 
 
