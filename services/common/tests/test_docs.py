@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from isp_common.docs import event_types, example_event
+from isp_common.launcher import free_port
 from isp_schemas import topics
 from isp_schemas.registry import EVENT_TYPES, parse_event
 
@@ -74,3 +78,46 @@ def test_each_example_on_the_events_page_is_a_valid_event_on_its_topic(entry):
 def test_the_documentation_needs_no_token(client):
     for path in ("/docs", "/redoc", "/schemas/", "/schemas/events", "/openapi.json"):
         assert client.get(path).status_code == 200, path
+
+
+@pytest.fixture
+def served(runtime):
+    """The runtime's API on a real port (no lifespan: no broker needed to read documentation)."""
+    config = uvicorn.Config(runtime.api, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("page", "rendered"), [("/docs", ".swagger-ui .info .title"), ("/redoc", "h1")])
+def test_the_api_documentation_renders_in_a_browser_with_no_request_leaving_the_service(
+    served, browser, page, rendered
+):
+    elsewhere: list[str] = []
+    context = browser.new_context(base_url=served)
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(served)
+            else elsewhere.append(route.request.url) or route.abort()
+        ),
+    )
+    try:
+        tab = context.new_page()
+        tab.goto(page)
+        tab.wait_for_selector(rendered, timeout=30_000)
+        assert "demo" in tab.inner_text(rendered)
+        assert "Unable to render" not in tab.content()
+        assert tab.evaluate("[...document.images].every(img => img.src.startsWith(location.origin))")
+    finally:
+        context.close()
+    assert elsewhere == []

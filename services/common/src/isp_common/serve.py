@@ -15,10 +15,9 @@ from .runtime import ServiceRuntime
 def serve(build: Callable[[], ServiceRuntime]) -> None:
     """Logs as :mod:`isp_common.logs` says (JSON lines, or text with ``ISP_LOG_FORMAT=text``); the
     runtime's own access log replaces uvicorn's, which would log raw paths and query strings."""
-    handler = logs.configure("isp")
+    logs.configure(build.__module__.split(".")[0].removeprefix("isp_"))  # isp_audit.bootstrap: audit
     runtime = build()
     refuse_unsafe_production(runtime)
-    handler.filters = [logs.ContextFilter(runtime.name)]
     uvicorn.run(
         runtime.api,
         host=runtime.settings.host,
