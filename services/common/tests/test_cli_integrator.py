@@ -3,17 +3,21 @@ errors in one line, and the events, alerts and subscribe commands (against stub 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from isp_audit.cli import app as audit_app
 from isp_common import cli_support, integrator_cli
 from isp_common.auth import PRIVATE_KEY_FILE, TokenVerifier
 from isp_common.cli import app
 from isp_common.cli_support import CliError
+from isp_common.directory import private_jwk, public_jwk
+from isp_common.provenance import Trust, check
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.examples import EXAMPLES
@@ -355,3 +359,21 @@ def test_send_through_the_gateway_posts_a_batch_as_the_source_organisation(api, 
     assert json.loads(request.content) == documents
     assert caller_of(api, request).org == "CGL-WSX" and str(request.url).startswith("http://127.0.0.1:8005/")
     assert result.stdout.count("through the gateway") == 2
+
+
+@pytest.mark.integration
+def test_send_publishes_to_the_broker_signed_with_the_organisations_key(outside, broker_bootstrap, kafka):
+    private = Ed25519PrivateKey.generate()
+    key_file = outside / "cgl-wsx.jwk"
+    key_file.write_text(json.dumps(private_jwk(private)))
+    documents = [event(), event()]
+    path = write(outside / "e.jsonl", *documents, lines=True)
+    result = isp("events", "send", str(path), "--bootstrap", broker_bootstrap, "--key-file", str(key_file))
+    assert result.exit_code == 0, result.output
+    ids = {d["id"] for d in documents}
+    records = asyncio.run(kafka.collect(topics.TREATMENT, lambda r: json.loads(r.value)["id"] in ids, count=2))
+    trust = Trust(org_keys={"CGL-WSX": {"keys": [public_jwk(private.public_key())]}}.get)
+    for record in records:
+        assert record.key == json.loads(record.value)["subject"].encode()
+        data = json.loads(record.value)["data"]
+        assert check(record.value, list(record.headers), "CGL-WSX", MISSED, data, trust) == "signed"
