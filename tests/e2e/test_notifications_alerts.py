@@ -560,7 +560,7 @@ async def test_three_failures_then_200_is_one_delivery_one_webhook_id_one_audit_
     assert len({t["headers"]["webhook-id"] for t in tries}) == 1
     records = await kafka.collect_until(topics.AUDIT, about_alert(alert["id"]), about_alert(sentinel["id"]))
     assert [json.loads(r.value)["data"]["decision"] for r in records] == ["shared"]
-    log = (await csc.client.get(f"/v1/subscriptions/{sub['id']}/attempts")).json()
+    log = (await csc.client.get(f"/v1/subscriptions/{sub['id']}/attempts")).json()["items"]
     ours = [a["outcome"] for a in log if a["kind"] == "alert" and a["delivery_id"] == tries[0]["headers"]["webhook-id"]]
     assert sorted(ours) == ["delivered", "retry", "retry", "retry"]
 
@@ -616,4 +616,4 @@ async def test_webhook_urls_are_validated_and_subscriptions_are_own_org(suite, p
     assert sub["secret"].startswith("whsec_")
     assert (await other.client.delete(f"/v1/subscriptions/{sub['id']}")).status_code == 403
     assert (await csc.client.delete(f"/v1/subscriptions/{sub['id']}")).status_code == 204
-    assert (await csc.client.get("/v1/subscriptions")).json() == []
+    assert (await csc.client.get("/v1/subscriptions")).json() == {"items": []}

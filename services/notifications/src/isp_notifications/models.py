@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from isp_common.times import as_utc
-from isp_schemas.people import NhsNumber
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from isp_schemas.people import NhsNumber, StrictModel
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from .domain.conferences import Response
@@ -27,7 +27,7 @@ AlertStatus = Literal["pending", "delivered", "failed", "withheld"]
 # -- subscriptions ---------------------------------------------------------------------------
 
 
-class SubscriptionCreate(BaseModel):
+class SubscriptionCreate(StrictModel):
     url: str = Field(description="Where to POST alerts (https in production).")
     types: list[str] = Field(min_length=1, description='Alert types to receive, or ["*"] for all.')
 
@@ -120,7 +120,23 @@ class AlertPublic(BaseModel):
 
 class AlertPage(BaseModel):
     items: list[AlertPublic]
+    total: int = Field(description="How many alerts match the query, over all pages.")
+    next: str | None = Field(
+        None,
+        description=(
+            "The next page: pass it as `cursor` (newest first), or, replaying with `after`, as `after` "
+            "(the running count of this page's last alert); null on the last page."
+        ),
+    )
     event_count: int | None = Field(None, description="The subscription's running count now (with after=).")
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionPublic] = Field(description="Your organisation's active subscriptions.")
+
+
+class DeliveryLog(BaseModel):
+    items: list[DeliveryAttemptPublic] = Field(description="The subscription's tries, newest first.")
 
 
 class Acknowledged(BaseModel):
@@ -131,7 +147,7 @@ class Acknowledged(BaseModel):
 # -- conferences -----------------------------------------------------------------------------
 
 
-class ConferenceAnswer(BaseModel):
+class ConferenceAnswer(StrictModel):
     response: Response
 
 
@@ -182,7 +198,7 @@ class ConsentPublic(BaseModel):
         )
 
 
-class InformingCreate(BaseModel):
+class InformingCreate(StrictModel):
     nhs_number: NhsNumber
     informed: bool = Field(description="The service user has been told of statutory shares about them.")
     reason: str | None = Field(
@@ -220,9 +236,7 @@ class InformingPublic(BaseModel):
 # -- withheld shares and their release (CONTRACT §6 v1.1) -----------------------------------
 
 
-class ReleaseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReleaseRequest(StrictModel):
     reason: str = Field(min_length=1, max_length=2000, description="Why the DSL judges the share necessary.")
     service_user_informed: bool = Field(description="Whether the service user has been told of this share.")
     not_informed_reason: str | None = Field(

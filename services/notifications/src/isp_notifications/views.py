@@ -6,13 +6,16 @@ back before it left) is ``NotFound``.
 
 from __future__ import annotations
 
-from datetime import date
+import base64
+from datetime import date, datetime
+from typing import Any
 
 from isp_common.errors import Forbidden, NotFound
+from sqlalchemy import func, tuple_
 from sqlmodel import Session, col, select
 
 from .domain.consents import consent_state
-from .domain.errors import SubscriptionUnnamed
+from .domain.errors import BadCursor, SubscriptionUnnamed
 from .models import AlertPage, AlertPublic, AlertStatus, ConsentPublic
 from .tables import AlertRecord, ConsentRecord, Delivery, DeliveryAttempt, Subscription
 
@@ -57,19 +60,30 @@ def own_alert(session: Session, org: str, alert_id: str) -> AlertRecord:
     return alert
 
 
-def alerts_for(session: Session, org: str, status: AlertStatus | None, limit: int) -> AlertPage:
-    """The organisation's alerts, newest first (never one taken back before it left)."""
+def alerts_for(
+    session: Session, org: str, status: AlertStatus | None, limit: int, cursor: str | None = None
+) -> AlertPage:
+    """One page of the organisation's alerts, newest first (never one taken back before it left),
+    how many there are in all, and the cursor of the next page."""
     stmt = select(AlertRecord).where(AlertRecord.recipient == org, AlertRecord.status != "withheld")
     if status:
         stmt = stmt.where(AlertRecord.status == status)
-    rows = session.exec(stmt.order_by(col(AlertRecord.created_at).desc()).limit(limit)).all()
-    return AlertPage(items=[AlertPublic.of(a) for a in rows])
+    total = _count(session, stmt)
+    if cursor is not None:
+        at, alert_id = _decode_cursor(cursor)
+        stmt = stmt.where(tuple_(col(AlertRecord.created_at), col(AlertRecord.id)) < tuple_(at, alert_id))
+    order = (col(AlertRecord.created_at).desc(), col(AlertRecord.id).desc())
+    rows = list(session.exec(stmt.order_by(*order).limit(limit + 1)).all())
+    more, rows = len(rows) > limit, rows[:limit]
+    next_cursor = _encode_cursor(rows[-1]) if more else None
+    return AlertPage(items=[AlertPublic.of(a) for a in rows], total=total, next=next_cursor)
 
 
 def replay(
     session: Session, org: str, subscription_id: str | None, after: int, status: AlertStatus | None, limit: int
 ) -> AlertPage:
-    """A subscription's alerts after number ``after`` of its running count, in order."""
+    """A subscription's alerts after number ``after`` of its running count, in order; ``next`` is
+    the number of the page's last alert (the next ``after``) while more follow."""
     sub = _replayed_subscription(session, org, subscription_id)
     stmt = (
         select(Delivery, AlertRecord)
@@ -79,8 +93,29 @@ def replay(
     )
     if status:
         stmt = stmt.where(AlertRecord.status == status)
-    rows = session.exec(stmt.order_by(col(Delivery.event_number)).limit(limit)).all()
-    return AlertPage(items=[AlertPublic.of(a, d.event_number) for d, a in rows], event_count=sub.event_count)
+    total = _count(session, stmt)
+    rows = list(session.exec(stmt.order_by(col(Delivery.event_number)).limit(limit + 1)).all())
+    more, rows = len(rows) > limit, rows[:limit]
+    next_after = str(rows[-1][0].event_number) if more else None
+    items = [AlertPublic.of(a, d.event_number) for d, a in rows]
+    return AlertPage(items=items, total=total, next=next_after, event_count=sub.event_count)
+
+
+def _count(session: Session, stmt: Any) -> int:
+    return int(session.exec(select(func.count()).select_from(stmt.subquery())).one())
+
+
+def _encode_cursor(alert: AlertRecord) -> str:
+    return base64.urlsafe_b64encode(f"{alert.created_at.isoformat()}|{alert.id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, alert_id = text.split("|", 1)
+        return datetime.fromisoformat(at), alert_id
+    except ValueError:  # bad base64, not UTF-8 (a ValueError too), no separator, not a time
+        raise BadCursor() from None
 
 
 def _replayed_subscription(session: Session, org: str, subscription_id: str | None) -> Subscription:

@@ -49,11 +49,13 @@ async def publish(bus: InProcessBus, clock: FixedClock, data: EventData, source:
     await bus.publish(event, data.topic)
 
 
-async def consent_and_dna(bus: InProcessBus, clock: FixedClock) -> dict[str, Any]:
+async def consent_and_dna(bus: InProcessBus, clock: FixedClock, parent: Person = PARENT, n: int = 1) -> dict[str, Any]:
     """A consent covering attendance, then a missed assessment: one did_not_attend alert for CSC."""
-    await publish(bus, clock, consent_given(PARENT), PROVIDER)
-    await publish(bus, clock, assessment_missed(PARENT, clock.now() - timedelta(hours=1)), PROVIDER)
-    [alert] = bus.events(topics.alerts(CSC), DNA)
+    before = len(bus.events(topics.alerts(CSC), DNA))
+    await publish(bus, clock, consent_given(parent, consent_id=f"con-{n}"), PROVIDER)
+    missed = assessment_missed(parent, clock.now() - timedelta(hours=1), referral_id=f"ref-{n}")
+    await publish(bus, clock, missed, PROVIDER)
+    [alert] = bus.events(topics.alerts(CSC), DNA)[before:]
     return alert
 
 
@@ -73,7 +75,7 @@ def test_a_subscription_is_the_organisations_own(runtime, client):
     assert created.status_code == 201, created.text
     sub = created.json()
     assert sub["secret"].startswith("whsec_") and sub["org"] == CSC and sub["types"] == ["*"]
-    [listed] = client.get("/v1/subscriptions", headers=as_org(runtime, CSC)).json()
+    [listed] = client.get("/v1/subscriptions", headers=as_org(runtime, CSC)).json()["items"]
     assert listed["id"] == sub["id"] and listed["event_count"] == 0
     assert listed["created_at"] == "2026-03-10T12:00:00Z" and listed["failing_since"] is None
     other = client.delete(f"/v1/subscriptions/{sub['id']}", headers=as_org(runtime, "BHCC-CSC"))
@@ -86,7 +88,7 @@ def test_a_subscription_is_the_organisations_own(runtime, client):
     }
     deleted = client.delete(f"/v1/subscriptions/{sub['id']}", headers=as_org(runtime, CSC))
     assert deleted.status_code == 204 and deleted.content == b""
-    assert client.get("/v1/subscriptions", headers=as_org(runtime, CSC)).json() == []
+    assert client.get("/v1/subscriptions", headers=as_org(runtime, CSC)).json() == {"items": []}
     gone = client.delete(f"/v1/subscriptions/{sub['id']}", headers=as_org(runtime, CSC))
     problem(gone, 404, f"No subscription {sub['id']}.")
 
@@ -149,11 +151,45 @@ async def test_a_subscription_replays_its_alerts_after_a_count_and_logs_its_trie
     assert replay["event_count"] == 1
     assert [(a["alert_id"], a["event_number"]) for a in replay["items"]] == [(alert["id"], 1)]
     named = client.get("/v1/alerts", params={"after": 1, "subscription_id": sub["id"]}, headers=as_org(runtime, CSC))
-    assert named.json() == {"items": [], "event_count": 1}
+    assert named.json() == {"items": [], "total": 0, "next": None, "event_count": 1}
     await runtime.context.delivery.pass_once()  # the FakeHttpClient answers 200
-    [attempt] = client.get(f"/v1/subscriptions/{sub['id']}/attempts", headers=as_org(runtime, CSC)).json()
+    [attempt] = client.get(f"/v1/subscriptions/{sub['id']}/attempts", headers=as_org(runtime, CSC)).json()["items"]
     assert attempt["kind"] == "alert" and attempt["outcome"] == "delivered" and attempt["status_code"] == 200
     assert attempt["at"] == "2026-03-10T12:00:00Z" and attempt["subscription_id"] == sub["id"]
+
+
+async def dnas(bus: InProcessBus, clock: FixedClock, count: int) -> list[str]:
+    """``count`` did_not_attend alerts for CSC about different parents, a minute apart: ids, oldest first."""
+    ids = []
+    for n in range(count):
+        ids.append((await consent_and_dna(bus, clock, Person(nhs_number=nhs_number(40 + n)), n))["id"])
+        clock.advance(minutes=1)
+    return ids
+
+
+async def test_the_alerts_list_pages_newest_first_with_a_cursor_and_a_total(runtime, client, bus, clock):
+    oldest, middle, newest = await dnas(bus, clock, 3)
+    first = client.get("/v1/alerts", params={"limit": 2}, headers=as_org(runtime, CSC)).json()
+    assert [a["alert_id"] for a in first["items"]] == [newest, middle]
+    assert first["total"] == 3 and first["next"]
+    params = {"limit": 2, "cursor": first["next"]}
+    last = client.get("/v1/alerts", params=params, headers=as_org(runtime, CSC)).json()
+    assert [a["alert_id"] for a in last["items"]] == [oldest] and last["total"] == 3 and last["next"] is None
+    bad = client.get("/v1/alerts", params={"cursor": "nonsense"}, headers=as_org(runtime, CSC))
+    problem(bad, 422, "cursor: not one this service gave; pass a page's next unchanged.")
+
+
+async def test_a_replay_pages_by_the_running_count_and_its_next_is_the_next_after(runtime, client, bus, clock):
+    client.post(
+        "/v1/subscriptions", json={"url": "http://localhost:9/hook", "types": ["*"]}, headers=as_org(runtime, CSC)
+    )
+    ids = await dnas(bus, clock, 3)
+    first = client.get("/v1/alerts", params={"after": 0, "limit": 2}, headers=as_org(runtime, CSC)).json()
+    assert [a["event_number"] for a in first["items"]] == [1, 2] and first["total"] == 3 and first["next"] == "2"
+    last = client.get("/v1/alerts", params={"after": first["next"], "limit": 2}, headers=as_org(runtime, CSC)).json()
+    assert [a["alert_id"] for a in last["items"]] == ids[2:] and last["total"] == 1 and last["next"] is None
+    mixed = client.get("/v1/alerts", params={"after": 0, "cursor": "x"}, headers=as_org(runtime, CSC))
+    problem(mixed, 422, "cursor: a replay pages with after (pass a page's next as after), not cursor.")
 
 
 def test_a_replay_names_the_subscription_unless_the_organisation_has_exactly_one(runtime, client):

@@ -8,9 +8,9 @@ from typing import Any, Literal, get_args
 
 from isp_schemas.alerts import LawfulBasis
 from isp_schemas.consent import DataCategory
-from isp_schemas.people import Child, EntityId, OrgId, Person
+from isp_schemas.people import Child, EntityId, OrgId, Person, StrictModel
 from isp_schemas.referrals import Direction, Rag, ReferralDue, ReferralRequested, Threshold
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from .domain import STATES
 
@@ -19,7 +19,8 @@ assert set(STATES) == set(get_args(ReferralState))  # noqa: S101 - one list of s
 
 
 class ReferralCreate(ReferralRequested):
-    """A new referral: the fields of ``uk.isp.referral.requested.v1``, validated the same way.
+    """A new referral: the fields of ``uk.isp.referral.requested.v1``, validated the same way (an
+    unknown field, such as a mistyped ``consentId``, is refused by name).
 
     ``referral_id`` may be left out and is then assigned. Re-sending an identical referral
     with the same id answers 200 with the referral; a different one with a used id answers 409.
@@ -35,9 +36,7 @@ class ReferralCreate(ReferralRequested):
         return ReferralRequested.model_validate({**fields, "referral_id": self.referral_id or f"ref-{uuid.uuid4()}"})
 
 
-class Stamped(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Stamped(StrictModel):
     at: AwareDatetime | None = Field(
         default=None,
         description=(
@@ -55,15 +54,12 @@ class DeclineBody(Stamped):
     reason: str = Field(min_length=1, max_length=2000, description="Why the referral is declined (told to the sender).")
 
 
-class CancelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CancelBody(StrictModel):
     reason: str | None = Field(default=None, max_length=2000, description="Why the referral is withdrawn.")
 
 
-class AmendBody(BaseModel):
+class AmendBody(StrictModel):
     """The fields to change; the rest stay. The amended referral is validated as a new one."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rag: Rag | None = Field(default=None, description="New red/amber/green rating of harm to the child.")
     threshold: Threshold | None = Field(default=None, description="New threshold (to social care).")
@@ -82,8 +78,7 @@ class AllocateBody(Stamped):
     practitioner: str = Field(min_length=1, max_length=200, description="The allocated practitioner's user id (sub).")
 
 
-class JointVisitBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class JointVisitBody(StrictModel):
     scheduled_for: AwareDatetime = Field(description="When the initial joint visit with the social worker is.")
 
 

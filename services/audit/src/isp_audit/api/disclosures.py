@@ -8,12 +8,18 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from isp_common.deps import ClockDep, UowDep
 from isp_common.problems import problem_responses
+from isp_common.strict import StrictQuery
 
 from .. import commands
 from .deps import FiltersDep, IgCaller, Purpose
 from .models import DisclosurePage, DisclosureRecordPublic, FhirAuditEvent
 
-router = APIRouter(prefix="/v1/disclosures", tags=["disclosures"], responses=problem_responses(400, 401, 403, 404, 422))
+router = APIRouter(
+    prefix="/v1/disclosures",
+    dependencies=[StrictQuery],
+    tags=["disclosures"],
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
 
 
 class FhirResponse(JSONResponse):

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from isp_common.deps import ClockDep, UowDep
 from isp_common.problems import problem_responses
+from isp_common.strict import StrictQuery
 
 from .. import commands
 from .deps import AuditDep, IgCaller, PartnershipCaller
 from .models import ReconciliationReport, VerdictPublic
 
-router = APIRouter(prefix="/v1", tags=["integrity"], responses=problem_responses(401, 403))
+router = APIRouter(prefix="/v1", dependencies=[StrictQuery], tags=["integrity"], responses=problem_responses(401, 403))
 
 
 @router.get("/verify", summary="Recompute the hash chain and check the checkpoints", response_model=VerdictPublic)

@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from isp_common.deps import ClockDep, UowDep
+from isp_common.strict import StrictQuery
 from isp_common.times import as_utc
 
 from .. import commands, views
+from ..domain.errors import CursorWithReplay
 from ..models import Acknowledged, AlertPage, AlertPublic, AlertStatus
 from .deps import Member
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", dependencies=[StrictQuery], tags=["alerts"])
 
 
 @router.get("", summary="Your organisation's alerts; after= replays a subscription")
@@ -23,9 +25,12 @@ def list_alerts(
     after: Annotated[int | None, Query(ge=0, description="Replay: alerts after this running count.")] = None,
     subscription_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200, description="A page's `next` (newest first).")] = None,
 ) -> AlertPage:
     if after is None and subscription_id is None:
-        return views.alerts_for(uow.session, caller.org, status, limit)
+        return views.alerts_for(uow.session, caller.org, status, limit, cursor)
+    if cursor is not None:
+        raise CursorWithReplay()
     return views.replay(uow.session, caller.org, subscription_id, after or 0, status, limit)
 
 

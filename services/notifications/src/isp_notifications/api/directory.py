@@ -9,13 +9,16 @@ from fastapi import APIRouter, Depends, Path
 from isp_common import directory
 from isp_common.deps import Caller, CallerDep, ClockDep, UowDep, require_roles
 from isp_common.problems import problem_responses
+from isp_common.strict import StrictQuery
 from isp_schemas.directory import Organisation
 from isp_schemas.people import ORG_ID_PATTERN
 from pydantic import BaseModel
 
 from .. import directory_commands as commands
 
-router = APIRouter(prefix="/v1/directory", tags=["directory"], responses=problem_responses(401))
+router = APIRouter(
+    prefix="/v1/directory", dependencies=[StrictQuery], tags=["directory"], responses=problem_responses(401)
+)
 
 Admin = Annotated[Caller, Depends(require_roles("admin"))]
 OrgPath = Annotated[str, Path(pattern=ORG_ID_PATTERN, description="The organisation id.")]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from isp_common.deps import ClockDep, UowDep
+from isp_common.strict import StrictQuery
 from isp_common.workingdays import london_date
 
 from .. import commands, views
 from ..models import ConsentPublic, InformingCreate, InformingPublic
 from .deps import Member
 
-router = APIRouter(tags=["disclosure"])
+router = APIRouter(dependencies=[StrictQuery], tags=["disclosure"])
 
 
 @router.get("/v1/consents/{consent_id}", summary="A consent as this service holds it")

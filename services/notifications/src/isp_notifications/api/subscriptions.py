@@ -6,12 +6,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from isp_common.deps import ClockDep, UowDep
+from isp_common.strict import StrictQuery
 
 from .. import commands, views
-from ..models import DeliveryAttemptPublic, SubscriptionCreate, SubscriptionCreated, SubscriptionPublic
+from ..models import (
+    DeliveryAttemptPublic,
+    DeliveryLog,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionList,
+    SubscriptionPublic,
+)
 from .deps import ContextDep, Member
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/v1/subscriptions", dependencies=[StrictQuery], tags=["subscriptions"])
 
 
 @router.post("", status_code=201, summary="Subscribe a webhook")
@@ -23,8 +31,8 @@ def create_subscription(
 
 
 @router.get("", summary="Your organisation's subscriptions")
-def list_subscriptions(caller: Member, uow: UowDep) -> list[SubscriptionPublic]:
-    return [SubscriptionPublic.of(s) for s in views.subscriptions_of(uow.session, caller.org)]
+def list_subscriptions(caller: Member, uow: UowDep) -> SubscriptionList:
+    return SubscriptionList(items=[SubscriptionPublic.of(s) for s in views.subscriptions_of(uow.session, caller.org)])
 
 
 @router.delete("/{subscription_id}", status_code=204)
@@ -35,6 +43,6 @@ def delete_subscription(subscription_id: str, caller: Member, uow: UowDep) -> No
 @router.get("/{subscription_id}/attempts", summary="The delivery log")
 def delivery_log(
     subscription_id: str, caller: Member, uow: UowDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[DeliveryAttemptPublic]:
+) -> DeliveryLog:
     rows = views.delivery_log(uow.session, caller.org, subscription_id, limit)
-    return [DeliveryAttemptPublic.of(r) for r in rows]
+    return DeliveryLog(items=[DeliveryAttemptPublic.of(r) for r in rows])

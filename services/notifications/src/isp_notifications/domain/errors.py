@@ -31,6 +31,20 @@ class SubscriptionUnnamed(Unprocessable):
         super().__init__("Name the subscription (subscription_id) to replay.")
 
 
+class BadCursor(Unprocessable):
+    """A ``cursor`` this service did not give (pass a page's ``next`` back unchanged)."""
+
+    def __init__(self) -> None:
+        super().__init__("cursor: not one this service gave; pass a page's next unchanged.", field="cursor")
+
+
+class CursorWithReplay(Unprocessable):
+    """A replay (``after``) pages by the running count, not by ``cursor``."""
+
+    def __init__(self) -> None:
+        super().__init__("cursor: a replay pages with after (pass a page's next as after), not cursor.", field="cursor")
+
+
 class ReasonRequired(Unprocessable):
     """A sender said it has not told the service user, without saying why."""
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from isp_common.deps import ClockDep, UowDep
+from isp_common.strict import StrictQuery
 
 from .. import commands, domain
 from ..models import ReferralCreate, ReferralList, ReferralState, ReferralView
@@ -14,7 +15,7 @@ from ..tables import Referral
 from ..views import read_referral, referrals_of
 from .deps import ERRORS, Practitioner, Reader, ReferralId, RulesDep
 
-router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix="/v1/referrals", dependencies=[StrictQuery], tags=["referrals"])
 
 StatusQuery = Annotated[ReferralState | None, Query(description="Only referrals in this state.")]
 DueBeforeQuery = Annotated[

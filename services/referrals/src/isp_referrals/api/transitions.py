@@ -13,6 +13,7 @@ from typing import Concatenate, ParamSpec
 from fastapi import APIRouter
 from isp_common.db import UnitOfWork
 from isp_common.deps import ClockDep, UowDep
+from isp_common.strict import StrictQuery
 
 from .. import commands
 from ..commands import Actor
@@ -51,6 +52,7 @@ PATHS: dict[str, str] = {
 
 router = APIRouter(
     prefix="/v1/referrals/{referral_id}",
+    dependencies=[StrictQuery],
     tags=["referral transitions"],
     responses=ERRORS,
 )
