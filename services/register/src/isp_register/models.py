@@ -6,19 +6,17 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from isp_common.times import as_utc
-from isp_schemas.people import Child, EntityId, Person, valid_nhs_number
+from isp_schemas.people import Child, EntityId, Person, StrictModel, valid_nhs_number
 from isp_schemas.register import RegisterCategory, Risk
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints, field_validator
+from pydantic import BaseModel, Field, PlainSerializer, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 Said = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 """Text that must say something: blank or only spaces is refused as missing."""
 
 
-class AgencyContact(BaseModel):
+class AgencyContact(StrictModel):
     """Another agency working with the client: who to call."""
-
-    model_config = ConfigDict(extra="forbid")
 
     agency: str = Field(min_length=1, max_length=200, description="The agency, e.g. probation, health visiting.")
     name: str | None = Field(default=None, max_length=200, description="The contact's name.")
@@ -27,10 +25,8 @@ class AgencyContact(BaseModel):
     email: str | None = Field(default=None, max_length=320, description="E-mail.")
 
 
-class EntryOpen(BaseModel):
+class EntryOpen(StrictModel):
     """Put a person on the caller's organisation's register (CONTRACT §7)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     person: Person = Field(description="The client: NHS number (checked) and, if known, name and date of birth.")
     category: RegisterCategory = Field(description="One of the four register categories.")
@@ -52,10 +48,8 @@ class EntryOpen(BaseModel):
     )
 
 
-class EntryReview(BaseModel):
+class EntryReview(StrictModel):
     """A monthly (or earlier) review of one entry."""
-
-    model_config = ConfigDict(extra="forbid")
 
     notes: Said = Field(
         max_length=20000, description="What the review found: required, a review without notes is refused."
@@ -66,10 +60,8 @@ class EntryReview(BaseModel):
     risk: Risk | None = Field(default=None, description="The risk as reassessed, if it changed.")
 
 
-class EntryUpdate(BaseModel):
+class EntryUpdate(StrictModel):
     """Change an entry's details; only the fields given change. The NHS number cannot change."""
-
-    model_config = ConfigDict(extra="forbid")
 
     category: RegisterCategory | None = None
     risk: Risk | None = None
@@ -82,18 +74,14 @@ class EntryUpdate(BaseModel):
     date_of_birth: date | None = None
 
 
-class EntryClose(BaseModel):
+class EntryClose(StrictModel):
     """Close an entry: the reason is required, and kept with the owning organisation's record."""
-
-    model_config = ConfigDict(extra="forbid")
 
     reason: Said = Field(max_length=2000, description="Why the entry is closed (required).")
 
 
-class MatchContact(BaseModel):
+class MatchContact(StrictModel):
     """That the reader's organisation contacted the other organisation about a cross-area match."""
-
-    model_config = ConfigDict(extra="forbid")
 
     notes: Said = Field(max_length=5000, description="Who was contacted, how, and what was agreed (required).")
 
@@ -101,10 +89,8 @@ class MatchContact(BaseModel):
 PAGE_SIZE_MAX = 1000
 
 
-class EntryQuery(BaseModel):
+class EntryQuery(StrictModel):
     """Which of the caller's organisation's entries to list (``GET /v1/register/entries``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     status: Literal["open", "closed", "all"] = Field("open", description="Open, closed or all entries.")
     q: str | None = Field(
@@ -139,9 +125,7 @@ class EntryQuery(BaseModel):
         return int(self.cursor or 0)
 
 
-class WeeklyReviewCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WeeklyReviewCreate(StrictModel):
     notes: str = Field(default="", max_length=20000, description="What the weekly review found and decided.")
 
 

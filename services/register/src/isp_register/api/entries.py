@@ -12,6 +12,7 @@ from isp_common.clock import Clock
 from isp_common.db import UnitOfWork
 from isp_common.deps import Caller, ClockDep, UowDep
 from isp_common.problems import problem_responses
+from isp_common.strict import StrictQuery
 from isp_common.workingdays import london_date
 
 from .. import commands, views
@@ -27,7 +28,12 @@ from ..models import (
 )
 from .deps import Dsl, RegisterDep
 
-router = APIRouter(prefix="/v1/register/entries", tags=["register"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/register/entries",
+    dependencies=[StrictQuery],
+    tags=["register"],
+    responses=problem_responses(401, 403, 422),
+)
 
 
 @router.post(

@@ -5,12 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 from isp_common.deps import ClockDep, UowDep
 from isp_common.problems import problem_responses
+from isp_common.strict import StrictQuery
 
 from .. import commands, views
 from ..models import WeeklyReviewCreate, WeeklyReviewList, WeeklyReviewPublic, WorklistPublic
 from .deps import Dsl
 
-router = APIRouter(prefix="/v1/register", tags=["register"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/register", dependencies=[StrictQuery], tags=["register"], responses=problem_responses(401, 403, 422)
+)
 
 
 @router.get("/worklist", response_model=WorklistPublic, summary="The DSL's weekly worklist for your organisation")
