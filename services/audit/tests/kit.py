@@ -10,6 +10,7 @@ from typing import Any
 
 from isp_audit import guard
 from isp_audit.domain import chain
+from isp_audit.domain.retention import DEFAULT_RETENTION_DAYS
 from isp_audit.handlers import append_disclosure
 from isp_audit.retention import erase_before
 from isp_audit.tables import DisclosureRecord, Erasure
@@ -29,6 +30,8 @@ STRING_BODY_FIELDS = tuple(
 """The chained body's text fields, in canonical order (for the canonical-bytes property tests)."""
 START = datetime(2025, 11, 3, 10, 0, tzinfo=UTC)
 NOW = START + timedelta(days=1)
+LATER = START + timedelta(days=DEFAULT_RETENTION_DAYS + 1)
+"""A day past the default retention period: records shared on START's day may be erased."""
 NHS = nhs_number(0)
 OTHER_NHS = nhs_number(1)
 
@@ -70,7 +73,7 @@ def record(engine: Engine, share: DisclosureRecorded, now: datetime) -> None:
 def erase_and_check(engine: Engine) -> None:
     """Erase the first three records of a chain of six or more, and check the result."""
     with Session(engine, expire_on_commit=False) as session:
-        erasure = erase_before(session, START + timedelta(hours=3), by="retention-policy", now=NOW)
+        erasure = erase_before(session, START + timedelta(hours=3), by="retention-policy", now=LATER)
         session.commit()
     assert erasure is not None
     assert erasure.records == 3 and (erasure.first_seq, erasure.last_seq) == (1, 3)

@@ -6,7 +6,10 @@ checkpoint file (``<var>/audit-checkpoints.jsonl``) and an event on
 that the table was rewritten, even by someone able to recompute every hash, because they
 cannot sign a matching checkpoint without the key.
 
-The signed statement is the RFC 8785 JSON of ``{"head", "log", "size", "time"}``.
+The signed statement is the RFC 8785 JSON of ``{"head", "log", "size", "time"}``, plus
+``{"erasure_head", "erasures"}`` (the erasure chain's hash and length, see
+:mod:`isp_audit.domain.retention`) once there has been an erasure: a checkpoint signed before
+erasures were chained, or while there were none, has exactly the statement it always had.
 The signing key (``audit-checkpoint-key.pem``) is separate from the JWT key; verification
 trusts only the public key file given to it, never a key a checkpoint names.
 """
@@ -39,16 +42,22 @@ class SignedCheckpoint:
     time: str
     key_id: str
     signature: str
+    erasures: int | None = None
+    erasure_head: str | None = None
 
     def statement(self) -> bytes:
-        return statement(self.size, self.head, self.time)
+        return statement(self.size, self.head, self.time, self.erasures, self.erasure_head)
 
     def to_json_line(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        fields = {name: value for name, value in asdict(self).items() if value is not None}
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
-def statement(size: int, head: str, time: str) -> bytes:
-    return chain.canonical({"head": head, "log": LOG_NAME, "size": size, "time": time})
+def statement(size: int, head: str, time: str, erasures: int | None = None, erasure_head: str | None = None) -> bytes:
+    signed: dict[str, object] = {"head": head, "log": LOG_NAME, "size": size, "time": time}
+    if erasures is not None or erasure_head is not None:
+        signed |= {"erasure_head": erasure_head, "erasures": erasures}
+    return chain.canonical(signed)
 
 
 def ensure_signing_key(key_dir: Path) -> Ed25519PrivateKey:
@@ -68,9 +77,14 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def sign(key: Ed25519PrivateKey, size: int, head: str, time: str) -> SignedCheckpoint:
-    signature = key.sign(statement(size, head, time))
-    return SignedCheckpoint(size, head, time, key_id(key.public_key()), base64.b64encode(signature).decode())
+def sign(
+    key: Ed25519PrivateKey, size: int, head: str, time: str, erasures: tuple[int, str] | None = None
+) -> SignedCheckpoint:
+    """Sign the head; ``erasures`` is the erasure chain's (count, hash), left out while it is empty."""
+    count, erasure_head = erasures if erasures and erasures[0] > 0 else (None, None)
+    signature = key.sign(statement(size, head, time, count, erasure_head))
+    encoded = base64.b64encode(signature).decode()
+    return SignedCheckpoint(size, head, time, key_id(key.public_key()), encoded, count, erasure_head)
 
 
 def signature_valid(checkpoint: SignedCheckpoint, trusted: Ed25519PublicKey) -> bool:
@@ -99,8 +113,17 @@ def read_file(path: Path) -> list[SignedCheckpoint]:
             continue
         try:
             d = json.loads(line)
+            count, erasure_head = d.get("erasures"), d.get("erasure_head")
             found.append(
-                SignedCheckpoint(int(d["size"]), str(d["head"]), str(d["time"]), str(d["key_id"]), str(d["signature"]))
+                SignedCheckpoint(
+                    int(d["size"]),
+                    str(d["head"]),
+                    str(d["time"]),
+                    str(d["key_id"]),
+                    str(d["signature"]),
+                    None if count is None else int(count),
+                    None if erasure_head is None else str(erasure_head),
+                )
             )
         except (ValueError, KeyError, TypeError):
             found.append(SignedCheckpoint(0, "", "", "", ""))

@@ -14,6 +14,8 @@ from isp_common.db import create_schema, make_engine
 from sqlmodel import Session
 
 from . import checkpoints, guard, retention
+from .domain.retention import PrematureErasure, check_before
+from .settings import Settings
 from .verify import merge, stored_checkpoints, verify
 
 app = typer.Typer(help="The audit trail: verify its integrity offline.", no_args_is_help=True)
@@ -74,13 +76,27 @@ def erase_command(
     before: Annotated[datetime, typer.Option(help="Erase personal fields of records shared before this time.")],
     database: DatabaseOption = "sqlite:///var/audit.db",
     by: Annotated[str, typer.Option(help="Who authorised it (recorded).")] = "isp-cli",
+    retention_days: Annotated[
+        int | None,
+        typer.Option(help="The retention period applied (default and minimum: ISP_AUDIT_RETENTION_DAYS)."),
+    ] = None,
 ) -> None:
-    """Erase personal fields of records shared before a time; the erasure is recorded."""
+    """Erase personal fields of records shared before a time past the retention period; the erasure
+    is recorded and chained. Exit 2 if ``--before`` is within the retention period."""
+    configured = Settings().retention_days
+    days = configured if retention_days is None else retention_days
+    moment = before if before.tzinfo else before.replace(tzinfo=UTC)
+    try:
+        if days < configured:
+            raise PrematureErasure(f"refused: --retention-days {days} is below the configured {configured} days")
+        check_before(moment, SystemClock().now(), days)
+    except PrematureErasure as exc:
+        typer.echo(f"isp audit erase: {exc}", err=True)
+        raise typer.Exit(2) from None
     engine = make_engine(_url(database))
     create_schema(engine)
     guard.protect(engine)
-    moment = before if before.tzinfo else before.replace(tzinfo=UTC)
-    with Session(engine) as session:
-        erasure = retention.erase_before(session, moment, by, SystemClock().now())
+    with Session(engine, expire_on_commit=False) as session:
+        erasure = retention.erase_before(session, moment, by, SystemClock().now(), days)
         session.commit()
     typer.echo(f"erased {erasure.records if erasure else 0} records")

@@ -2,6 +2,7 @@
 
 The one change allowed is erasure after the retention period: the personal fields and the
 salt become NULL and ``erased_at``/``erasure_id`` are set, every other column unchanged.
+``audit_erasure`` (the chained record of each erasure) refuses every UPDATE and DELETE.
 The database triggers are created at startup, idempotently (SQLite and PostgreSQL). They
 stop mistakes and casual edits; someone who can drop a trigger is caught by ``verify``.
 """
@@ -17,9 +18,10 @@ from sqlalchemy.sql.dml import Delete, Update
 
 from .domain.retention import ERASED_COLUMNS as ERASED
 from .domain.retention import KEPT_COLUMNS as KEPT
-from .tables import DISCLOSURE_TABLE
+from .tables import DISCLOSURE_TABLE, Erasure
 
 REFUSAL = "audit_disclosure is append-only: only erasure of personal fields is allowed"
+ERASURE_TABLE = Erasure.__tablename__
 ERASURE = {"audit_erasure": True}
 """Execution options that mark a statement as the erasure (:func:`isp_audit.retention.erase_before`)."""
 
@@ -35,9 +37,28 @@ _SQLITE = [
     f"""CREATE TRIGGER IF NOT EXISTS audit_disclosure_erase_only BEFORE UPDATE ON {DISCLOSURE_TABLE}
     WHEN NOT ({_erasure_shape(" AND ".join(f"NEW.{c} IS OLD.{c}" for c in KEPT))})
     BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END""",
+    *(
+        f"""CREATE TRIGGER IF NOT EXISTS audit_erasure_no_{op.lower()} BEFORE {op} ON {ERASURE_TABLE}
+    BEGIN SELECT RAISE(ABORT, '{ERASURE_TABLE} is append-only'); END"""
+        for op in ("UPDATE", "DELETE")
+    ),
 ]
 
 _PG_UNCHANGED = f"({', '.join('NEW.' + c for c in KEPT)}) IS NOT DISTINCT FROM ({', '.join('OLD.' + c for c in KEPT)})"
+
+
+def _pg_triggers(table: str, function: str) -> list[str]:
+    """``function`` before every row's UPDATE or DELETE of ``table``, and before its TRUNCATE."""
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+    FOR EACH ROW EXECUTE FUNCTION {function}()""",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}()""",
+    ]
+
+
 _PG = [
     f"""CREATE OR REPLACE FUNCTION audit_disclosure_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -49,12 +70,12 @@ _PG = [
       END IF;
       RETURN NEW;
     END $$""",
-    f"DROP TRIGGER IF EXISTS audit_disclosure_append_only ON {DISCLOSURE_TABLE}",
-    f"""CREATE TRIGGER audit_disclosure_append_only BEFORE UPDATE OR DELETE ON {DISCLOSURE_TABLE}
-    FOR EACH ROW EXECUTE FUNCTION audit_disclosure_append_only()""",
-    f"DROP TRIGGER IF EXISTS audit_disclosure_no_truncate ON {DISCLOSURE_TABLE}",
-    f"""CREATE TRIGGER audit_disclosure_no_truncate BEFORE TRUNCATE ON {DISCLOSURE_TABLE}
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_disclosure_append_only()""",
+    *_pg_triggers(DISCLOSURE_TABLE, "audit_disclosure_append_only"),
+    """CREATE OR REPLACE FUNCTION audit_erasure_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION 'audit_erasure is append-only (%)', TG_OP;
+    END $$""",
+    *_pg_triggers(ERASURE_TABLE, "audit_erasure_append_only"),
 ]
 
 
@@ -88,10 +109,13 @@ def _refuse_changes(
     execution_options: Mapping[str, Any],
 ) -> None:
     """The application layer: no ORM or Core UPDATE or DELETE of a disclosure record, except the
-    erasure, which says so in its execution options. (Raw SQL text is the database triggers' job.)"""
-    if not isinstance(statement, Update | Delete) or getattr(statement.table, "name", None) != DISCLOSURE_TABLE:
+    erasure, which says so in its execution options, and none of an erasure row. (Raw SQL text is
+    the database triggers' job.)"""
+    table = getattr(statement, "table", None) if isinstance(statement, Update | Delete) else None
+    name = getattr(table, "name", None)
+    if name not in (DISCLOSURE_TABLE, ERASURE_TABLE):
         return
     options = {**statement.get_execution_options(), **execution_options}
-    if isinstance(statement, Update) and options.get("audit_erasure"):
+    if name == DISCLOSURE_TABLE and isinstance(statement, Update) and options.get("audit_erasure"):
         return
-    raise AppendOnlyViolation(f"{DISCLOSURE_TABLE} is append-only: {type(statement).__name__.upper()} refused")
+    raise AppendOnlyViolation(f"{name} is append-only: {type(statement).__name__.upper()} refused")

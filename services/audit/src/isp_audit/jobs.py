@@ -39,10 +39,12 @@ def take_checkpoint(
     last_time = chain.parse_utc_text(last.time) if last else None
     if not policy.due(size, last.size if last else 0, last_time, now):
         return None
-    signed = checkpoints.sign(key, size, head_hash, chain.utc_text(now))
+    signed = checkpoints.sign(key, size, head_hash, chain.utc_text(now), retention.erasure_head(uow.session))
     uow.session.add(Checkpoint(**signed.__dict__))
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    data = CheckpointSigned(log=checkpoints.LOG_NAME, public_key=base64.b64encode(public).decode(), **signed.__dict__)
+    # the erasure head goes out on the event once its schema has the fields (until then: the row and the file)
+    fields = {k: v for k, v in signed.__dict__.items() if k in CheckpointSigned.model_fields and v is not None}
+    data = CheckpointSigned(log=checkpoints.LOG_NAME, public_key=base64.b64encode(public).decode(), **fields)
     event = CloudEvent.create(
         type=CheckpointSigned.event_type,
         source_org=org,

@@ -72,6 +72,8 @@ class Checkpoint(SQLModel, table=True):
     time: str
     key_id: str
     signature: str
+    erasures: int | None = None  # the erasure chain's head when signed (none before erasures were chained)
+    erasure_head: str | None = None
 
 
 class AccessRecord(SQLModel, table=True):
@@ -91,16 +93,29 @@ class AccessRecord(SQLModel, table=True):
 
 
 class Erasure(SQLModel, table=True):
-    """One run of erasure: personal fields of records shared before ``before`` were removed."""
+    """One run of erasure: personal fields of records shared before ``before`` were removed.
+
+    Append-only and chained (``seq``, ``prev_hash``, ``hash``; see :mod:`isp_audit.domain.retention`);
+    ``retention_days`` is the retention period it applied.
+    """
 
     __tablename__ = "audit_erasure"
+    __table_args__ = (
+        UniqueConstraint("seq", name="uq_audit_erasure_seq"),
+        UniqueConstraint("prev_hash", name="uq_audit_erasure_prev_hash"),  # no forks
+        UniqueConstraint("hash", name="uq_audit_erasure_hash"),
+    )
     id: str = Field(primary_key=True)
+    seq: int
     at: str
     by: str
     before: str
+    retention_days: int
     records: int
     first_seq: int | None = None
     last_seq: int | None = None
+    prev_hash: str
+    hash: str
 
 
 class AlertSeen(SQLModel, table=True):

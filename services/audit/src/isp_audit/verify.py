@@ -11,6 +11,12 @@ the walk itself is :func:`isp_audit.walk.walk`.
 * a checkpoint whose signature fails (altered, or signed by another key) at its size;
 * a checkpoint whose head differs from the recomputed hash at its size (a rewritten table);
 * a checkpoint larger than the table (a truncated table) at the first record missing.
+
+Then the erasures (:func:`check_erasures`): the erasure chain recomputes; every erased record
+names an erasure that exists, covers its seq and whose ``before`` is after the record's
+``shared_at``; every erasure erased only records past retention, applying a retention of at least
+``min_retention_days``; and each checkpoint that carries the erasure chain's head matches it.
+These problems name the erasure, at the first record it erased (or the record itself).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +41,8 @@ from sqlalchemy.engine import Engine
 from . import walk
 from .checkpoints import SignedCheckpoint, signature_valid
 from .domain import chain
-from .tables import DISCLOSURE_TABLE
+from .domain.retention import DEFAULT_RETENTION_DAYS, ERASURE_FIELDS, erasure_hash, erasure_problem
+from .tables import DISCLOSURE_TABLE, Erasure
 from .walk import Row
 
 COLUMNS = (
@@ -69,6 +77,8 @@ class Verdict:
     reason: str | None = None
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
+    erasures: int = 0
+    erasure_head: str = chain.GENESIS
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +88,8 @@ class Verdict:
             "first_bad_seq": self.first_bad_seq,
             "reason": self.reason,
             "checkpoints_checked": self.checkpoints,
+            "erasures": self.erasures,
+            "erasure_head": self.erasure_head,
         }
 
 
@@ -150,8 +162,10 @@ def verify(
     *,
     workers: int | None = None,
     parallel_from: int = PARALLEL_FROM,
+    min_retention_days: int = DEFAULT_RETENTION_DAYS,
 ) -> Verdict:
-    """The chain verdict: every record recomputed, then the ``checkpoints`` signed by ``trusted``.
+    """The chain verdict: every record recomputed, then the ``checkpoints`` signed by ``trusted``,
+    then the erasures (none may apply a retention below ``min_retention_days``: the settings' value).
 
     A SQLite file of ``parallel_from`` records or more is walked in ``workers`` ranges of seq at
     once (default: one per CPU, at most 4): this process walks the first, a worker process
@@ -181,6 +195,8 @@ def verify(
             problems.append((leg.size + 1, f"checkpoint at {cp.size} but the chain ends at {leg.size}: truncated"))
     if leg.failure is not None:
         problems.append(leg.failure)
+    erasures = check_erasures(engine, valid, min_retention_days)
+    problems.extend(erasures.problems)
     problems.sort()
     bad = problems[0] if problems else None
     verdict = Verdict(
@@ -191,6 +207,8 @@ def verify(
         reason=bad[1] if bad else None,
         checkpoints=len(checkpoints),
         problems=[f"{s}: {r}" for s, r in problems],
+        erasures=erasures.size,
+        erasure_head=erasures.head,
     )
     measured = metrics.of(engine)  # the runtime's, or none scraped (the CLI)
     result = "ok" if verdict.ok else "failed"
@@ -328,10 +346,110 @@ def join_legs(legs: list[walk.Leg]) -> walk.Leg | None:
 
 def stored_checkpoints(engine: Engine) -> list[SignedCheckpoint]:
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT size, head, time, key_id, signature FROM audit_checkpoint ORDER BY size"))
+        rows = conn.execute(
+            text(
+                "SELECT size, head, time, key_id, signature, erasures, erasure_head FROM audit_checkpoint ORDER BY size"
+            )
+        )
         return [SignedCheckpoint(*row) for row in rows]
 
 
 def merge(*sources: list[SignedCheckpoint]) -> list[SignedCheckpoint]:
     """Checkpoints from several places, each distinct one once."""
     return sorted({cp for source in sources for cp in source}, key=lambda cp: (cp.size, cp.head))
+
+
+ERASURE_READ = (*ERASURE_FIELDS, "prev_hash", "hash")
+
+
+@dataclass
+class ErasureCheck:
+    """The erasure chain's length and head as recomputed, and every problem found (seq, reason)."""
+
+    size: int
+    head: str
+    problems: list[tuple[int, str]]
+
+
+def check_erasures(engine: Engine, valid: list[SignedCheckpoint], min_retention_days: int) -> ErasureCheck:
+    """The erasure chain, the erased records against it, and the ``valid`` checkpoints' erasure heads."""
+    with engine.connect() as conn:
+        table = Erasure.__tablename__
+        columns = ", ".join(f'"{name}"' for name in ERASURE_READ)  # "by" is a keyword
+        rows = conn.execute(text(f"SELECT {columns} FROM {table} ORDER BY seq, id"))
+        erasures = [dict(row._mapping) for row in rows]
+        erased = conn.execute(
+            text(
+                f"SELECT seq, shared_at, erased_at, erasure_id FROM {DISCLOSURE_TABLE} "
+                "WHERE erased_at IS NOT NULL OR erasure_id IS NOT NULL ORDER BY seq"
+            )
+        ).all()
+    problems: list[tuple[int, str]] = []
+    heads = _erasure_chain(erasures, min_retention_days, problems)
+    by_id = {e["id"]: e for e in erasures}
+    counted: Counter[str] = Counter()
+    for seq, shared_at, erased_at, erasure_id in erased:
+        e = by_id.get(erasure_id)
+        if e is None:
+            why = "with no erasure recorded" if erasure_id is None else f"by erasure {erasure_id}, which does not exist"
+            problems.append((seq, f"record {seq} was erased {why}"))
+        elif erased_at is None or erased_at != e["at"]:
+            problems.append((seq, f"record {seq} names erasure {erasure_id} but was not erased by it"))
+        elif not (isinstance(e["first_seq"], int) and isinstance(e["last_seq"], int)) or not (
+            e["first_seq"] <= seq <= e["last_seq"]
+        ):
+            problems.append((seq, f"record {seq} is outside the records erasure {erasure_id} covers"))
+        elif not (isinstance(shared_at, str) and isinstance(e["before"], str) and shared_at < e["before"]):
+            problems.append((seq, f"record {seq} was shared after the cutoff of erasure {erasure_id}"))
+        else:
+            counted[erasure_id] += 1
+    for e in erasures:
+        if counted[e["id"]] != e["records"]:
+            problems.append(
+                (_first_record(e), f"erasure {e['id']} names {e['records']} records, {counted[e['id']]} found")
+            )
+    size = max(heads)
+    for cp in valid:
+        if cp.erasures is not None and heads.get(cp.erasures) != cp.erasure_head:
+            at = next((_first_record(e) for e in erasures if e["seq"] == cp.erasures), 1)
+            problems.append(
+                (at, f"checkpoint at {cp.size} names erasure head {cp.erasures}, which the erasures differ from")
+            )
+    return ErasureCheck(size, heads[size], problems)
+
+
+def _first_record(e: dict[str, Any]) -> int:
+    """The seq a problem with erasure ``e`` is reported at: the first record it erased."""
+    return e["first_seq"] if isinstance(e["first_seq"], int) and e["first_seq"] > 0 else 1
+
+
+def _link_problem(e: dict[str, Any], expected: int, prev: str) -> str | None:
+    if e["seq"] != expected:
+        return f"erasure {expected} is missing"
+    if e["prev_hash"] != prev:
+        return "does not link to the erasure before it"
+    try:
+        recomputed = erasure_hash(prev, e)
+    except (TypeError, ValueError):  # a value of a type canonical JSON does not take
+        recomputed = None
+    return None if recomputed == e["hash"] else "does not match its hash"
+
+
+def _erasure_chain(
+    erasures: list[dict[str, Any]], min_retention_days: int, problems: list[tuple[int, str]]
+) -> dict[int, str]:
+    """Recompute the erasure chain (in seq order) and check each erasure's retention; returns the
+    recomputed hash at each erasure count reached (0: genesis)."""
+    heads = {0: chain.GENESIS}
+    prev: str | None = chain.GENESIS
+    for e in erasures:
+        if prev is not None:  # after a break the chain cannot be trusted
+            why = _link_problem(e, len(heads), prev)
+            if why is None:
+                heads[len(heads)] = prev = e["hash"]
+            else:
+                problems.append((_first_record(e), f"erasure {e['id']}: {why}"))
+                prev = None
+        if (why := erasure_problem(e, min_retention_days)) is not None:
+            problems.append((_first_record(e), f"erasure {e['id']} {why}"))
+    return heads

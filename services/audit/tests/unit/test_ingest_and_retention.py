@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
 
-from ..kit import NOW, START, disclosure, engine_with, erase_and_check
+from ..kit import LATER, NOW, START, disclosure, engine_with, erase_and_check
 
 
 def test_the_same_share_twice_is_stored_once_and_receipt_is_its_own_record():
@@ -63,7 +63,7 @@ def test_erasing_personal_fields_keeps_the_chain_verifying():
 def test_putting_personal_data_back_after_erasure_is_caught():
     engine = engine_with(4)
     with Session(engine) as session:
-        erase_before(session, START + timedelta(hours=1), by="retention-policy", now=NOW)
+        erase_before(session, START + timedelta(hours=1), by="retention-policy", now=LATER)
         session.commit()
     with engine.begin() as conn:
         conn.execute(text("DROP TRIGGER audit_disclosure_erase_only"))
@@ -74,4 +74,4 @@ def test_putting_personal_data_back_after_erasure_is_caught():
 def test_nothing_is_erased_before_the_retention_period():
     engine = engine_with(2)
     with Session(engine) as session:
-        assert erase_before(session, datetime(2020, 1, 1, tzinfo=UTC), by="x", now=NOW) is None
+        assert erase_before(session, datetime(2020, 1, 1, tzinfo=UTC), by="x", now=LATER) is None

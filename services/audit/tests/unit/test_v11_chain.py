@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
-from ..kit import NOW, START, STRING_BODY_FIELDS, audit_engine, disclosure, record
+from ..kit import LATER, START, STRING_BODY_FIELDS, audit_engine, disclosure, record
 
 texts = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=("Cs",)), max_size=12)
 maybe = st.none() | texts
@@ -146,7 +146,7 @@ def test_the_guard_refuses_changing_supersedes_and_erasure_takes_the_judgements_
     with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(text("UPDATE audit_disclosure SET supersedes = NULL WHERE seq = 2"))
     with Session(engine, expire_on_commit=False) as session:
-        erasure = erase_before(session, START + timedelta(hours=1), by="retention-policy", now=NOW)
+        erasure = erase_before(session, START + timedelta(hours=1), by="retention-policy", now=LATER)
         session.commit()
     assert erasure is not None and erasure.records == 4
     with engine.connect() as conn:
