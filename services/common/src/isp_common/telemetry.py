@@ -10,12 +10,28 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from .settings import ServiceSettings
 
 _configured = False
+
+URL_ATTRIBUTES = ("url.path", "url.query", "url.full", "http.target", "http.url")
+"""Span attributes holding a request's raw path or query, which may carry an NHS number
+(``/v1/referrals/9434765919``, ``?person=9434765919``). FastAPI's own server spans set them;
+the route template (``http.route``) and the span name say the same without the person."""
+REDACTED = "[redacted]"
+
+
+class WithoutRawUrls(SpanProcessor):
+    """Replaces the raw path and query of every span as it starts, before any exporter sees it."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        attributes = span.attributes or {}
+        for name in URL_ATTRIBUTES:
+            if name in attributes:
+                span.set_attribute(name, REDACTED)
 
 
 def configure_tracing(settings: ServiceSettings) -> None:
@@ -24,6 +40,7 @@ def configure_tracing(settings: ServiceSettings) -> None:
     if _configured:
         return
     provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+    provider.add_span_processor(WithoutRawUrls())  # first: the exporters' processors see spans after it
     if settings.otel_exporter == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     elif settings.otel_exporter == "otlp":

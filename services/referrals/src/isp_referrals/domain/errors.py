@@ -7,10 +7,11 @@ from isp_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 
 class ReferralNotFound(NotFound):
-    """No referral with that id (404)."""
+    """No referral with that id (404). The detail does not repeat the id: it is whatever the caller
+    put in the path, an NHS number as easily as a referral id."""
 
     def __init__(self, referral_id: str) -> None:
-        super().__init__(f"No referral {referral_id}.")
+        super().__init__("No referral with that id.")
         self.referral_id = referral_id
 
 
