@@ -109,6 +109,14 @@ def test_embedded_default_lets_an_organisation_with_no_key_publish_unsigned_but_
         check(VALUE, [], "NOKEY-ORG", CONSENT, {"recorded_by": "CGL-WSX"}, trust(True))
 
 
+def test_embedded_default_takes_an_unsigned_service_type_as_a_service_would_send_it() -> None:
+    data = {"from_org": "WSCC-CSC", "to_org": "NOKEY-ORG"}
+    missed = "uk.isp.referral.assessment_missed.v1"
+    assert check(VALUE, [], "NOKEY-ORG", missed, data, trust(True)) == "unsigned"
+    with pytest.raises(ProvenanceError, match="missing"):
+        check(VALUE, [], "NOKEY-ORG", missed, data, trust(False))
+
+
 def test_an_organisation_with_a_key_must_use_it_even_in_the_embedded_default() -> None:
     with pytest.raises(ProvenanceError, match="missing"):
         check(VALUE, [], "CGL-WSX", CONSENT, {"recorded_by": "CGL-WSX"}, trust(True))

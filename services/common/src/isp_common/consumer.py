@@ -23,10 +23,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from . import telemetry
 from .db import UnitOfWork
 from .deadletter import DeadLetters, Position
+from .provenance import ProvenanceError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, CloudEvent, Any], None]
+ProvenanceCheck = Callable[[bytes, list[tuple[str, bytes]], CloudEvent], str]
+"""Checks an event's signature and organisation fields (:func:`isp_common.provenance.check` bound to a
+service's trust); returns its provenance or raises ProvenanceError."""
 Outcome = Literal["handled", "skipped", "duplicate", "deadlettered"]
 
 
@@ -76,6 +80,19 @@ class EventProcessor:
     deadletters: DeadLetters
     attempts: int = 3
     retry_delay: float = 0.2
+    provenance: ProvenanceCheck | None = None
+    """CONTRACT §10: how an event proves where it came from, checked before any handler sees it (None:
+    not checked, e.g. a test's processor or the dead-letter keeper). A refusal is dead-lettered."""
+
+    def _unproven(self, value: bytes | None, headers: list[tuple[str, bytes]], envelope: CloudEvent) -> str | None:
+        """Why the event's origin is not proven, or None when it is (or nothing is checked)."""
+        if self.provenance is None:
+            return None
+        try:
+            self.provenance(value or b"", headers, envelope)
+        except ProvenanceError as exc:
+            return f"provenance: {exc}"
+        return None
 
     async def process(
         self, key: bytes | None, value: bytes | None, headers: Headers, topic: str, position: Position | None = None
@@ -91,6 +108,9 @@ class EventProcessor:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return "skipped"
+        if unproven := self._unproven(value, header_list, envelope):
+            await self._dead_letter(key, value, header_list, unproven, topic, position)
+            return "deadlettered"
         return await self._process_parsed(_Parsed(handler, envelope, data, key, value, header_list, position), topic)
 
     async def process_batch(
@@ -120,6 +140,11 @@ class EventProcessor:
             if handler is None:
                 await self._flush(ready, outcomes, topic)
                 outcomes.append("skipped")
+                continue
+            if unproven := self._unproven(value, header_list, envelope):
+                await self._flush(ready, outcomes, topic)
+                await self._dead_letter(key, value, header_list, unproven, topic, position)
+                outcomes.append("deadlettered")
                 continue
             ready.append(_Parsed(handler, envelope, data, key, value, header_list, position))
         await self._flush(ready, outcomes, topic)

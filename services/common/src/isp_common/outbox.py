@@ -22,14 +22,16 @@ from sqlmodel import Session, col
 from .db import pending_outbox
 from .kafka import TopicAdmin
 from .leader import Leadership
+from .provenance import SIGNATURE_HEADER, Signer
 from .tables import OutboxMessage
 from .times import utcnow
 
 log = logging.getLogger(__name__)
 
 
-def outbox_headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
-    """The Kafka headers an outbox row is published with (also used by the in-process test bus)."""
+def outbox_headers(row: OutboxMessage, signer: Signer | None = None) -> list[tuple[str, bytes]]:
+    """The Kafka headers an outbox row is published with (also used by the in-process test bus):
+    with ``signer``, the service's ``isp-signature`` over the row's value (CONTRACT §10)."""
     headers = [
         ("content-type", CONTENT_TYPE.encode()),
         ("ce_id", row.event_id.encode()),
@@ -37,6 +39,8 @@ def outbox_headers(row: OutboxMessage) -> list[tuple[str, bytes]]:
     ]
     if row.traceparent:
         headers.append(("traceparent", row.traceparent.encode()))
+    if signer is not None:
+        headers.append((SIGNATURE_HEADER, signer.sign(row.value).encode()))
     return headers
 
 
@@ -49,8 +53,10 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         batch_size: int = 500,
         leadership: Leadership | None = None,
+        signer: Signer | None = None,
     ):
         self.engine = engine
+        self.signer = signer
         self.producer = producer
         self.admin = admin
         self.poll_interval = poll_interval
@@ -135,7 +141,7 @@ class OutboxRelay:
                     row.topic,
                     value=row.value,
                     key=row.key.encode() if row.key else None,
-                    headers=outbox_headers(row),
+                    headers=outbox_headers(row, self.signer),
                 )
             except MessageSizeTooLargeError:
                 given_up.append(self._give_up(row))

@@ -18,7 +18,8 @@ Three kinds of signer are accepted, each for what it may say:
 
 With no signature: refused in production; in the embedded default accepted as ``unsigned`` only
 when the source organisation has no key in the directory (an organisation that has a key must use
-it). Every refusal is a :class:`ProvenanceError` whose message names what failed, never content.
+it), with its organisation fields bound unless its type is one a service publishes (as a service's
+signed event would be). Every refusal is a :class:`ProvenanceError` whose message names what failed, never content.
 
 Signing and verifying are pure functions of bytes and keys; callers find the keys (the directory
 for organisations, settings or the key directory for services) and decide what to do with a
@@ -174,7 +175,9 @@ def check(
     signature = _header(header_list, SIGNATURE_HEADER)
     if signature is None:
         if trust.allow_unsigned and not public_keys(trust.org_keys(source_org)):
-            if mismatched := mismatched_fields(data, source_org):
+            # unsigned (embedded only): it may be a service's event, as signed ones would be, which states
+            # other organisations; otherwise it speaks only for its source
+            if not published_by_a_service(event_type) and (mismatched := mismatched_fields(data, source_org)):
                 raise ProvenanceError(f"{', '.join(mismatched)} must name the source organisation")
             return "unsigned"
         raise ProvenanceError("isp-signature is missing")
@@ -204,6 +207,10 @@ def check(
     if mismatched := mismatched_fields(data, source_org):
         raise ProvenanceError(f"{', '.join(mismatched)} must name the source organisation")
     return provenance
+
+
+def published_by_a_service(event_type: str) -> bool:
+    return any(allowed(event_type) for allowed in SERVICE_TYPES.values())
 
 
 def _prefixed(*prefixes: str) -> Callable[[str], bool]:

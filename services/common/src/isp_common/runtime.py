@@ -18,22 +18,26 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from faust.contrib.asgi import faust_app_running
+from isp_schemas.envelope import CloudEvent
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import directory, docs, kafka, logs, metrics, migrations, telemetry
+from . import directory, docs, kafka, logs, metrics, migrations, provenance, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
 from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters
+from .eventkeys import ensure_signer
 from .kafka import FaustApp, TopicAdmin, new_producer
 from .leader import Leadership
 from .limits import BodyLimit
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
+from .provenance import Signer
 from .settings import ServiceSettings
+from .trust import trust_for
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,11 @@ class ServiceRuntime:
             stream_wait_empty=False,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         )
+        # CONTRACT §10: what this service trusts (read again as keys change), and its own signer (made
+        # at start: in production a missing or readable key file stops the start, in the lifespan)
+        embedded = settings.environment == "embedded"
+        self.trust = trust_for(self.engine, settings.resolved_event_keys_dir, allow_unsigned=embedded)
+        self.signer: Signer | None = None
         self.admin = TopicAdmin(
             settings.kafka_bootstrap, settings.topic_partitions, settings.topic_replication, self.kafka_auth
         )
@@ -142,6 +151,10 @@ class ServiceRuntime:
         else:
             loop.call_soon_threadsafe(relay.wake)
 
+    def check_provenance(self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent) -> str:
+        """CONTRACT §10 for one consumed event (ProvenanceError when its origin is not proven)."""
+        return provenance.check(value, headers, event.source_org, event.type, event.data, self.trust)
+
     def subscribe(self, topic: str, handlers: Mapping[str, Handler]) -> EventProcessor:
         """Consume ``topic`` with one faust agent; ``handlers`` maps event type to handler."""
         processor = EventProcessor(
@@ -151,6 +164,7 @@ class ServiceRuntime:
             deadletters=self.deadletters,
             attempts=self.settings.handler_attempts,
             retry_delay=self.settings.handler_retry_delay,
+            provenance=self.check_provenance,
         )
         channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
 
@@ -201,6 +215,9 @@ class ServiceRuntime:
 
         await self.admin.start()
         await self.admin.ensure(set(t.STATIC_TOPICS) | set(self.topics))
+        self.signer = ensure_signer(
+            self.settings.resolved_event_key_file, create=self.settings.environment == "embedded"
+        )
         self.producer = self._producer_factory()
         await self.producer.start()
         self.deadletters.producer = self.producer
@@ -211,6 +228,7 @@ class ServiceRuntime:
             self.settings.outbox_poll_interval,
             self.settings.outbox_batch_size,
             leadership=Leadership(self.engine, f"isp-{self.name}:outbox-relay"),
+            signer=self.signer,
         )
         self._loop = asyncio.get_running_loop()
         self.relay.start()

@@ -123,6 +123,17 @@ class ServiceSettings(BaseSettings):
     key_dir: Path | None = Field(
         None, validation_alias=_shared("key_dir"), description="JWT signing keys (embedded default)."
     )
+    event_keys_dir: Path | None = Field(
+        None,
+        validation_alias=_shared("event_keys_dir"),
+        description="Public event-signing keys of the partnership services and the gateway, one "
+        "<name>.public.jwk each (CONTRACT §10; default <keys>/events).",
+    )
+    event_key_file: Path | None = Field(
+        None,
+        description="This service's private event-signing key, a JWK (default <event keys>/<service>.jwk, made "
+        "on first use in the embedded default; required, mode 0600, in production).",
+    )
     jwt_jwks_url: str | None = Field(None, validation_alias=_shared("jwt_jwks_url"))
     jwt_issuer: str | None = Field(None, validation_alias=_shared("jwt_issuer"))
     jwt_audience: str | None = Field(None, validation_alias=_shared("jwt_audience"))
@@ -184,6 +195,14 @@ class ServiceSettings(BaseSettings):
     @property
     def resolved_key_dir(self) -> Path:
         return self.key_dir or self.var_dir / "keys"
+
+    @property
+    def resolved_event_keys_dir(self) -> Path:
+        return self.event_keys_dir or self.resolved_key_dir / "events"
+
+    @property
+    def resolved_event_key_file(self) -> Path:
+        return self.event_key_file or self.resolved_event_keys_dir / f"{self.service_name}.jwk"
 
     @property
     def resolved_database_url(self) -> str:

@@ -201,9 +201,24 @@ class RecordingDeadLetters:
         self.sent: list[dict[str, Any]] = []
 
     async def send(
-        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]], reason: str, source_topic: str
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        reason: str,
+        source_topic: str,
+        position: tuple[int, int] | None = None,
     ) -> None:
-        self.sent.append({"key": key, "value": value, "headers": headers, "reason": reason, "topic": source_topic})
+        self.sent.append(
+            {
+                "key": key,
+                "value": value,
+                "headers": headers,
+                "reason": reason,
+                "topic": source_topic,
+                "position": position,
+            }
+        )
 
     @property
     def reasons(self) -> list[str]:

@@ -1,0 +1,91 @@
+"""The one consumer path checks where an event came from (CONTRACT §10) before any handler runs:
+an event whose origin is not proven is dead-lettered with the reason, and nothing else stops."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from isp_common.consumer import EventProcessor
+from isp_common.db import UnitOfWork, create_schema, make_engine
+from isp_common.directory import private_jwk, public_jwk
+from isp_common.provenance import SIGNATURE_HEADER, Signer, Trust, check
+from isp_common.testing import RecordingDeadLetters
+from isp_schemas import topics
+from isp_schemas.consent import ConsentWithdrawn
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.people import Person
+
+KEY = Ed25519PrivateKey.generate()
+SIGNER = Signer.from_jwk(private_jwk(KEY))
+TRUST = Trust(org_keys={"CGL-WSX": {"keys": [public_jwk(KEY.public_key())]}}.get)
+
+
+def withdrawal(event_id: str) -> bytes:
+    data = ConsentWithdrawn(
+        consent_id=f"con-{event_id}", person=Person(nhs_number="9434765919"), withdrawn_on=date(2026, 11, 2)
+    )
+    return CloudEvent.create(type=data.event_type, source_org="CGL-WSX", data=data, id=event_id).to_json_bytes()
+
+
+@pytest.fixture
+def setup() -> tuple[EventProcessor, RecordingDeadLetters, list[str]]:
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    handled: list[str] = []
+    dead = RecordingDeadLetters()
+
+    def handler(uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
+        handled.append(event.id)
+
+    processor = EventProcessor(
+        consumer_name="test:consent",
+        handlers={ConsentWithdrawn.event_type: handler},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=dead,  # type: ignore[arg-type]  # a fake with the one method the processor calls
+        retry_delay=0.0,
+        provenance=lambda value, headers, event: check(value, headers, event.source_org, event.type, event.data, TRUST),
+    )
+    return processor, dead, handled
+
+
+def signed(value: bytes, signer: Signer = SIGNER) -> list[tuple[str, bytes]]:
+    return [(SIGNATURE_HEADER, signer.sign(value).encode())]
+
+
+async def test_a_batch_handles_the_proven_events_and_dead_letters_the_forged_ones(setup: Any) -> None:
+    processor, dead, handled = setup
+    forger = Signer.from_jwk(private_jwk(Ed25519PrivateKey.generate()))
+    good, unsigned, forged, good_too = (withdrawal(n) for n in ("e1", "e2", "e3", "e4"))
+    outcomes = await processor.process_batch(
+        [
+            (None, good, signed(good)),
+            (None, unsigned, []),
+            (None, forged, signed(forged, forger)),
+            (None, good_too, signed(good_too)),
+        ],
+        topics.CONSENT,
+    )
+    assert outcomes == ["handled", "deadlettered", "deadlettered", "handled"]
+    assert handled == ["e1", "e4"]
+    assert dead.reasons == [
+        "provenance: isp-signature is missing",
+        "provenance: the kid is not a key of the source organisation in the directory",
+    ]
+
+
+async def test_one_event_at_a_time_is_checked_the_same_way(setup: Any) -> None:
+    processor, dead, handled = setup
+    value = withdrawal("e9")
+    assert await processor.process(None, value, [], topics.CONSENT) == "deadlettered"
+    assert await processor.process(None, value, signed(value), topics.CONSENT) == "handled"
+    assert handled == ["e9"] and len(dead.sent) == 1
+
+
+async def test_a_signature_over_other_bytes_is_dead_lettered_not_handled(setup: Any) -> None:
+    processor, dead, handled = setup
+    value, other = withdrawal("e5"), withdrawal("e6")
+    assert await processor.process(None, value, signed(other), topics.CONSENT) == "deadlettered"
+    assert handled == [] and "does not verify" in dead.reasons[0]
