@@ -250,8 +250,10 @@ async def consent_and_dna(s: Session, kafka: KafkaProbe, receiver: WebhookReceiv
     parent = person("Ysoldrine", "Pemberwick")
     ev.people(dna_parent=parent)
     async with s.client("notifications", CSC, "social_care") as csc:
-        sub = await csc.post("/v1/subscriptions", json={"url": receiver.url("/pd"), "types": [DNA, RECEIVED]})
-        assert sub.status_code == 201, sub.text
+        for path in ("/pd", "/pd-failing"):  # the second answers 500 to every delivery
+            sub = await csc.post("/v1/subscriptions", json={"url": receiver.url(path), "types": [DNA, RECEIVED]})
+            assert sub.status_code == 201, sub.text
+        receiver.failures["/pd-failing"] = -1
     consent_id = unique("con-")
     consent = {
         "consent_id": consent_id,
@@ -311,6 +313,11 @@ async def consent_and_dna(s: Session, kafka: KafkaProbe, receiver: WebhookReceiv
             return [r for r in receiver.at("/pd") if r["status"] == 200 and appointment_id.encode() in r["body"]]
 
         await wait_for(delivered, timeout=90)
+
+        def failed_twice() -> bool:
+            return len([r for r in receiver.at("/pd-failing") if appointment_id.encode() in r["body"]]) >= 2
+
+        await wait_for(failed_twice, timeout=90)  # a failing subscriber's attempts are logged too
 
         withdrawn = {"consent_id": consent_id, "person": parent, "withdrawn_on": date.today().isoformat()}
         await send(kafka, topics.CONSENT, "uk.isp.consent.withdrawn.v1", PROVIDER, withdrawn)
@@ -400,8 +407,9 @@ async def register_and_ig(s: Session, ev: Evidence) -> None:
         }
         posted = await pages.post("/register/entries/new", data=form)
         assert posted.status_code == 303, posted.text[:500]
-        shown = await pages.get("/register/entries", params={"q": page_person["family_name"]})
-        assert page_person["family_name"] in shown.text  # the page shows the person to the DSL
+        for q in (page_person["family_name"], spaced(page_person["nhs_number"])):
+            shown = await pages.get("/register/entries", params={"q": q})
+            assert page_person["family_name"] in shown.text  # the page shows the person to the DSL
     async with s.page_client("audit", "isp_ig_token", IG, "partnership_ig") as ig_pages:
         searched = await ig_pages.get("/ig/", params={"person": api_person["nhs_number"], "purpose": "Complaint"})
         assert searched.status_code == 200, searched.text[:500]
