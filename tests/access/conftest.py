@@ -272,6 +272,7 @@ def _audit(tmp: Path) -> World:
     from isp_schemas.audit import DisclosureRecorded
 
     runtime, client = _build("audit", tmp)
+    runtime.producer = FakeProducer()  # type: ignore[assignment]  # dead letters are replayed through it
     person = nhs_number(401)
     world = World("audit", runtime, client, CSC, secrets={person})
     share = DisclosureRecorded.model_validate(
