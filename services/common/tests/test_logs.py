@@ -139,3 +139,33 @@ def test_the_request_span_is_named_by_the_route_template(runtime, client, output
     client.get(f"/v1/people/{nhs_number(10)}/alerts")
     assert "GET /v1/people/{nhs}/alerts" in spans
     assert not any(nhs_number(10) in name for name in spans)
+
+
+async def test_a_handlers_log_lines_name_the_event_being_handled(output):
+    from datetime import date
+
+    from isp_common.consumer import EventProcessor
+    from isp_common.db import UnitOfWork, create_schema, make_engine
+    from isp_common.testing import RecordingDeadLetters
+    from isp_schemas import topics
+    from isp_schemas.consent import ConsentWithdrawn
+    from isp_schemas.envelope import CloudEvent
+    from isp_schemas.people import Person
+
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+
+    def handler(uow, event, data):
+        logging.getLogger("isp.test.handler").warning("handling it")
+
+    processor = EventProcessor(
+        consumer_name="test:consent",
+        handlers={ConsentWithdrawn.event_type: handler},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=RecordingDeadLetters(),  # type: ignore[arg-type]  # the one method the processor calls
+    )
+    data = ConsentWithdrawn(consent_id="con-1", person=Person(nhs_number=nhs_number(3)), withdrawn_on=date(2026, 11, 2))
+    event = CloudEvent.create(type=data.event_type, source_org="CGL-WSX", data=data, id="evt-logged")
+    assert await processor.process_batch([(None, event.to_json_bytes(), [])], topics.CONSENT) == ["handled"]
+    [line] = [line for line in lines(output) if line["message"] == "handling it"]
+    assert (line["event_id"], line["event_type"]) == ("evt-logged", data.event_type)

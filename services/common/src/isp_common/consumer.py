@@ -20,7 +20,7 @@ from isp_schemas.registry import InvalidEvent, describe_errors, parse_event
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from . import telemetry
+from . import logs, telemetry
 from .db import UnitOfWork
 from .deadletter import DeadLetters, Position
 from .provenance import ProvenanceError
@@ -204,12 +204,16 @@ class EventProcessor:
 
     @contextmanager
     def _span(self, item: _Parsed, topic: str) -> Iterator[None]:
-        """The event's consume span, as a child of the trace its headers carry."""
+        """The event's consume span, as a child of the trace its headers carry; every log line within
+        names the event (its id and type)."""
         token = telemetry.attach(telemetry.context_from_headers(item.headers))
         try:
-            with telemetry.tracer(self.consumer_name).start_as_current_span(
-                f"consume {item.envelope.type}",
-                attributes={"cloudevents.event_id": item.envelope.id, "messaging.destination": topic},
+            with (
+                telemetry.tracer(self.consumer_name).start_as_current_span(
+                    f"consume {item.envelope.type}",
+                    attributes={"cloudevents.event_id": item.envelope.id, "messaging.destination": topic},
+                ),
+                logs.event_context(item.envelope.id, item.envelope.type),
             ):
                 yield
         finally:

@@ -175,12 +175,13 @@ class ServiceRuntime:
             # together (one transaction per run of events); faust acknowledges them afterwards.
             async for events in stream.take_events(batch_size, within=batch_wait):
                 messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
+                positions = [(e.message.partition, e.message.offset) for e in events]
                 # process_batch() dead-letters rather than raise; if even that fails (broker down),
                 # hold this partition and retry (the inbox absorbs what was already committed):
                 # faust would acknowledge events whose agent raised.
                 while True:
                     try:
-                        outcomes = await processor.process_batch(messages, topic)
+                        outcomes = await processor.process_batch(messages, topic, positions)
                         break
                     except Exception:
                         log.exception("could not process or dead-letter events from %s; retrying", topic)
