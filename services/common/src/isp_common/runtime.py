@@ -244,6 +244,7 @@ class ServiceRuntime:
         await self.relay.stop()
         await self.producer.stop()
         await self.admin.stop()
+        await asyncio.to_thread(telemetry.flush)
 
     # -- probes -----------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:

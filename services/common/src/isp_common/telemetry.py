@@ -52,6 +52,13 @@ def configure_tracing(settings: ServiceSettings) -> None:
     _configured = True
 
 
+def flush(timeout_ms: int = 5000) -> None:
+    """Export the spans still buffered (at a service's stop, so its last spans are not lost)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush(timeout_ms)
+
+
 def tracer(name: str = "isp") -> trace.Tracer:
     return trace.get_tracer(name)
 

@@ -54,7 +54,7 @@ def delivery_log(session: Session, org: str, subscription_id: str, limit: int) -
 def own_alert(session: Session, org: str, alert_id: str) -> AlertRecord:
     alert = session.get(AlertRecord, alert_id)
     if alert is None or alert.status == "withheld":  # taken back before it left: never the recipient's
-        raise NotFound(f"No alert {alert_id}.")
+        raise NotFound("No alert with that id.")
     if alert.recipient != org:
         raise Forbidden("This alert is for another organisation.")
     return alert
@@ -135,7 +135,7 @@ def consent_for_recorder(session: Session, org: str, consent_id: str, today: dat
     """A consent as this service holds it, for the organisation that recorded it."""
     row = session.get(ConsentRecord, consent_id)
     if row is None:
-        raise NotFound(f"No consent {consent_id} has been received.")
+        raise NotFound("No consent with that id has been received.")
     if row.recorded_by != org:
         raise Forbidden("Only the organisation that recorded a consent can read it.")
     return ConsentPublic.of(row, consent_state(row.given_on, row.expires_on, row.withdrawn_at, today))

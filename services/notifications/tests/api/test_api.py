@@ -128,7 +128,7 @@ async def test_the_recipient_reads_and_acknowledges_an_alert_and_the_receipt_is_
         403,
         "This alert is for another organisation.",
     )
-    problem(client.get("/v1/alerts/nope", headers=as_org(runtime, CSC)), 404, "No alert nope.")
+    problem(client.get("/v1/alerts/nope", headers=as_org(runtime, CSC)), 404, "No alert with that id.")
     clock.advance(minutes=5)
     acked = client.post(f"/v1/alerts/{alert['id']}/ack", headers=as_org(runtime, CSC))
     assert acked.status_code == 200, acked.text
@@ -259,7 +259,7 @@ async def test_a_consent_is_readable_by_the_organisation_that_recorded_it(runtim
     }
     forbidden = client.get("/v1/consents/con-1", headers=as_org(runtime, CSC))
     problem(forbidden, 403, "Only the organisation that recorded a consent can read it.")
-    problem(client.get("/v1/consents/nope", headers=as_org(runtime, CSC)), 404, "No consent nope has been received.")
+    problem(client.get("/v1/consents/nope", headers=as_org(runtime, CSC)), 404, "No consent with that id has been received.")
 
 
 def test_a_sender_states_whether_it_told_the_service_user_and_why_not(runtime, client):

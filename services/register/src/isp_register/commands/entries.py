@@ -183,7 +183,7 @@ def own_entry(uow: UnitOfWork, org: str, entry_id: str) -> RegisterEntry:
     """The entry ``entry_id`` of ``org``'s register: 404 if there is none, 403 if it is another's."""
     entry = uow.session.get(RegisterEntry, entry_id)
     if entry is None:
-        raise NotFound(f"No register entry {entry_id}.")
+        raise NotFound("No register entry with that id.")
     if entry.org != org:
         raise Forbidden("This is not your organisation's data.")
     return entry
