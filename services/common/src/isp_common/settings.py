@@ -58,6 +58,12 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     host: str = Field("127.0.0.1", validation_alias=_shared("host"))
     database_url: str = ""
+    migration_database_url: str = Field(
+        "",
+        description="PostgreSQL: the database owner's URL, used only to migrate (and install triggers) at start; "
+        "the service then grants the user of database_url its declared privileges and serves as that user "
+        "(isp_common.pgroles). Required in production on PostgreSQL.",
+    )
 
     environment: Literal["embedded", "production"] = Field(
         "embedded",
@@ -190,6 +196,14 @@ class ServiceSettings(BaseSettings):
         user = make_url_user(self.resolved_database_url)
         if user in SUPERUSERS:
             problems.append(f"the database URL connects as {user!r}: give each service its own least-privileged role")
+        if self.resolved_database_url.startswith("postgresql"):
+            owner = make_url_user(self.migration_database_url) if self.migration_database_url else None
+            if owner is None or owner == user:
+                problems.append(
+                    f"ISP_{self.service_name.upper()}_MIGRATION_DATABASE_URL must name the database owner, a role "
+                    "other than the database URL's (migrations run as the owner; the service serves as a role "
+                    "that cannot alter tables or drop triggers)"
+                )
         return problems
 
     @property
