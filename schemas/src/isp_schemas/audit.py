@@ -88,8 +88,9 @@ class DisclosureRecorded(EventData):
 class CheckpointSigned(EventData):
     """A signed head of the audit hash chain (internal topic ``isp.audit.checkpoints.v1``).
 
-    ``signature`` is Ed25519 over the RFC 8785 JSON of ``{"head", "log", "size", "time"}``.
-    Keep a copy: a later rewrite of the audit table cannot match a checkpoint you hold.
+    ``signature`` is Ed25519 over the RFC 8785 JSON of ``{"head", "log", "size", "time"}``, and, once
+    any erasure has been made, also ``{"erasure_head", "erasures"}`` (the head of the chain of erasures).
+    Keep a copy: a later rewrite of the audit table, or of its erasures, cannot match a checkpoint you hold.
     """
 
     event_type: ClassVar[str] = "uk.isp.audit.checkpoint.v1"
@@ -103,6 +104,12 @@ class CheckpointSigned(EventData):
     signature: str = Field(description="Base64 Ed25519 signature of the statement.")
     public_key: str | None = Field(
         default=None, description="Base64 SubjectPublicKeyInfo of the key (for convenience; pin it)."
+    )
+    erasures: int | None = Field(
+        default=None, ge=1, description="Erasures made so far (chained); absent until the first erasure."
+    )
+    erasure_head: str | None = Field(
+        default=None, pattern="^[0-9a-f]{64}$", description="The hash of the latest erasure; signed with the rest."
     )
 
 

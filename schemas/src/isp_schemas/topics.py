@@ -145,7 +145,7 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec(
             DIRECTORY,
             publishers="notifications (the directory API and isp directory add)",
-            consumers="referrals, notifications",
+            consumers="referrals, register (cross-area contacts)",
             key="the organisation id",
             description="Partnership directory entries as they change (internal): kind, DSL contact, keys.",
         ),

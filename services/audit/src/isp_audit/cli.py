@@ -50,12 +50,18 @@ def verify_command(
         "var/keys/" + checkpoints.PUBLIC_KEY_FILE
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    min_retention_days: Annotated[
+        int | None,
+        typer.Option(help="The shortest retention an erasure may have applied (default ISP_AUDIT_RETENTION_DAYS)."),
+    ] = None,
 ) -> None:
     """Recompute the hash chain and check it against the signed checkpoints. Exit 1 if it is not intact."""
     engine = make_engine(_existing(database))
     trusted = checkpoints.load_public_key(public_key) if public_key.exists() else None
     started = time.perf_counter()
-    verdict = verify(engine, merge(stored_checkpoints(engine), checkpoints.read_file(checkpoint_file)), trusted)
+    floor = min_retention_days if min_retention_days is not None else Settings().retention_days
+    found = merge(stored_checkpoints(engine), checkpoints.read_file(checkpoint_file))
+    verdict = verify(engine, found, trusted, min_retention_days=floor)
     took = time.perf_counter() - started
     if as_json:
         typer.echo(json.dumps({**verdict.as_dict(), "seconds": round(took, 3)}))

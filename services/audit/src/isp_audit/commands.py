@@ -124,7 +124,7 @@ def verify_chain(uow: UnitOfWork, caller: Caller, audit: Audit, now: datetime) -
     record_access(uow, caller, "verify", {}, None, now)
     trusted = checkpoints.load_public_key(audit.public_key_file) if audit.public_key_file.exists() else None
     found = merge(stored_checkpoints(uow.engine), checkpoints.read_file(audit.checkpoint_file))
-    return verify(uow.engine, found, trusted)
+    return verify(uow.engine, found, trusted, min_retention_days=audit.nightly.retention_days)
 
 
 def reconciliation_report(uow: UnitOfWork, caller: Caller, audit: Audit, now: datetime) -> Report:

@@ -42,7 +42,7 @@ def take_checkpoint(
     signed = checkpoints.sign(key, size, head_hash, chain.utc_text(now), retention.erasure_head(uow.session))
     uow.session.add(Checkpoint(**signed.__dict__))
     public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    # the erasure head goes out on the event once its schema has the fields (until then: the row and the file)
+    # the erasure head (once there is one) goes out on the event with the rest of the signed statement
     fields = {k: v for k, v in signed.__dict__.items() if k in CheckpointSigned.model_fields and v is not None}
     data = CheckpointSigned(log=checkpoints.LOG_NAME, public_key=base64.b64encode(public).decode(), **fields)
     event = CloudEvent.create(

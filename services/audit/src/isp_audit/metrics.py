@@ -49,4 +49,4 @@ def verify_now(runtime: ServiceRuntime, audit: Audit) -> Verdict:
     """The chain checked against every checkpoint, stored and in the file (timed by :func:`verify`)."""
     trusted = checkpoints.load_public_key(audit.public_key_file) if audit.public_key_file.exists() else None
     found = merge(stored_checkpoints(runtime.engine), checkpoints.read_file(audit.checkpoint_file))
-    return verify(runtime.engine, found, trusted)
+    return verify(runtime.engine, found, trusted, min_retention_days=audit.nightly.retention_days)

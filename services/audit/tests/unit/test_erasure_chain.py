@@ -16,6 +16,7 @@ from isp_audit.retention import erase_before, erasure_head
 from isp_audit.tables import Erasure
 from isp_audit.verify import stored_checkpoints, verify
 from isp_common.db import UnitOfWork
+from isp_common.testing import outbox_events
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
@@ -200,6 +201,8 @@ def test_a_checkpoint_carries_the_erasure_head_and_verify_checks_it(tmp_path):
     signed = checkpoint(engine)
     assert (signed.size, signed.erasures, signed.erasure_head) == (4, 1, erasure.hash)
     assert stored_checkpoints(engine) == [signed]
+    [event] = outbox_events(engine, type="uk.isp.audit.checkpoint.v1")
+    assert (event["data"]["erasures"], event["data"]["erasure_head"]) == (1, erasure.hash)  # on the bus too
     checkpoints.append_to_file(tmp_path / "checkpoints.jsonl", signed)
     assert checkpoints.read_file(tmp_path / "checkpoints.jsonl") == [signed]
     assert verify(engine, [signed], TRUSTED).ok
