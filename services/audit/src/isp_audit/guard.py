@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from isp_common import pgroles
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Delete, Update
@@ -95,8 +96,11 @@ class AppendOnlyViolation(RuntimeError):
 
 def protect(engine: Engine) -> None:
     """Guard the audit engine: the append-only triggers in its database, and the refusal below
-    on its connections (this engine only: other engines in the process are left alone)."""
-    install_triggers(engine)
+    on its connections (this engine only: other engines in the process are left alone). The triggers
+    are installed as the database owner when the service migrated as one (:func:`isp_common.pgroles.migrate`):
+    its runtime role may not create or drop them."""
+    with pgroles.as_owner(engine) as owner:
+        install_triggers(owner)
     if not event.contains(engine, "before_execute", _refuse_changes):
         event.listen(engine, "before_execute", _refuse_changes)
 

@@ -152,3 +152,27 @@ def as_owner(engine: Engine) -> Iterator[Engine]:
         yield owner
     finally:
         owner.dispose()
+
+
+def provision(admin_url: str, database: str, owner: str, runtime: str, password: str | None = None) -> tuple[str, str]:
+    """What ``deploy/postgres/init.sql`` does for one service, from Python (tests, a new database):
+    as an administrator, make the ``owner`` and ``runtime`` login roles, give ``owner`` the database
+    ``database`` (so its public schema: PostgreSQL 15+) and let only these two connect to it.
+    Returns (migration URL, runtime URL) on the server of ``admin_url``."""
+    from sqlalchemy.engine import make_url
+
+    admin = make_engine(admin_url)
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            q = conn.dialect.identifier_preparer.quote_identifier
+            secret = "" if password is None else " PASSWORD '" + password.replace("'", "''") + "'"
+            for role in (owner, runtime):
+                conn.execute(text(f"CREATE ROLE {q(role)} LOGIN{secret}"))
+            conn.execute(text(f"ALTER DATABASE {q(database)} OWNER TO {q(owner)}"))
+            conn.execute(text(f"REVOKE CONNECT ON DATABASE {q(database)} FROM PUBLIC"))
+            conn.execute(text(f"GRANT CONNECT ON DATABASE {q(database)} TO {q(owner)}, {q(runtime)}"))
+    finally:
+        admin.dispose()
+    url = make_url(admin_url).set(database=database, password=password)
+    as_owner, as_runtime = (url.set(username=role).render_as_string(hide_password=False) for role in (owner, runtime))
+    return as_owner, as_runtime
