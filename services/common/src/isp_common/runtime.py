@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import directory, docs, kafka, logs, metrics, migrations, provenance, telemetry
+from . import directory, docs, kafka, logs, metrics, pgroles, provenance, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler
@@ -71,8 +71,8 @@ class ServiceRuntime:
         telemetry.configure_tracing(settings)
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine or make_engine(settings.resolved_database_url)
-        if migrations.has_migrations(f"isp_{self.name}"):  # a test's runtime may have no package of its own
-            migrations.upgrade(self.engine, f"isp_{self.name}")
+        # as the owner when a migration URL is given, then the runtime role is granted its privileges
+        pgroles.migrate(self.engine, self.name, settings.migration_database_url)
         directory.seed_at_start(self.engine, settings, self.clock.now())  # only where the table exists
         self.kafka_credentials = kafka.credentials(settings)  # TLS and SASL, the same for every client
         self.kafka_auth = kafka.client_auth(self.kafka_credentials)
