@@ -7,6 +7,7 @@ back before it left) is ``NotFound``.
 from __future__ import annotations
 
 import base64
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -37,11 +38,11 @@ def subscriptions_of(session: Session, org: str) -> list[Subscription]:
 
 
 def delivery_log(session: Session, org: str, subscription_id: str, limit: int) -> list[DeliveryAttempt]:
-    """The subscription's tries, newest first."""
+    """The subscription's tries, newest first (not the cancellations: no try, and their reasons are the sender's)."""
     own_subscription(session, org, subscription_id)
     stmt = (
         select(DeliveryAttempt)
-        .where(DeliveryAttempt.subscription_id == subscription_id)
+        .where(DeliveryAttempt.subscription_id == subscription_id, DeliveryAttempt.outcome != "cancelled")
         .order_by(col(DeliveryAttempt.id).desc())
         .limit(limit)
     )
@@ -51,9 +52,10 @@ def delivery_log(session: Session, org: str, subscription_id: str, limit: int) -
 # -- alerts -----------------------------------------------------------------------------------
 
 
-def own_alert(session: Session, org: str, alert_id: str) -> AlertRecord:
+def own_alert(session: Session, org: str, alert_id: str, hidden: Collection[str] = ()) -> AlertRecord:
+    """The organisation's alert; one of a ``hidden`` type (the DSL's, to anyone else) does not exist for the caller."""
     alert = session.get(AlertRecord, alert_id)
-    if alert is None or alert.status == "withheld":  # taken back before it left: never the recipient's
+    if alert is None or alert.status == "withheld" or alert.type in hidden:  # withheld: taken back before it left
         raise NotFound("No alert with that id.")
     if alert.recipient != org:
         raise Forbidden("This alert is for another organisation.")
@@ -61,11 +63,18 @@ def own_alert(session: Session, org: str, alert_id: str) -> AlertRecord:
 
 
 def alerts_for(
-    session: Session, org: str, status: AlertStatus | None, limit: int, cursor: str | None = None
+    session: Session,
+    org: str,
+    status: AlertStatus | None,
+    limit: int,
+    cursor: str | None = None,
+    hidden: Collection[str] = (),
 ) -> AlertPage:
-    """One page of the organisation's alerts, newest first (never one taken back before it left),
-    how many there are in all, and the cursor of the next page."""
+    """One page of the organisation's alerts, newest first (never one taken back before it left,
+    nor one of a ``hidden`` type), how many there are in all, and the cursor of the next page."""
     stmt = select(AlertRecord).where(AlertRecord.recipient == org, AlertRecord.status != "withheld")
+    if hidden:
+        stmt = stmt.where(col(AlertRecord.type).not_in(hidden))
     if status:
         stmt = stmt.where(AlertRecord.status == status)
     total = _count(session, stmt)
@@ -80,7 +89,13 @@ def alerts_for(
 
 
 def replay(
-    session: Session, org: str, subscription_id: str | None, after: int, status: AlertStatus | None, limit: int
+    session: Session,
+    org: str,
+    subscription_id: str | None,
+    after: int,
+    status: AlertStatus | None,
+    limit: int,
+    hidden: Collection[str] = (),
 ) -> AlertPage:
     """A subscription's alerts after number ``after`` of its running count, in order; ``next`` is
     the number of the page's last alert (the next ``after``) while more follow."""
@@ -91,6 +106,8 @@ def replay(
         .where(Delivery.event_number > after)
         .where(AlertRecord.status != "withheld")
     )
+    if hidden:
+        stmt = stmt.where(col(AlertRecord.type).not_in(hidden))
     if status:
         stmt = stmt.where(AlertRecord.status == status)
     total = _count(session, stmt)
