@@ -35,7 +35,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from .db import UnitOfWork
-from .tables import OutboxMessage
+from .tables import OutboxMessage, QuarantinedOutboxMessage
 from .times import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def _dropped(session: OrmSession, previous: SessionTransaction) -> None:
 
 
 def outbox_families(metrics: Metrics, engine: Engine) -> Iterator[Metric]:
-    """Outbox depth (unsent rows) and the age of the oldest unsent row, read from the table."""
+    """Outbox depth (unsent rows), the age of the oldest unsent row and the rows in quarantine, read from the tables."""
     with Session(engine) as session:
         depth, oldest = session.exec(
             select(func.count(), func.min(OutboxMessage.created_at)).where(col(OutboxMessage.sent_at).is_(None))
@@ -213,12 +213,21 @@ def outbox_families(metrics: Metrics, engine: Engine) -> Iterator[Metric]:
     metrics.sample(oldest_age, age)
     yield rows
     yield oldest_age
+    with Session(engine) as session:
+        held = session.exec(select(func.count()).select_from(QuarantinedOutboxMessage)).one()
+    quarantined = metrics.gauge(
+        "isp_outbox_quarantined", "Outbox rows the relay could not publish, held aside until an operator releases them."
+    )
+    metrics.sample(quarantined, float(held))
+    yield quarantined
 
 
 def relay_families(metrics: Metrics, relay: Any) -> Iterator[Metric]:
     """The relay's counts since this process started it (``OutboxRelay.published`` and ``.given_up``)."""
     published = metrics.counter("isp_outbox_published", "Outbox rows the broker acknowledged (rate: PromQL's job).")
-    given_up = metrics.counter("isp_outbox_given_up", "Outbox rows given up (larger than the broker takes).")
+    given_up = metrics.counter(
+        "isp_outbox_given_up", "Outbox rows this relay quarantined (see isp_outbox_quarantined)."
+    )
     metrics.sample(published, float(getattr(relay, "published", 0)))
     metrics.sample(given_up, float(getattr(relay, "given_up", 0)))
     yield published

@@ -4,6 +4,13 @@ Rows are marked sent only after the broker acknowledged them (``acks=all``).
 A crash between send and mark re-sends the row on restart: at-least-once, which
 consumers absorb by their inbox. A failure stops the batch at the failed row, so
 one key's events never overtake each other.
+
+No row blocks the relay for ever: a row the broker refuses for good (too large, an invalid
+topic: a non-retriable error that is about the row, not the connection), or one that has failed
+``max_attempts`` times in a row, is moved to ``outbox_quarantine`` in the transaction that marks
+its batch sent, and the rows behind it flow on (audit records included). An operator puts it back
+with :func:`release` once the cause is fixed. Errors that say the broker or the producer is
+unreachable (a timeout, a lost connection, failed authentication) never count against a row.
 """
 
 from __future__ import annotations
@@ -11,22 +18,70 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka import errors as kafka_errors
 from isp_schemas.envelope import CONTENT_TYPE
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from .db import pending_outbox
 from .kafka import TopicAdmin
 from .leader import Leadership
 from .provenance import SIGNATURE_HEADER, Signer
-from .tables import OutboxMessage
+from .tables import OutboxMessage, QuarantinedOutboxMessage
 from .times import utcnow
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 10
+"""Failures in a row after which a row is quarantined (``ISP_OUTBOX_MAX_ATTEMPTS``)."""
+
+UNREACHABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.NoBrokersAvailable,
+    kafka_errors.NodeNotReadyError,
+    kafka_errors.RequestTimedOutError,
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.ProducerClosed,
+    kafka_errors.ProducerFenced,
+    kafka_errors.BrokerNotAvailableError,
+    kafka_errors.KafkaUnavailableError,
+    kafka_errors.IllegalStateError,
+    kafka_errors.KafkaConfigurationError,
+    kafka_errors.UnsupportedVersionError,
+    kafka_errors.IncompatibleBrokerVersion,
+    kafka_errors.AuthenticationFailedError,
+    kafka_errors.AuthenticationMethodNotSupported,
+    kafka_errors.SaslAuthenticationFailed,
+    kafka_errors.UnsupportedSaslMechanismError,
+    kafka_errors.IllegalSaslStateError,
+    kafka_errors.ClusterAuthorizationFailedError,
+)
+"""Errors about the broker or the producer, not the row: every row would fail alike, so none is
+counted against the row that met it (a broker outage quarantines nothing)."""
+
+MAY_BE_FIXED: tuple[type[BaseException], ...] = (kafka_errors.TopicAuthorizationFailedError,)
+"""Non-retriable, yet an operator may fix it (an ACL): counted as a failure, not refused for good."""
+
+
+def refused_for_good(exc: BaseException) -> bool:
+    """The broker will never take this row (aiokafka marks the error not ``retriable``): a
+    ``MessageSizeTooLargeError``, ``RecordTooLargeError``, ``InvalidTopicError`` and the like."""
+    return (
+        isinstance(exc, kafka_errors.KafkaError)
+        and not exc.retriable
+        and type(exc) not in (kafka_errors.KafkaError, kafka_errors.UnknownError)  # nothing said about the row
+        and not isinstance(exc, UNREACHABLE + MAY_BE_FIXED)
+    )
+
+
+def max_attempts_from_environment() -> int:
+    return int(os.environ.get("ISP_OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
 
 
 def outbox_headers(row: OutboxMessage, signer: Signer | None = None) -> list[tuple[str, bytes]]:
@@ -54,6 +109,7 @@ class OutboxRelay:
         batch_size: int = 500,
         leadership: Leadership | None = None,
         signer: Signer | None = None,
+        max_attempts: int | None = None,
     ):
         self.engine = engine
         self.signer = signer
@@ -66,6 +122,10 @@ class OutboxRelay:
         self._stopping = False
         self.published = 0
         self.given_up = 0
+        """Rows this relay quarantined since it started (exported as ``isp_outbox_given_up``)."""
+        self.max_attempts = max_attempts if max_attempts is not None else max_attempts_from_environment()
+        self._failures: dict[int, int] = {}
+        """Outbox row id -> how many times in a row it failed (in memory: a restart starts again)."""
         self.leadership = leadership or Leadership(engine, "outbox-relay")
 
     def wake(self) -> None:
@@ -108,33 +168,52 @@ class OutboxRelay:
         with Session(self.engine, expire_on_commit=False) as session:
             return pending_outbox(session, self.batch_size)
 
-    def _mark_sent(self, ids: list[int]) -> None:
+    def _settle(self, sent_ids: list[int], quarantined: list[tuple[OutboxMessage, str]]) -> None:
+        """Mark the sent rows sent and move the quarantined ones aside, in one transaction."""
         with Session(self.engine) as session:
-            session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=utcnow()))
+            if sent_ids:
+                session.exec(update(OutboxMessage).where(col(OutboxMessage.id).in_(sent_ids)).values(sent_at=utcnow()))
+            for row, reason in quarantined:
+                session.add(quarantine_copy(row, reason))
+            if quarantined:
+                gone = [row.id for row, _reason in quarantined]
+                session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_(gone)))
             session.commit()
 
-    def _give_up(self, row: OutboxMessage) -> int:
-        """A row the broker can never take (too large): not retried, so it cannot stop the rows
-        behind it (audit records included); logged by id and type, never by content."""
+    def _refusal(self, row: OutboxMessage, exc: Exception) -> str | None:
+        """Why ``row`` is quarantined after ``exc``, or None to stop here and try it again later.
+        The reason names the error's kind only: its text could carry the content."""
+        kind = type(exc).__name__
+        if refused_for_good(exc):
+            return f"refused by the broker: {kind}"
+        if isinstance(exc, UNREACHABLE):
+            return None
+        assert row.id is not None  # read back from the table: always has its key
+        failures = self._failures[row.id] = self._failures.get(row.id, 0) + 1
+        if failures >= self.max_attempts:
+            return f"failed {failures} times in a row (last: {kind})"
+        return None
+
+    def _quarantined(self, row: OutboxMessage, reason: str) -> None:
         self.given_up += 1
         log.error(
-            "outbox relay: event %s type %s (%d bytes) is larger than the broker takes; not published",
+            "outbox relay: row %s (event %s type %s, %d bytes) quarantined: %s; the rows behind it flow on",
+            row.id,
             row.event_id,
             row.event_type,
             len(row.value),
+            reason,
         )
-        assert row.id is not None
-        return row.id
 
     async def flush(self) -> int:
-        """Publish one batch of pending rows; return how many were sent."""
+        """Publish one batch of pending rows; return how many were sent or quarantined."""
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
         await self.admin.ensure({r.topic for r in rows})
         futures = []
-        sent_ids: list[int] = []
-        given_up: list[int] = []
+        quarantined: list[tuple[OutboxMessage, str]] = []
+        error: Exception | None = None
         for row in rows:
             try:
                 fut = await self.producer.send(
@@ -143,24 +222,86 @@ class OutboxRelay:
                     key=row.key.encode() if row.key else None,
                     headers=outbox_headers(row, self.signer),
                 )
-            except MessageSizeTooLargeError:
-                given_up.append(self._give_up(row))
+            except Exception as exc:
+                if (reason := self._refusal(row, exc)) is None:
+                    error = exc  # stop here: the rows behind it wait, so one key's events keep their order
+                    break
+                quarantined.append((row, reason))
                 continue
             futures.append((row, fut))
-        error: Exception | None = None
+        sent_ids: list[int] = []
         for row, fut in futures:
             try:
                 await fut
-                assert row.id is not None  # read back from the table: always has its key
-                sent_ids.append(row.id)
-            except MessageSizeTooLargeError:
-                given_up.append(self._give_up(row))
-            except Exception as exc:  # stop at the first failure to keep per-key order
-                error = exc
-                break
-        if sent_ids or given_up:
-            await asyncio.to_thread(self._mark_sent, sent_ids + given_up)
+            except Exception as exc:
+                if (reason := self._refusal(row, exc)) is None:
+                    error = exc  # an earlier row than any failure met while sending
+                    break
+                quarantined.append((row, reason))
+                continue
+            assert row.id is not None
+            sent_ids.append(row.id)
+        if sent_ids or quarantined:
+            await asyncio.to_thread(self._settle, sent_ids, quarantined)
             self.published += len(sent_ids)
+            for row, reason in quarantined:
+                self._quarantined(row, reason)
+            for done in sent_ids + [row.id or 0 for row, _reason in quarantined]:
+                self._failures.pop(done, None)
         if error is not None:
             raise error
-        return len(sent_ids) + len(given_up)
+        return len(sent_ids) + len(quarantined)
+
+
+def quarantine_copy(row: OutboxMessage, reason: str) -> QuarantinedOutboxMessage:
+    assert row.id is not None
+    return QuarantinedOutboxMessage(
+        outbox_id=row.id,
+        topic=row.topic,
+        key=row.key,
+        event_id=row.event_id,
+        event_type=row.event_type,
+        value=row.value,
+        traceparent=row.traceparent,
+        created_at=row.created_at,
+        reason=reason,
+    )
+
+
+def quarantined(engine: Engine) -> list[QuarantinedOutboxMessage]:
+    """The rows in quarantine, oldest first (for an operator)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(select(QuarantinedOutboxMessage).order_by(col(QuarantinedOutboxMessage.id))))
+
+
+def release(engine: Engine, quarantine_id: int) -> int:
+    """Put a quarantined row back in the outbox, once its cause is fixed (an operator's act; there
+    is no HTTP route): it goes to the end of the queue as a new row, and the relay publishes it
+    with its original event id, so consumers that somehow saw it already drop it as a duplicate.
+    Returns the new outbox row's id; ``LookupError`` if no such quarantined row."""
+    with Session(engine) as session:
+        held = session.get(QuarantinedOutboxMessage, quarantine_id)
+        if held is None:
+            raise LookupError(f"no quarantined outbox row {quarantine_id}")
+        row = OutboxMessage(
+            topic=held.topic,
+            key=held.key,
+            event_id=held.event_id,
+            event_type=held.event_type,
+            value=held.value,
+            traceparent=held.traceparent,
+        )
+        session.add(row)
+        session.delete(held)
+        session.flush()
+        assert row.id is not None
+        log.warning(
+            "outbox: quarantined row %d (event %s type %s) released as outbox row %d",
+            quarantine_id,
+            row.event_id,
+            row.event_type,
+            row.id,
+        )
+        new_id = row.id
+        session.commit()
+        return new_id

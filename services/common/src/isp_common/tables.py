@@ -1,4 +1,4 @@
-"""Tables every service has: the transactional outbox and the inbox."""
+"""Tables every service has: the transactional outbox, its quarantine and the inbox."""
 
 from __future__ import annotations
 
@@ -33,3 +33,23 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True)
     event_type: str = ""
     processed_at: datetime = Field(default_factory=utcnow)
+
+
+class QuarantinedOutboxMessage(SQLModel, table=True):
+    """An outbox row the relay could not publish (refused for good by the broker, or failing too
+    many times in a row), moved aside so the rows behind it flow on; an operator puts it back with
+    :func:`isp_common.outbox.release` once the cause is fixed. ``reason`` names the error's kind
+    and count, never the content."""
+
+    __tablename__ = "outbox_quarantine"
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int
+    topic: str
+    key: str | None = None
+    event_id: str = Field(index=True)
+    event_type: str
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    traceparent: str | None = None
+    created_at: datetime
+    quarantined_at: datetime = Field(default_factory=utcnow)
+    reason: str
