@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from isp_common.auth import Caller
 from isp_common.db import UnitOfWork
-from isp_common.errors import NotFound
+from isp_common.errors import Forbidden, NotFound
 from isp_common.times import as_utc
 from isp_schemas.alerts import EVENTS as ALERT_MODELS
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from . import disclosure, redecision, views
 from .delivery import urls, webhooks
+from .delivery.sealing import SecretBox
+from .domain import audience
 from .domain.conferences import Response
 from .domain.errors import NoLongerOpen, NotInvited, NotWithheld, ReasonRequired, UnknownAlertTypes
 from .handlers.timed import TimedHandler
 from .models import InformingCreate, InformingPublic, ReleaseRequest, SubscriptionCreate
+from .settings import Settings
 from .tables import AlertRecord, InformingStatement, InvitationRecord, Subscription, WithheldShare
 
 ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
@@ -32,25 +36,51 @@ ALERT_TYPES = frozenset(m.event_type for m in ALERT_MODELS)
 
 
 def subscribe(
-    uow: UnitOfWork, caller: Caller, body: SubscriptionCreate, environment: str, now: datetime
-) -> Subscription:
-    """A webhook subscription for the caller's organisation, with a new signing secret."""
-    unknown = sorted(set(body.types) - ALERT_TYPES - {"*"})
+    uow: UnitOfWork, caller: Caller, body: SubscriptionCreate, settings: Settings, box: SecretBox, now: datetime
+) -> tuple[Subscription, str]:
+    """A webhook subscription for the caller's organisation (:mod:`.domain.audience` says who may
+    subscribe to what, and how many), and its new signing secret, kept only sealed."""
+    if not caller.has_role(*audience.SUBSCRIBERS):
+        raise Forbidden(f"Subscribing a webhook needs one of the roles {', '.join(audience.SUBSCRIBERS)}.")
+    unknown = sorted(set(body.types) - ALERT_TYPES - {audience.ALL})
     if unknown:
         raise UnknownAlertTypes(unknown)
-    urls.check_webhook_url(body.url, environment)
+    types = audience.subscribed_types(caller, body.types, ALERT_TYPES)
+    urls.check_webhook_url(body.url, settings.environment)
+    active = uow.session.exec(
+        select(func.count()).where(Subscription.org == caller.org, col(Subscription.active).is_(True))
+    ).one()
+    if active >= settings.max_subscriptions_per_org:
+        raise audience.SubscriptionCap(settings.max_subscriptions_per_org)
+    secret = webhooks.new_secret()
     sub = Subscription(
         id=str(uuid.uuid4()),
         org=caller.org,
         url=body.url,
-        types=list(body.types),
-        secret=webhooks.new_secret(),
+        types=types,
+        secret_sealed=box.seal(secret),
         created_by=caller.sub,
         created_at=now,
     )
     uow.session.add(sub)
     uow.commit()
-    return sub
+    return sub, secret
+
+
+def rotate_secret(
+    uow: UnitOfWork, caller: Caller, subscription_id: str, box: SecretBox, overlap: float, now: datetime
+) -> tuple[str, datetime]:
+    """A new signing secret for the organisation's subscription; the current one keeps signing
+    beside it for ``overlap`` seconds (one rotation at a time: the secret before it stops at once)."""
+    if not caller.has_role(*audience.SUBSCRIBERS):
+        raise Forbidden(f"Rotating a webhook secret needs one of the roles {', '.join(audience.SUBSCRIBERS)}.")
+    sub = views.own_subscription(uow.session, caller.org, subscription_id)
+    secret, until = webhooks.new_secret(), now + timedelta(seconds=overlap)
+    sub.previous_secret_sealed, sub.previous_secret_until = sub.secret_sealed, until
+    sub.secret_sealed = box.seal(secret)
+    uow.session.add(sub)
+    uow.commit()
+    return secret, until
 
 
 def unsubscribe(uow: UnitOfWork, caller: Caller, subscription_id: str) -> None:
@@ -66,7 +96,7 @@ def unsubscribe(uow: UnitOfWork, caller: Caller, subscription_id: str) -> None:
 def acknowledge(uow: UnitOfWork, caller: Caller, alert_id: str, now: datetime) -> datetime:
     """The recipient has the alert: mark it (once), and record the receiving end of an audited share.
     Returns when it was first acknowledged."""
-    alert = views.own_alert(uow.session, caller.org, alert_id)
+    alert = views.own_alert(uow.session, caller.org, alert_id, audience.hidden_from(caller))
     if alert.acknowledged_at is not None:
         return alert.acknowledged_at
     alert.acknowledged_at, alert.acknowledged_by = now, caller.sub

@@ -29,19 +29,35 @@ AlertStatus = Literal["pending", "delivered", "failed", "withheld"]
 
 class SubscriptionCreate(StrictModel):
     url: str = Field(description="Where to POST alerts (https in production).")
-    types: list[str] = Field(min_length=1, description='Alert types to receive, or ["*"] for all.')
+    types: list[str] = Field(
+        min_length=1,
+        max_length=100,
+        description='Alert types to receive, or ["*"] for all (DSL-only types need role dsl; anyone else\'s '
+        '"*" is every other type, spelled out).',
+    )
 
 
 class SubscriptionCreated(BaseModel):
     id: str
-    secret: str = Field(description="whsec_...: verify webhook-signature with it (Standard Webhooks).")
+    secret: str = Field(
+        description="whsec_...: verify webhook-signature with it (Standard Webhooks). Shown this once only."
+    )
     url: str
     types: list[str]
     org: str
 
     @classmethod
-    def of(cls, sub: Subscription) -> SubscriptionCreated:
-        return cls(id=sub.id, secret=sub.secret, url=sub.url, types=sub.types, org=sub.org)
+    def of(cls, sub: Subscription, secret: str) -> SubscriptionCreated:
+        return cls(id=sub.id, secret=secret, url=sub.url, types=sub.types, org=sub.org)
+
+
+class SecretRotated(BaseModel):
+    id: str = Field(description="The subscription.")
+    secret: str = Field(description="The new whsec_... secret. Shown this once only.")
+    previous_valid_until: datetime = Field(
+        description="Until then deliveries carry a signature with the previous secret as well (space-separated "
+        "in webhook-signature); after it, only the new one."
+    )
 
 
 class SubscriptionPublic(BaseModel):
@@ -67,22 +83,25 @@ class SubscriptionPublic(BaseModel):
 
 
 class DeliveryAttemptPublic(BaseModel):
-    """One try in a subscription's delivery log (times as stored, UTC)."""
+    """One try in a subscription's delivery log: when, which event, and whether it was delivered.
+    Never the endpoint's status code, an error or a duration: the URL is the subscriber's choice,
+    and those would tell it what answers at any address it names (a port scanner)."""
 
-    id: int | None
-    delivery_id: str | None = Field(description="The webhook-id of the alert's delivery (none for a heartbeat).")
-    subscription_id: str
-    kind: str = Field(description="alert | heartbeat")
-    attempt: int
+    delivery_id: str | None = Field(
+        description="The event's webhook-id (the same on every retry of one alert; none for a heartbeat)."
+    )
+    kind: Literal["alert", "heartbeat"]
     at: datetime
-    status_code: int | None
-    outcome: str = Field(description="delivered | retry | failed | cancelled")
-    error: str | None
-    duration_ms: int | None
+    outcome: Literal["delivered", "failed"] = Field(description="delivered (a 2xx answer) or failed (anything else)")
 
     @classmethod
     def of(cls, row: DeliveryAttempt) -> DeliveryAttemptPublic:
-        return cls.model_validate(row, from_attributes=True)
+        return cls(
+            delivery_id=row.delivery_id,
+            kind="heartbeat" if row.kind == "heartbeat" else "alert",
+            at=as_utc(row.at),
+            outcome="delivered" if row.outcome == "delivered" else "failed",
+        )
 
 
 # -- alerts ----------------------------------------------------------------------------------

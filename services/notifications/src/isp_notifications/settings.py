@@ -7,7 +7,9 @@ retries span more than 24 hours; tests shorten them through the environment.
 """
 
 from isp_common.settings import ServiceSettings, service_config
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
+
+from .delivery.sealing import key_problem
 
 
 class Settings(ServiceSettings):
@@ -41,3 +43,27 @@ class Settings(ServiceSettings):
         validation_alias=AliasChoices("ISP_PARTNERSHIP_IG_ORG", "partnership_ig_org"),
         description="The partnership IG organisation, told of every release on professional judgement (CONTRACT §6).",
     )
+    webhook_secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Fernet key(s) that encrypt webhook signing secrets at rest, space- or comma-separated: the "
+        "first encrypts, every one decrypts (so a key is rotated by putting the new one first). Required in "
+        "production; the embedded default makes one in <keys>/webhook-secrets.key.",
+    )
+    webhook_secret_overlap: float = Field(
+        24 * 3600.0,
+        ge=0,
+        description="After a secret is rotated, deliveries are signed with the old one too for this long (seconds).",
+    )
+    max_subscriptions_per_org: int = Field(
+        20, ge=1, description="Active webhook subscriptions one organisation may have."
+    )
+
+    def production_problems(self) -> list[str]:
+        """Besides every service's: webhook secrets are encrypted with a key of production's own."""
+        problems = super().production_problems()
+        if self.environment != "production":
+            return problems
+        problem = key_problem(self.webhook_secret_key.get_secret_value())
+        if problem:
+            problems.append(f"ISP_NOTIFICATIONS_WEBHOOK_SECRET_KEY {problem}")
+        return problems

@@ -223,12 +223,17 @@ class AlertRecord(SQLModel, table=True):
 
 
 class Subscription(SQLModel, table=True):
+    """A webhook subscription. Its signing secrets are kept sealed (:mod:`.delivery.sealing`), never in plain text;
+    after a rotation the previous secret signs too until ``previous_secret_until``."""
+
     __tablename__ = "notifications_subscription"
     id: str = Field(primary_key=True)
     org: str = Field(index=True)
     url: str
     types: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    secret: str
+    secret_sealed: str
+    previous_secret_sealed: str | None = None
+    previous_secret_until: datetime | None = None
     created_at: datetime
     created_by: str | None = None
     active: bool = True

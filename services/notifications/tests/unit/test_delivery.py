@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from isp_common.runtime import ServiceRuntime
 from isp_common.tables import OutboxMessage
 from isp_common.testing import FakeHttpClient, FixedClock, nhs_number, outbox_events
@@ -38,6 +39,9 @@ from ..kit import CSC, PROVIDER, assessment_missed, consent_given
 
 PARENT = Person(nhs_number=nhs_number(0))
 ESCALATION = "uk.isp.alert.delivery_escalation.v1"
+PRODUCTION = dict(
+    environment="production", partnership_key="a-production-secret", webhook_secret_key=Fernet.generate_key().decode()
+)
 FAST = dict(
     webhook_retry_base=0.01,
     webhook_retry_max_delay=0.02,
@@ -58,13 +62,22 @@ def loop_of(runtime: ServiceRuntime) -> DeliveryLoop:
     return loop
 
 
+def sealed_secret(runtime) -> str:
+    """A new signing secret, sealed as the service keeps it."""
+    return loop_of(runtime).secrets.seal(webhooks.new_secret())
+
+
+def secret_of(runtime, sub: Subscription) -> str:
+    return loop_of(runtime).secrets.open(sub.secret_sealed)
+
+
 def subscribe(runtime, url="http://receiver.test/hook", types=("*",), sub_id="sub-1") -> Subscription:
     sub = Subscription(
         id=sub_id,
         org=CSC,
         url=url,
         types=list(types),
-        secret=webhooks.new_secret(),
+        secret_sealed=sealed_secret(runtime),
         created_at=runtime.clock.now(),
     )
     with runtime.uow() as uow:
@@ -132,7 +145,7 @@ async def test_three_failures_then_200_is_one_delivery_with_one_webhook_id(make_
     assert {r.headers["webhook-id"] for r in http.requests} == {http.requests[0].headers["webhook-id"]}
     assert len({r.content for r in http.requests}) == 1  # the same body every time
     last = http.requests[-1]
-    body = Webhook(sub.secret).verify(last.content, dict(last.headers))
+    body = Webhook(secret_of(runtime, sub)).verify(last.content, dict(last.headers))
     assert body["id"] == alert["id"] and body["subscription"] == "sub-1" and body["eventnumber"] == 1
     [sent] = rows(runtime, Delivery)
     assert sent.status == "delivered" and sent.attempts == 4
@@ -218,7 +231,7 @@ async def test_an_idle_subscription_gets_a_signed_heartbeat_with_the_running_cou
     runtime.clock.advance(seconds=61)
     await loop_of(runtime).pass_once()
     beat = http.requests[-1]
-    body = Webhook(sub.secret).verify(beat.content, dict(beat.headers))
+    body = Webhook(secret_of(runtime, sub)).verify(beat.content, dict(beat.headers))
     assert body["type"] == "uk.isp.subscription.heartbeat.v1"
     assert body["data"]["events_since_start"] == 1 and body["eventnumber"] == 1
 
@@ -308,7 +321,9 @@ def queue_delivery(runtime, alert_id: str, sub_id: str, url: str) -> None:
     now = runtime.clock.now()
     with runtime.uow() as uow:
         uow.session.add(
-            Subscription(id=sub_id, org=CSC, url=url, types=["*"], secret=webhooks.new_secret(), created_at=now)
+            Subscription(
+                id=sub_id, org=CSC, url=url, types=["*"], secret_sealed=sealed_secret(runtime), created_at=now
+            )
         )
         uow.session.add(
             Delivery(
@@ -354,7 +369,7 @@ async def test_a_partner_whose_endpoint_hangs_does_not_hold_up_deliveries_to_oth
 async def test_in_production_each_try_checks_the_address_again_and_refuses_an_internal_one(make_runtime):
     """A subscription's host may be re-pointed inside the network after it was validated."""
     http = FakeHttpClient()
-    runtime = make_runtime(http, **FAST, environment="production", partnership_key="a-production-secret")
+    runtime = make_runtime(http, **FAST, **PRODUCTION)
     alert = consent_and_dna(runtime)
     queue_delivery(runtime, alert["id"], "sub-int", "https://10.0.0.5/hook")
     await loop_of(runtime).pass_once()

@@ -1,17 +1,20 @@
-"""Webhook subscriptions and their delivery log."""
+"""Webhook subscriptions, their secrets and their delivery log. Subscribing and rotating a secret
+need role ``provider``, ``social_care`` or ``dsl`` (:mod:`isp_notifications.domain.audience`)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from isp_common.deps import ClockDep, UowDep
+from fastapi import APIRouter, Depends, Query
+from isp_common.deps import Caller, ClockDep, UowDep, require_roles
 from isp_common.strict import StrictQuery
 
 from .. import commands, views
+from ..domain.audience import SUBSCRIBERS
 from ..models import (
     DeliveryAttemptPublic,
     DeliveryLog,
+    SecretRotated,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionList,
@@ -21,13 +24,25 @@ from .deps import ContextDep, Member
 
 router = APIRouter(prefix="/v1/subscriptions", dependencies=[StrictQuery], tags=["subscriptions"])
 
+Subscriber = Annotated[Caller, Depends(require_roles(*SUBSCRIBERS))]
+
 
 @router.post("", status_code=201, summary="Subscribe a webhook")
 def create_subscription(
-    body: SubscriptionCreate, caller: Member, uow: UowDep, context: ContextDep, clock: ClockDep
+    body: SubscriptionCreate, caller: Subscriber, uow: UowDep, context: ContextDep, clock: ClockDep
 ) -> SubscriptionCreated:
-    sub = commands.subscribe(uow, caller, body, context.settings.environment, clock.now())
-    return SubscriptionCreated.of(sub)
+    box = context.delivery.secrets
+    sub, secret = commands.subscribe(uow, caller, body, context.settings, box, clock.now())
+    return SubscriptionCreated.of(sub, secret)
+
+
+@router.post("/{subscription_id}/secret", summary="Rotate the signing secret (the old one signs too for a while)")
+def rotate_secret(
+    subscription_id: str, caller: Subscriber, uow: UowDep, context: ContextDep, clock: ClockDep
+) -> SecretRotated:
+    box, overlap = context.delivery.secrets, context.settings.webhook_secret_overlap
+    secret, until = commands.rotate_secret(uow, caller, subscription_id, box, overlap, clock.now())
+    return SecretRotated(id=subscription_id, secret=secret, previous_valid_until=until)
 
 
 @router.get("", summary="Your organisation's subscriptions")

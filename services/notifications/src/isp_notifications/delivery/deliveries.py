@@ -21,6 +21,7 @@ from .. import facts
 from ..domain import policy
 from ..domain.delivery import RetrySchedule, Step, after_try
 from ..tables import AlertRecord, Delivery, DeliveryAttempt, Subscription
+from .sealing import SecretBox
 from .webhooks import Outcome
 
 BATCH = 50
@@ -125,6 +126,16 @@ def record_outcome(
     uow.session.add(delivery)
     _log(uow, delivery, now, step.result, outcome.error, outcome)
     return step
+
+
+def signing_keys(sub: Subscription, box: SecretBox, now: datetime) -> tuple[str, ...]:
+    """The secrets a try to ``sub`` is signed with at ``now``: its secret, and while a rotation's
+    overlap lasts, the one it replaced (Standard Webhooks: several signatures, any one verifies)."""
+    keys = [box.open(sub.secret_sealed)]
+    until = as_utc(sub.previous_secret_until)
+    if sub.previous_secret_sealed and until is not None and now < until:
+        keys.append(box.open(sub.previous_secret_sealed))
+    return tuple(keys)
 
 
 def idle_subscriptions(uow: UnitOfWork, now: datetime, interval: float) -> list[Subscription]:

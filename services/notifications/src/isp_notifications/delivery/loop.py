@@ -1,9 +1,14 @@
 """The delivery loop: webhook tries and retries, and heartbeats.
 
 Runs as one background task on the service's event loop, posting with the HTTP client the
-composition root gives it (``bootstrap.build(http_client=...)``; tests pass a fake). Each
+composition root gives it (``bootstrap.build(http_client=...)``; tests pass a fake; in service,
+:func:`.urls.webhook_client`, whose connections are pinned to checked addresses). Each
 pass's database work is short, synchronous, and committed per delivery; the rules are in
 :mod:`.deliveries`. Every "now" is the runtime's clock.
+
+Every try, heartbeats included, first checks the URL's addresses against the rule of
+:mod:`isp_notifications.domain.webhook_urls` (in production, resolving the name again), and
+is signed with the subscription's secrets, opened from their sealed form only for the try.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine, Iterator
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import httpx
@@ -24,9 +30,10 @@ from prometheus_client.metrics_core import Metric
 from ..domain.delivery import RetrySchedule, heartbeat
 from ..domain.errors import InvalidWebhookUrl
 from ..settings import Settings
-from ..tables import Delivery
+from ..tables import Delivery, Subscription
 from . import deliveries, escalation, urls, webhooks
 from .failures import FailureLog
+from .sealing import SecretBox, SecretUnreadable, box_for
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,7 @@ class Job(NamedTuple):
     subscription_id: str
     org: str
     url: str
-    secret: str
+    keys: tuple[str, ...]
     body: str
     traceparent: str | None
 
@@ -59,7 +66,26 @@ class DeliveryLoop:
         # with several replicas on PostgreSQL, one posts webhooks at a time (no double posts)
         self.leadership = Leadership(runtime.engine, "isp-notifications:webhook-delivery")
         self.failures = FailureLog(self.schedule)
+        self._box: SecretBox | None = None
         runtime.metrics.collect_with(self._past_deadline)
+
+    @property
+    def secrets(self) -> SecretBox:
+        """Seals and opens the subscriptions' signing secrets (made on first use: production has
+        refused to start without its key before then)."""
+        if self._box is None:
+            self._box = box_for(self.settings)
+        return self._box
+
+    def _keys(self, sub: Subscription, now: datetime) -> tuple[str, ...] | None:
+        """The secrets to sign a try to ``sub`` with, or None (logged) when they cannot be opened."""
+        try:
+            return deliveries.signing_keys(sub, self.secrets, now)
+        except SecretUnreadable:
+            log.error(
+                "webhook subscription %s of %s: its secret cannot be opened with the configured keys", sub.id, sub.org
+            )
+            return None
 
     async def start(self) -> None:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # request lines name partners' URLs
@@ -105,10 +131,9 @@ class DeliveryLoop:
                 if delivery.id in self._in_flight:
                     continue
                 sub = deliveries.still_to_send(uow, delivery, now)
-                if sub is not None:
-                    jobs.append(
-                        Job(delivery.id, sub.id, sub.org, sub.url, sub.secret, delivery.body, delivery.traceparent)
-                    )
+                keys = self._keys(sub, now) if sub is not None else None
+                if sub is not None and keys is not None:
+                    jobs.append(Job(delivery.id, sub.id, sub.org, sub.url, keys, delivery.body, delivery.traceparent))
             uow.commit()
         started = [self._spawn(self._attempt_once(job)) for job in jobs]
         if self._heartbeat_task is None or self._heartbeat_task.done():
@@ -137,7 +162,7 @@ class DeliveryLoop:
 
     async def _attempt(self, job: Job) -> None:
         delivery_id, url, body = job.delivery_id, job.url, job.body
-        headers = webhooks.signed_headers(job.secret, delivery_id, self.runtime.clock.now(), body)
+        headers = webhooks.signed_headers(job.keys, delivery_id, self.runtime.clock.now(), body)
         token = telemetry.attach(telemetry.context_from_traceparent(job.traceparent))
         try:
             with telemetry.tracer("isp-notifications").start_as_current_span(
@@ -162,10 +187,9 @@ class DeliveryLoop:
         log.debug("webhook delivery %s: %s", delivery_id, outcome.status_code or outcome.error)
 
     async def _address_refused(self, url: str) -> webhooks.Outcome | None:
-        """In production, check the host's addresses again before each try: a name that resolved
-        to a public address when the subscription was made may point inside the network now."""
-        if self.settings.environment != "production":
-            return None
+        """Check the host's addresses again before each try: a name that resolved to a public
+        address when the subscription was made may point inside the network now. (The pinned
+        transport checks again the address it connects to.)"""
         try:
             await asyncio.to_thread(urls.check_webhook_url, url, self.settings.environment)
         except InvalidWebhookUrl as exc:
@@ -176,11 +200,13 @@ class DeliveryLoop:
         now = self.runtime.clock.now()
         with self.runtime.uow() as uow:
             due = [
-                (s.id, s.url, s.secret, *heartbeat(s.id, s.event_count, s.failing_since is not None, now))
+                (s.id, s.url, keys, *heartbeat(s.id, s.event_count, s.failing_since is not None, now))
                 for s in deliveries.idle_subscriptions(uow, now, self.settings.heartbeat_interval)
+                if (keys := self._keys(s, now)) is not None
             ]
-        for sub_id, url, secret, webhook_id, body in due:
-            outcome = await webhooks.post(self.http, url, webhooks.signed_headers(secret, webhook_id, now, body), body)
+        for sub_id, url, keys, webhook_id, body in due:
+            headers = webhooks.signed_headers(keys, webhook_id, now, body)
+            outcome = await self._address_refused(url) or await webhooks.post(self.http, url, headers, body)
             with self.runtime.uow() as uow:
                 deliveries.record_heartbeat(uow, sub_id, outcome, self.runtime.clock.now())
                 uow.commit()

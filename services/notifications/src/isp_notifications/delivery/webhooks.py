@@ -1,7 +1,9 @@
 """Standard Webhooks signing and one HTTP attempt.
 
 Signature: ``webhook-signature: v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>``
-(https://www.standardwebhooks.com), computed by the ``standardwebhooks`` package. The
+(https://www.standardwebhooks.com), computed by the ``standardwebhooks`` package; while a
+rotated secret's overlap lasts, one signature per secret, space-separated (the specification
+allows several, and a receiver accepts the message when any one verifies). The
 ``webhook-id`` is the delivery's id, the same on every retry, so a receiver dedupes on it.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,13 +20,17 @@ import httpx
 from isp_schemas.envelope import CONTENT_TYPE
 from standardwebhooks.webhooks import Webhook
 
+from .urls import refusal
+
 
 def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signed_headers(secret: str, webhook_id: str, at: datetime, body: str) -> dict[str, str]:
-    signature = Webhook(secret).sign(msg_id=webhook_id, timestamp=at, data=body)
+def signed_headers(keys: str | Sequence[str], webhook_id: str, at: datetime, body: str) -> dict[str, str]:
+    """The Standard Webhooks headers, signed with each of ``keys`` (the newest first)."""
+    signing = [keys] if isinstance(keys, str) else list(keys)
+    signature = " ".join(Webhook(key).sign(msg_id=webhook_id, timestamp=at, data=body) for key in signing)
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -46,7 +53,9 @@ async def post(client: httpx.AsyncClient, url: str, headers: dict[str, str], bod
     try:
         response = await client.post(url, content=body.encode(), headers=headers)
     except httpx.HTTPError as exc:
-        return Outcome(False, None, type(exc).__name__, _elapsed_ms(started))
+        reason = refusal(exc)
+        error = f"refused: {reason}" if reason else type(exc).__name__
+        return Outcome(False, None, error, _elapsed_ms(started))
     ok = 200 <= response.status_code < 300
     return Outcome(ok, response.status_code, None if ok else f"HTTP {response.status_code}", _elapsed_ms(started))
 

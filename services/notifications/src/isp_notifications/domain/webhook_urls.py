@@ -1,10 +1,13 @@
 """Which webhook URLs a subscription may use.
 
-Production: ``https`` only, and never an address inside the partnership's own network or
-the host itself (loopback, private, link-local, unspecified, reserved, multicast), checked
-on the literal address and on every address the host name resolves to, so a subscription
-cannot be pointed at internal services (server-side request forgery). The embedded default
-also allows ``http`` and loopback, so a partner can try it on a laptop.
+Production: ``https`` only, and only globally routable addresses (``is_global``): never the
+host itself, a private or shared (100.64.0.0/10, carrier-grade NAT) network, link-local,
+unspecified, reserved or multicast, nor an IPv6 address that carries such an IPv4 address
+(IPv4-mapped, 6to4, NAT64), checked on the literal address and on every address the host
+name resolves to, so a subscription cannot be pointed at internal services (server-side
+request forgery). The delivery loop applies the same rule to every connection it makes
+(:mod:`isp_notifications.delivery.urls`). The embedded default also allows ``http``,
+loopback and private addresses, so a partner can try it on a laptop.
 
 The host name is resolved by the ``resolver`` passed in (DNS in the service: see
 :func:`isp_notifications.delivery.urls.check_webhook_url`), so the rule itself does no I/O.
@@ -21,17 +24,46 @@ from .errors import InvalidWebhookUrl
 Resolver = Callable[[str], Iterable[str]]
 
 
-def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address, production: bool) -> str | None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _carried(address: Address) -> list[Address]:
+    """``address`` and any IPv4 address it carries (IPv4-mapped, 6to4, NAT64)."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return [address]
+    if address.ipv4_mapped is not None:  # the IPv4 address itself, reached over IPv6
+        return [address.ipv4_mapped]
+    carried: list[Address] = []
+    if address.sixtofour is not None:
+        carried.append(address.sixtofour)
+    if address in NAT64:
+        carried.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [*carried, address]
+
+
+def address_refused(address: Address, production: bool) -> str | None:
+    """Why a webhook may not go to ``address`` (None when it may)."""
+    for each in _carried(address):
+        reason = _refused(each, production)
+        if reason:
+            return reason
+    return None
+
+
+def _refused(address: Address, production: bool) -> str | None:
     if address.is_loopback:
         return None if not production else "loopback addresses are refused"
     if address.is_link_local:
         return "link-local addresses are refused"
     if address.is_unspecified or address.is_multicast or address.is_reserved:
         return "unspecified, multicast and reserved addresses are refused"
-    if production and address.is_private:
+    if not production:
+        return None
+    if address.is_private:
         return "private addresses are refused"
+    if not address.is_global:  # e.g. 100.64.0.0/10, shared by carrier-grade NAT, is neither private nor global
+        return "addresses that are not globally routable are refused"
     return None
 
 
@@ -59,7 +91,7 @@ def validate_webhook_url(url: str, environment: str, resolver: Resolver) -> str:
         else:
             addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolver(host)] if production else []
     for address in addresses:
-        reason = _refused(address, production)
+        reason = address_refused(address, production)
         if reason:
             raise InvalidWebhookUrl(reason)
     return url
