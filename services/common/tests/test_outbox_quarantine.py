@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from aiokafka import errors as kafka_errors
 from aiokafka.errors import KafkaConnectionError, NotEnoughReplicasError
 from alembic import command
 from isp_common import migrations
 from isp_common.db import UnitOfWork, create_schema, make_engine
 from isp_common.kafka import TopicAdmin, new_producer
-from isp_common.outbox import OutboxRelay, quarantined, release
+from isp_common.outbox import OutboxRelay, quarantined, refused_for_good, release
 from isp_common.tables import OutboxMessage, QuarantinedOutboxMessage
 from isp_common.testing import unique
 from isp_schemas.audit import DisclosureRecorded
@@ -190,6 +191,25 @@ class FailingProducer:
 class NoAdmin:
     async def ensure(self, topics: set[str]) -> None:
         return None
+
+
+@pytest.mark.parametrize(
+    ("error", "for_good"),
+    [
+        (kafka_errors.MessageSizeTooLargeError, True),
+        (kafka_errors.RecordTooLargeError, True),
+        (kafka_errors.InvalidTopicError, True),
+        (kafka_errors.CorruptRecordException, True),
+        (kafka_errors.NotEnoughReplicasError, False),  # retriable: counted towards max_attempts
+        (kafka_errors.TopicAuthorizationFailedError, False),  # an ACL an operator may fix: counted
+        (kafka_errors.KafkaTimeoutError, False),  # the broker, not the row: never counted
+        (kafka_errors.SaslAuthenticationFailed, False),
+        (kafka_errors.UnknownError, False),
+        (ValueError, False),
+    ],
+)
+def test_only_errors_about_the_row_itself_refuse_it_for_good(error, for_good):
+    assert refused_for_good(error("detail")) is for_good
 
 
 async def test_a_broker_that_cannot_be_reached_quarantines_nothing(engine):
