@@ -20,21 +20,12 @@ from .rules import MOUNT, RULES
 EXAMPLES_PER_OPERATION = 10
 UNDOCUMENTED_404 = "answers 404 (problem+json) for an unknown id; the operation documents no 404"
 SCHEMA_GAPS: dict[tuple[str, str, str], str] = {
-    **{
-        (service, "GET", "/readyz"): "GET /readyz answers 503 while not ready; the operation documents only 200"
-        for service in RULES
-    },
-    ("audit", "GET", "/v1/deadletters/{rejection_id}"): UNDOCUMENTED_404,
-    ("notifications", "POST", "/v1/conferences/{conference_id}/responses"): UNDOCUMENTED_404,
-    ("notifications", "POST", "/v1/conferences/{conference_id}/report"): UNDOCUMENTED_404,
-    ("notifications", "GET", "/v1/consents/{consent_id}"): UNDOCUMENTED_404,
     ("notifications", "DELETE", "/v1/subscriptions/{subscription_id}"): UNDOCUMENTED_404,
     ("notifications", "GET", "/v1/subscriptions/{subscription_id}/attempts"): UNDOCUMENTED_404,
     ("notifications", "GET", "/v1/alerts"): "answers 404 to an after= replay of an unknown subscription_id; "
     "the operation documents no 404",
     ("notifications", "GET", "/v1/alerts/{alert_id}"): UNDOCUMENTED_404,
     ("notifications", "POST", "/v1/alerts/{alert_id}/ack"): UNDOCUMENTED_404,
-    ("notifications", "POST", "/v1/withheld/{alert_id}/release"): UNDOCUMENTED_404,
 }
 NOT_READY = {("GET", "/readyz")}
 """A 503 is what these answer in process (no broker): documented, it is no server error."""

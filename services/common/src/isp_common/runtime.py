@@ -306,7 +306,11 @@ async def healthz(runtime: RuntimeDep) -> dict[str, str]:
     return {"status": "ok", "service": runtime.name}
 
 
-@probes.get("/readyz", summary="Database and Kafka reachable, consumers joined")
+@probes.get(
+    "/readyz",
+    summary="Database and Kafka reachable, consumers joined",
+    responses={503: {"description": "Not ready yet: `checks` says which part is not"}},
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     checks = runtime.readiness()
     ok = all(checks.values())

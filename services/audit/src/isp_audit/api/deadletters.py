@@ -148,7 +148,12 @@ def list_deadletters(
     return DeadLetterPage(items=[DeadLetterSummary.of(r) for r in found.items], total=found.total, next=found.next)
 
 
-@router.get("/{rejection_id}", summary="One rejected event; payload only when asked", response_model=DeadLetterDetail)
+@router.get(
+    "/{rejection_id}",
+    summary="One rejected event; payload only when asked",
+    response_model=DeadLetterDetail,
+    responses=problem_responses(404),
+)
 def show_deadletter(
     caller: AdminCaller,
     rejection_id: str,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from isp_common.deps import ClockDep, UowDep
+from isp_common.problems import problem_responses
 from isp_common.strict import StrictQuery
 
 from .. import commands
 from ..models import ConferenceAnswer, InvitationPublic
 from .deps import Member
 
-router = APIRouter(prefix="/v1/conferences", dependencies=[StrictQuery], tags=["conferences"])
+router = APIRouter(
+    prefix="/v1/conferences", dependencies=[StrictQuery], tags=["conferences"], responses=problem_responses(404)
+)
 
 
 @router.post("/{conference_id}/responses", summary="Answer an invitation")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from isp_common.deps import ClockDep, UowDep
+from isp_common.problems import problem_responses
 from isp_common.strict import StrictQuery
 from isp_common.workingdays import london_date
 
@@ -11,7 +12,7 @@ from .. import commands, views
 from ..models import ConsentPublic, InformingCreate, InformingPublic
 from .deps import Member
 
-router = APIRouter(dependencies=[StrictQuery], tags=["disclosure"])
+router = APIRouter(dependencies=[StrictQuery], tags=["disclosure"], responses=problem_responses(404))
 
 
 @router.get("/v1/consents/{consent_id}", summary="A consent as this service holds it")

@@ -7,13 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from isp_common.deps import Caller, ClockDep, UowDep, require_roles
+from isp_common.problems import problem_responses
 from isp_common.strict import StrictQuery
 
 from .. import commands
 from ..models import ReleaseRequest, WithheldPage, WithheldPublic
 from .deps import ContextDep
 
-router = APIRouter(prefix="/v1/withheld", dependencies=[StrictQuery], tags=["withheld"])
+router = APIRouter(
+    prefix="/v1/withheld", dependencies=[StrictQuery], tags=["withheld"], responses=problem_responses(404)
+)
 
 Dsl = Annotated[Caller, Depends(require_roles("dsl"))]
 
