@@ -54,3 +54,13 @@ def test_the_declared_parameters_still_pass(api):
 def test_a_route_without_parameters_refuses_any(api):
     client, _ = api
     _unknown(client.get("/v1/verify", params={"full": "yes"}), "full")
+
+
+@pytest.mark.parametrize(
+    ("path", "org", "role", "typo"),
+    [("/v1/rejections?limt=5", ORG, "provider", "limt"), ("/v1/deadletters?topik=x", "PARTNERSHIP", "admin", "topik")],
+)
+def test_the_rejections_and_dead_letter_lists_refuse_unknown_query_parameters(api, path, org, role, typo):
+    client, runtime = api
+    headers = auth_headers(runtime.settings.resolved_key_dir, org, role)
+    _unknown(client.get(path, headers=headers), typo)

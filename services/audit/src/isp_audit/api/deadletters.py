@@ -20,6 +20,7 @@ from isp_common.deps import ClockDep, RuntimeDep, UowDep, require_roles
 from isp_common.errors import DomainError, NotFound
 from isp_common.problems import problem_responses
 from isp_common.runtime import ServiceRuntime
+from isp_common.strict import StrictQuery
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import rejections
@@ -28,7 +29,12 @@ from ..tables import Rejection
 from .deps import Purpose
 from .rejections import Cursor, Limit
 
-router = APIRouter(prefix="/v1/deadletters", tags=["dead letters"], responses=problem_responses(401, 403, 422))
+router = APIRouter(
+    prefix="/v1/deadletters",
+    tags=["dead letters"],
+    dependencies=[StrictQuery],
+    responses=problem_responses(401, 403, 422),
+)
 
 AdminCaller = Annotated[Caller, Depends(require_roles("admin"))]
 

@@ -10,12 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from isp_common.deps import CallerDep, UowDep
 from isp_common.problems import problem_responses
+from isp_common.strict import StrictQuery
 from pydantic import BaseModel, Field
 
 from .. import rejections
 from ..tables import Rejection
 
-router = APIRouter(prefix="/v1/rejections", tags=["rejections"], responses=problem_responses(401, 422))
+router = APIRouter(
+    prefix="/v1/rejections", tags=["rejections"], dependencies=[StrictQuery], responses=problem_responses(401, 422)
+)
 
 Cursor = Annotated[
     str | None, Query(pattern=r"^\d{1,18}$", description="The `next` of the previous page: items after it.")
