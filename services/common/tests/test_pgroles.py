@@ -115,3 +115,26 @@ def test_every_declared_table_is_one_a_service_has():
     for service, tables in pgroles.PRIVILEGES.items():
         metadata = migrations.target_metadata(f"isp_{service}")
         assert set(tables) <= set(metadata.tables), service
+
+
+@pytest.mark.parametrize(
+    ("migration_url", "problem"),
+    [
+        ("", True),  # no owner URL: the service would migrate, and so could alter, as the role it serves as
+        ("postgresql://isp_demo:pw@db/isp_demo", True),  # the same role twice
+        ("postgresql://isp_demo_owner:pw@db/isp_demo", False),
+    ],
+)
+def test_production_on_postgresql_needs_a_separate_migration_url(migration_url, problem):
+    settings = ServiceSettings(
+        environment="production",
+        service_name="demo",
+        partnership_key="x" * 40,
+        database_url="postgresql://isp_demo:pw@db/isp_demo",
+        migration_database_url=migration_url,
+    )
+    named = [p for p in settings.production_problems() if "ISP_DEMO_MIGRATION_DATABASE_URL" in p]
+    assert bool(named) is problem
+    assert all("pw" not in p for p in named)  # names the setting, never the secret
+    sqlite = ServiceSettings(environment="production", service_name="demo", partnership_key="x" * 40)
+    assert not [p for p in sqlite.production_problems() if "MIGRATION_DATABASE_URL" in p]
