@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from isp_common.db import UnitOfWork
-from isp_common.tables import OutboxMessage
+from isp_common.tables import OutboxMessage, QuarantinedOutboxMessage
 from isp_common.times import as_utc
 from sqlmodel import col, select
 
@@ -31,9 +31,13 @@ def stop_queued_under(uow: UnitOfWork, consent_id: str, nhs_number: str, now: da
         if (alert.lawful_basis or {}).get("consent_id") != consent_id:
             continue
         hit = _cancel_deliveries(uow, alert.id, now)
-        outbox = uow.session.exec(
-            select(OutboxMessage).where(OutboxMessage.event_id == alert.id, col(OutboxMessage.sent_at).is_(None))
-        ).all()
+        outbox: list[OutboxMessage | QuarantinedOutboxMessage] = [
+            *uow.session.exec(
+                select(OutboxMessage).where(OutboxMessage.event_id == alert.id, col(OutboxMessage.sent_at).is_(None))
+            ),
+            # a quarantined row has not reached the broker either: an operator's release must not send it
+            *uow.session.exec(select(QuarantinedOutboxMessage).where(QuarantinedOutboxMessage.event_id == alert.id)),
+        ]
         for row in outbox:
             uow.session.delete(row)
         if outbox:

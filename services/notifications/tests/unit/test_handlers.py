@@ -441,6 +441,23 @@ def test_a_withdrawal_stops_an_alert_queued_but_not_yet_sent(uow):
     assert alerts_to(uow, PROVIDER, WITHHELD)
 
 
+def test_a_withdrawal_stops_an_alert_held_in_quarantine_so_no_release_can_send_it(uow):
+    from isp_common.tables import OutboxMessage, QuarantinedOutboxMessage
+    from sqlmodel import select
+
+    give_consent(uow)
+    handle(uow, missed(), PROVIDER, datetime(2026, 3, 10, 9, 59, tzinfo=UTC))
+    [alert] = alerts_to(uow, CSC, DNA)
+    [row] = uow.session.exec(select(OutboxMessage).where(OutboxMessage.event_id == alert["id"])).all()
+    names = ("topic", "key", "event_id", "event_type", "value", "traceparent", "created_at")
+    fields = {name: getattr(row, name) for name in names}
+    uow.session.add(QuarantinedOutboxMessage(outbox_id=row.id, reason="refused by the broker", **fields))
+    uow.session.delete(row)  # as the relay quarantines it
+    withdraw(uow, at=datetime(2026, 3, 10, 10, 0, tzinfo=UTC), now=datetime(2026, 3, 10, 10, 0, 1, tzinfo=UTC))
+    assert uow.session.exec(select(QuarantinedOutboxMessage)).all() == []
+    assert uow.session.get(AlertRecord, alert["id"]).status == "withheld"
+
+
 def test_a_withdrawal_cannot_recall_an_alert_already_on_the_topic(uow):
     give_consent(uow)
     handle(uow, missed(), PROVIDER, datetime(2026, 3, 10, 9, 59, tzinfo=UTC))
