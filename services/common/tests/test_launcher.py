@@ -136,3 +136,28 @@ def test_ctrl_c_during_start_up_stops_everything_within_seconds(tmp_path, phase)
     assert processes_naming(var_dir) == []
     for port in ports.values():
         assert not port_open("127.0.0.1", port)
+
+
+@pytest.mark.e2e
+def test_make_run_stops_saying_so_when_the_embedded_broker_dies(tmp_path):
+    ports = {name: free_port() for name in SERVICES}
+    var_dir = tmp_path / "var"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "isp_common.launcher"],
+        env=launcher_env(tmp_path, ports, free_port()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ISP suite ready"), line + (proc.stderr.read() if proc.poll() is not None else "")
+        brokers = [pid for pid in processes_naming(var_dir) if b"tansu" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        assert len(brokers) == 1
+        os.kill(brokers[0], signal.SIGKILL)
+        assert proc.wait(timeout=60) == 1
+        assert "embedded broker exited" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert processes_naming(var_dir) == []

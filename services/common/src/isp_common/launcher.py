@@ -1,4 +1,4 @@
-"""Start the embedded broker and the four services, wait until every ``/readyz``
+"""Start the embedded broker, the four services and the events gateway, wait until every ``/readyz``
 answers 200, and stop them all together. ``make run`` uses it in the foreground;
 the test suite uses :class:`Suite` as a session fixture.
 
@@ -26,7 +26,13 @@ from types import FrameType
 
 import httpx
 
-SERVICES: dict[str, int] = {"referrals": 8001, "register": 8002, "notifications": 8003, "audit": 8004}
+SERVICES: dict[str, int] = {
+    "referrals": 8001,
+    "register": 8002,
+    "notifications": 8003,
+    "audit": 8004,
+    "gateway": 8005,
+}
 
 
 class LaunchError(RuntimeError):
@@ -252,17 +258,30 @@ def main() -> int:
         return 1
     urls = ", ".join(f"{n} {suite.url(n)}" for n in suite.services)
     print(f"ISP suite ready in {took:.1f}s: broker {suite.bootstrap}; {urls}", flush=True)
+    code = 0
     try:
         while not suite.stopping.wait(0.5):
+            broker = suite.broker.process if suite.broker else None
+            if broker is not None and broker.poll() is not None:
+                print(
+                    f"isp: the embedded broker exited with code {broker.returncode}; stopping (its topics lived in "
+                    "memory: start again with make run)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                code = 1
+                suite.stopping.set()
+                break
             for name, proc in suite.processes.items():
                 if proc.poll() is not None:
                     print(f"isp: {name} exited with code {proc.returncode}; stopping", file=sys.stderr, flush=True)
+                    code = 1
                     suite.stopping.set()
                     break
     finally:
         suite.stop()
         print("ISP suite stopped", flush=True)
-    return 0
+    return code
 
 
 if __name__ == "__main__":
