@@ -94,13 +94,41 @@ class AppendOnlyViolation(RuntimeError):
     pass
 
 
+_PG_TRIGGERS = [f"{t}_{kind}" for t in (DISCLOSURE_TABLE, ERASURE_TABLE) for kind in ("append_only", "no_truncate")]
+
+
+def _may_install(engine: Engine) -> bool:
+    """Whether this engine's role may (re)create the triggers: anywhere but on PostgreSQL, and there the
+    tables' owner (or before the tables exist); a least-privileged runtime role may not."""
+    if engine.dialect.name != "postgresql":
+        return True
+    with engine.connect() as conn:
+        owns = conn.execute(
+            text("SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(:t)"),
+            {"t": DISCLOSURE_TABLE},
+        ).scalar()
+    return owns is None or bool(owns)
+
+
+def _installed(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname = ANY(:names)"),
+            {"names": _PG_TRIGGERS},
+        ).scalar()
+    return found == len(_PG_TRIGGERS)
+
+
 def protect(engine: Engine) -> None:
     """Guard the audit engine: the append-only triggers in its database, and the refusal below
     on its connections (this engine only: other engines in the process are left alone). The triggers
     are installed as the database owner when the service migrated as one (:func:`isp_common.pgroles.migrate`):
     its runtime role may not create or drop them."""
     with pgroles.as_owner(engine) as owner:
-        install_triggers(owner)
+        if _may_install(owner):
+            install_triggers(owner)
+        elif not _installed(owner):  # a runtime role (e.g. ``isp audit erase``) on a database never started
+            raise AppendOnlyViolation("the append-only triggers are missing and only the database owner may add them")
     if not event.contains(engine, "before_execute", _refuse_changes):
         event.listen(engine, "before_execute", _refuse_changes)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from isp_audit import bootstrap, commands, jobs, rejections, retention
+from isp_audit import bootstrap, commands, guard, jobs, rejections, retention
 from isp_audit.domain.retention import ERASED_COLUMNS
 from isp_audit.handlers import append_disclosure
 from isp_audit.settings import Settings
@@ -122,6 +122,22 @@ def test_the_runtime_role_inserts_reads_and_erases_records_but_may_not_change_th
         uow.commit()
     assert signed is not None and verdict.ok and erasure is not None and erasure.records == 3
     assert [s for s in REFUSED if not refused(runtime.engine, s)] == []
+
+
+def test_the_runtime_role_guards_its_own_engine_without_installing_triggers(started):
+    """``isp audit erase --database <runtime URL>`` guards a fresh engine: the triggers are there and
+    the runtime role leaves them alone; on a database whose triggers are gone it refuses to go on."""
+    fresh = make_engine(started.runtime.settings.database_url)
+    guard.protect(fresh)
+    owner = make_engine(started.runtime.settings.migration_database_url)
+    with owner.begin() as conn:
+        conn.execute(text(f"DROP TRIGGER {DISCLOSURE_TABLE}_no_truncate ON {DISCLOSURE_TABLE}"))
+    with pytest.raises(guard.AppendOnlyViolation, match="only the database owner"):
+        guard.protect(fresh)
+    guard.protect(owner)  # the owner puts them back
+    guard.protect(fresh)
+    fresh.dispose()
+    owner.dispose()
 
 
 def test_the_declared_erasable_columns_are_what_erasure_writes():
