@@ -50,11 +50,18 @@ def referral_requested(
             event_id=event.id,
             rules=rules,
         )
-    except (domain.NotYourReferral, domain.OrganisationRefused) as exc:
+    except (domain.NotYourReferral, domain.ReferralRefused) as exc:
         raise EventRejected(str(exc)) from None
 
 
 # --- appointments (isp.treatment.v1) ---------------------------------------------------
+#
+# Only the provider that booked an appointment may rebook it, record its outcome or say it was
+# missed, and only a referral's treatment side (the provider a referral to treatment went to, or the
+# service that referred its own client to social care) may link an appointment to it. The publisher
+# (``event.source_org``, proven by the consumer's provenance check) is compared with the
+# appointment's provider and the referral's treatment side; an event from anyone else is
+# dead-lettered (EventRejected, the reason naming the mismatch, never the person), nothing changed.
 
 
 def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBooked) -> None:
@@ -68,6 +75,7 @@ def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBook
         scheduled_for=scheduled_for,
         booked_at=journal.to_utc(event.time),
     )
+    referral = _held_referral(uow, event, data.referral_id or appointment.referral_id, data.person.nhs_number)
     if not first_heard:
         if as_utc(appointment.scheduled_for) != scheduled_for:
             appointment.outcome_prompted_at = None  # rebooked: a new day to report on
@@ -76,7 +84,6 @@ def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBook
         appointment.referral_id = data.referral_id or appointment.referral_id
         appointment.kind = data.kind
     uow.session.add(appointment)
-    referral = _referral_of(uow, appointment)
     if referral is None:
         return
     details = {"appointment_id": appointment.id, "kind": appointment.kind}
@@ -89,6 +96,7 @@ def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAt
     appointment = uow.session.get(Appointment, data.appointment_id)
     if appointment is None:
         return
+    _check_provider(appointment, event, data.person.nhs_number)
     appointment.status = "attended"
     appointment.recorded_at = journal.to_utc(data.attended_at)
     uow.session.add(appointment)
@@ -125,14 +133,50 @@ def _appointment(
     uow: UnitOfWork, event: CloudEvent, data: AppointmentBooked | AppointmentMissed, **first_heard: Any
 ) -> tuple[Appointment, bool]:
     """The appointment ``data`` names, and whether this is the first we hear of it (then it is a
-    new one from the provider for the person, with the ``first_heard`` fields)."""
+    new one from the provider for the person, with the ``first_heard`` fields). One already
+    heard of must be the publisher's own, about the same person (:func:`_check_provider`)."""
     appointment = uow.session.get(Appointment, data.appointment_id)
     if appointment is not None:
+        _check_provider(appointment, event, data.person.nhs_number)
         return appointment, False
     new = Appointment(
         id=data.appointment_id, provider_org=event.source_org, nhs_number=data.person.nhs_number, **first_heard
     )
     return new, True
+
+
+def _check_provider(appointment: Appointment, event: CloudEvent, nhs_number: str) -> None:
+    """Refuse an event about an appointment another provider booked, or naming another person."""
+    if appointment.provider_org != event.source_org:
+        raise EventRejected(
+            f"appointment_id names an appointment booked by {appointment.provider_org}, not by the publisher "
+            f"{event.source_org}"
+        )
+    if appointment.nhs_number != nhs_number:
+        raise EventRejected("person is not the person of the appointment that appointment_id names")
+
+
+def _held_referral(uow: UnitOfWork, event: CloudEvent, referral_id: str | None, nhs_number: str) -> Referral | None:
+    """The referral an appointment is linked to, if we know it. The publisher must be the
+    referral's treatment side (:func:`treatment_side`), and the appointment about its person."""
+    referral = uow.session.get(Referral, referral_id) if referral_id else None
+    if referral is None:
+        return None
+    entitled = treatment_side(referral)
+    if entitled != event.source_org:
+        raise EventRejected(
+            f"referral_id names a referral whose appointments {entitled} books ({referral.direction}), "
+            f"not the publisher {event.source_org}"
+        )
+    if referral.nhs_number != nhs_number:
+        raise EventRejected("person is not the person of the referral that referral_id names")
+    return referral
+
+
+def treatment_side(referral: Referral) -> str:
+    """The organisation that books a referral's appointments: the treatment provider a referral to
+    treatment was made to, or the service that referred its own client to social care."""
+    return referral.to_org if referral.direction == domain.PRIORITY_DIRECTION else referral.from_org
 
 
 def _referral_of(uow: UnitOfWork, appointment: Appointment) -> Referral | None:

@@ -32,12 +32,16 @@ def record_request(
     """Store a new referral in state ``requested``, with the receiver's response deadline if it has one.
 
     The referring organisation is the one that sends it: ``from_org`` must be the publisher
-    (Kafka) or the caller's organisation (HTTP). Both organisations must be in the partnership
-    directory, the receiver of the kind the direction needs. Raises NotYourReferral,
-    OrganisationRefused or DuplicateReferral.
+    (Kafka) or the caller's organisation (HTTP). A threshold of social care's duties goes only
+    on a referral to social care. Both organisations must be in the partnership directory, the
+    sender of a kind that may refer in this direction and the receiver of the kind the direction
+    needs. Raises NotYourReferral, ReferralRefused, OrganisationRefused or DuplicateReferral.
     """
     if source_org != data.from_org:
         raise domain.NotYourReferral("from_org must be the referring organisation itself")
+    refused = domain.threshold_refusal(data.direction, data.threshold)
+    if refused is not None:
+        raise domain.ReferralRefused(*refused)
     kinds = directory.kinds_of(uow.session, (data.from_org, data.to_org))
     refusal = domain.party_refusal(data.direction, kinds.get(data.from_org), kinds.get(data.to_org))
     if refusal is not None:

@@ -98,7 +98,7 @@ def test_the_receivers_list_and_the_answers_to_its_commands_are_reads_too(servic
     [
         ({"to_org": "OTHER-LA"}, "to_org"),  # social care, not a treatment provider
         ({"to_org": "NOT-LISTED"}, "to_org"),
-        ({"direction": "to_social_care", "to_org": "CGL-WSX", "threshold": "emergency"}, "to_org"),
+        ({"direction": "to_social_care", "to_org": "CGL-WSX", "threshold": "emergency"}, "direction"),
     ],
 )
 def test_a_referral_to_an_organisation_of_the_wrong_kind_is_422_naming_the_field(service, overrides, field):

@@ -16,26 +16,40 @@ from isp_schemas.envelope import CloudEvent
 NOW = datetime(2026, 11, 18, 10, tzinfo=UTC)
 CSC, PROVIDER, POLICE, UNLISTED = "WSCC-CSC", "CGL-WSX", "SXPOL-MASH", "NOT-LISTED"
 
-KINDS = {CSC: "children_social_care", PROVIDER: "treatment_provider", POLICE: "police"}
+HEALTH, SCHOOL, IG, OTHER = "UHSX-SG", "WSCC-EDU", "PARTNERSHIP", "OTHER-ORG"
+KINDS = {
+    CSC: "children_social_care",
+    PROVIDER: "treatment_provider",
+    POLICE: "police",
+    HEALTH: "health",
+    SCHOOL: "education",
+    IG: "partnership",
+    OTHER: "other",
+}
 
 RULE = [
     # direction, from_org, to_org, refused field (None: allowed)
     ("to_treatment", CSC, PROVIDER, None),
     ("to_social_care", PROVIDER, CSC, None),
-    ("to_social_care", POLICE, CSC, None),  # any organisation in the directory may refer to social care
+    ("to_social_care", POLICE, CSC, None),  # the protocol's front-line partners refer to social care
+    ("to_social_care", HEALTH, CSC, None),
+    ("to_social_care", SCHOOL, CSC, None),
+    ("to_social_care", CSC, CSC + "-2", "direction"),  # social care does not refer to social care
+    ("to_social_care", IG, CSC, "direction"),  # information governance holds no cases
+    ("to_social_care", OTHER, CSC, "direction"),
+    ("to_treatment", PROVIDER, PROVIDER + "-2", "direction"),  # only social care refers to treatment
+    ("to_treatment", POLICE, PROVIDER, "direction"),
     ("to_treatment", CSC, CSC + "-2", "to_org"),  # not in the directory
-    ("to_treatment", PROVIDER, CSC, "to_org"),  # social care is not a treatment provider
-    ("to_social_care", CSC, PROVIDER, "to_org"),  # a treatment provider is not social care
-    ("to_social_care", CSC, POLICE, "to_org"),
+    ("to_treatment", CSC, CSC, "to_org"),  # social care is not a treatment provider
+    ("to_social_care", PROVIDER, PROVIDER, "to_org"),  # a treatment provider is not social care
+    ("to_social_care", PROVIDER, POLICE, "to_org"),
     ("to_social_care", UNLISTED, CSC, "from_org"),
     ("to_treatment", UNLISTED, UNLISTED + "-2", "from_org"),  # the sender is named first
 ]
 
 
 @pytest.mark.parametrize(("direction", "from_org", "to_org", "field"), RULE)
-def test_the_receiver_must_be_of_the_directions_kind_and_the_sender_in_the_directory(
-    direction, from_org, to_org, field
-):
+def test_the_sender_and_the_receiver_must_be_of_the_directions_kinds(direction, from_org, to_org, field):
     refusal = domain.party_refusal(direction, KINDS.get(from_org), KINDS.get(to_org))
     assert (refusal[0] if refusal else None) == field
 

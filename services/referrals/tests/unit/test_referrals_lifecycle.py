@@ -21,7 +21,8 @@ from ..kit import make_active, record_decision
 
 REQUESTED = "uk.isp.referral.requested.v1"
 CSC, PROVIDER, NHS = "WSCC-CSC", "CGL-WSX", nhs_number(0)
-SOCIAL_WORKER, PRACTITIONER = Actor("sw-1", CSC), Actor("dap-1", PROVIDER)
+SOCIAL_WORKER = Actor("sw-1", CSC, frozenset({"social_care"}))
+PRACTITIONER = Actor("dap-1", PROVIDER, frozenset({"provider"}))
 
 
 def at(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:

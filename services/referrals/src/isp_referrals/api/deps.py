@@ -21,7 +21,7 @@ def context_of(runtime: RuntimeDep) -> Referrals:
 
 def practitioner(caller: Annotated[Caller, Depends(require_roles("social_care", "provider"))]) -> Actor:
     """The calling practitioner (social care or provider) as the actor of a command."""
-    return Actor(sub=caller.sub, org=caller.org)
+    return Actor(sub=caller.sub, org=caller.org, roles=caller.roles)
 
 
 def rules_of(referrals: Annotated[Referrals, Depends(context_of)]) -> DueRules:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from isp_common import directory
 from isp_common.db import UnitOfWork
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
@@ -21,10 +22,14 @@ from .steps import Actor, _step, load, progress_of
 def refer(
     uow: UnitOfWork, data: ReferralRequested, actor: Actor, now: datetime, *, rules: DueRules
 ) -> tuple[Referral, bool]:
-    """A referral asked for over HTTP by a practitioner of ``from_org``. Returns the referral and
+    """A referral asked for over HTTP by a practitioner of ``from_org`` whose role fits its
+    organisation's side (:func:`~isp_referrals.domain.role_refusal`). Returns the referral and
     whether it is new: the same referral sent again under its id is answered with the stored one."""
     if data.from_org != actor.org:
         raise domain.NotYourReferral("from_org must be your own organisation.")
+    refused = domain.role_refusal(directory.kind_of(uow.session, actor.org), actor.roles)
+    if refused is not None:
+        raise domain.RoleRefused(refused)
     existing = uow.session.get(Referral, data.referral_id)
     if existing is not None and intake.same_request(existing, data):
         return existing, False
@@ -61,6 +66,9 @@ def amend(
         amended = ReferralRequested.model_validate(proposed)
     except ValidationError as exc:
         raise domain.InvalidCommand("; ".join(e["msg"] for e in exc.errors())) from None
+    refused = domain.threshold_refusal(amended.direction, amended.threshold)
+    if refused is not None:
+        raise domain.ReferralRefused(*refused)
     after = amended.model_dump(mode="json")
     changed = [k for k in domain.AMENDABLE_FIELDS if after[k] != current[k]]
     if not changed:

@@ -32,10 +32,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: the user (token ``sub``) and their organisation."""
+    """Who acts: the user (token ``sub``), their organisation and their token's roles (none for
+    the system itself: then it may not make a referral, :func:`~isp_referrals.commands.refer`)."""
 
     sub: str | None
     org: str
+    roles: frozenset[str] = frozenset()
 
 
 def progress_of(referral: Referral) -> Progress:

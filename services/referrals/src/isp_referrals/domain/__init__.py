@@ -29,6 +29,8 @@ from .errors import (
     OrganisationRefused,
     ReferralChanged,
     ReferralNotFound,
+    ReferralRefused,
+    RoleRefused,
 )
 from .machine import COMMANDS, STATES, TERMINAL_STATES, Command, Party, Progress, allowed_commands, party_of, transition
 from .responses import ResponseKind, in_working_hours, response_kind, working_time_after
@@ -37,11 +39,15 @@ from .rules import (
     EMERGENCY_THRESHOLD,
     PRIORITY_DIRECTION,
     RECEIVER_KIND,
+    REFERRER_KINDS,
     S47_THRESHOLD,
+    SOCIAL_CARE_THRESHOLDS,
     is_emergency,
     missed_appointment_is_dna_to_report,
     party_refusal,
     practitioner_dues_apply,
+    role_refusal,
+    threshold_refusal,
 )
 from .sharing import READ_AUDIT_TYPE, ReceiverScope, receiver_scope
 
@@ -54,7 +60,9 @@ __all__ = [
     "PRIORITY_DIRECTION",
     "READ_AUDIT_TYPE",
     "RECEIVER_KIND",
+    "REFERRER_KINDS",
     "S47_THRESHOLD",
+    "SOCIAL_CARE_THRESHOLDS",
     "STATES",
     "TERMINAL_STATES",
     "WORKBOOK_WORKING_DAYS",
@@ -70,7 +78,9 @@ __all__ = [
     "ReceiverScope",
     "ReferralChanged",
     "ReferralNotFound",
+    "ReferralRefused",
     "ResponseKind",
+    "RoleRefused",
     "allowed_commands",
     "assessment_booking_applies",
     "in_working_hours",
@@ -82,6 +92,8 @@ __all__ = [
     "practitioner_dues_apply",
     "receiver_scope",
     "response_kind",
+    "role_refusal",
+    "threshold_refusal",
     "transition",
     "working_time_after",
 ]

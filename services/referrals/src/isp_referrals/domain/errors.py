@@ -25,17 +25,36 @@ class InvalidCommand(Unprocessable):
     title = "Request does not fit the referral"
 
 
-class OrganisationRefused(Unprocessable):
-    """The partnership directory does not allow the referral between these organisations (422).
+class ReferralRefused(Unprocessable):
+    """The referral rules do not allow this referral (422), e.g. a threshold for social care on a
+    referral to treatment.
 
     The problem body names the field (``field``, and ``errors`` in the shape of a validation
     error) so a partner's client can show it next to the input."""
 
-    title = "Organisation not allowed"
+    title = "Referral not allowed"
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}", field=field, errors=[{"loc": ["body", field], "msg": reason}])
         self.field = field
+        self.reason = reason
+
+
+class OrganisationRefused(ReferralRefused):
+    """The partnership directory does not allow the referral between these organisations (422)."""
+
+    title = "Organisation not allowed"
+
+
+class RoleRefused(Forbidden):
+    """The caller's role does not fit its organisation's side of a referral (403): social care refers
+    with role ``social_care``, the other partners with ``provider``. Names ``from_org``."""
+
+    title = "Role not allowed"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"from_org: {reason}", field="from_org", errors=[{"loc": ["body", "from_org"], "msg": reason}])
+        self.field = "from_org"
         self.reason = reason
 
 
