@@ -261,7 +261,9 @@ async def test_a_consent_is_readable_by_the_organisation_that_recorded_it(runtim
     }
     forbidden = client.get("/v1/consents/con-1", headers=as_org(runtime, CSC))
     problem(forbidden, 403, "Only the organisation that recorded a consent can read it.")
-    problem(client.get("/v1/consents/nope", headers=as_org(runtime, CSC)), 404, "No consent with that id has been received.")
+    problem(
+        client.get("/v1/consents/nope", headers=as_org(runtime, CSC)), 404, "No consent with that id has been received."
+    )
 
 
 def test_a_sender_states_whether_it_told_the_service_user_and_why_not(runtime, client):

@@ -321,9 +321,7 @@ def queue_delivery(runtime, alert_id: str, sub_id: str, url: str) -> None:
     now = runtime.clock.now()
     with runtime.uow() as uow:
         uow.session.add(
-            Subscription(
-                id=sub_id, org=CSC, url=url, types=["*"], secret_sealed=sealed_secret(runtime), created_at=now
-            )
+            Subscription(id=sub_id, org=CSC, url=url, types=["*"], secret_sealed=sealed_secret(runtime), created_at=now)
         )
         uow.session.add(
             Delivery(
