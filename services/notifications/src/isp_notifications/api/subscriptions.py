@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from isp_common.deps import Caller, ClockDep, UowDep, require_roles
+from isp_common.problems import problem_responses
 from isp_common.strict import StrictQuery
 
 from .. import commands, views
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/v1/subscriptions", dependencies=[StrictQuery], tags=
 Subscriber = Annotated[Caller, Depends(require_roles(*SUBSCRIBERS))]
 
 
-@router.post("", status_code=201, summary="Subscribe a webhook")
+@router.post("", status_code=201, summary="Subscribe a webhook", responses=problem_responses(403, 409, 422))
 def create_subscription(
     body: SubscriptionCreate, caller: Subscriber, uow: UowDep, context: ContextDep, clock: ClockDep
 ) -> SubscriptionCreated:
@@ -36,7 +37,11 @@ def create_subscription(
     return SubscriptionCreated.of(sub, secret)
 
 
-@router.post("/{subscription_id}/secret", summary="Rotate the signing secret (the old one signs too for a while)")
+@router.post(
+    "/{subscription_id}/secret",
+    summary="Rotate the signing secret (the old one signs too for a while)",
+    responses=problem_responses(403, 404),
+)
 def rotate_secret(
     subscription_id: str, caller: Subscriber, uow: UowDep, context: ContextDep, clock: ClockDep
 ) -> SecretRotated:
