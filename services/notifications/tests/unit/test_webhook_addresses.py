@@ -12,20 +12,24 @@ import itertools
 import socket
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpcore
 import httpx
 import pytest
-from isp_common.testing import FakeHttpClient
-from isp_notifications.delivery import urls
+from isp_common.testing import FakeHttpClient, outbox_events
+from isp_notifications.delivery import escalation, urls
 from isp_notifications.delivery.urls import PinnedTransport, webhook_client
 from isp_notifications.domain.errors import InvalidWebhookUrl
 from isp_notifications.domain.webhook_urls import validate_webhook_url
-from isp_notifications.tables import DeliveryAttempt
+from isp_notifications.tables import AlertRecord, Delivery, DeliveryAttempt
+from isp_schemas import topics
 
-from .test_delivery import FAST, PRODUCTION, consent_and_dna, loop_of, queue_delivery, rows, subscribe
+from ..kit import CSC
+from .test_delivery import ESCALATION, FAST, PRODUCTION, consent_and_dna, loop_of, queue_delivery, rows, subscribe
 
 PUBLIC = "93.184.216.34"
+REMINDER = "uk.isp.alert.register_review_due.v1"
 
 
 @dataclass
@@ -163,3 +167,33 @@ async def test_a_heartbeat_checks_the_address_too(make_runtime):
     assert http.requests == []
     [beat] = rows(runtime, DeliveryAttempt, DeliveryAttempt.kind == "heartbeat")
     assert beat.outcome == "failed" and beat.error == "refused: addresses that are not globally routable are refused"
+
+
+def test_an_escalation_never_tells_an_organisation_what_answered_at_its_own_endpoint(make_runtime):
+    """An organisation's own alert (a register reminder) failing at its own URL is escalated without the error."""
+    runtime = make_runtime()
+    sub = subscribe(runtime, url="http://10.0.0.5:6379/")
+    now = runtime.clock.now()
+    with runtime.uow() as uow:
+        uow.session.add(
+            AlertRecord(id="own", type=REMINDER, recipient=CSC, sender=CSC, event={"data": {}}, created_at=now)
+        )
+        uow.session.add(
+            Delivery(
+                id="msg_own",
+                alert_id="own",
+                subscription_id=sub.id,
+                org=CSC,
+                event_number=1,
+                body="{}",
+                next_attempt_at=now,
+                attempts=3,
+                first_failure_at=now,
+                last_error="HTTP 401",
+            )
+        )
+        uow.commit()
+        assert escalation.escalate_failing_endpoints(uow, now + timedelta(hours=2), 3600) == 1
+        uow.commit()
+    [escalated] = outbox_events(runtime.engine, topics.alerts(CSC), ESCALATION)
+    assert escalated["data"]["escalated_alert_id"] == "own" and "last_error" not in escalated["data"]

@@ -33,7 +33,7 @@ def escalate(
         recipient=alert.recipient,
         missed_deadline=missed,
         attempts=delivery.attempts if delivery else None,
-        last_error=delivery.last_error if delivery else None,
+        last_error=_last_error(alert, delivery),
     )
     queue_operational(
         uow,
@@ -44,6 +44,14 @@ def escalate(
         now=now,
         key=why,
     )
+
+
+def _last_error(alert: AlertRecord, delivery: Delivery | None) -> str | None:
+    """The last failure, for a sender whose alert did not reach another organisation's endpoint; never
+    for an organisation's own endpoint (it chose the URL: what answered there would be a port scanner)."""
+    if delivery is None or delivery.org == alert.sender:
+        return None
+    return delivery.last_error
 
 
 def escalate_missed_deadlines(uow: UnitOfWork, now: datetime) -> int:
