@@ -91,7 +91,9 @@ REF = "/v1/referrals/{referral_id}"
 
 REFERRALS: dict[Route, Rule] = {
     **COMMON,
-    ("POST", "/v1/referrals"): allow(*PRACTITIONER, scope=OWNER),  # from_org must be the caller's
+    # from_org must be the caller's, and the role its side's: the owner here is a provider, so social_care
+    # (which refers from a children's social care organisation) is refused
+    ("POST", "/v1/referrals"): allow("provider", scope=OWNER),
     ("GET", "/v1/referrals"): allow(*MEMBER),
     ("GET", REF): allow(*MEMBER, scope=SENDER),
     ("POST", f"{REF}/amend"): allow(*PRACTITIONER, scope=SENDER),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -23,9 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from isp_common.launcher import SERVICES, Suite, free_port
-from isp_common.testing import TEST_DIRECTORY_FILE, auth_headers, fresh_nhs_number, unique
+from isp_common.launcher import Suite
+from isp_common.testing import auth_headers, fresh_nhs_number, unique
 from isp_common.testing.e2e import KafkaProbe, WebhookReceiver, wait_for, wait_for_consent
+from isp_common.testing.fixtures import running_suite
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
@@ -40,28 +40,8 @@ PER_BATCH = 4
 @pytest.fixture(scope="module")
 def own_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     """A suite with its own embedded broker, which this test restarts."""
-    var_dir = Path(tmp_path_factory.mktemp("restart-var"))
-    suite = Suite(
-        var_dir=var_dir,
-        ports={name: free_port() for name in SERVICES},
-        env={
-            "ISP_BROKER_PORT": str(free_port()),
-            "ISP_TIMER_INTERVAL": "1.0",
-            "ISP_DIRECTORY_FILE": os.environ.get("ISP_DIRECTORY_FILE", str(TEST_DIRECTORY_FILE)),
-            "ISP_NOTIFICATIONS_WEBHOOK_RETRY_BASE": "0.3",
-            "ISP_NOTIFICATIONS_WEBHOOK_RETRY_MAX_DELAY": "1",
-            "ISP_NOTIFICATIONS_DELIVERY_POLL_INTERVAL": "0.2",
-        },
-    )
-    try:
-        suite.start(timeout=180)
-    except Exception:
-        suite.stop()
-        for log in sorted((var_dir / "logs").glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
-        raise
-    yield suite
-    suite.stop()
+    with running_suite(Path(tmp_path_factory.mktemp("restart-var"))) as suite:
+        yield suite
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -33,9 +32,8 @@ from typing import Any
 
 import httpx
 import pytest
-from isp_common.launcher import SERVICES, Suite, free_port
+from isp_common.launcher import SERVICES, Suite
 from isp_common.testing import (
-    TEST_DIRECTORY_FILE,
     WebhookReceiver,
     auth_headers,
     bearer,
@@ -44,6 +42,7 @@ from isp_common.testing import (
     wait_for,
 )
 from isp_common.testing.e2e import KafkaProbe
+from isp_common.testing.fixtures import running_suite
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 
@@ -160,34 +159,10 @@ class Evidence:
 
 @pytest.fixture(scope="module")
 def pd_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    """The four services and a broker of their own, logging JSON and printing every span."""
-    var_dir = tmp_path_factory.mktemp("pd-suite")
-    suite = Suite(
-        var_dir=var_dir,
-        ports={name: free_port() for name in SERVICES},
-        env={
-            "ISP_BROKER_PORT": str(free_port()),
-            "ISP_LOG_FORMAT": "json",
-            "ISP_LOG_LEVEL": "INFO",
-            "ISP_OTEL_EXPORTER": "console",
-            "ISP_TIMER_INTERVAL": "1.0",
-            "ISP_DIRECTORY_FILE": os.environ.get("ISP_DIRECTORY_FILE", str(TEST_DIRECTORY_FILE)),
-            "ISP_NOTIFICATIONS_WEBHOOK_RETRY_BASE": "0.3",
-            "ISP_NOTIFICATIONS_WEBHOOK_RETRY_MAX_DELAY": "1",
-            "ISP_NOTIFICATIONS_DELIVERY_POLL_INTERVAL": "0.2",
-        },
-    )
-    try:
-        suite.start(timeout=180)
-    except Exception:
-        suite.stop()
-        for log in sorted((var_dir / "logs").glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
-        raise
-    try:
+    """The services and a broker of their own, logging JSON and printing every span."""
+    env = {"ISP_LOG_FORMAT": "json", "ISP_OTEL_EXPORTER": "console"}
+    with running_suite(Path(tmp_path_factory.mktemp("pd-suite")), env=env) as suite:
         yield suite
-    finally:
-        suite.stop()
 
 
 class Session:

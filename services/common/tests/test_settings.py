@@ -99,6 +99,7 @@ def production(tmp_path, **overrides):
         "kafka_sasl_username": "svc",
         "kafka_sasl_password": "k" * 40,
         "database_url": "postgresql://isp_demo:pw@db/isp_demo",
+        "migration_database_url": "postgresql://isp_demo_owner:pw@db/isp_demo",
     }
     return ServiceSettings(**(fields | overrides))
 
@@ -131,16 +132,13 @@ def test_the_embedded_default_has_no_production_problems(tmp_path):
 
 
 def test_a_service_in_production_with_a_problem_refuses_to_start(tmp_path, caplog):
-    from types import SimpleNamespace
-
     from isp_common.serve import refuse_unsafe_production
 
-    unsafe = SimpleNamespace(settings=production(tmp_path, jwt_audience=None))
     with pytest.raises(SystemExit) as stopped:
-        refuse_unsafe_production(unsafe)  # type: ignore[arg-type]  # only .settings is read
+        refuse_unsafe_production(production(tmp_path, jwt_audience=None))
     assert stopped.value.code == 2
     assert any("ISP_JWT_AUDIENCE" in record.getMessage() for record in caplog.records)
-    refuse_unsafe_production(SimpleNamespace(settings=production(tmp_path)))  # type: ignore[arg-type]
+    refuse_unsafe_production(production(tmp_path))
 
 
 def test_kafka_clients_log_in_as_the_settings_say(tmp_path):

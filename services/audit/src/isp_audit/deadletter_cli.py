@@ -9,9 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import httpx
 import typer
-from isp_common.auth import DEFAULT_KEY_DIR, PRIVATE_KEY_FILE, issue_token
+from isp_common.auth import DEFAULT_KEY_DIR
+from isp_common.cli_support import CliError, bearer, call, http_client
 
 app = typer.Typer(help="Dead-lettered events: list, show and replay them (role admin).", no_args_is_help=True)
 
@@ -40,50 +40,26 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _token(token: str | None, key_dir: Path) -> str:
-    if token:
-        return token
-    if not (key_dir / PRIVATE_KEY_FILE).is_file():
-        _fail(f"no embedded signing key in {key_dir}: pass --token or set ISP_TOKEN (or ISP_KEY_DIR)")
-    return issue_token(key_dir, "isp-cli", ADMIN_ORG, ["admin"], ttl_seconds=300)
+_client = http_client
+"""The client every command talks through (tests put an in-process app behind it)."""
 
-
-def _client(url: str, token: str) -> httpx.Client:
-    """The client every command talks through (tests put an in-process app behind it)."""
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0)
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    if not isinstance(body, dict):
-        return ""
-    errors = body.get("errors")
-    if errors:
-        return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg', '')}" for e in errors)
-    return str(body.get("detail") or body.get("title") or "")
+HINTS = {
+    403: "the token may not do this (dead-letter repair needs the role admin)",
+    404: "no rejection has that id",
+}
 
 
 def _call(url: str, token: str | None, key_dir: Path, method: str, path: str, **kwargs: Any) -> Any:
-    """One request; any failure is said in one line and exits 1."""
-    client = _client(url, _token(token, key_dir))
+    """One request; any failure is said in one line and exits 1 (the shared CLI rules)."""
     try:
-        response = client.request(method, path, **kwargs)
-    except httpx.TransportError:
-        _fail(f"cannot reach the audit API at {url}: is the suite running? (--url)")
-    finally:
-        client.close()
-    if response.status_code == 200:
-        return response.json()
-    hints = {
-        401: "the token was not accepted (expired, or signed with another key)",
-        403: "the token may not do this (dead-letter repair needs the role admin)",
-        404: "no rejection has that id",
-    }
-    detail = _detail(response)
-    _fail(f"{hints.get(response.status_code, f'the audit API answered {response.status_code}')}: {detail}")
+        client = _client(url, bearer(token, key_dir, ADMIN_ORG, ["admin"]))
+        try:
+            response = call(client, method, path, api="audit", hints=HINTS, accept=(200,), **kwargs)
+        finally:
+            client.close()
+    except CliError as exc:
+        _fail(str(exc))
+    return response.json()
 
 
 def _filters(topic: str | None, reason: str | None, since: datetime | None, until: datetime | None) -> dict[str, str]:
@@ -172,7 +148,7 @@ def replay_command(
     if not rejection_id and not selection:
         raise typer.BadParameter("give an id, or at least one of --topic, --reason, --since, --until")
     body: dict[str, Any] = {"id": rejection_id} if rejection_id else {**selection, "limit": limit}
-    result = _call(url, token, key_dir, "POST", "/v1/deadletters/replay", json=body)
+    result = _call(url, token, key_dir, "POST", "/v1/deadletters/replay", body=body)
     for replayed in result["replayed"]:
         typer.echo(replayed)
     typer.echo(f"replayed {result['count']} rejected events", err=True)

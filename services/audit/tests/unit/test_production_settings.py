@@ -15,6 +15,7 @@ PRODUCTION = {
     "kafka_sasl_username": "svc",
     "kafka_sasl_password": "k" * 40,
     "database_url": "postgresql://isp_audit:pw@db/isp_audit",
+    "migration_database_url": "postgresql://isp_audit_owner:pw@db/isp_audit",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -10,14 +11,19 @@ import uvicorn
 
 from . import logs
 from .runtime import ServiceRuntime
+from .settings import ServiceSettings
 
 
-def serve(build: Callable[[], ServiceRuntime]) -> None:
+def serve(build: Callable[..., ServiceRuntime]) -> None:
     """Logs as :mod:`isp_common.logs` says (JSON lines, or text with ``ISP_LOG_FORMAT=text``); the
-    runtime's own access log replaces uvicorn's, which would log raw paths and query strings."""
-    logs.configure(build.__module__.split(".")[0].removeprefix("isp_"))  # isp_audit.bootstrap: audit
-    runtime = build()
-    refuse_unsafe_production(runtime)
+    runtime's own access log replaces uvicorn's, which would log raw paths and query strings. The
+    service's settings are checked before anything is built (no migration, no key made) and a
+    production configuration with a problem stops here."""
+    package = build.__module__.split(".")[0]  # isp_audit.bootstrap: isp_audit
+    logs.configure(package.removeprefix("isp_"))
+    settings: ServiceSettings = importlib.import_module(f"{package}.settings").Settings()
+    refuse_unsafe_production(settings)
+    runtime = build(settings)
     uvicorn.run(
         runtime.api,
         host=runtime.settings.host,
@@ -30,10 +36,10 @@ def serve(build: Callable[[], ServiceRuntime]) -> None:
     )
 
 
-def refuse_unsafe_production(runtime: ServiceRuntime) -> None:
+def refuse_unsafe_production(settings: ServiceSettings) -> None:
     """Production fails closed: a service whose settings have any production problem logs each and
-    exits (code 2) before it serves anything."""
-    problems = runtime.settings.production_problems()
+    exits (code 2) before it builds or serves anything."""
+    problems = settings.production_problems()
     if not problems:
         return
     log = logging.getLogger("isp.serve")

@@ -8,6 +8,7 @@ answers; otherwise the embedded broker on a free port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -62,43 +63,60 @@ def broker_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         broker.stop()
 
 
-@pytest.fixture(scope="session")
-def suite(broker_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    """The four services as real processes on free ports, sharing the test broker."""
-    var_dir = tmp_path_factory.mktemp("suite-var")
+FAST_TIMERS: dict[str, str] = {
+    "ISP_TIMER_INTERVAL": "1.0",
+    "ISP_LOG_LEVEL": "INFO",
+    DIRECTORY_VARIABLE: os.environ.get(DIRECTORY_VARIABLE, str(TEST_DIRECTORY_FILE)),
+    **{
+        f"ISP_NOTIFICATIONS_{k}": v
+        for k, v in (
+            ("WEBHOOK_RETRY_BASE", "0.3"),
+            ("WEBHOOK_RETRY_MAX_DELAY", "1"),
+            ("WEBHOOK_RETRY_WINDOW", "120"),
+            ("HEARTBEAT_INTERVAL", "3"),
+            ("ENDPOINT_FAILURE_ESCALATION", "4"),
+            ("DEADLINE_CHECK_INTERVAL", "1"),
+            ("DELIVERY_POLL_INTERVAL", "0.2"),
+        )
+    },
+}
+"""Settings every test suite runs with: timers and webhook retries in seconds, the test directory."""
+
+
+@contextlib.contextmanager
+def running_suite(
+    var_dir: Path, *, bootstrap: str | None = None, env: dict[str, str] | None = None, timeout: float = 180
+) -> Iterator[Suite]:
+    """The services as real processes on free ports (on ``bootstrap``, else their own embedded broker),
+    with :data:`FAST_TIMERS` and ``env``; stopped afterwards. If they do not start, the end of each
+    log is printed before the error is raised."""
+    own_broker = {} if bootstrap else {"ISP_BROKER_PORT": str(free_port())}
     suite = Suite(
-        var_dir=Path(var_dir),
+        var_dir=var_dir,
         ports={name: free_port() for name in SERVICES},
-        bootstrap=broker_bootstrap,
-        env={
-            "ISP_TIMER_INTERVAL": "1.0",
-            "ISP_LOG_LEVEL": "INFO",
-            "ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5",
-            "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0",
-            DIRECTORY_VARIABLE: os.environ.get(DIRECTORY_VARIABLE, str(TEST_DIRECTORY_FILE)),
-            **{
-                f"ISP_NOTIFICATIONS_{k}": v
-                for k, v in (
-                    ("WEBHOOK_RETRY_BASE", "0.3"),
-                    ("WEBHOOK_RETRY_MAX_DELAY", "1"),
-                    ("WEBHOOK_RETRY_WINDOW", "120"),
-                    ("HEARTBEAT_INTERVAL", "3"),
-                    ("ENDPOINT_FAILURE_ESCALATION", "4"),
-                    ("DEADLINE_CHECK_INTERVAL", "1"),
-                    ("DELIVERY_POLL_INTERVAL", "0.2"),
-                )
-            },  # noqa: E501
-        },
+        bootstrap=bootstrap,
+        env={**FAST_TIMERS, **own_broker, **(env or {})},
     )
     try:
-        suite.start(timeout=120)
+        suite.start(timeout=timeout)
     except Exception:
         suite.stop()
-        for log in sorted((Path(var_dir) / "logs").glob("*.log")):
+        for log in sorted((var_dir / "logs").glob("*.log")):
             print(f"--- {log.name}\n{log.read_text()[-4000:]}")
         raise
-    yield suite
-    suite.stop()
+    try:
+        yield suite
+    finally:
+        suite.stop()
+
+
+@pytest.fixture(scope="session")
+def suite(broker_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """The services as real processes on free ports, sharing the test broker."""
+    env = {"ISP_AUDIT_CHECKPOINT_EVERY_RECORDS": "5", "ISP_AUDIT_RECONCILIATION_GRACE_SECONDS": "0"}
+    var_dir = Path(tmp_path_factory.mktemp("suite-var"))
+    with running_suite(var_dir, bootstrap=broker_bootstrap, env=env, timeout=120) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
