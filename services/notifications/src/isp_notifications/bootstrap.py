@@ -14,6 +14,7 @@ from . import agents
 from .api import ROUTERS
 from .context import Notifications
 from .delivery.loop import DeliveryLoop
+from .delivery.urls import webhook_client
 from .handlers import deciders
 from .settings import Settings
 
@@ -32,7 +33,7 @@ def build(
         description="Consent-aware disclosure: every alert to another organisation, its lawful basis and its delivery.",
         **collaborators,
     )
-    http = http_client or httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+    http = http_client or webhook_client(settings.environment, settings.webhook_timeout)  # pinned to checked IPs
     calendar = settings.working_calendar()
     context = Notifications(
         settings=settings,

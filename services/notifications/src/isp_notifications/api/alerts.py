@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from isp_common.deps import ClockDep, UowDep
+from isp_common.problems import problem_responses
 from isp_common.strict import StrictQuery
 from isp_common.times import as_utc
 
@@ -16,7 +17,7 @@ from ..domain.errors import CursorWithReplay
 from ..models import Acknowledged, AlertPage, AlertPublic, AlertStatus
 from .deps import Member
 
-router = APIRouter(prefix="/v1/alerts", dependencies=[StrictQuery], tags=["alerts"])
+router = APIRouter(prefix="/v1/alerts", dependencies=[StrictQuery], tags=["alerts"], responses=problem_responses(404))
 
 
 @router.get("", summary="Your organisation's alerts; after= replays a subscription")

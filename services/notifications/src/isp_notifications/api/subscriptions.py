@@ -23,7 +23,9 @@ from ..models import (
 )
 from .deps import ContextDep, Member
 
-router = APIRouter(prefix="/v1/subscriptions", dependencies=[StrictQuery], tags=["subscriptions"])
+router = APIRouter(
+    prefix="/v1/subscriptions", dependencies=[StrictQuery], tags=["subscriptions"], responses=problem_responses(404)
+)
 
 Subscriber = Annotated[Caller, Depends(require_roles(*SUBSCRIBERS))]
 
