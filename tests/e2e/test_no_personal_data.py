@@ -45,6 +45,7 @@ from isp_common.testing.e2e import KafkaProbe
 from isp_common.testing.fixtures import running_suite
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
+from isp_schemas.examples import EXAMPLES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -440,6 +441,15 @@ async def failing_calls(s: Session, ev: Evidence) -> None:
         assert (await audit.get(f"/v1/disclosures/{known}")).status_code == 404
         bad_person = await audit.get("/v1/disclosures", params={"person": wrong["nhs_number"]})
         assert bad_person.status_code in (200, 422), bad_person.text  # it finds nothing, or refuses the number
+    async with s.client("gateway", PROVIDER, "provider") as gateway:
+        consent = CloudEvent.create(
+            "uk.isp.consent.given.v1",
+            PROVIDER,
+            {**EXAMPLES["uk.isp.consent.given.v1"], "person": wrong, "recorded_by": PROVIDER},
+        ).to_json_bytes()
+        headers = {"content-type": "application/cloudevents+json"}
+        refused = await gateway.post("/v1/events", content=consent, headers=headers)
+        assert refused.status_code == 422, refused.text
 
 
 async def invalid_events(kafka: KafkaProbe, ev: Evidence) -> None:
