@@ -38,10 +38,6 @@ Start = Callable[[str], Forgery]
 MODES = ("embedded", "production")
 IMPERSONATIONS = [d for d in DISGUISES if d != "fields"]
 """The disguises for an event with no organisation field (it speaks only through ``source``)."""
-NOTIFICATIONS_OWNER_RULE = (
-    "isp_notifications/facts.py applies a consent, withdrawal, enquiry close or plan end to the fact with "
-    "that id whoever publishes it: it must refuse one whose source is not the fact's recorded_by / org"
-)
 
 
 def cases(disguises: list[str]) -> list[tuple[str, str]]:
@@ -94,7 +90,6 @@ async def test_finding_consent_widened(forgery_in: Start, mode: str, disguise: s
     assert (row.recipients, row.data_categories, row.recorded_by) == ([CSC], ["referral"], PROVIDER)
 
 
-@pytest.mark.xfail(strict=True, reason=NOTIFICATIONS_OWNER_RULE)
 async def test_finding_consent_widened_by_a_partner_signing_as_itself(forgery_in: Start) -> None:
     """ "Anyone who can publish can widen another organisation's consent to ["*"]": here another
     treatment provider, signing with its own key as itself, re-sends the provider's consent id."""
@@ -119,7 +114,6 @@ async def test_finding_consent_withdrawn(forgery_in: Start, mode: str, disguise:
     assert consent_row(forgery, given.consent_id).withdrawn_at is None
 
 
-@pytest.mark.xfail(strict=True, reason=NOTIFICATIONS_OWNER_RULE)
 async def test_finding_consent_withdrawn_by_a_partner_signing_as_itself(forgery_in: Start) -> None:
     """ "Anyone who can publish can ... withdraw [another organisation's consent]": here another
     provider, signing as itself."""
@@ -172,7 +166,6 @@ async def test_finding_s47_enquiry_or_plan_closed(forgery_in: Start, mode: str, 
     assert closed_on() is None
 
 
-@pytest.mark.xfail(strict=True, reason=NOTIFICATIONS_OWNER_RULE)
 @pytest.mark.parametrize("fact", list(SOCIAL_CARE_FACTS))
 async def test_finding_s47_enquiry_or_plan_closed_by_a_partner_signing_as_itself(forgery_in: Start, fact: str) -> None:
     """ "Anyone who can publish can ... close another organisation's s47 enquiry or plan": here
