@@ -14,12 +14,14 @@ consent open.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from isp_common import directory
+from isp_common.consumer import EventRejected
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, london_date
@@ -49,6 +51,8 @@ from .tables import (
     RefusalRecord,
 )
 
+log = logging.getLogger(__name__)
+
 Child = dict[str, Any]
 ReferralEnd = ReferralClosed | ReferralCancelled | ReferralDeclined
 
@@ -65,34 +69,68 @@ def _keep_pending(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, d
             data=data.model_dump(mode="json"),
             at=at,
             received_at=event.time,
+            source_org=event.source_org,
         )
     )
+
+
+def _owner(kind: str, row: Any) -> str | None:
+    """The organisation whose fact ``row`` is, and who alone may change it (None: any party, as for a
+    referral, whose later life the referrals service publishes for whichever party acted)."""
+    if kind == "consent":
+        return str(row.recorded_by)
+    if kind in ("enquiry", "plan"):
+        return str(row.org)
+    return None
+
+
+def _refuse_if_not_owner(kind: str, row: Any, publisher: str | None) -> None:
+    owner = _owner(kind, row)
+    if owner is not None and publisher is not None and publisher != owner:
+        raise EventRejected(f"{kind} {row.id} is {owner}'s: {publisher} may not change it")
 
 
 def _change(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, data: BaseModel, at: datetime) -> bool:
     """Apply a closing, withdrawing or amending event to its fact now, or, when the fact has not
     arrived yet, keep it until it does. True when it was applied now."""
-    if uow.session.get(_FACT_TABLES[kind], fact_id) is None:
+    row = uow.session.get(_FACT_TABLES[kind], fact_id)
+    if row is None:
         _keep_pending(uow, kind, fact_id, event, data, at)
         return False
+    _refuse_if_not_owner(kind, row, event.source_org)
     _APPLY[event.type](uow, data, at)
     return True
 
 
 def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
     """Apply, oldest first, what arrived for this fact before it did, then forget it."""
+    fact = uow.session.get(_FACT_TABLES[kind], fact_id)
     rows = uow.session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)).all()
     for row in sorted(rows, key=lambda r: (as_utc(r.at), r.event_id)):
+        uow.session.delete(row)
+        owner = _owner(kind, fact)
+        if owner is not None and row.source_org is not None and row.source_org != owner:
+            log.warning(
+                "dropped event %s: %s %s is %s's, not %s's to change",
+                row.event_id,
+                kind,
+                fact_id,
+                owner,
+                row.source_org,
+            )
+            continue
         data = model_for(row.event_type).model_validate(row.data)
         _APPLY[row.event_type](uow, data, as_utc(row.at))
-        uow.session.delete(row)
 
 
 # -- consents and refusals --------------------------------------------------------------------
 
 
 def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
-    row = uow.session.get(ConsentRecord, data.consent_id) or ConsentRecord(
+    existing = uow.session.get(ConsentRecord, data.consent_id)
+    if existing is not None:
+        _refuse_if_not_owner("consent", existing, data.recorded_by)
+    row = existing or ConsentRecord(
         id=data.consent_id,
         nhs_number=data.person.nhs_number,
         recorded_by=data.recorded_by,
@@ -195,9 +233,10 @@ def people_linked(session: Session, nhs_numbers: Iterable[str], children: Iterab
 def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
-    row = uow.session.get(EnquiryRecord, data.enquiry_id) or EnquiryRecord(
-        id=data.enquiry_id, org=org, child=child, parents=parents, opened_on=data.opened_on
-    )
+    existing = uow.session.get(EnquiryRecord, data.enquiry_id)
+    if existing is not None:
+        _refuse_if_not_owner("enquiry", existing, org)
+    row = existing or EnquiryRecord(id=data.enquiry_id, org=org, child=child, parents=parents, opened_on=data.opened_on)
     row.child, row.parents, row.opened_on = child, parents, data.opened_on
     uow.session.add(row)
     _link(uow, "enquiry", data.enquiry_id, [child], parents)
@@ -228,7 +267,10 @@ def _close_enquiry(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
 def record_plan(uow: UnitOfWork, org: str, data: PlanStarted) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
-    row = uow.session.get(PlanRecord, data.plan_id) or PlanRecord(
+    existing = uow.session.get(PlanRecord, data.plan_id)
+    if existing is not None:
+        _refuse_if_not_owner("plan", existing, org)
+    row = existing or PlanRecord(
         id=data.plan_id,
         org=org,
         kind=data.kind,

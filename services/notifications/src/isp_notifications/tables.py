@@ -137,6 +137,7 @@ class PendingFact(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     at: datetime
     received_at: datetime
+    source_org: str | None = None  # who sent it: checked against the fact's owner once the fact arrives
 
 
 class RefusalRecord(SQLModel, table=True):

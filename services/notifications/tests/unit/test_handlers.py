@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from isp_common.auth import Caller
 from isp_common.db import UnitOfWork
 from isp_common.tables import OutboxMessage
@@ -439,6 +440,31 @@ def test_a_withdrawal_stops_an_alert_queued_but_not_yet_sent(uow):
     assert [r["decision"] for r in audit(uow)] == ["shared", "withheld"]
     assert uow.session.get(AlertRecord, alert["id"]).status == "withheld"
     assert alerts_to(uow, PROVIDER, WITHHELD)
+
+
+def test_only_the_organisation_that_recorded_a_consent_may_withdraw_or_change_it(uow):
+    from isp_common.consumer import EventRejected
+    from isp_notifications.tables import ConsentRecord
+
+    give_consent(uow)
+    data = ConsentWithdrawn(consent_id="con-1", person=PARENT, withdrawn_on=NOW.date())
+    with pytest.raises(EventRejected, match="con-1 is CGL-WSX's"):
+        handle(uow, data, "CGL-ESX")
+    with pytest.raises(EventRejected):
+        widened = consent_given(PARENT, ["attendance"], ["*"], "con-1")
+        handle(uow, widened.model_copy(update={"recorded_by": "CGL-ESX"}), "CGL-ESX")
+    uow.rollback()
+    row = uow.session.get(ConsentRecord, "con-1")
+    assert row.withdrawn_at is None and row.recipients == [CSC]
+
+
+def test_a_withdrawal_by_another_organisation_that_came_first_is_dropped_when_the_consent_arrives(uow):
+    from isp_notifications.tables import ConsentRecord
+
+    withdraw_first = ConsentWithdrawn(consent_id="con-1", person=PARENT, withdrawn_on=NOW.date())
+    handle(uow, withdraw_first, "CGL-ESX", NOW - timedelta(hours=1), time=NOW - timedelta(hours=1))
+    give_consent(uow)
+    assert uow.session.get(ConsentRecord, "con-1").withdrawn_at is None
 
 
 def test_a_withdrawal_stops_an_alert_held_in_quarantine_so_no_release_can_send_it(uow):
