@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from isp_common.ratelimit import RateLimit
 
 from .checkpoints import PUBLIC_KEY_FILE
 from .domain.checkpointing import CheckpointPolicy
@@ -23,6 +24,8 @@ class Audit:
     """Every checkpoint is also a line here (JSON lines)."""
     checkpoints: CheckpointPolicy
     nightly: NightlyPolicy
+    verify_limit: RateLimit
+    """How often each organisation may have the whole chain verified (each walk reads every record)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, signing_key: Ed25519PrivateKey) -> Audit:
@@ -32,6 +35,7 @@ class Audit:
             checkpoint_file=settings.checkpoint_file,
             checkpoints=CheckpointPolicy(settings.checkpoint_every_records, settings.checkpoint_every_seconds),
             nightly=nightly_policy(settings),
+            verify_limit=RateLimit(rate=settings.verify_per_minute / 60, burst=settings.verify_burst),
         )
 
     @property

@@ -34,6 +34,10 @@ class Settings(ServiceSettings):
     reconciliation_grace_seconds: float = Field(
         300.0, ge=0, description="Alerts and records younger than this are not yet expected to have their partner."
     )
+    verify_per_minute: float = Field(
+        2.0, gt=0, description="Whole-chain verifications each organisation may ask for per minute (GET /v1/verify)."
+    )
+    verify_burst: int = Field(3, ge=1, description="...and at once, before that rate applies.")
     alerts_metadata_max_age_ms: int = Field(5000, description="How soon a new organisation's alerts topic is noticed.")
 
     def production_problems(self) -> list[str]:

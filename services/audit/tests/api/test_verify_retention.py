@@ -41,3 +41,20 @@ def test_an_erasure_within_a_shorter_configured_retention_verifies(tmp_path):
 def test_an_erasure_shorter_than_the_configured_retention_fails(tmp_path):
     verdict = verify_with(tmp_path, retention_days=60, erase_with=30)
     assert verdict["ok"] is False
+
+
+def test_whole_chain_verification_is_rate_limited_per_organisation(tmp_path):
+    settings = Settings(var_dir=tmp_path, verify_per_minute=1, verify_burst=2)
+    runtime = build(settings, engine=make_engine("sqlite://"), clock=FixedClock(THIRTY_DAYS_ON))
+    client = TestClient(runtime.api)
+    key_dir = settings.resolved_key_dir
+    ours, theirs = (
+        auth_headers(key_dir, "PARTNERSHIP", "partnership_ig"),
+        auth_headers(key_dir, "CGL-WSX", "ig_officer"),
+    )
+    assert [client.get("/v1/verify", headers=ours).status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/v1/verify", headers=ours)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert client.get("/v1/verify", headers=theirs).status_code == 200  # another organisation's own allowance

@@ -7,11 +7,11 @@ from typing import Unpack
 
 from isp_common.bootstrap import Collaborators
 from isp_common.eventkeys import ensure_signer
+from isp_common.ratelimit import RateLimit
 from isp_common.runtime import ServiceRuntime
 
 from . import api
 from .context import Gateway
-from .domain.limits import RateLimit
 from .settings import Settings
 
 

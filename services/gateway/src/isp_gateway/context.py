@@ -7,8 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from isp_common.provenance import Signer
-
-from .domain.limits import RateLimit
+from isp_common.ratelimit import RateLimit
 
 
 @dataclass

@@ -1,1 +1,2 @@
-"""The gateway's rules, pure: what a request may publish (:mod:`.events`) and how fast (:mod:`.limits`)."""
+"""The gateway's rules, pure: what a request may publish (:mod:`.events`); how fast is
+:mod:`isp_common.ratelimit`."""

@@ -1,10 +1,10 @@
-"""The per-organisation rate limit: a token bucket counted in events."""
+"""The per-organisation rate limit (isp_common.ratelimit): a token bucket counted in units of work."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from isp_gateway.domain.limits import RateLimit
+from isp_common.ratelimit import RateLimit
 
 
 def test_a_burst_is_allowed_then_the_rate_applies_and_says_when_to_retry() -> None:

@@ -1,4 +1,5 @@
-"""A per-organisation rate limit: a token bucket counted in events (a batch of 500 costs 500)."""
+"""A per-organisation rate limit: a token bucket counted in units of work (the events gateway counts
+events, a batch of 500 costing 500; the audit service counts whole-chain verifications)."""
 
 from __future__ import annotations
 
