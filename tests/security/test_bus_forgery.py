@@ -6,7 +6,8 @@ by its organisation, is taken, so the refusals are not the harness refusing ever
 
 The forger's disguises are :data:`.forgery.DISGUISES`. A partner signing as itself about another
 organisation's fact (``as_itself``) is not a provenance question: the owning service's own rule
-must refuse it; where none does yet the test is a strict xfail naming the file to change.
+refuses it (notifications: only a fact's owner changes it; referrals: only the appointment's
+provider), and it is played here too.
 """
 
 from __future__ import annotations
