@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-SERVICES = ["referrals", "register", "notifications", "audit"]
+SERVICES = ["referrals", "register", "notifications", "audit", "gateway"]
 
 CHECK = """
 import sys
@@ -41,3 +41,25 @@ def test_migrations_build_every_table_the_models_declare_on_sqlite(service, tmp_
 def test_migrations_build_every_table_the_models_declare_on_postgresql(service, postgres_url):
     result = check(service, postgres_url)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+TOGETHER = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from isp_common.db import make_engine
+from isp_common import migrations
+engines = [make_engine(sys.argv[2]) for _ in range(3)]
+with ThreadPoolExecutor(max_workers=3) as pool:
+    list(pool.map(lambda engine: migrations.upgrade(engine, sys.argv[1]), engines))
+diffs = migrations.pending_differences(engines[0], sys.argv[1])
+print(diffs)
+sys.exit(1 if diffs else 0)
+"""
+
+
+def test_replicas_starting_together_on_postgresql_take_turns_to_migrate(postgres_url):
+    """Three replicas start at once on a new database: one migrates, the others find it at head."""
+    result = subprocess.run(
+        [sys.executable, "-c", TOGETHER, "isp_notifications", postgres_url], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]

@@ -162,3 +162,11 @@ def test_every_kafka_client_of_a_runtime_gets_the_same_login(tmp_path):
     assert runtime.kafka_auth["security_protocol"] == "SASL_SSL"
     assert runtime.admin.auth is runtime.kafka_auth
     assert runtime.faust.conf.broker_credentials is runtime.kafka_credentials
+
+
+def test_the_relays_patience_is_a_shared_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv("ISP_OUTBOX_MAX_ATTEMPTS", "3")
+    assert ServiceSettings(var_dir=tmp_path).outbox_max_attempts == 3
+    monkeypatch.setenv("ISP_OUTBOX_MAX_ATTEMPTS", "0")
+    with pytest.raises(ValidationError, match="outbox_max_attempts"):
+        ServiceSettings(var_dir=tmp_path)

@@ -18,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -78,8 +78,19 @@ def run_environment(package: str) -> None:
 
 
 def upgrade(engine: Engine, package: str) -> None:
-    """Bring ``engine``'s database to the newest revision of ``package``'s migrations."""
-    command.upgrade(config(package, engine), "head")
+    """Bring ``engine``'s database to the newest revision of ``package``'s migrations. On PostgreSQL,
+    replicas starting together take turns (a session advisory lock per package): the first migrates,
+    the others then find the database at head."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(config(package, engine), "head")
+        return
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": f"migrations:{package}"})
+        try:
+            command.upgrade(config(package, engine), "head")
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": f"migrations:{package}"})
+            lock.commit()
 
 
 def pending_differences(engine: Engine, package: str) -> list[Any]:
@@ -93,7 +104,7 @@ def pending_differences(engine: Engine, package: str) -> list[Any]:
 
 def _owned(table: str, package: str) -> bool:
     service = package.removeprefix("isp_")
-    return table.startswith(service + "_") or table in ("outbox_message", "processed_event")
+    return table.startswith(service + "_") or table in ("outbox_message", "outbox_quarantine", "processed_event")
 
 
 def _table_of(diff: Any) -> str | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
@@ -37,7 +36,7 @@ from .times import utcnow
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 10
-"""Failures in a row after which a row is quarantined (``ISP_OUTBOX_MAX_ATTEMPTS``)."""
+"""Failures in a row after which a row is quarantined (the runtime passes ``ISP_OUTBOX_MAX_ATTEMPTS``)."""
 
 UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,
@@ -80,10 +79,6 @@ def refused_for_good(exc: BaseException) -> bool:
     )
 
 
-def max_attempts_from_environment() -> int:
-    return int(os.environ.get("ISP_OUTBOX_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
-
-
 def outbox_headers(row: OutboxMessage, signer: Signer | None = None) -> list[tuple[str, bytes]]:
     """The Kafka headers an outbox row is published with (also used by the in-process test bus):
     with ``signer``, the service's ``isp-signature`` over the row's value (CONTRACT §10)."""
@@ -123,7 +118,7 @@ class OutboxRelay:
         self.published = 0
         self.given_up = 0
         """Rows this relay quarantined since it started (exported as ``isp_outbox_given_up``)."""
-        self.max_attempts = max_attempts if max_attempts is not None else max_attempts_from_environment()
+        self.max_attempts = max_attempts if max_attempts is not None else DEFAULT_MAX_ATTEMPTS
         self._failures: dict[int, int] = {}
         """Outbox row id -> how many times in a row it failed (in memory: a restart starts again)."""
         self.leadership = leadership or Leadership(engine, "outbox-relay")

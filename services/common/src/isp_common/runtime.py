@@ -230,6 +230,7 @@ class ServiceRuntime:
             self.settings.outbox_batch_size,
             leadership=Leadership(self.engine, f"isp-{self.name}:outbox-relay"),
             signer=self.signer,
+            max_attempts=self.settings.outbox_max_attempts,
         )
         self._loop = asyncio.get_running_loop()
         self.relay.start()

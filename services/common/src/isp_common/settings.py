@@ -122,6 +122,12 @@ class ServiceSettings(BaseSettings):
     )
     outbox_poll_interval: float = Field(0.2, validation_alias=_shared("outbox_poll_interval"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("outbox_batch_size"))
+    outbox_max_attempts: int = Field(
+        10,
+        ge=1,
+        validation_alias=_shared("outbox_max_attempts"),
+        description="Failures in a row after which the relay quarantines a row (the rest flow on).",
+    )
     timer_interval: float = Field(
         5.0, validation_alias=_shared("timer_interval"), description="How often deadline timers scan for due work."
     )
