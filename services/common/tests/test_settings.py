@@ -168,5 +168,5 @@ def test_the_relays_patience_is_a_shared_setting(monkeypatch, tmp_path):
     monkeypatch.setenv("ISP_OUTBOX_MAX_ATTEMPTS", "3")
     assert ServiceSettings(var_dir=tmp_path).outbox_max_attempts == 3
     monkeypatch.setenv("ISP_OUTBOX_MAX_ATTEMPTS", "0")
-    with pytest.raises(ValidationError, match="outbox_max_attempts"):
+    with pytest.raises(ValidationError, match="ISP_OUTBOX_MAX_ATTEMPTS"):
         ServiceSettings(var_dir=tmp_path)
