@@ -179,7 +179,7 @@ class Suite:
         port = self.ports[name]
         if port_open("127.0.0.1", port):
             raise LaunchError(f"{name}: port {port} is already in use")
-        env = {**os.environ, **self.env}
+        env = {"ISP_ENVIRONMENT": "embedded", **os.environ, **self.env}  # said, never assumed (serve)
         env.update(
             {
                 "ISP_KAFKA_BOOTSTRAP": self.bootstrap or "",

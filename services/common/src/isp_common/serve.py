@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import uvicorn
 
@@ -21,6 +22,7 @@ def serve(build: Callable[..., ServiceRuntime]) -> None:
     production configuration with a problem stops here."""
     package = build.__module__.split(".")[0]  # isp_audit.bootstrap: isp_audit
     logs.configure(package.removeprefix("isp_"))
+    refuse_unstated_environment(os.environ)
     settings: ServiceSettings = importlib.import_module(f"{package}.settings").Settings()
     refuse_unsafe_production(settings)
     runtime = build(settings)
@@ -34,6 +36,18 @@ def serve(build: Callable[..., ServiceRuntime]) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+
+
+def refuse_unstated_environment(environ: Mapping[str, str]) -> None:
+    """A service never assumes where it runs: ``ISP_ENVIRONMENT`` must say (``make run`` and the test
+    suites say ``embedded``; the image says ``production``). Unset, the process exits (code 2)."""
+    if environ.get("ISP_ENVIRONMENT"):
+        return
+    logging.getLogger("isp.serve").critical(
+        "refusing to start: ISP_ENVIRONMENT is not set; say production (real data, fails closed) or embedded "
+        "(a laptop: make run sets it)"
+    )
+    sys.exit(2)
 
 
 def refuse_unsafe_production(settings: ServiceSettings) -> None:

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -168,12 +168,6 @@ class ServiceSettings(BaseSettings):
         "up in the current directory, then in the repository.",
     )
 
-    @model_validator(mode="after")
-    def _production_needs_its_own_secrets(self) -> ServiceSettings:
-        """Hard to misuse: production must not run on the key every laptop has."""
-        if self.environment == "production" and self.partnership_key == EMBEDDED_PARTNERSHIP_KEY:
-            raise ValueError("ISP_PARTNERSHIP_KEY must be set in production (the embedded default is public)")
-        return self
 
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve real data (empty when it may): a service started in
