@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from isp_common.launcher import SERVICES, EmbeddedBroker, LaunchError, free_port, port_open
@@ -152,7 +153,7 @@ def test_make_run_stops_saying_so_when_the_embedded_broker_dies(tmp_path):
     try:
         line = proc.stdout.readline()
         assert line.startswith("ISP suite ready"), line + (proc.stderr.read() if proc.poll() is not None else "")
-        brokers = [pid for pid in processes_naming(var_dir) if b"tansu" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        brokers = [pid for pid in processes_naming(var_dir) if b"tansu" in Path(f"/proc/{pid}/cmdline").read_bytes()]
         assert len(brokers) == 1
         os.kill(brokers[0], signal.SIGKILL)
         assert proc.wait(timeout=60) == 1
