@@ -168,7 +168,6 @@ class ServiceSettings(BaseSettings):
         "up in the current directory, then in the repository.",
     )
 
-
     def production_problems(self) -> list[str]:
         """Why this configuration must not serve real data (empty when it may): a service started in
         production refuses to start while any is left (:func:`isp_common.serve.serve`). Each names
