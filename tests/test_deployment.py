@@ -16,6 +16,7 @@ import pytest
 import yaml
 from isp_audit.settings import Settings as AuditSettings
 from isp_common.settings import ServiceSettings
+from isp_gateway.settings import Settings as GatewaySettings
 from isp_notifications.settings import Settings as NotificationsSettings
 from isp_referrals.settings import Settings as ReferralsSettings
 from isp_register.settings import Settings as RegisterSettings
@@ -27,12 +28,24 @@ SETTINGS = {
     "register": (RegisterSettings, 8002),
     "notifications": (NotificationsSettings, 8003),
     "audit": (AuditSettings, 8004),
+    "gateway": (GatewaySettings, 8005),
 }
+POSTGRES_SERVICES = ("referrals", "register", "notifications", "audit")
+K8S_SERVICES = {name: SETTINGS[name] for name in POSTGRES_SERVICES}
+"""The Kubernetes manifests run these; the events gateway runs in compose (not yet in deploy/k8s)."""
+EXAMPLE_ENV = dict(
+    line.split("=", 1)
+    for line in (ROOT / "deploy/example.env").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+REQUIRED = re.compile(r"\$\{([A-Z_]+):\?[^}]*\}")
 
 
-def compose_default(value: str) -> str:
-    """What compose substitutes for ``${VAR:-default}`` when VAR is unset."""
-    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+def compose_default(value: str, environ: dict[str, str] = EXAMPLE_ENV) -> str:
+    """What compose substitutes with ``environ`` as the .env file: ``${VAR:?message}`` (required) and
+    ``${VAR:-default}``."""
+    value = REQUIRED.sub(lambda found: environ[found.group(1)], value)
+    return re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", lambda found: environ.get(found.group(1), found.group(2)), value)
 
 
 def test_every_service_runs_with_its_contract_port_and_own_postgres_database():
@@ -40,8 +53,9 @@ def test_every_service_runs_with_its_contract_port_and_own_postgres_database():
         service = COMPOSE["services"][name]
         env = service["environment"]
         assert env[f"ISP_{name.upper()}_PORT"] == str(port)
-        assert env[f"ISP_{name.upper()}_DATABASE_URL"].startswith("postgresql://")
-        assert env[f"ISP_{name.upper()}_DATABASE_URL"].endswith(f"/isp_{name}")
+        if name in POSTGRES_SERVICES:
+            assert env[f"ISP_{name.upper()}_DATABASE_URL"].startswith("postgresql://")
+            assert env[f"ISP_{name.upper()}_DATABASE_URL"].endswith(f"/isp_{name}")
         assert service["build"]["args"]["SERVICE"] == name
         assert settings_cls().port == port  # the code's default is the contract's port
 
@@ -59,14 +73,73 @@ def test_compose_environment_names_are_settings_the_code_reads(monkeypatch):
         settings = settings_cls()
         assert settings.kafka_bootstrap == "kafka:9092"
         assert settings.environment == "production"
-        assert settings.resolved_database_url.startswith("postgresql://")
+        if name in POSTGRES_SERVICES:
+            assert settings.resolved_database_url.startswith("postgresql://")
         for key in env:
             monkeypatch.delenv(key, raising=False)
 
 
+def test_with_every_secret_of_the_example_env_set_each_service_has_no_production_problem(monkeypatch):
+    """The compose stack, filled in as deploy/example.env says, is a configuration production accepts:
+    SASL_SSL with a principal per service, tokens from an issuer for an audience, an owner and a runtime
+    role per database, a webhook secret key, the checkpoint key in a directory of its own."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    filled = {key: secrets.token_urlsafe(32) if "replace" in value else value for key, value in EXAMPLE_ENV.items()}
+    filled["ISP_NOTIFICATIONS_WEBHOOK_SECRET_KEY"] = Fernet.generate_key().decode()
+    for name, (settings_cls, _port) in SETTINGS.items():
+        env = COMPOSE["services"][name]["environment"]
+        for key, value in env.items():
+            monkeypatch.setenv(key, compose_default(str(value), filled))
+        settings = settings_cls()
+        assert settings.production_problems() == [], name
+        assert settings.kafka_sasl_username == f"isp-{name}"
+        assert settings.event_key_file == Path(f"/var/lib/isp/keys/events/{name}.jwk")
+        for key in env:
+            monkeypatch.delenv(key, raising=False)
+
+
+def test_the_example_env_as_it_stands_is_refused_by_production(monkeypatch):
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ISP_ENVIRONMENT", "production")
+    problems = NotificationsSettings().production_problems()
+    assert any("ISP_PARTNERSHIP_KEY" in p for p in problems) and any("WEBHOOK_SECRET_KEY" in p for p in problems)
+
+
+def test_every_secret_compose_requires_is_in_the_example_env_and_none_has_a_default():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert set(REQUIRED.findall(text)) == set(EXAMPLE_ENV)
+    assert not re.findall(r"\$\{[A-Z_]*(PASSWORD|KEY|SECRET)[A-Z_]*:-", text)  # no secret falls back to a default
+
+
+def test_the_kafka_acl_script_is_the_one_the_directory_gives():
+    from isp_common.acls import acls_for
+
+    script = (ROOT / "deploy/kafka/acls.sh").read_text().splitlines()
+    commands = [line for line in script if line.startswith("kafka-acls.sh")]
+    assert commands == [acl.shell() for acl in acls_for(ROOT / "deploy/directory.json")], (
+        "regenerate: python -m isp_common.acls --directory deploy/directory.json > deploy/kafka/acls.sh"
+    )
+
+
+def test_every_service_principal_the_broker_creates_has_acls_and_a_password_in_compose():
+    start = (ROOT / "deploy/kafka/start.sh").read_text()
+    acls = (ROOT / "deploy/kafka/acls.sh").read_text()
+    for name in SETTINGS:
+        assert name in start.split("for service in ")[1].split(";")[0]
+        assert f"User:isp-{name} " in acls or name == "gateway" and "User:isp-gateway" in acls
+        assert COMPOSE["services"]["kafka"]["environment"][f"ISP_{name.upper()}_KAFKA_PASSWORD"]
+    properties = (ROOT / "deploy/kafka/server.properties").read_text()
+    assert "allow.everyone.if.no.acl.found=false" in properties
+    assert "listeners=SASL_SSL://:9092" in properties
+
+
 def test_each_database_the_services_use_is_created_by_the_init_script():
     init = (ROOT / "deploy/postgres/init.sql").read_text()
-    for name in SETTINGS:
+    for name in POSTGRES_SERVICES:
         assert f"CREATE DATABASE isp_{name};" in init
 
 
@@ -190,8 +263,8 @@ def test_the_kubernetes_validation_catches_a_misspelt_field():
 def test_every_service_has_probes_limits_a_service_a_budget_a_policy_and_an_autoscaler(overlay):
     docs = RENDERED[overlay]
     deployments = of_kind(docs, "Deployment")
-    assert set(deployments) == set(SETTINGS)
-    for name, (_settings, port) in SETTINGS.items():
+    assert set(deployments) == set(K8S_SERVICES)
+    for name, (_settings, port) in K8S_SERVICES.items():
         pod = deployments[name]["spec"]["template"]
         [container] = pod["spec"]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -219,7 +292,7 @@ def test_secrets_are_only_referenced_and_settings_are_ones_the_code_reads(overla
     assert not of_kind(docs, "Secret")
     known = set(ServiceSettings.model_fields) | {"service"}  # ISP_SERVICE: which module the image runs
     config = of_kind(docs, "ConfigMap")["isp-config"]["data"]
-    for name in SETTINGS:
+    for name in K8S_SERVICES:
         [container] = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
         for key in [*config, *(e["name"] for e in container["env"])]:
             field = key.removeprefix("ISP_").lower()
@@ -242,7 +315,7 @@ def test_the_directory_config_map_is_the_shipped_directory():
 def test_production_runs_every_service_on_postgresql_with_more_than_one_replica():
     docs = RENDERED["production"]
     assert not of_kind(docs, "PersistentVolumeClaim")
-    for name in SETTINGS:
+    for name in K8S_SERVICES:
         deployment = of_kind(docs, "Deployment")[name]
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         env = {e["name"]: e for e in container["env"]}
@@ -289,3 +362,60 @@ def test_the_image_builds_where_a_docker_daemon_answers():
         timeout=1800,
     )
     assert built.returncode == 0, built.stderr[-4000:]
+
+
+# -- the key and certificate scripts the compose stack runs -------------------------------------
+
+
+def _load(path: Path) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_kafka_certificates_let_a_client_trusting_the_ca_talk_tls_to_kafka(tmp_path):
+    import socket
+    import ssl
+    import threading
+
+    ca, broker = _load(ROOT / "deploy/kafka/certs.py").make(tmp_path)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(broker)
+    client_context = ssl.create_default_context(cafile=str(ca))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            connection, _ = listener.accept()
+            with server_context.wrap_socket(connection, server_side=True) as tls:
+                tls.sendall(b"ok")
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            client_context.wrap_socket(raw, server_hostname="kafka") as tls,
+        ):
+            assert tls.recv(2) == b"ok"
+        thread.join(timeout=10)
+    assert broker.stat().st_mode & 0o777 == 0o640
+    assert _load(ROOT / "deploy/kafka/certs.py").make(tmp_path) == (ca, broker)  # kept, not re-keyed
+
+
+def test_the_key_script_makes_one_private_key_per_service_and_shares_only_public_halves(tmp_path):
+    from isp_common.db import make_engine
+    from isp_common.trust import trust_for
+
+    keys = _load(ROOT / "deploy/keys.py")
+    keys.make(tmp_path / "keys", tmp_path / "public", tmp_path / "checkpoint")
+    for service in keys.SERVICES:
+        private = tmp_path / "keys" / service / "events" / f"{service}.jwk"
+        assert private.stat().st_mode & 0o077 == 0
+        assert "d" not in json.loads((tmp_path / "public" / f"{service}.public.jwk").read_text())
+    assert (tmp_path / "checkpoint").stat().st_mode & 0o777 == 0o700
+    trust = trust_for(make_engine("sqlite://"), tmp_path / "public", allow_unsigned=False)
+    assert set(trust.service_keys) == set(keys.SERVICES) - {"gateway"}  # the gateway signs only for partners

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from .workingdays import WorkingCalendar
 
 EMBEDDED_PARTNERSHIP_KEY = "embedded-partnership-key-change-me"
-PUBLIC_SECRETS = frozenset({EMBEDDED_PARTNERSHIP_KEY, "change-me-partnership-key"})
+PUBLIC_SECRETS = frozenset(
+    {EMBEDDED_PARTNERSHIP_KEY, "change-me-partnership-key", "replace-with-a-secret-of-at-least-32-characters"}
+)
 """Secrets printed in this repository (code, compose): never good enough for production."""
 MIN_SECRET_CHARS = 32
 SUPERUSERS = frozenset({"postgres", "root"})
