@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -303,9 +304,9 @@ def test_secrets_are_only_referenced_and_settings_are_ones_the_code_reads(overla
             assert field in known or key.startswith(f"ISP_{name.upper()}_"), f"{key} is read by no setting"
         for env in container["env"]:
             assert "value" in env or "secretKeyRef" in env["valueFrom"]
-            if any(word in env["name"] for word in ("KEY", "DATABASE_URL", "PASSWORD")) and not env[
-                "name"
-            ].endswith(("_DIR", "_FILE")):  # a path to a key is not a secret; the file is (test below)
+            if any(word in env["name"] for word in ("KEY", "DATABASE_URL", "PASSWORD")) and not env["name"].endswith(
+                ("_DIR", "_FILE")
+            ):  # a path to a key is not a secret; the file is (test below)
                 assert "secretKeyRef" in env.get("valueFrom", {}), f"{name}: {env['name']} must come from a Secret"
 
 
@@ -332,6 +333,161 @@ def test_production_runs_every_service_on_postgresql_with_more_than_one_replica(
         assert of_kind(docs, "HorizontalPodAutoscaler")[name]["spec"]["minReplicas"] >= 2
         assert all("persistentVolumeClaim" not in v for v in deployment["spec"]["template"]["spec"]["volumes"])
         assert container["image"].endswith(":0.1.0") and deployment["metadata"]["namespace"] == "isp"
+
+
+IMAGE_ENV = {"ISP_ENVIRONMENT": "production", "ISP_HOST": "0.0.0.0", "ISP_VAR_DIR": "/var/lib/isp"}
+"""What deploy/Dockerfile sets (ENV) beneath what the pod sets."""
+PRIVATE_PATHS = {name: [f"ISP_{name.upper()}_EVENT_KEY_FILE"] for name in K8S_SERVICES} | {
+    "audit": ["ISP_AUDIT_EVENT_KEY_FILE", "ISP_AUDIT_CHECKPOINT_KEY_DIR"]
+}
+"""The settings naming a private key (or its directory) each service needs, mode 0600 (0700)."""
+
+
+def _secret_value(name: str, key: str) -> str:
+    """What an operator puts in Secret ``name`` under ``key``: a fresh secret of the right shape."""
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    if name == "isp-webhooks":
+        return Fernet.generate_key().decode()
+    if name == "isp-database":  # <service>-url: the runtime role; <service>-migration-url: the owner
+        service, _, kind = key.removesuffix("-url").partition("-")
+        role = f"isp_{service}_owner" if kind == "migration" else f"isp_{service}"
+        return f"postgresql://{role}:{secrets.token_urlsafe(16)}@postgres:5432/isp_{service}"
+    return secrets.token_urlsafe(32)
+
+
+def pod_environment(docs: list[dict[str, Any]], name: str) -> dict[str, str]:
+    """The environment Deployment ``name``'s container starts with: the image's, the ConfigMaps it takes
+    whole, its literals, and each Secret it references filled as an operator would."""
+    [container] = of_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    environ = dict(IMAGE_ENV)
+    for source in container.get("envFrom", []):
+        environ |= of_kind(docs, "ConfigMap")[source["configMapRef"]["name"]]["data"]
+    for env in container["env"]:
+        if "value" in env:
+            environ[env["name"]] = env["value"]
+        else:
+            reference = env["valueFrom"]["secretKeyRef"]
+            environ[env["name"]] = _secret_value(reference["name"], reference["key"])
+    return environ
+
+
+def test_the_image_sets_what_the_pod_environment_assumes():
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    for key, value in IMAGE_ENV.items():
+        assert f"{key}={value}" in dockerfile
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_configured_as_production_accepts(overlay, monkeypatch):
+    """Each Deployment, its Secrets filled in, passes the check `python -m isp_<svc>` makes before it
+    serves (isp_common.serve): SASL_SSL as its own principal, tokens from an issuer for an audience, a
+    webhook key, the checkpoint key in a directory of its own, an owner and a runtime role per database."""
+    docs = RENDERED[overlay]
+    for name, (settings_cls, port) in K8S_SERVICES.items():
+        for key in [key for key in os.environ if key.startswith("ISP_")]:
+            monkeypatch.delenv(key)
+        for key, value in pod_environment(docs, name).items():
+            monkeypatch.setenv(key, value)
+        settings = settings_cls()
+        assert settings.production_problems() == [], (overlay, name)
+        assert (settings.environment, settings.port, settings.kafka_sasl_username) == (
+            "production",
+            port,
+            f"isp-{name}",
+        )
+        assert settings.kafka_ssl_cafile is not None and settings.event_keys_dir is not None
+        assert settings.event_key_file == Path(f"/etc/isp/private/events/{name}.jwk")
+
+
+def _volume_at(pod: dict[str, Any], container: dict[str, Any], path: str) -> dict[str, Any]:
+    """The volume ``path`` lies on in ``container`` (the deepest mount holding it)."""
+    mounts = [m for m in container["volumeMounts"] if path == m["mountPath"] or path.startswith(m["mountPath"] + "/")]
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    return volume
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_private_key_comes_from_a_secret_only_its_deployment_mounts(overlay):
+    """A private key is on a memory-backed emptyDir of the pod's own, which the keys init container
+    fills from a Secret that no other Deployment mounts (read-only, owner-read only)."""
+    docs = RENDERED[overlay]
+    pods = {name: d["spec"]["template"]["spec"] for name, d in of_kind(docs, "Deployment").items()}
+    mounted_by: dict[str, set[str]] = {}
+    for name, pod in pods.items():
+        for volume in pod["volumes"]:
+            if "secret" in volume:
+                mounted_by.setdefault(volume["secret"]["secretName"], set()).add(name)
+    for name, keys in PRIVATE_PATHS.items():
+        pod = pods[name]
+        [container] = pod["containers"]
+        [init] = pod["initContainers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        for key in keys:
+            volume = _volume_at(pod, container, env[key])
+            assert volume["emptyDir"]["medium"] == "Memory", (name, key)
+            assert any(m["name"] == volume["name"] for m in init["volumeMounts"]), "the init container fills it"
+        sources = [_volume_at(pod, init, m["mountPath"]) for m in init["volumeMounts"] if m.get("readOnly")]
+        assert sources, name
+        for source in sources:
+            assert mounted_by[source["secret"]["secretName"]] == {name}, source["secret"]["secretName"]
+            assert source["secret"]["defaultMode"] & 0o077 == 0
+            assert all(m["readOnly"] for m in init["volumeMounts"] if m["name"] == source["name"])
+        assert not any(v["name"] in {s["name"] for s in sources} for v in container["volumeMounts"])
+
+
+@pytest.mark.parametrize("name", sorted(PRIVATE_PATHS))
+def test_the_keys_init_container_leaves_keys_the_service_accepts(name, tmp_path, monkeypatch):
+    """Run the init container's script against Secret files as the kubelet writes them with an fsGroup
+    (0440): the service then finds its event key 0600 and the checkpoint directory 0700, and loads them."""
+    from isp_audit.checkpoints import ensure_signing_key
+    from isp_common.eventkeys import ensure_signer
+    from isp_common.keys import ensure_ed25519_key
+
+    pod = of_kind(RENDERED["production"], "Deployment")[name]["spec"]["template"]["spec"]
+    [init] = pod["initContainers"]
+    [container] = pod["containers"]
+    scratch = tmp_path / "scratch"
+    ensure_signer(scratch / f"{name}.jwk", create=True)
+    ensure_ed25519_key(scratch, "audit-checkpoint-key.pem", "audit-checkpoint-key.pub.pem")
+    script = init["command"][-1]
+    host = {
+        m["mountPath"]: tmp_path / "volumes" / m["name"] for m in [*init["volumeMounts"], *container["volumeMounts"]]
+    }
+    for mount in init["volumeMounts"]:
+        volume = _volume_at(pod, init, mount["mountPath"])
+        host[mount["mountPath"]].mkdir(parents=True, exist_ok=True)
+        if "secret" in volume:
+            for file in scratch.iterdir():
+                if file.name.startswith(f"{name}.") or volume["secret"]["secretName"] == "isp-audit-checkpoint-key":
+                    copied = host[mount["mountPath"]] / file.name
+                    copied.write_bytes(file.read_bytes())
+                    copied.chmod(0o440)  # defaultMode 0400 with the pod's fsGroup: group read added
+    paths = "|".join(
+        re.escape(m["mountPath"]) for m in sorted(init["volumeMounts"], key=lambda m: -len(m["mountPath"]))
+    )
+    script = re.sub(f"({paths})(?=/|\\s|$)", lambda found: str(host[found.group(1)]), script)
+    subprocess.run(["sh", "-c", script], check=True, timeout=30)
+
+    def on_host(path: str) -> Path:
+        mount = max((m for m in host if path.startswith(m + "/")), key=len)
+        return host[mount] / path.removeprefix(mount + "/")
+
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    key_file = on_host(env[f"ISP_{name.upper()}_EVENT_KEY_FILE"])
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert ensure_signer(key_file, create=False).sign(b"{}")
+    if name == "audit":
+        checkpoint_dir = on_host(env["ISP_AUDIT_CHECKPOINT_KEY_DIR"])
+        assert checkpoint_dir.stat().st_mode & 0o777 == 0o700
+        ensure_signing_key(checkpoint_dir)
+        for key in [key for key in os.environ if key.startswith("ISP_")]:
+            monkeypatch.delenv(key)
+        settings = AuditSettings(environment="production", checkpoint_key_dir=checkpoint_dir)
+        assert not [p for p in settings.production_problems() if "CHECKPOINT" in p or "chmod" in p]
 
 
 @pytest.mark.skipif(
