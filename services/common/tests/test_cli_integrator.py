@@ -325,9 +325,37 @@ def test_alerts_tail_follows_next_when_the_api_gives_one(api):
         (200, {"items": [alert(1)], "total": 2, "next": "7"}),
         (200, {"items": [alert(2)], "total": 2, "next": None}),
     ]
-    result = isp("alerts", "tail", "--org", "WSCC-CSC", "--once")
+    result = isp("alerts", "tail", "--org", "WSCC-CSC", "--after", "1", "--once")
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2
-    assert [r.url.params["after"] for r in api.requests] == ["0", "7"]
+    assert [r.url.params["after"] for r in api.requests] == ["1", "7"]
+
+
+def test_alerts_tail_without_a_subscription_prints_the_newest_once_each_oldest_first(api):
+    api.answers[("GET", "/v1/alerts")] = [(200, {"items": [alert(2), alert(1)], "total": 2, "next": None})]
+    result = isp("alerts", "tail", "--org", "WSCC-CSC", "--once")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[3] for line in result.stdout.splitlines()] == ["alert-1", "alert-2"]
+    [request] = api.requests
+    assert "after" not in request.url.params and "subscription_id" not in request.url.params
+
+
+def test_alerts_tail_works_against_the_real_notifications_api(outside, monkeypatch, tmp_path):
+    """The stubs above answer what the test says; this asks the notifications service itself (an
+    organisation with no subscription: no event numbers to follow)."""
+    from fastapi.testclient import TestClient
+    from isp_common.testing import migrated_engine
+    from isp_notifications.bootstrap import build
+    from isp_notifications.settings import Settings
+
+    runtime = build(Settings(var_dir=tmp_path / "var"), engine=migrated_engine("isp_notifications"))
+
+    def client(url: str, token: str) -> TestClient:
+        return TestClient(runtime.api, base_url=url, headers={"Authorization": f"Bearer {token}"})
+
+    monkeypatch.setenv("ISP_KEY_DIR", str(runtime.settings.resolved_key_dir))
+    monkeypatch.setattr(cli_support, "http_client", client)
+    result = isp("alerts", "tail", "--org", "WSCC-CSC", "--once")
+    assert result.exit_code == 0, result.output
 
 
 def test_subscribe_prints_the_id_and_the_secret_once(api):

@@ -352,25 +352,47 @@ def tail(
     token: TokenOption = None,
     key_dir: KeyDirOption = None,
 ) -> None:
-    """Follow your organisation's alerts as they arrive, one line each (Ctrl-C stops)."""
-    cursor: int | str = after
+    """Follow your organisation's alerts as they arrive, one line each (Ctrl-C stops). With
+    --subscription (or --after), by that subscription's event numbers, as a webhook receiver replays;
+    else by the newest alerts, printing each once, oldest first."""
     with _client("notifications", url, token, key_dir, org, role) as client:
         try:
-            while True:
-                params: dict[str, Any] = {"after": cursor, "limit": 100}
-                if subscription:
-                    params["subscription_id"] = subscription
-                page = call(client, "GET", "/v1/alerts", api="notifications", params=params).json()
-                for item in page["items"]:
-                    typer.echo(_alert_line(item))
-                cursor = _next_cursor(page, cursor)
-                if page["items"] and page.get("next") is not None:
-                    continue  # more waiting: no pause
-                if once:
-                    return
-                time.sleep(interval)
+            if subscription or after:
+                _tail_by_number(client, after, subscription, once, interval)
+            else:
+                _tail_newest(client, once, interval)
         except KeyboardInterrupt:
             return
+
+
+def _tail_by_number(client: Any, after: int, subscription: str | None, once: bool, interval: float) -> None:
+    cursor: int | str = after
+    while True:
+        params: dict[str, Any] = {"after": cursor, "limit": 100}
+        if subscription:
+            params["subscription_id"] = subscription
+        page = call(client, "GET", "/v1/alerts", api="notifications", params=params).json()
+        for item in page["items"]:
+            typer.echo(_alert_line(item))
+        cursor = _next_cursor(page, cursor)
+        if page["items"] and page.get("next") is not None:
+            continue  # more waiting: no pause
+        if once:
+            return
+        time.sleep(interval)
+
+
+def _tail_newest(client: Any, once: bool, interval: float) -> None:
+    seen: set[str] = set()
+    while True:
+        page = call(client, "GET", "/v1/alerts", api="notifications", params={"limit": 100}).json()
+        new = [item for item in page["items"] if item["alert_id"] not in seen]
+        for item in reversed(new):  # the API answers newest first
+            typer.echo(_alert_line(item))
+            seen.add(item["alert_id"])
+        if once:
+            return
+        time.sleep(interval)
 
 
 def _next_cursor(page: dict[str, Any], cursor: int | str) -> int | str:
