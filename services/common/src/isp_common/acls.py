@@ -96,6 +96,11 @@ def service_acls() -> list[Acl]:
         acls += _topic_acls(principal, "Create", [name for name in writes if name == ALERTS_PREFIX])
         if reads:
             acls.append(Acl(principal, "Read", "group", f"isp-{service}", prefixed=True))
+            # faust's own topics (its assignor's leader topic, changelogs): isp-<service>-…
+            internal = f"isp-{service}-"
+            acls += [
+                Acl(principal, op, "topic", internal, prefixed=True) for op in ("Create", "Describe", "Read", "Write")
+            ]
     return acls
 
 

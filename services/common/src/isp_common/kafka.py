@@ -105,7 +105,12 @@ class TopicAdmin:
             pass
         except Exception as exc:  # some brokers answer per-topic errors for races
             if "already exists" not in str(exc).lower():
-                raise
+                # with ACLs a service may create only its own topics: the deployment makes the rest
+                # (kafka-init); publishing to a topic that is truly missing fails, and is retried, later
+                log.warning(
+                    "could not create topics %s (%s): they must be made by the deployment", missing, type(exc).__name__
+                )
+                return
         self._known.update(missing)
 
     async def ping(self) -> bool:
