@@ -17,12 +17,11 @@ from isp_common.runtime import ServiceRuntime
 from isp_common.settings import ServiceSettings
 from isp_common.tables import OutboxMessage
 from isp_common.testing import TEST_DIRECTORY_FILE, unique
+from isp_common.testing.postgres import refused
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.examples import EXAMPLES
 from isp_schemas.registry import parse_event
 from sqlalchemy import text, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ProgrammingError
 from sqlmodel import col
 
 pytestmark = [pytest.mark.integration]
@@ -47,18 +46,6 @@ def start(service: str, postgres_url: str, var_dir: Path) -> tuple[ServiceRuntim
     runtime: ServiceRuntime = importlib.import_module(f"isp_{service}.bootstrap").build(settings)
     assert runtime.engine.url.username == role
     return runtime, owner
-
-
-def refused(engine: Engine, statement: str) -> bool:
-    """True when PostgreSQL refuses ``statement`` for lack of privilege (or ownership)."""
-    with engine.connect() as conn:
-        try:
-            conn.execute(text(statement))
-        except ProgrammingError as exc:
-            return getattr(exc.orig, "sqlstate", None) == "42501"  # insufficient_privilege
-        finally:
-            conn.rollback()
-    return False
 
 
 def handle_examples(runtime: ServiceRuntime) -> int:

@@ -20,9 +20,8 @@ from isp_common.auth import Caller
 from isp_common.db import make_engine
 from isp_common.runtime import ServiceRuntime
 from isp_common.testing import TEST_DIRECTORY_FILE, unique
+from isp_common.testing.postgres import refused
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ProgrammingError
 from sqlmodel import select
 
 from ..deadletter_kit import keep, letter, missed
@@ -73,18 +72,6 @@ def started(postgres_url: str, tmp_path: Path) -> Iterator[Started]:
     runtime = bootstrap.build(settings)
     yield Started(runtime, owner, role)
     runtime.engine.dispose()
-
-
-def refused(engine: Engine, statement: str) -> bool:
-    """True when PostgreSQL refuses ``statement`` for lack of privilege (or ownership)."""
-    with engine.connect() as conn:
-        try:
-            conn.execute(text(statement))
-        except ProgrammingError as exc:
-            return getattr(exc.orig, "sqlstate", None) == "42501"  # insufficient_privilege
-        finally:
-            conn.rollback()
-    return False
 
 
 def test_the_service_migrates_as_owner_and_serves_as_its_runtime_role(started):

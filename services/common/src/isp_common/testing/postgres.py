@@ -14,6 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ProgrammingError
+
 from ..launcher import free_port
 
 
@@ -80,3 +84,15 @@ def create_database(server_url: str, name: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = server_url.rsplit("/", 1)[0]
     return f"{base}/{name}"
+
+
+def refused(engine: Engine, statement: str) -> bool:
+    """True when PostgreSQL refuses ``statement`` for lack of privilege (or ownership)."""
+    with engine.connect() as conn:
+        try:
+            conn.execute(text(statement))
+        except ProgrammingError as exc:
+            return getattr(exc.orig, "sqlstate", None) == "42501"  # insufficient_privilege
+        finally:
+            conn.rollback()
+    return False
