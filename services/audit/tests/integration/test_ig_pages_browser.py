@@ -9,20 +9,16 @@ must not run inside an asyncio event loop.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from isp_audit.bootstrap import build
 from isp_audit.settings import Settings
 from isp_common.db import make_engine
 from isp_common.testing import FixedClock, bearer
-from isp_common.testing.browser import check_accessible, fits_width, screenshot
+from isp_common.testing.browser import check_accessible, fits_width, screenshot, serving
 
 from ..kit import NHS, START, disclosure, record
 
@@ -49,12 +45,6 @@ SHARES: list[dict[str, Any]] = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ig_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
     var = tmp_path_factory.mktemp("ig-pages")
@@ -62,20 +52,8 @@ def ig_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     for i, overrides in enumerate(SHARES):
         at = START + timedelta(hours=i)
         record(runtime.engine, disclosure(person=NHS, shared_at=at, **overrides), at)
-    port = free_port()
-    config = uvicorn.Config(runtime.api, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:  # waits on the server saying so, not on a guessed delay
-        assert time.monotonic() < deadline and thread.is_alive(), "the audit app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", runtime
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(runtime.api, "the audit app") as url:
+        yield url, runtime
 
 
 def token(runtime: Any, org: str, role: str) -> str:

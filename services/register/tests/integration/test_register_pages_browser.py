@@ -11,19 +11,15 @@ inside an asyncio event loop.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from isp_common.db import make_engine
 from isp_common.testing import FixedClock, auth_headers, bearer, nhs_number, published_events
-from isp_common.testing.browser import check_accessible, fits_width, screenshot
+from isp_common.testing.browser import check_accessible, fits_width, screenshot, serving
 from isp_register import handlers
 from isp_register.bootstrap import build
 from isp_register.settings import Settings
@@ -41,12 +37,6 @@ PEOPLE = [
     (nhs_number(503), "Alex", "Moor", "low", "general_high_risk", "2026-11-25"),
     (nhs_number(504), "Kit", "Downs", "high", "risk_to_vulnerable_adults", "2026-09-14"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def consume(runtime: Any) -> None:
@@ -87,21 +77,8 @@ def register(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, An
     settings = Settings(var_dir=var, kafka_bootstrap="127.0.0.1:1", partnership_key="k")
     runtime = build(settings, engine=make_engine(f"sqlite:///{var / 'register.db'}"), clock=FixedClock(NOW))
     ids = seed(runtime)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(runtime.api, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:  # waits on the server saying so, not on a guessed delay
-        assert time.monotonic() < deadline and thread.is_alive(), "the register app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", runtime, ids
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(runtime.api, "the register app") as url:
+        yield url, runtime, ids
 
 
 def sign_in(page: Any, runtime: Any) -> None:

@@ -9,7 +9,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,10 @@ def repository_root() -> Path:
 
 
 def screenshot_dir() -> Path:
-    return Path(os.environ.get("ISP_SCREENSHOT_DIR") or repository_root() / "docs" / "screenshots")
+    """Where screenshots go: ``ISP_SCREENSHOT_DIR`` (``ISP_SCREENSHOT_DIR=docs/screenshots make test``
+    refreshes the README's), else a temporary directory, so a test run leaves the checkout as it was."""
+    chosen = os.environ.get("ISP_SCREENSHOT_DIR")
+    return Path(chosen) if chosen else Path(tempfile.gettempdir()) / "isp-screenshots"
 
 
 def check_accessible(page: Any) -> list[dict[str, Any]]:
@@ -68,3 +74,29 @@ def screenshot(page: Any, name: str) -> tuple[Path, Path]:
         if before:
             page.set_viewport_size(before)
     return desktop, phone
+
+
+@contextlib.contextmanager
+def serving(app: Any, what: str = "the app") -> Iterator[str]:
+    """``app`` served by uvicorn on a free local port in a thread (no lifespan: no broker), for a
+    browser to visit; its base URL while the block runs. Waits on the server saying it started."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from ..launcher import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), f"{what} did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
