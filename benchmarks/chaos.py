@@ -42,7 +42,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from isp_common.auth import ensure_signing_key
-from isp_common.launcher import SERVICES, EmbeddedBroker, Suite, free_port
+from isp_common.launcher import EmbeddedBroker, Suite, free_port
 
 from .events import CONTENT_TYPE, CSC, PROVIDER, Person, booking, consent, message, missed, referral
 
@@ -304,7 +304,7 @@ def cluster_up(var_dir: Path) -> Iterator[Cluster]:
     key_dir = var_dir / "keys"
     ensure_signing_key(key_dir)  # once, before the replicas: none of them races to make it
     with local_postgres() as server:
-        urls = {s: create_database(server, f"chaos_{s}") for s in SERVICES}
+        urls = {s: create_database(server, f"chaos_{s}") for s in sorted(set(LAYOUT.values()))}
         broker = EmbeddedBroker(port=free_port(), log_path=var_dir / "logs" / "broker.log")
         broker.start()
         cluster = Cluster(var_dir, broker.bootstrap, urls, broker=broker)

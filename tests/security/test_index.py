@@ -117,7 +117,11 @@ FINDINGS: dict[str, tuple[str, list[str]]] = {
     ),
     "environment_defaults_to_embedded": (
         "ISP_ENVIRONMENT defaults to embedded",
-        ["tests/test_deployment.py::test_compose_environment_names_are_settings_the_code_reads"],
+        [
+            f"{SETTINGS}::test_a_service_never_assumes_where_it_runs",
+            f"{SETTINGS}::test_a_service_process_refuses_to_start_before_touching_anything",
+            "tests/test_deployment.py::test_compose_environment_names_are_settings_the_code_reads",
+        ],
     ),
     # -- Webhooks ----------------------------------------------------------------------------
     "heartbeat_address": (
