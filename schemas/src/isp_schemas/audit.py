@@ -74,6 +74,16 @@ class DisclosureRecorded(EventData):
         ),
     )
 
+    provenance: Literal["signed", "gateway", "service", "unsigned"] | None = Field(
+        default=None,
+        description=(
+            "How the event whose handling made this decision proved where it came from (CONTRACT §10): signed by "
+            "its organisation, by the events gateway on its behalf, by a partnership service, or unsigned (the "
+            "embedded default only, from an organisation with no key). Absent on records made before v1.1's "
+            "signed events and on decisions made by a timer or an API call."
+        ),
+    )
+
     @model_validator(mode="after")
     def _decision_rules(self) -> DisclosureRecorded:
         if self.decision == "shared" and self.lawful_basis is None:

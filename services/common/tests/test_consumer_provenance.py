@@ -89,3 +89,21 @@ async def test_a_signature_over_other_bytes_is_dead_lettered_not_handled(setup: 
     value, other = withdrawal("e5"), withdrawal("e6")
     assert await processor.process(None, value, signed(other), topics.CONSENT) == "deadlettered"
     assert handled == [] and "does not verify" in dead.reasons[0]
+
+
+async def test_a_handler_knows_how_the_event_it_handles_proved_its_origin() -> None:
+    from isp_common import provenance
+
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    seen: list[str | None] = []
+    processor = EventProcessor(
+        consumer_name="test:consent",
+        handlers={ConsentWithdrawn.event_type: lambda uow, event, data: seen.append(provenance.current())},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=RecordingDeadLetters(),  # type: ignore[arg-type]  # the one method the processor calls
+        provenance=lambda value, headers, event: check(value, headers, event.source_org, event.type, {}, TRUST),
+    )
+    value = withdrawal("e20")
+    assert await processor.process_batch([(None, value, signed(value))], topics.CONSENT) == ["handled"]
+    assert seen == ["signed"] and provenance.current() is None  # only while it is handled

@@ -49,6 +49,7 @@ class DisclosureRecord(SQLModel, table=True):
     channel: str
     trace_id: str | None = None
     supersedes: str | None = None  # v1.1: the withheld record's id; chained only when set
+    provenance: str | None = None  # v1.1 §10: how the causing event proved its origin; chained only when set
     personal_commitment: str
     prev_hash: str
     hash: str = Field(unique=True)

@@ -128,10 +128,12 @@ def assemble(rows: Iterable[Row]) -> Iterator[Row]:
     for row in rows:
         seq, commitment = row[0], row[_COMMITMENT_AT]
         prev_hash, stored_hash = row[_BODY_END : _BODY_END + 2]
-        children, not_informed_reason, person, reason, salt, erased_at, supersedes, basis_reason = row[_BODY_END + 2 :]
+        children, not_informed_reason, person, reason, salt, erased_at, supersedes, provenance, basis_reason = row[
+            _BODY_END + 2 :
+        ]
         body_values = (*row[1 : _SEQ_AT + 1], seq, *row[_SEQ_AT + 1 : _BODY_END])  # in BODY_FIELDS order
         try:
-            body = prev_hash.encode() + chain.body_bytes(*body_values, supersedes=supersedes)
+            body = prev_hash.encode() + chain.body_bytes(*body_values, supersedes=supersedes, provenance=provenance)
         except (TypeError, ValueError, KeyError, AttributeError):
             body = None
         try:

@@ -59,6 +59,7 @@ SQLITE_BODY = " || ".join(
         "coalesce(lawful_basis, 'null')",
         """',"personal_commitment":'""",
         _jq("personal_commitment"),
+        """(CASE WHEN provenance IS NULL THEN '' ELSE ',"provenance":' || json_quote(provenance) END)""",
         """',"purpose":'""",
         _jq("purpose"),
         """',"recipient":'""",

@@ -41,7 +41,7 @@ def v10_chain(engine, n: int) -> None:
             at = START + timedelta(minutes=seq)
             values = disclosure_values(disclosure(shared_at=at))
             row = build_row(seq, prev, values, chain.utc_text(at), chain.new_salt())
-            assert row.pop("supersedes") is None and row.pop("basis_reason") is None
+            assert row.pop("supersedes") is None and row.pop("basis_reason") is None and row.pop("provenance") is None
             names = ", ".join(row)
             conn.execute(
                 text(f"INSERT INTO audit_disclosure ({names}) VALUES ({', '.join(':' + k for k in row)})"), row

@@ -20,7 +20,7 @@ from isp_schemas.registry import InvalidEvent, describe_errors, parse_event
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from . import logs, telemetry
+from . import logs, provenance, telemetry
 from .db import UnitOfWork
 from .deadletter import DeadLetters, Position
 from .provenance import ProvenanceError
@@ -52,6 +52,7 @@ class _Parsed:
     value: bytes | None
     headers: list[tuple[str, bytes]]
     position: Position | None = None
+    provenance: str | None = None
 
 
 def safe_error(exc: BaseException) -> str:
@@ -84,15 +85,17 @@ class EventProcessor:
     """CONTRACT §10: how an event proves where it came from, checked before any handler sees it (None:
     not checked, e.g. a test's processor or the dead-letter keeper). A refusal is dead-lettered."""
 
-    def _unproven(self, value: bytes | None, headers: list[tuple[str, bytes]], envelope: CloudEvent) -> str | None:
-        """Why the event's origin is not proven, or None when it is (or nothing is checked)."""
+    def _proven(
+        self, value: bytes | None, headers: list[tuple[str, bytes]], envelope: CloudEvent
+    ) -> tuple[str | None, str | None]:
+        """(its provenance, None) when the event's origin is proven (no provenance when nothing is
+        checked), else (None, why not)."""
         if self.provenance is None:
-            return None
+            return None, None
         try:
-            self.provenance(value or b"", headers, envelope)
+            return self.provenance(value or b"", headers, envelope), None
         except ProvenanceError as exc:
-            return f"provenance: {exc}"
-        return None
+            return None, f"provenance: {exc}"
 
     async def process(
         self, key: bytes | None, value: bytes | None, headers: Headers, topic: str, position: Position | None = None
@@ -108,10 +111,12 @@ class EventProcessor:
         handler = self.handlers.get(envelope.type)
         if handler is None:
             return "skipped"
-        if unproven := self._unproven(value, header_list, envelope):
+        proven, unproven = self._proven(value, header_list, envelope)
+        if unproven:
             await self._dead_letter(key, value, header_list, unproven, topic, position)
             return "deadlettered"
-        return await self._process_parsed(_Parsed(handler, envelope, data, key, value, header_list, position), topic)
+        item = _Parsed(handler, envelope, data, key, value, header_list, position, proven)
+        return await self._process_parsed(item, topic)
 
     async def process_batch(
         self, messages: Sequence[Message], topic: str, positions: Sequence[Position] | None = None
@@ -141,12 +146,13 @@ class EventProcessor:
                 await self._flush(ready, outcomes, topic)
                 outcomes.append("skipped")
                 continue
-            if unproven := self._unproven(value, header_list, envelope):
+            proven, unproven = self._proven(value, header_list, envelope)
+            if unproven:
                 await self._flush(ready, outcomes, topic)
                 await self._dead_letter(key, value, header_list, unproven, topic, position)
                 outcomes.append("deadlettered")
                 continue
-            ready.append(_Parsed(handler, envelope, data, key, value, header_list, position))
+            ready.append(_Parsed(handler, envelope, data, key, value, header_list, position, proven))
         await self._flush(ready, outcomes, topic)
         return outcomes
 
@@ -205,7 +211,7 @@ class EventProcessor:
     @contextmanager
     def _span(self, item: _Parsed, topic: str) -> Iterator[None]:
         """The event's consume span, as a child of the trace its headers carry; every log line within
-        names the event (its id and type)."""
+        names the event (its id and type), and a decision made within knows its provenance."""
         token = telemetry.attach(telemetry.context_from_headers(item.headers))
         try:
             with (
@@ -214,6 +220,7 @@ class EventProcessor:
                     attributes={"cloudevents.event_id": item.envelope.id, "messaging.destination": topic},
                 ),
                 logs.event_context(item.envelope.id, item.envelope.type),
+                provenance.handling(item.provenance),
             ):
                 yield
         finally:

@@ -31,7 +31,9 @@ from __future__ import annotations
 import base64
 import functools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +55,23 @@ ORGANISATION_FIELDS = ("from_org", "recorded_by", "org")
 Provenance = Literal["signed", "gateway", "service", "unsigned"]
 
 _JWS = jwt.PyJWS()
+_current: ContextVar[str | None] = ContextVar("isp_provenance", default=None)
+
+
+def current() -> str | None:
+    """The provenance of the event being handled now (None outside a consumer's handling: a timer,
+    an API call): the consumer sets it, and the audit record of a decision made now carries it."""
+    return _current.get()
+
+
+@contextmanager
+def handling(provenance: str | None) -> Iterator[None]:
+    """Within the block, :func:`current` is ``provenance``."""
+    token = _current.set(provenance)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class ProvenanceError(Exception):
@@ -240,6 +259,8 @@ __all__ = [
     "Signer",
     "Trust",
     "check",
+    "current",
+    "handling",
     "mismatched_fields",
     "public_keys",
     "signature_kid",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from isp_common import metrics, telemetry
+from isp_common import metrics, provenance, telemetry
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_schemas import topics
@@ -504,6 +504,7 @@ def publish_record(
         shared_at=at,
         reason=reason,
         supersedes=supersedes,
+        provenance=provenance.current(),  # how the event being handled proved its origin (§10)
     )
     event = CloudEvent.create(
         type=DisclosureRecorded.event_type,

@@ -442,6 +442,16 @@ def test_a_withdrawal_stops_an_alert_queued_but_not_yet_sent(uow):
     assert alerts_to(uow, PROVIDER, WITHHELD)
 
 
+def test_the_audit_record_says_how_the_event_behind_the_decision_proved_its_origin(uow):
+    from isp_common import provenance
+
+    give_consent(uow)
+    with provenance.handling("gateway"):  # as the consumer sets it while the event is handled
+        handle(uow, missed(), PROVIDER)
+    [record] = audit(uow, "shared")
+    assert record["provenance"] == "gateway"
+
+
 def test_only_the_organisation_that_recorded_a_consent_may_withdraw_or_change_it(uow):
     from isp_common.consumer import EventRejected
     from isp_notifications.tables import ConsentRecord

@@ -38,6 +38,11 @@ class DisclosureRecordPublic(BaseModel):
     supersedes: str | None = Field(
         default=None, description="The id of the withheld record this share replaces (v1.1; shared records only)."
     )
+    provenance: str | None = Field(
+        default=None,
+        description="How the event that led to the decision proved its origin: signed, gateway, service or "
+        "unsigned (CONTRACT §10; absent on earlier records and on decisions made by a timer or an API call).",
+    )
     personal_commitment: str = Field(description="SHA-256 over a salt and the personal fields (chained).")
     erased_at: str | None = Field(description="When the personal fields were erased, if they were.")
     prev_hash: str

@@ -17,6 +17,8 @@ before they existed, so chains written earlier verify unchanged, and a record th
 cannot lose it (or gain one) without failing. They are:
 
 * ``supersedes`` (body): the ``id`` of the withheld record a later share replaces.
+* ``provenance`` (body): how the event that led to the decision proved where it came from
+  (CONTRACT §10: signed, gateway, service or unsigned).
 * ``basis_reason`` (personal): the free-text ``reason`` of a ``professional_judgement`` lawful
   basis. It is kept with the personal fields, so erasure removes it, and the body's
   ``lawful_basis`` holds the basis without it (``{"by", "kind"}``); the API puts it back.
@@ -75,7 +77,7 @@ BODY_FIELDS = (
 """The chained body, in canonical (sorted) key order."""
 PERSONAL_FIELDS = ("children", "not_informed_reason", "person", "reason")
 """Erasable fields, under the salted commitment."""
-OPTIONAL_BODY_FIELDS = ("supersedes",)
+OPTIONAL_BODY_FIELDS = ("supersedes", "provenance")
 """Chained in the body only when set (v1.1)."""
 OPTIONAL_PERSONAL_FIELDS = ("basis_reason",)
 """Under the commitment only when set (v1.1); erased with the personal fields."""
@@ -129,7 +131,7 @@ def record_hash(prev_hash: str, body: dict[str, Any]) -> str:
 
 _BODY_TEMPLATE = (
     '{"alert_id":%s,"alert_type":%s,"channel":%s,"data_categories":%s,"decision":%s,'
-    '"discloser":%s,"id":%s,"lawful_basis":%s,"personal_commitment":%s,"purpose":%s,'
+    '"discloser":%s,"id":%s,"lawful_basis":%s,"personal_commitment":%s%s,"purpose":%s,'
     '"recipient":%s,"recorded_at":%s,"seq":%d,"service_user_informed":%s,"shared_at":%s,'
     '"source_event_id":%s%s,"trace_id":%s}'
 )
@@ -174,10 +176,12 @@ def body_bytes(
     trace_id: str | None,
     *,
     supersedes: str | None = None,
+    provenance: str | None = None,
 ) -> bytes:
     """The canonical JSON of a record's chained body, from its stored column values."""
     strings = (
         supersedes,
+        provenance,
         alert_id,
         alert_type,
         channel,
@@ -203,6 +207,7 @@ def body_bytes(
         q(id),
         lawful_basis if lawful_basis is not None else "null",
         q(personal_commitment),
+        "" if provenance is None else ',"provenance":' + q(provenance),
         q(purpose),
         q(recipient),
         q(recorded_at),

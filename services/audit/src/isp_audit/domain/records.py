@@ -31,6 +31,7 @@ PUBLIC_FIELDS = (
     "trace_id",
     "reason",
     "supersedes",
+    "provenance",
     "personal_commitment",
     "erased_at",
     "prev_hash",
