@@ -312,6 +312,7 @@ async def test_did_not_attend_end_to_end_with_receipt_and_withheld(suite, kafka,
     assert hook["data"]["appointment_id"] == missed.appointment_id and hook["eventnumber"] == 1
     [shared] = await audit_of(kafka, alert["id"])
     assert shared["decision"] == "shared" and shared["discloser"] == provider.org
+    assert shared["provenance"] == "unsigned"  # the test partner has no key: accepted only in the embedded default
 
     # the recipient acknowledges: audited as received, so the trail holds both ends
     response = await csc.client.post(f"/v1/alerts/{alert['id']}/ack")
