@@ -66,6 +66,8 @@ def broker_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 FAST_TIMERS: dict[str, str] = {
     "ISP_TIMER_INTERVAL": "1.0",
     "ISP_LOG_LEVEL": "INFO",
+    "ISP_AUDIT_VERIFY_PER_MINUTE": "600",  # tests poll verify until a checkpoint is in; production asks rarely
+    "ISP_AUDIT_VERIFY_BURST": "20",
     DIRECTORY_VARIABLE: os.environ.get(DIRECTORY_VARIABLE, str(TEST_DIRECTORY_FILE)),
     **{
         f"ISP_NOTIFICATIONS_{k}": v
