@@ -21,7 +21,8 @@ import base64
 import logging
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,9 +80,18 @@ def kind_of(session: Session, org_id: str) -> str | None:
 
 
 KINDS_CACHE_SECONDS = 5.0
-"""How long a process trusts the kinds it read (every event and decision asks): a change made in
-this process is seen at once, one made by another replica within this many seconds."""
-_kinds: weakref.WeakKeyDictionary[Engine, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
+"""How long a process trusts the kinds and keys it read (every event and decision asks): a change
+made in this process is seen at once, one made by another replica within this many seconds."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    at: float
+    kinds: dict[str, str]
+    keys: dict[str, Mapping[str, Any]]
+
+
+_cache: weakref.WeakKeyDictionary[Engine, _Read] = weakref.WeakKeyDictionary()
 
 
 def kinds_of(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
@@ -89,8 +99,13 @@ def kinds_of(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
     wanted = set(org_ids)
     if not wanted:
         return {}
-    kinds = _all_kinds(session)
+    kinds = _read(session).kinds
     return {org: kinds[org] for org in sorted(wanted) if org in kinds}
+
+
+def keys_of(session: Session, org_id: str) -> Mapping[str, Any] | None:
+    """The JWKS of ``org_id``'s event-signing keys (CONTRACT §10); None: not in the directory."""
+    return _read(session).keys.get(org_id)
 
 
 def _engine_of(session: Session) -> Engine:
@@ -98,21 +113,23 @@ def _engine_of(session: Session) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-def _all_kinds(session: Session) -> dict[str, str]:
+def _read(session: Session) -> _Read:
+    """Every organisation's kind and keys, read once per database every few seconds."""
     engine, now = _engine_of(session), time.monotonic()
-    cached = _kinds.get(engine)
-    if cached is not None and now - cached[0] < KINDS_CACHE_SECONDS:
-        return cached[1]
-    kinds = dict(session.exec(select(DirectoryEntry.id, DirectoryEntry.kind)).all())
-    _kinds[engine] = (now, kinds)
-    return kinds
+    cached = _cache.get(engine)
+    if cached is not None and now - cached.at < KINDS_CACHE_SECONDS:
+        return cached
+    rows = session.exec(select(DirectoryEntry.id, DirectoryEntry.kind, DirectoryEntry.keys)).all()
+    read = _Read(now, {org: kind for org, kind, _ in rows}, {org: keys for org, _, keys in rows})
+    _cache[engine] = read
+    return read
 
 
 def _forget_kinds(session: Session) -> None:
-    """Forget the cached kinds now and again when the session commits (the change is then seen)."""
+    """Forget the cached kinds and keys now and again when the session commits (the change is then seen)."""
     engine = _engine_of(session)
-    _kinds.pop(engine, None)
-    sa_event.listen(session, "after_commit", lambda _session: _kinds.pop(engine, None), once=True)
+    _cache.pop(engine, None)
+    sa_event.listen(session, "after_commit", lambda _session: _cache.pop(engine, None), once=True)
 
 
 ORG_FIELDS = ("from_org", "to_org", "recorded_by", "org", "other_org", "provider_org", "responsible_org")
@@ -269,6 +286,7 @@ __all__ = [
     "entries",
     "has_table",
     "kind_of",
+    "keys_of",
     "kinds_of",
     "load_file",
     "organisation",

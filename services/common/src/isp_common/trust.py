@@ -3,7 +3,8 @@ of the partnership directory, the partnership services' and the gateway's public
 event-keys directory, and whether unsigned events may pass (the embedded default only).
 
 Keys change while the suite runs (``isp directory add --key-out``, a service started later makes
-its key), so both sources are read again: an organisation's keys after a few seconds, the
+its key), so both sources are read again: an organisation's keys as the directory's own cache
+says (:func:`isp_common.directory.keys_of`: a few seconds, at once after a change here), the
 services' key directory when a signature names a kid it does not know yet.
 """
 
@@ -23,7 +24,6 @@ from .eventkeys import public_keys_in
 from .provenance import Trust, public_keys
 
 GATEWAY = "gateway"
-ORG_KEYS_TTL = 5.0
 RESCAN_AT_MOST_EVERY = 1.0
 
 
@@ -38,6 +38,7 @@ class KeyRing(Mapping[str, Mapping[str, Any]]):
         self.without = without
         self.rescan_every = rescan_every
         self._keys: dict[str, Mapping[str, Any]] = {}
+        self._signer_of: dict[str, str] = {}  # kid -> signer name, derived at each scan
         self._scanned_at = float("-inf")
         self._lock = threading.Lock()
         self.rescan()
@@ -49,13 +50,14 @@ class KeyRing(Mapping[str, Mapping[str, Any]]):
                 return
             found = public_keys_in(self.path)
             self._keys = {name: jwks for name, jwks in found.items() if name not in self.without}
+            self._signer_of = {kid: name for name, jwks in self._keys.items() for kid in public_keys(jwks)}
             self._scanned_at = now
 
-    def knows(self, kid: str) -> bool:
-        if any(kid in public_keys(jwks) for jwks in self._keys.values()):
-            return True
-        self.rescan()
-        return any(kid in public_keys(jwks) for jwks in self._keys.values())
+    def signer_of(self, kid: str) -> str | None:
+        """The signer whose key ``kid`` is (the directory read again once if none is known)."""
+        if kid not in self._signer_of:
+            self.rescan()
+        return self._signer_of.get(kid)
 
     def __getitem__(self, name: str) -> Mapping[str, Any]:
         return self._keys[name]
@@ -91,22 +93,13 @@ class SignerJwks(Mapping[str, Any]):
 
 def organisation_keys(engine: Engine) -> Callable[[str], Mapping[str, Any] | None]:
     """An organisation's JWKS from the directory table on ``engine`` (None when it is not listed,
-    or when this service keeps no directory), cached for a few seconds."""
-    cache: dict[str, tuple[float, Mapping[str, Any] | None]] = {}
-    has_table = directory.has_table(engine)
+    or when this service keeps no directory), through the directory's own cache."""
+    if not directory.has_table(engine):
+        return lambda _org: None
 
     def keys_of(org: str) -> Mapping[str, Any] | None:
-        if not has_table:
-            return None
-        now = time.monotonic()
-        hit = cache.get(org)
-        if hit is not None and now - hit[0] < ORG_KEYS_TTL:
-            return hit[1]
         with Session(engine) as session:
-            entry = directory.organisation(session, org)
-        found = None if entry is None else entry.model_dump(mode="json")["keys"]
-        cache[org] = (now, found)
-        return found
+            return directory.keys_of(session, org)
 
     return keys_of
 
@@ -116,9 +109,7 @@ class RingTrust(Trust):
 
     def service_of(self, kid: str) -> str | None:
         ring = self.service_keys
-        if isinstance(ring, KeyRing) and not ring.knows(kid):
-            return None
-        return super().service_of(kid)
+        return ring.signer_of(kid) if isinstance(ring, KeyRing) else super().service_of(kid)
 
 
 def trust_for(
