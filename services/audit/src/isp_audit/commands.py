@@ -120,11 +120,17 @@ def _drain(buffer: io.StringIO) -> str:
 
 
 def verify_chain(uow: UnitOfWork, caller: Caller, audit: Audit, now: datetime) -> Verdict:
-    """Recompute the chain and check it against every checkpoint (stored and in the file)."""
+    """``GET /v1/verify``: :func:`verify_trail`, the asking recorded."""
     record_access(uow, caller, "verify", {}, None, now)
+    return verify_trail(uow.engine, audit)
+
+
+def verify_trail(engine: Engine, audit: Audit) -> Verdict:
+    """Recompute the chain and check it against every checkpoint (stored and in the file), erasures
+    judged by the deployment's retention (timed and counted by :func:`verify`)."""
     trusted = checkpoints.load_public_key(audit.public_key_file) if audit.public_key_file.exists() else None
-    found = merge(stored_checkpoints(uow.engine), checkpoints.read_file(audit.checkpoint_file))
-    return verify(uow.engine, found, trusted, min_retention_days=audit.nightly.retention_days)
+    found = merge(stored_checkpoints(engine), checkpoints.read_file(audit.checkpoint_file))
+    return verify(engine, found, trusted, min_retention_days=audit.nightly.retention_days)
 
 
 def reconciliation_report(uow: UnitOfWork, caller: Caller, audit: Audit, now: datetime) -> Report:

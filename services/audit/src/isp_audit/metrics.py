@@ -14,10 +14,9 @@ from isp_common.runtime import ServiceRuntime
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import text
 
-from . import checkpoints
+from . import commands
 from .context import Audit
 from .tables import DISCLOSURE_TABLE
-from .verify import Verdict, merge, stored_checkpoints, verify
 
 VERIFY_EVERY = 3600.0
 """Seconds between background verifications of the chain."""
@@ -38,15 +37,8 @@ def register(runtime: ServiceRuntime, audit: Audit) -> None:
     metrics.collect_with(chain_length)
 
     async def verify_chain() -> None:
-        verdict = await asyncio.to_thread(verify_now, runtime, audit)
+        verdict = await asyncio.to_thread(commands.verify_trail, runtime.engine, audit)
         if not verdict.ok:
             log.error("audit chain verification failed at record %s: %s", verdict.first_bad_seq, verdict.reason)
 
     runtime.every(VERIFY_EVERY, verify_chain, name="verify_chain")
-
-
-def verify_now(runtime: ServiceRuntime, audit: Audit) -> Verdict:
-    """The chain checked against every checkpoint, stored and in the file (timed by :func:`verify`)."""
-    trusted = checkpoints.load_public_key(audit.public_key_file) if audit.public_key_file.exists() else None
-    found = merge(stored_checkpoints(runtime.engine), checkpoints.read_file(audit.checkpoint_file))
-    return verify(runtime.engine, found, trusted, min_retention_days=audit.nightly.retention_days)

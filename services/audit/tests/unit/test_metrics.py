@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from isp_audit import metrics
+from isp_audit import commands
 from isp_audit.bootstrap import build
 from isp_audit.checkpoints import SignedCheckpoint
 from isp_audit.settings import Settings
@@ -40,7 +40,7 @@ def test_the_chain_length_is_read_at_scrape_time(tmp_path):
 
 def test_a_verification_is_timed_and_its_verdict_kept(tmp_path):
     runtime = audit_service(tmp_path, 2)
-    assert metrics.verify_now(runtime, runtime.context).ok
+    assert commands.verify_trail(runtime.engine, runtime.context).ok  # as the hourly check runs it
     assert sample(runtime, "isp_audit_verify_ok") == 1
     assert sample(runtime, "isp_audit_verify_duration_seconds_count", result="ok") == 1
     forged = SignedCheckpoint(size=1, head="0" * 64, time=NOW.isoformat(), key_id="other", signature="AA==")
