@@ -74,19 +74,21 @@ def _keep_pending(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, d
     )
 
 
-def _owner(kind: str, row: Any) -> str | None:
-    """The organisation whose fact ``row`` is, and who alone may change it (None: any party, as for a
-    referral, whose later life the referrals service publishes for whichever party acted)."""
+def _other_than_owner(kind: str, row: Any, publisher: str | None) -> str | None:
+    """The owner of fact ``row`` when ``publisher`` is someone else, who may not change it (None: it
+    may). A consent is its recorder's, an enquiry or plan its opener's; a referral's later life is
+    published by the referrals service for whichever party acted, so any party may change it."""
     if kind == "consent":
-        return str(row.recorded_by)
-    if kind in ("enquiry", "plan"):
-        return str(row.org)
-    return None
+        owner = str(row.recorded_by)
+    elif kind in ("enquiry", "plan"):
+        owner = str(row.org)
+    else:
+        return None
+    return owner if publisher is not None and publisher != owner else None
 
 
 def _refuse_if_not_owner(kind: str, row: Any, publisher: str | None) -> None:
-    owner = _owner(kind, row)
-    if owner is not None and publisher is not None and publisher != owner:
+    if owner := _other_than_owner(kind, row, publisher):
         raise EventRejected(f"{kind} {row.id} is {owner}'s: {publisher} may not change it")
 
 
@@ -108,8 +110,7 @@ def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
     rows = uow.session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)).all()
     for row in sorted(rows, key=lambda r: (as_utc(r.at), r.event_id)):
         uow.session.delete(row)
-        owner = _owner(kind, fact)
-        if owner is not None and row.source_org is not None and row.source_org != owner:
+        if owner := _other_than_owner(kind, fact, row.source_org):
             log.warning(
                 "dropped event %s: %s %s is %s's, not %s's to change",
                 row.event_id,
