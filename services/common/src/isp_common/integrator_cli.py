@@ -164,7 +164,7 @@ class Outgoing:
     event_type: str
 
 
-def _outgoing(candidates: list[Candidate], topic: str | None) -> list[Outgoing]:
+def checked_outgoing(candidates: list[Candidate], topic: str | None) -> list[Outgoing]:
     if _check_all(candidates, topic):
         fail("nothing was sent: fix the events above")
     outgoing = []
@@ -205,7 +205,7 @@ def _signature_headers(key_file: Path | None, value: bytes) -> list[tuple[str, b
     return [(SIGNATURE_HEADER, signer.sign(value).encode())]
 
 
-def _send_to_kafka(outgoing: list[Outgoing], bootstrap: str, key_file: Path | None) -> None:
+def send_to_kafka(outgoing: list[Outgoing], bootstrap: str, key_file: Path | None) -> None:
     from aiokafka.errors import KafkaError
 
     for message in outgoing:
@@ -268,11 +268,11 @@ def send(
     candidates = read_events(file)
     if not candidates:
         fail(f"{file} holds no events")
-    outgoing = _outgoing(candidates, topic)
+    outgoing = checked_outgoing(candidates, topic)
     if gateway:
         _send_to_gateway(outgoing, org or _org_of(outgoing), url, token, key_dir)
     else:
-        _send_to_kafka(outgoing, bootstrap or find_suite().kafka_bootstrap, key_file)
+        send_to_kafka(outgoing, bootstrap or find_suite().kafka_bootstrap, key_file)
 
 
 # -- rejections -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from .cli_support import CliError
-from .integrator_cli import _outgoing, _send_to_kafka, read_events
+from .integrator_cli import checked_outgoing, read_events, send_to_kafka
 
 publish_app = typer.Typer(help="Sign events with your organisation's key and publish them to Kafka.")
 
@@ -33,7 +33,7 @@ def publish(
         candidates = read_events(event_file)
         if not candidates:
             raise CliError(f"{event_file} holds no events")
-        _send_to_kafka(_outgoing(candidates, topic), bootstrap, key_file)
+        send_to_kafka(checked_outgoing(candidates, topic), bootstrap, key_file)
     except CliError as exc:
         typer.echo(f"isp publish: {exc}; nothing more was published", err=True)
         raise typer.Exit(1) from None
