@@ -22,6 +22,7 @@ from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
+from sqlmodel import col, select
 
 from . import directory_handlers, domain, intake, journal, shares
 from .domain import DueRules
@@ -49,6 +50,7 @@ def referral_requested(
             channel="kafka",
             event_id=event.id,
             rules=rules,
+            known_new=True,
         )
     except (domain.NotYourReferral, domain.ReferralRefused) as exc:
         raise EventRejected(str(exc)) from None
@@ -88,19 +90,20 @@ def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBook
         return
     details = {"appointment_id": appointment.id, "kind": appointment.kind}
     _note(uow, referral, "appointment_booked", event, details)
-    if appointment.kind == "assessment":
+    # a referral not yet accepted owes no booking to look for: accepting it adds the due date (and
+    # meets it at once when an assessment was booked before)
+    if appointment.kind == "assessment" and referral.state != "requested":
         journal.meet_due(uow, referral.id, "assessment_booking", london_date(event.time))
 
 
 def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAttended) -> None:
-    appointment = uow.session.get(Appointment, data.appointment_id)
+    appointment, referral = _appointment_and_referral(uow, data.appointment_id)
     if appointment is None:
         return
     _check_provider(appointment, event, data.person.nhs_number)
     appointment.status = "attended"
     appointment.recorded_at = journal.to_utc(data.attended_at)
     uow.session.add(appointment)
-    referral = _referral_of(uow, appointment)
     if referral is not None:
         _note(uow, referral, "appointment_attended", event, {"appointment_id": appointment.id})
 
@@ -108,11 +111,14 @@ def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAt
 def appointment_missed(uow: UnitOfWork, event: CloudEvent, data: AppointmentMissed) -> None:
     """Record the DNA; if it is a missed assessment on a social-care referral, publish it
     for notifications to tell social care within 24 hours."""
-    appointment, _ = _appointment(uow, event, data, kind="other", scheduled_for=journal.to_utc(data.scheduled_for))
+    appointment, referral = _appointment_and_referral(uow, data.appointment_id)
+    if appointment is None:
+        appointment = _first_heard(event, data, kind="other", scheduled_for=journal.to_utc(data.scheduled_for))
+    else:
+        _check_provider(appointment, event, data.person.nhs_number)
     appointment.status = "missed"
     appointment.recorded_at = journal.to_utc(data.recorded_at)
     uow.session.add(appointment)
-    referral = _referral_of(uow, appointment)
     if referral is None:
         return
     _note(uow, referral, "appointment_missed", event, {"appointment_id": appointment.id})
@@ -139,10 +145,26 @@ def _appointment(
     if appointment is not None:
         _check_provider(appointment, event, data.person.nhs_number)
         return appointment, False
-    new = Appointment(
-        id=data.appointment_id, provider_org=event.source_org, nhs_number=data.person.nhs_number, **first_heard
+    return _first_heard(event, data, **first_heard), True
+
+
+def _first_heard(event: CloudEvent, data: AppointmentBooked | AppointmentMissed, **fields: Any) -> Appointment:
+    """A new appointment from the publisher for the person ``data`` names."""
+    return Appointment(
+        id=data.appointment_id, provider_org=event.source_org, nhs_number=data.person.nhs_number, **fields
     )
-    return new, True
+
+
+def _appointment_and_referral(uow: UnitOfWork, appointment_id: str) -> tuple[Appointment | None, Referral | None]:
+    """The appointment (None if unheard of) and the referral it is linked to (None if none or
+    unknown), read together in one query."""
+    stmt = (
+        select(Appointment, Referral)
+        .outerjoin(Referral, col(Referral.id) == col(Appointment.referral_id))
+        .where(Appointment.id == appointment_id)
+    )
+    found = uow.session.exec(stmt).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def _check_provider(appointment: Appointment, event: CloudEvent, nhs_number: str) -> None:
@@ -177,10 +199,6 @@ def treatment_side(referral: Referral) -> str:
     """The organisation that books a referral's appointments: the treatment provider a referral to
     treatment was made to, or the service that referred its own client to social care."""
     return referral.to_org if referral.direction == domain.PRIORITY_DIRECTION else referral.from_org
-
-
-def _referral_of(uow: UnitOfWork, appointment: Appointment) -> Referral | None:
-    return uow.session.get(Referral, appointment.referral_id) if appointment.referral_id else None
 
 
 def _note(uow: UnitOfWork, referral: Referral, action: str, event: CloudEvent, details: dict[str, Any]) -> None:

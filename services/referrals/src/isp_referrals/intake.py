@@ -28,6 +28,7 @@ def record_request(
     channel: str,
     event_id: str,
     rules: DueRules,
+    known_new: bool = False,
 ) -> Referral:
     """Store a new referral in state ``requested``, with the receiver's response deadline if it has one.
 
@@ -35,7 +36,9 @@ def record_request(
     (Kafka) or the caller's organisation (HTTP). A threshold of social care's duties goes only
     on a referral to social care. Both organisations must be in the partnership directory, the
     sender of a kind that may refer in this direction and the receiver of the kind the direction
-    needs. Raises NotYourReferral, ReferralRefused, OrganisationRefused or DuplicateReferral.
+    needs. Raises NotYourReferral, ReferralRefused, OrganisationRefused or DuplicateReferral
+    (not looked for again when the caller says it ``known_new``: it has just found no referral
+    under that id in this unit of work).
     """
     if source_org != data.from_org:
         raise domain.NotYourReferral("from_org must be the referring organisation itself")
@@ -46,7 +49,7 @@ def record_request(
     refusal = domain.party_refusal(data.direction, kinds.get(data.from_org), kinds.get(data.to_org))
     if refusal is not None:
         raise domain.OrganisationRefused(*refusal)
-    if uow.session.get(Referral, data.referral_id) is not None:
+    if not known_new and uow.session.get(Referral, data.referral_id) is not None:
         raise domain.DuplicateReferral()
     referral = Referral(
         id=data.referral_id,

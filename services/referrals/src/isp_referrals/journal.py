@@ -8,10 +8,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from isp_common.db import UnitOfWork
+from isp_common.times import utcnow
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
 from isp_schemas.referrals import ReferralEvent
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
 
 from .tables import Appointment, Referral, ReferralDueDate, ReferralHistory
@@ -58,20 +62,58 @@ def record(
     details: dict[str, Any] | None = None,
     event_id: str | None = None,
 ) -> None:
-    """Add a line to the referral's history: who did what, when."""
-    uow.session.add(
-        ReferralHistory(
-            referral_id=referral.id,
-            action=action,
-            from_state=from_state,
-            to_state=referral.state,
-            at=to_utc(at),
-            by=by,
-            org=org,
-            details=details or {},
-            event_id=event_id,
-        )
+    """Add a line to the referral's history: who did what, when.
+
+    The line is a plain row, held until the session's next query or commit and then written with
+    the others in one INSERT (:func:`_pending_history`): building a ReferralHistory and flushing it
+    on its own cost several times as much, and nothing reads a line back as an object."""
+    _pending_history(uow.session).append(
+        {
+            "referral_id": referral.id,
+            "action": action,
+            "from_state": from_state,
+            "to_state": referral.state,
+            "at": to_utc(at),
+            "recorded_at": utcnow(),
+            "by": by,
+            "org": org,
+            "details": details or {},
+            "event_id": event_id,
+        }
     )
+
+
+_HISTORY = ReferralHistory.__table__  # type: ignore[attr-defined]
+_PENDING_HISTORY = "isp_referrals.pending_history"
+
+
+def _pending_history(session: Session) -> list[dict[str, Any]]:
+    """The history lines ``session`` holds. Like the unit of work's outbox rows, they are written
+    just before any query the session runs (so every read sees them) or its commit, and forgotten
+    when it rolls back; so a line is written no sooner than a flushed object would be."""
+    pending: list[dict[str, Any]] | None = session.info.get(_PENDING_HISTORY)
+    if pending is None:
+        pending = session.info[_PENDING_HISTORY] = []
+        sa_event.listen(session, "do_orm_execute", _write_before_query)
+        sa_event.listen(session, "before_commit", _write_history)
+        sa_event.listen(session, "after_rollback", _forget_history)
+    return pending
+
+
+def _write_history(session: Session) -> None:
+    pending: list[dict[str, Any]] = session.info[_PENDING_HISTORY]
+    if pending:
+        rows = list(pending)
+        pending.clear()
+        session.connection().execute(insert(_HISTORY), rows)
+
+
+def _write_before_query(state: ORMExecuteState) -> None:
+    _write_history(state.session)
+
+
+def _forget_history(session: Session) -> None:
+    session.info[_PENDING_HISTORY].clear()
 
 
 def publish_step(

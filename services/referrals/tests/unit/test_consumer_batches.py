@@ -1,0 +1,163 @@
+"""The consumer applies a batch of events in one transaction, and retries a failing event on its own
+after committing the ones before it: a batch must leave exactly the state (rows, history lines,
+outbox events) that the same events leave one by one. The handlers keep history lines as plain rows
+until the next query or commit (:func:`isp_referrals.journal.record`) and read an appointment with
+its referral in one query, so an appointment booked earlier in the same batch, and an event that is
+rolled back and retried, are checked here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from isp_common.clock import FixedClock
+from isp_common.consumer import EventProcessor
+from isp_common.db import UnitOfWork
+from isp_common.testing import RecordingDeadLetters, migrated_engine, nhs_number
+from isp_common.workingdays import WorkingCalendar
+from isp_referrals import journal
+from isp_referrals.domain import DueRules
+from isp_referrals.handlers import handlers_by_topic
+from isp_referrals.tables import Referral, ReferralHistory
+from isp_schemas import topics
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.referrals import ReferralRequested
+from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+CSC, PROVIDER, OTHER_PROVIDER = "WSCC-CSC", "CGL-WSX", "OTHER-ORG"
+NOW = datetime(2026, 11, 18, 10, tzinfo=UTC)
+ASSESSMENT_MISSED = "uk.isp.referral.assessment_missed.v1"
+
+
+def _event(data: Any, source_org: str, minutes: int) -> bytes:
+    event = CloudEvent.create(
+        type=data.event_type, source_org=source_org, data=data, time=NOW + timedelta(minutes=minutes)
+    )
+    return event.to_json_bytes()
+
+
+def _referrals(people: list[str]) -> list[bytes]:
+    return [
+        _event(
+            ReferralRequested(
+                referral_id=f"ref-{i}",
+                direction="to_treatment",
+                from_org=CSC,
+                to_org=PROVIDER,
+                person={"nhs_number": nhs},
+                children=[{"local_id": f"C-{i}"}],
+                rag="amber",
+                consent_id=f"con-{i}",
+                summary="s",
+                parent_agreed=True,
+                concerns=["alcohol"],
+            ),
+            CSC,
+            0,
+        )
+        for i, nhs in enumerate(people)
+    ]
+
+
+def _appointments(people: list[str]) -> list[bytes]:
+    """Per person: the assessment booked and then missed, a review booked and attended; for the
+    first, also a DNA published by a provider that did not book it (refused: dead-lettered), and an
+    appointment missed that was never booked."""
+    when = NOW - timedelta(minutes=30)
+    out: list[bytes] = []
+    for i, nhs in enumerate(people):
+        person = {"nhs_number": nhs}
+        assessment = AppointmentBooked(
+            appointment_id=f"apt-{i}", person=person, scheduled_for=when, kind="assessment", referral_id=f"ref-{i}"
+        )
+        review = AppointmentBooked(
+            appointment_id=f"rev-{i}", person=person, scheduled_for=when, kind="review", referral_id=f"ref-{i}"
+        )
+        missed = AppointmentMissed(appointment_id=f"apt-{i}", person=person, scheduled_for=when, recorded_at=NOW)
+        attended = AppointmentAttended(appointment_id=f"rev-{i}", person=person, attended_at=NOW)
+        out += [_event(assessment, PROVIDER, 1), _event(review, PROVIDER, 2)]
+        if i == 0:
+            out.append(_event(missed, OTHER_PROVIDER, 3))
+            unbooked = AppointmentMissed(appointment_id="apt-x", person=person, scheduled_for=when, recorded_at=NOW)
+            out.append(_event(unbooked, PROVIDER, 3))
+        out += [_event(missed, PROVIDER, 4), _event(attended, PROVIDER, 5)]
+    return out
+
+
+def _state(engine: Engine) -> dict[str, Any]:
+    """Everything the events leave, but the times rows were written at."""
+    with engine.connect() as conn:
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in conn.execute(text(sql))]
+
+        outbox = [
+            (topic, key, kind, json.loads(value)["data"])
+            for topic, key, kind, value in rows("select topic, key, event_type, value from outbox_message order by id")
+        ]
+        return {
+            "history": rows(
+                "select id, referral_id, action, from_state, to_state, at, by, org, details, event_id"
+                " from referrals_history order by id"
+            ),
+            "appointments": rows("select * from referrals_appointment order by id"),
+            "dues": rows("select * from referrals_due order by id"),
+            "referrals": rows("select id, state, version, nhs_number, children from referrals_referral order by id"),
+            "inbox": sorted(rows("select consumer, event_id from processed_event")),
+            "outbox": outbox,
+        }
+
+
+def _consume(batched: bool, people: list[str], referrals: list[bytes], appointments: list[bytes]) -> tuple[Any, ...]:
+    engine = migrated_engine("isp_referrals")
+    handlers = handlers_by_topic(DueRules(WorkingCalendar()), FixedClock(NOW))
+    dead = RecordingDeadLetters()
+
+    async def run() -> None:
+        for topic, values in ((topics.REFERRALS, referrals), (topics.TREATMENT, appointments)):
+            processor = EventProcessor(f"t:{topic}", handlers[topic], lambda: UnitOfWork(engine), dead, retry_delay=0)
+            if batched:
+                await processor.process_batch([(None, v, []) for v in values], topic)
+            else:
+                for v in values:
+                    await processor.process(None, v, [], topic)
+
+    asyncio.run(run())
+    return _state(engine), dead.reasons
+
+
+def test_a_batch_leaves_the_state_the_same_events_leave_one_by_one() -> None:
+    people = [nhs_number(n) for n in range(3)]
+    referrals, appointments = _referrals(people), _appointments(people)
+    (batched, batched_dead) = _consume(True, people, referrals, appointments)
+    (single, single_dead) = _consume(False, people, referrals, appointments)
+    assert batched == single and batched_dead == single_dead
+    assert len(batched_dead) == 1 and "not by the publisher" in batched_dead[0]
+    assert [kind for _, _, kind, _ in batched["outbox"]].count(ASSESSMENT_MISSED) == 3
+    actions = [line[2] for line in batched["history"]]
+    assert actions.count("appointment_missed") == 3 and actions.count("appointment_attended") == 3
+
+
+def _actions(uow: UnitOfWork, ref: str) -> list[str]:
+    stmt = select(ReferralHistory).where(ReferralHistory.referral_id == ref).order_by(col(ReferralHistory.id))
+    return [line.action for line in uow.session.exec(stmt)]
+
+
+def test_a_history_line_is_read_back_in_its_transaction_and_dropped_with_it(uow, make) -> None:
+    referral = make(NOW)
+    before = _actions(uow, referral.id)
+    journal.record(uow, referral, "noted", at=NOW, by="sw-1", org=CSC, from_state=referral.state)
+    assert _actions(uow, referral.id) == [*before, "noted"]  # the query writes it first
+    uow.rollback()
+    assert _actions(uow, referral.id) == before
+    journal.record(uow, referral, "kept", at=NOW, by="sw-1", org=CSC, from_state=referral.state)
+    uow.rollback()  # dropped before it was ever written
+    journal.record(uow, referral, "committed", at=NOW, by="sw-1", org=CSC, from_state=referral.state)
+    uow.commit()  # written by the commit, with no query before it
+    assert _actions(uow, referral.id) == [*before, "committed"]
+    assert uow.session.get(Referral, referral.id) is not None
