@@ -4,6 +4,7 @@ a unit of work; the caller commits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -14,10 +15,13 @@ from isp_common.db import UnitOfWork
 from isp_schemas import topics
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
+from sqlalchemy import Table, bindparam, insert
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, select
 
 from .domain import chain
-from .domain.records import build_row, record_id
+from .domain.records import chained_row, record_id
 from .tables import AlertSeen, DisclosureRecord
 
 
@@ -36,53 +40,114 @@ def disclosure_values(data: DisclosureRecorded) -> dict[str, Any]:
     return values
 
 
+_DISCLOSURES: Table = DisclosureRecord.__table__  # type: ignore[attr-defined]
+_SHARE = ("alert_id", "recipient", "decision")
+_INSERT_DISCLOSURE = insert(_DISCLOSURES)
+_SAME_SHARE = select(_DISCLOSURES.c.seq).where(*(_DISCLOSURES.c[name] == bindparam(name) for name in _SHARE))
+_INSERT_UNLESS_RECORDED = {"sqlite": sqlite.insert(_DISCLOSURES).on_conflict_do_nothing(index_elements=_SHARE)}
+"""Per dialect, the insert that does nothing when the share is recorded, and says so in its rowcount:
+one statement instead of a lookup and an insert. Any other conflict (``seq``, ``prev_hash``: a second
+writer) still fails. Not on PostgreSQL: psycopg gives no rowcount for it (-1), and ``RETURNING`` costs
+as much as the lookup; there (and elsewhere) the share is looked up first."""
+_HEAD = "isp_audit.head"
+"""``session.info`` key: (the transaction, size, hash) of the head as this session last appended to it."""
+
+
+def _transaction(session: Session) -> SessionTransaction | None:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _known_head(session: Session) -> tuple[int, str]:
+    """The head, read once per transaction: the appends in it keep it (:func:`_append`). A savepoint
+    begun or ended, a rollback or a commit is another transaction, so the head is read again."""
+    known = session.info.get(_HEAD)
+    if known is not None and known[0] is _transaction(session):
+        return known[1], known[2]
+    return head(session)  # autoflushes: records added through the ORM count
+
+
+def _append(uow: UnitOfWork, data: DisclosureRecorded, now: datetime) -> dict[str, Any] | None:
+    """Append ``data`` (one Core ``INSERT``); its column values, or None when that share is recorded."""
+    session = uow.session
+    size, prev_hash = _known_head(session)
+    connection = session.connection()
+    insert_unless_recorded = _INSERT_UNLESS_RECORDED.get(connection.dialect.name)
+    if insert_unless_recorded is None:
+        share = {name: getattr(data, name) for name in _SHARE}
+        if connection.execute(_SAME_SHARE, share).first() is not None:
+            return None
+    row = chained_row(size + 1, prev_hash, disclosure_values(data), chain.utc_text(now), chain.new_salt())
+    if insert_unless_recorded is None:
+        connection.execute(_INSERT_DISCLOSURE, row)
+    elif connection.execute(insert_unless_recorded, row).rowcount != 1:
+        return None
+    session.info[_HEAD] = (_transaction(session), row["seq"], row["hash"])
+    return row
+
+
 def append_disclosure(uow: UnitOfWork, data: DisclosureRecorded, now: datetime) -> DisclosureRecord | None:
     """Append ``data`` to the chain, recorded at ``now``, unless that share is already recorded (then None).
 
     The single writer is the one consumer of ``isp.audit.v1``; were a second to race it,
     ``seq`` (primary key) and ``prev_hash`` (unique) make one of them fail and retry.
     """
-    session = uow.session
-    existing = session.exec(
-        select(DisclosureRecord.seq).where(
-            DisclosureRecord.alert_id == data.alert_id,
-            DisclosureRecord.recipient == data.recipient,
-            DisclosureRecord.decision == data.decision,
-        )
-    ).first()
-    if existing is not None:
-        return None
-    size, prev_hash = head(session)
-    row = build_row(size + 1, prev_hash, disclosure_values(data), chain.utc_text(now), chain.new_salt())
-    record = DisclosureRecord(**row)
-    session.add(record)
-    return record
+    row = _append(uow, data, now)
+    return None if row is None else uow.session.get(DisclosureRecord, row["seq"])
 
 
 def disclosure_recorded(uow: UnitOfWork, event: CloudEvent, data: DisclosureRecorded, *, clock: Clock) -> None:
-    append_disclosure(uow, data, clock.now())
+    _append(uow, data, clock.now())
+
+
+def alert_row(topic: str, event: CloudEvent, now: datetime) -> dict[str, Any] | None:
+    """The ledger row of an alert seen on ``topic`` at ``now``; None when it is not an alert."""
+    recipient = topics.alerts_org(topic)
+    if recipient is None or not event.type.startswith("uk.isp.alert."):
+        return None
+    basis = event.data.get("lawful_basis")
+    return {
+        "alert_id": event.data.get("alert_id") or event.id,
+        "recipient": recipient,
+        "type": event.type,
+        "sender_org": event.data.get("sender_org") or event.source_org,
+        "basis": basis.get("kind") if isinstance(basis, dict) else None,
+        "event_time": chain.utc_text(event.time),
+        "seen_at": chain.utc_text(now),
+    }
+
+
+_ALERTS_SEEN: Table = AlertSeen.__table__  # type: ignore[attr-defined]
+_INSERT_ALERT_SEEN = insert(_ALERTS_SEEN)
+_IN_CHUNK = 500
+"""Ids per ``IN`` list: well inside SQLite's limit on bound parameters."""
+
+
+def note_alerts(uow: UnitOfWork, rows: Iterable[dict[str, Any]]) -> None:
+    """Add the ledger ``rows`` (:func:`alert_row`) not there yet, in one multi-row ``INSERT``: an alert
+    already seen (before, or earlier in ``rows``) keeps the row it was first seen with."""
+    new: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        new.setdefault((row["alert_id"], row["recipient"]), row)
+    if not new:
+        return
+    connection = uow.session.connection()
+    ids = list({alert_id for alert_id, _ in new})
+    for start in range(0, len(ids), _IN_CHUNK):
+        stmt = select(_ALERTS_SEEN.c.alert_id, _ALERTS_SEEN.c.recipient).where(
+            _ALERTS_SEEN.c.alert_id.in_(ids[start : start + _IN_CHUNK])
+        )
+        for alert_id, recipient in connection.execute(stmt):
+            new.pop((alert_id, recipient), None)
+    if new:
+        connection.execute(_INSERT_ALERT_SEEN, list(new.values()))
 
 
 def alert_delivered(uow: UnitOfWork, topic: str, event: CloudEvent, now: datetime) -> bool:
     """Note an alert seen on ``topic`` at ``now`` (idempotent); False when it is not an alert."""
-    recipient = topics.alerts_org(topic)
-    if recipient is None or not event.type.startswith("uk.isp.alert."):
+    row = alert_row(topic, event, now)
+    if row is None:
         return False
-    alert_id = event.data.get("alert_id") or event.id
-    if uow.session.get(AlertSeen, (alert_id, recipient)) is not None:
-        return True
-    basis = event.data.get("lawful_basis")
-    uow.session.add(
-        AlertSeen(
-            alert_id=alert_id,
-            recipient=recipient,
-            type=event.type,
-            sender_org=event.data.get("sender_org") or event.source_org,
-            basis=basis.get("kind") if isinstance(basis, dict) else None,
-            event_time=chain.utc_text(event.time),
-            seen_at=chain.utc_text(now),
-        )
-    )
+    note_alerts(uow, [row])
     return True
 
 

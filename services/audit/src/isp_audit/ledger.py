@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -22,7 +21,7 @@ from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from pydantic import ValidationError
 
-from .handlers import alert_delivered
+from .handlers import alert_row, note_alerts
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +74,23 @@ class AlertsLedger:
             if not batch:
                 continue
             with self.uow_factory() as uow:
-                for tp, records in batch.items():
-                    for record in records:
-                        self._note(uow, tp.topic, record.value, self.clock.now())
+                self.note_all(uow, [(tp.topic, r.value) for tp, records in batch.items() for r in records], self.clock)
                 uow.commit()
             await self.consumer.commit()
 
     @staticmethod
-    def _note(uow: UnitOfWork, topic: str, value: bytes | None, now: datetime) -> None:
-        try:
-            event = CloudEvent.from_json_bytes(value or b"")
-        except ValidationError:
-            log.warning("alerts ledger: skipped an unreadable message on %s", topic)
-            return
-        alert_delivered(uow, topic, event, now)
-        uow.session.flush()
+    def note_all(uow: UnitOfWork, messages: Iterable[tuple[str, bytes | None]], clock: Clock) -> None:
+        """Note the alerts among ``messages`` (topic, value) in ``uow``: each seen at ``clock.now()``
+        as it is read, unreadable ones skipped, alerts already noted kept as they were."""
+        rows = []
+        for topic, value in messages:
+            now = clock.now()
+            try:
+                event = CloudEvent.from_json_bytes(value or b"")
+            except ValidationError:
+                log.warning("alerts ledger: skipped an unreadable message on %s", topic)
+                continue
+            row = alert_row(topic, event, now)
+            if row is not None:
+                rows.append(row)
+        note_alerts(uow, rows)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 from isp_audit import guard
+from isp_audit.handlers import append_disclosure
 from isp_audit.verify import verify
+from isp_common.db import UnitOfWork
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from ..kit import engine_with, erase_and_check
+from ..kit import NOW, disclosure, engine_with, erase_and_check
 
 pytestmark = [pytest.mark.integration]
 
@@ -29,4 +31,21 @@ def test_postgresql_ingests_verifies_erases_and_refuses_changes(postgres_url):
         conn.execute(text("DROP TRIGGER audit_disclosure_append_only ON audit_disclosure"))
         conn.execute(text("UPDATE audit_disclosure SET purpose = 'other' WHERE seq = 5"))
     assert verify(engine, [], None).first_bad_seq == 5
+    engine.dispose()
+
+
+def test_postgresql_records_a_share_once_and_chains_many_appends_in_one_transaction(postgres_url):
+    engine = engine_with(0, url=postgres_url)
+    share = disclosure()
+    with UnitOfWork(engine) as uow:
+        assert append_disclosure(uow, share, NOW) is not None
+        for _ in range(5):
+            assert append_disclosure(uow, disclosure(), NOW) is not None
+        assert append_disclosure(uow, share, NOW) is None  # recorded earlier in this transaction
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        assert append_disclosure(uow, share, NOW) is None  # recorded before it
+        assert append_disclosure(uow, disclosure(), NOW).seq == 7  # type: ignore[union-attr]
+        uow.commit()
+    assert verify(engine, [], None).ok
     engine.dispose()

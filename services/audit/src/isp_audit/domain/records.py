@@ -98,6 +98,73 @@ def build_row(seq: int, prev_hash: str, values: dict[str, Any], recorded_at: str
     return row
 
 
+_STRING_BODY_FIELDS = tuple(
+    name
+    for name in chain.BODY_FIELDS
+    if name not in ("data_categories", "lawful_basis", "seq", "service_user_informed")
+)
+
+
+def chained_row(seq: int, prev_hash: str, values: dict[str, Any], recorded_at: str, salt: str) -> dict[str, Any]:
+    """:func:`build_row`'s exact result, faster: each JSON value is encoded once (RFC 8785) and the
+    commitment and hash are taken over the canonical bytes assembled from the column values, as
+    verification assembles them (:func:`.chain.body_bytes`, :func:`.chain.personal_bytes`), instead of
+    encoding the whole body and the personal fields again. Property-tested equal to :func:`build_row`;
+    values of other types than the schema's, or that the fast path refuses (a lone surrogate), are
+    left to :func:`build_row` itself (its result, or its exception)."""
+    get = values.get
+    lawful_basis, basis_reason = split_basis(get("lawful_basis"))
+    row: dict[str, Any] = {name: get(name) for name in _STRING_BODY_FIELDS}
+    row.update(
+        seq=seq,
+        recorded_at=recorded_at,
+        service_user_informed=get("service_user_informed"),
+        supersedes=get("supersedes"),
+        provenance=get("provenance"),
+        person=get("person"),
+        not_informed_reason=get("not_informed_reason"),
+        reason=get("reason"),
+        basis_reason=basis_reason,
+    )
+    strings = (
+        *_STRING_BODY_FIELDS,
+        "supersedes",
+        "provenance",
+        "person",
+        "not_informed_reason",
+        "reason",
+        "basis_reason",
+    )
+    if (
+        type(seq) is not int
+        or not all(row[name] is None or type(row[name]) is str for name in strings)
+        or not (row["service_user_informed"] is None or type(row["service_user_informed"]) is bool)
+    ):
+        return build_row(seq, prev_hash, values, recorded_at, salt)
+    try:
+        children = chain.canonical_text(list(get("children") or []))
+        row.update(
+            data_categories=chain.canonical_text(get("data_categories")),
+            lawful_basis=None if lawful_basis is None else chain.canonical_text(lawful_basis),
+            children=children,
+            personal_salt=salt,
+            prev_hash=prev_hash,
+        )
+        personal = chain.personal_bytes(
+            children, row["not_informed_reason"], row["person"], row["reason"], basis_reason
+        )
+        row["personal_commitment"] = chain.commitment_of(salt, personal)
+        body = chain.body_bytes(
+            **{name: row[name] for name in chain.BODY_FIELDS},
+            supersedes=row["supersedes"],
+            provenance=row["provenance"],
+        )
+    except Exception:  # the reference gives the result, or raises as it always did
+        return build_row(seq, prev_hash, values, recorded_at, salt)
+    row["hash"] = chain.link_hash(prev_hash, body)
+    return row
+
+
 def public(row: Any) -> dict[str, Any]:
     """A stored row (ORM object or mapping) as the API shows it."""
     get = row.__getitem__ if isinstance(row, dict) else lambda name: getattr(row, name)
