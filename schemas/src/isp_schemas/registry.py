@@ -73,6 +73,10 @@ MAX_MESSAGE_BYTES = 256 * 1024
 """The largest Kafka message an event may be (CONTRACT §11)."""
 MAX_STRING_CHARS = 20_000
 MAX_LIST_ITEMS = 1_000
+SMALLEST_OVERSIZED = min(MAX_STRING_CHARS + 2, 2 * MAX_LIST_ITEMS + 1)
+"""A message no longer than this cannot hold what :func:`oversized` looks for (a list of 1,001 items
+takes at least 2,003 bytes, ``[0,0,…]``; a string of 20,001 characters at least 20,003), so it is
+not walked: most events are about 1 KiB."""
 
 
 def oversized(value: Any, path: str) -> str | None:
@@ -105,7 +109,7 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
         raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc)}") from None
     if not isinstance(document, dict):
         raise InvalidEvent(f"not a CloudEvent: a JSON {_json_kind(document)}, not an object")
-    too_big = oversized(document.get("data"), "data")
+    too_big = oversized(document.get("data"), "data") if len(raw) > SMALLEST_OVERSIZED else None
     if too_big is not None:
         raise InvalidEvent(
             too_big, event_id=_str_or_none(document.get("id")), event_type=_str_or_none(document.get("type"))

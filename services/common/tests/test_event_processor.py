@@ -14,7 +14,7 @@ from isp_schemas import topics
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
-from sqlmodel import select
+from sqlmodel import Session, select
 
 PERSON = Person(nhs_number="9434765919")
 
@@ -162,8 +162,10 @@ def test_outbox_row_carries_the_current_traceparent(engine):
 
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("http") as span, UnitOfWork(engine) as uow:
-        row = uow.publish(withdrawn_event(), topics.CONSENT)
+        uow.publish(withdrawn_event(), topics.CONSENT)
         uow.commit()
+    with Session(engine) as session:
+        [row] = session.exec(select(OutboxMessage)).all()
     trace_id = format(span.get_span_context().trace_id, "032x")
     assert row.traceparent and row.traceparent.split("-")[1] == trace_id
 
@@ -171,7 +173,10 @@ def test_outbox_row_carries_the_current_traceparent(engine):
 def test_outbox_key_defaults_to_the_subject(engine):
     event = withdrawn_event()
     with UnitOfWork(engine) as uow:
-        row = uow.publish(event, topics.CONSENT)
+        uow.publish(event, topics.CONSENT)
+        uow.commit()
+    with Session(engine) as session:
+        [row] = session.exec(select(OutboxMessage)).all()
     assert row.key == PERSON.nhs_number == event.subject
     assert datetime.now(UTC) >= row.created_at.replace(tzinfo=UTC)
 

@@ -9,11 +9,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from isp_common.limits import MAX_BODY_BYTES, BodyLimit
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
-from isp_schemas.registry import InvalidEvent, parse_event
+from isp_schemas.registry import SMALLEST_OVERSIZED, InvalidEvent, oversized, parse_event
 
 
 @pytest.fixture
@@ -78,3 +80,25 @@ def test_a_list_over_1000_items_is_invalid():
     with pytest.raises(InvalidEvent, match=r"data.extra: a list of 1,001 items; the limit is 1,000"):
         parse_event(_event(extra=list(range(1001))))
     parse_event(_event())  # and an ordinary event still parses
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    document=st.recursive(
+        st.none() | st.booleans() | st.integers(0, 9) | st.text(max_size=30),
+        lambda inner: st.lists(inner, max_size=1_200) | st.dictionaries(st.text(max_size=5), inner, max_size=5),
+        max_leaves=1_500,
+    )
+)
+def test_a_message_too_small_to_break_a_limit_needs_no_walk(document: object) -> None:
+    """parse_event skips the walk of messages of at most SMALLEST_OVERSIZED bytes: no JSON that
+    small holds a list of over 1,000 items or a string of over 20,000 characters."""
+    raw = json.dumps(document, separators=(",", ":")).encode()
+    if len(raw) <= SMALLEST_OVERSIZED:
+        assert oversized(document, "data") is None
+
+
+def test_the_smallest_list_over_the_limit_is_just_over_the_size_skipped() -> None:
+    raw = json.dumps([0] * 1_001, separators=(",", ":")).encode()
+    assert len(raw) > SMALLEST_OVERSIZED
+    assert oversized(json.loads(raw), "data") is not None

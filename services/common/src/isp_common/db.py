@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from isp_schemas.envelope import CloudEvent
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from . import telemetry
 from .tables import OutboxMessage, ProcessedEvent
+from .times import utcnow
 
 _NEVER_WAIT: dict[str, Any] = {"pool_size": 10, "max_overflow": -1}
 """A checkout never waits for a free connection (connections beyond ten close on return).
@@ -62,17 +66,164 @@ def create_schema(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine)
 
 
+_T = TypeVar("_T")
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+_INBOX = ProcessedEvent.__table__  # type: ignore[attr-defined]
+
+
+class UowSession(Session):
+    """A session whose outbox rows and inbox marks are plain rows, written with one multi-row
+    ``INSERT`` each at the commit, instead of ORM objects built and flushed one by one (a fifth
+    of a consumer's time per event). A query of either table through this session (``select``,
+    ``session.get``), or one whose tables are not known (text), writes them first, so nothing
+    reads around them."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self.pending_outbox: list[dict[str, Any]] = []
+        self.pending_inbox: list[dict[str, Any]] = []
+        self._memos: dict[tuple[type, ...], dict[Any, Any]] = {}
+        self._absent: set[tuple[type, Any]] = set()
+        self._added: set[tuple[type, Any]] = set()
+        self._new_classes: set[type] = set()
+        """The classes of the objects added since the last flush (what ``self.new`` holds, without
+        walking it: a batch adds many)."""
+
+    def known_absent(self, model: type, keys: Iterable[Any]) -> None:
+        """Note that this transaction looked for rows of ``model`` with these primary keys (one
+        query for a batch) and found none: :meth:`get_known` answers None for them without asking."""
+        pending = {_key_of(obj) for obj in self.new}
+        self._absent.update((model, key) for key in keys if (model, key) not in pending)
+
+    def get_known(self, model: type[_T], key: Any) -> _T | None:
+        """``session.get(model, key)``, without the query (or the flush before it) for a row
+        :meth:`known_absent` noted, unless this session has added one with that key since (then
+        it asks, and finds it)."""
+        if (model, key) in self._absent and (model, key) not in self._added:
+            return None
+        return self.get(model, key)
+
+    def memo(self, watched: tuple[type, ...]) -> dict[Any, Any]:
+        """Reads of the ``watched`` tables a caller keeps for reuse within this transaction (a
+        consumer reads a batch's facts once). It is emptied whenever this session has changed, or
+        holds an unflushed change to, a row of one of them, and whenever it runs an ``UPDATE``,
+        ``DELETE`` or ``INSERT`` statement, so what it gives back is what a query would give."""
+        memo = self._memos.setdefault(watched, {})
+        if memo and (
+            any(issubclass(cls, watched) for cls in self._new_classes)
+            or _touches(watched, self.dirty, self._deleted.values())
+        ):
+            memo.clear()
+        return memo
+
+    def forget_reads(self, touched: Iterable[object] | None = None) -> None:
+        """Empty the memos (of the tables ``touched`` rows belong to; None: all of them, and what
+        :meth:`known_absent` noted)."""
+        if touched is None:
+            self._absent.clear()
+        for watched, memo in self._memos.items():
+            if touched is None or _touches(watched, touched):
+                memo.clear()
+
+    def write_pending(self) -> None:
+        outbox, inbox = self.pending_outbox, self.pending_inbox
+        if not outbox and not inbox:
+            return
+        self.pending_outbox, self.pending_inbox = [], []
+        connection = self.connection()
+        if outbox:
+            connection.execute(insert(_OUTBOX), outbox)
+        if inbox:
+            connection.execute(insert(_INBOX), inbox)
+
+    def forget_pending(self) -> None:
+        self.pending_outbox, self.pending_inbox = [], []
+
+    def rollback(self) -> None:
+        # also when nothing reached the database yet (no DBAPI rollback, so no after_rollback event)
+        super().rollback()
+        self.forget_pending()
+        self.forget_reads()
+
+
+def _touches(watched: tuple[type, ...], *groups: Iterable[object]) -> bool:
+    return any(isinstance(obj, watched) for group in groups for obj in group)
+
+
+_PENDING_MAPPED = (OutboxMessage, ProcessedEvent)
+
+
+@sa_event.listens_for(UowSession, "do_orm_execute")
+def _write_before_query(state: ORMExecuteState) -> None:
+    session = state.session
+    assert isinstance(session, UowSession)
+    if not state.is_select:
+        session.forget_reads()  # an UPDATE, DELETE or INSERT may change anything a memo holds
+    if not (session.pending_outbox or session.pending_inbox):
+        return
+    mappers = state.all_mappers
+    if not mappers or any(issubclass(m.class_, _PENDING_MAPPED) for m in mappers):
+        session.write_pending()
+
+
+@sa_event.listens_for(UowSession, "transient_to_pending")
+def _note_added(session: Session, obj: object) -> None:
+    assert isinstance(session, UowSession)
+    session._new_classes.add(type(obj))
+    if session._absent:
+        session._added.add(_key_of(obj))
+
+
+def _key_of(obj: object) -> tuple[type, Any]:
+    """(class, primary key) of a mapped object, the key as ``session.get`` takes it."""
+    mapper = sa_inspect(obj).mapper
+    key = mapper.primary_key_from_instance(obj)
+    return mapper.class_, key[0] if len(key) == 1 else tuple(key)
+
+
+@sa_event.listens_for(UowSession, "after_flush")
+def _forget_flushed_reads(session: Session, _context: Any) -> None:
+    assert isinstance(session, UowSession)
+    if session._memos:
+        session.forget_reads([*session.new, *session.dirty, *session.deleted])
+
+
+@sa_event.listens_for(UowSession, "after_flush_postexec")
+def _flushed(session: Session, _context: Any) -> None:
+    assert isinstance(session, UowSession)
+    session._new_classes = {type(obj) for obj in session.new}  # empty unless a hook added more
+
+
+@sa_event.listens_for(UowSession, "before_commit")
+def _write_before_commit(session: Session) -> None:
+    assert isinstance(session, UowSession)
+    session.write_pending()
+
+
+@sa_event.listens_for(UowSession, "after_commit")
+def _forget_committed_reads(session: Session) -> None:
+    assert isinstance(session, UowSession)
+    session.forget_reads()  # the next transaction reads afresh
+
+
+@sa_event.listens_for(UowSession, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    assert isinstance(session, UowSession)
+    session.forget_pending()
+    session.forget_reads()
+
+
 class UnitOfWork:
     """One transaction: state changes, outbox rows and inbox marks commit together."""
 
     def __init__(self, engine: Engine, on_commit: Callable[[], None] | None = None):
         self.engine = engine
         self._on_commit = on_commit
-        self.session: Session
+        self.session: UowSession
         self._published = 0
 
     def __enter__(self) -> UnitOfWork:
-        self.session = Session(self.engine, expire_on_commit=False)
+        self.session = UowSession(self.engine)
         self._published = 0
         return self
 
@@ -90,23 +241,25 @@ class UnitOfWork:
         self.session.rollback()
 
     # -- outbox -------------------------------------------------------------
-    def publish(self, event: CloudEvent, topic: str, key: str | None = None) -> OutboxMessage:
+    def publish(self, event: CloudEvent, topic: str, key: str | None = None) -> None:
         """Queue ``event`` for ``topic``; it leaves only if this transaction commits."""
-        row = OutboxMessage(
-            topic=topic,
-            key=key if key is not None else event.subject,
-            event_id=event.id,
-            event_type=event.type,
-            value=event.to_json_bytes(),
-            traceparent=telemetry.current_traceparent(),
+        self.session.pending_outbox.append(
+            {
+                "topic": topic,
+                "key": key if key is not None else event.subject,
+                "event_id": event.id,
+                "event_type": event.type,
+                "value": event.to_json_bytes(),
+                "traceparent": telemetry.current_traceparent(),
+                "created_at": utcnow(),
+                "sent_at": None,
+            }
         )
-        self.session.add(row)
         self._published += 1
-        return row
 
     # -- inbox --------------------------------------------------------------
     def already_processed(self, consumer: str, event_id: str) -> bool:
-        return self.session.get(ProcessedEvent, (consumer, event_id)) is not None
+        return self.session.get(ProcessedEvent, (consumer, event_id)) is not None  # a query: pending marks first
 
     def processed_among(self, consumer: str, event_ids: Iterable[str]) -> set[str]:
         """Which of ``event_ids`` this consumer has already processed: one query for a batch."""
@@ -121,7 +274,9 @@ class UnitOfWork:
         return found
 
     def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
-        self.session.add(ProcessedEvent(consumer=consumer, event_id=event_id, event_type=event_type))
+        self.session.pending_inbox.append(
+            {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": utcnow()}
+        )
 
 
 def pending_outbox(session: Session, limit: int | None = None) -> list[OutboxMessage]:

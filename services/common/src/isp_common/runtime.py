@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from . import directory, docs, kafka, logs, metrics, pgroles, provenance, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
-from .consumer import EventProcessor, Handler
+from .consumer import EventProcessor, Handler, Prefetch
 from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters
 from .eventkeys import ensure_signer
@@ -155,8 +155,11 @@ class ServiceRuntime:
         """CONTRACT §10 for one consumed event (ProvenanceError when its origin is not proven)."""
         return provenance.check(value, headers, event.source_org, event.type, event.data, self.trust)
 
-    def subscribe(self, topic: str, handlers: Mapping[str, Handler]) -> EventProcessor:
-        """Consume ``topic`` with one faust agent; ``handlers`` maps event type to handler."""
+    def subscribe(
+        self, topic: str, handlers: Mapping[str, Handler], prefetch: Prefetch | None = None
+    ) -> EventProcessor:
+        """Consume ``topic`` with one faust agent; ``handlers`` maps event type to handler;
+        ``prefetch`` reads ahead for each run of events (:data:`isp_common.consumer.Prefetch`)."""
         processor = EventProcessor(
             consumer_name=f"{self.name}:{topic}",
             handlers=handlers,
@@ -165,6 +168,7 @@ class ServiceRuntime:
             attempts=self.settings.handler_attempts,
             retry_delay=self.settings.handler_retry_delay,
             provenance=self.check_provenance,
+            prefetch=prefetch,
         )
         channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
 

@@ -6,12 +6,12 @@ from isp_common.runtime import ServiceRuntime
 
 from . import deadlines
 from .context import Notifications
-from .handlers import handlers_by_topic
+from .handlers import handlers_by_topic, read_ahead
 
 
 def register(runtime: ServiceRuntime, context: Notifications) -> None:
     for topic, handlers in handlers_by_topic(context.calendar, runtime.clock).items():
-        runtime.subscribe(topic, handlers)
+        runtime.subscribe(topic, handlers, prefetch=read_ahead)
     runtime.on_startup(context.delivery.start)
     settings = context.settings
 

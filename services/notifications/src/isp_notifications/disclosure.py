@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from isp_schemas import topics
 from isp_schemas.alerts import AlertBase, DisclosureReleasedAlert, DisclosureWithheldAlert, JudgementReleaseAlert
 from isp_schemas.audit import DisclosureRecorded, disclosure_record_id
 from isp_schemas.envelope import CloudEvent
+from sqlalchemy import inspect
 from sqlmodel import col, select
 
 from . import facts
@@ -77,6 +78,18 @@ class Audited:
             alert.purpose or policy.SAFEGUARDING,
             alert.source_event_id,
         )
+
+
+def prefetch(uow: UnitOfWork, shares: Sequence[Share], event_ids: Sequence[str]) -> None:
+    """Read ahead whether these shares were decided before (their alert, a withholding) and these
+    events are kept, in one query each: :func:`share_alert` then asks again only of those found."""
+    ids = sorted({share.alert_id for share in shares})
+    for model, wanted in ((AlertRecord, ids), (WithheldShare, ids), (SourceEvent, sorted(set(event_ids)))):
+        key = inspect(model).primary_key[0]
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start : start + 400]
+            found = set(uow.session.exec(select(key).where(key.in_(chunk))))
+            uow.session.known_absent(model, [k for k in chunk if k not in found])
 
 
 def request_for(uow: UnitOfWork, share: Share, now: datetime) -> tuple[policy.Request, list[dict[str, Any]]]:
@@ -145,9 +158,9 @@ def share_alert(
     ``supersedes`` naming the withheld record, and the sender's DSL is told. A share still
     withheld is not audited again.
     """
-    withheld = uow.session.get(WithheldShare, share.alert_id)
+    withheld = uow.session.get_known(WithheldShare, share.alert_id)
     sent_as = share
-    existing = uow.session.get(AlertRecord, share.alert_id)
+    existing = uow.session.get_known(AlertRecord, share.alert_id)
     if existing is not None:
         if existing.status != "withheld" or withheld is None or withheld.state != "open":
             return policy.Decision(True, reason="already queued")
@@ -275,7 +288,7 @@ def _withhold_share(uow: UnitOfWork, share: Share, decision: policy.Decision, no
 
 def keep_source_event(uow: UnitOfWork, event: CloudEvent, until: datetime) -> None:
     """Keep the causing event while a share it led to is open, so it can be decided again."""
-    row = uow.session.get(SourceEvent, event.id)
+    row = uow.session.get_known(SourceEvent, event.id)
     if row is None:
         row = SourceEvent(
             id=event.id, type=event.type, event=event.model_dump(mode="json", exclude_none=True), kept_until=until
@@ -423,12 +436,20 @@ def queue_alert(
     return record
 
 
+def _active_subscriptions(uow: UnitOfWork, org: str) -> list[Subscription]:
+    """The organisation's active subscriptions, read once per transaction while none changes (a
+    batch of alerts to one recipient asks for them once)."""
+    reads = uow.session.memo((Subscription,))
+    if org not in reads:
+        reads[org] = uow.session.exec(
+            select(Subscription).where(Subscription.org == org, col(Subscription.active).is_(True))
+        ).all()
+    return list(reads[org])
+
+
 def queue_webhooks(uow: UnitOfWork, record: AlertRecord, now: datetime) -> None:
     """One delivery per subscription of the recipient that takes this type, numbered in its running count."""
-    subs = uow.session.exec(
-        select(Subscription).where(Subscription.org == record.recipient, col(Subscription.active).is_(True))
-    ).all()
-    for sub in subs:
+    for sub in _active_subscriptions(uow, record.recipient):
         if sub.types and "*" not in sub.types and record.type not in sub.types:
             continue
         sub.event_count += 1

@@ -22,7 +22,7 @@ from typing import Any
 
 from isp_common import directory
 from isp_common.consumer import EventRejected
-from isp_common.db import UnitOfWork
+from isp_common.db import UnitOfWork, UowSession
 from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, london_date
 from isp_schemas.consent import ConsentGiven, ConsentRefused, ConsentWithdrawn
@@ -381,10 +381,75 @@ _APPLY: dict[str, Callable[[UnitOfWork, BaseModel, datetime], None]] = {
 # -- reading them back ----------------------------------------------------------------------
 
 
+_DECISION_TABLES: tuple[type, ...] = (
+    ConsentRecord,
+    RefusalRecord,
+    ReferralRecord,
+    FactPerson,
+    EnquiryRecord,
+    PlanRecord,
+)
+"""The tables a decision reads its facts from: what :func:`_reads` keeps is emptied when one changes."""
+
+
+def _reads(session: Session) -> dict[Any, Any] | None:
+    """The facts this transaction has read (and :func:`prefetch` read ahead), by what was asked; None
+    outside a unit of work's session. A change to any fact table within the transaction empties it."""
+    return session.memo(_DECISION_TABLES) if isinstance(session, UowSession) else None
+
+
+def _rows_of(session: Session, table: type[Any], nhs_number: str) -> list[Any]:
+    """The rows of ``table`` about the person, read once per transaction."""
+    reads = _reads(session)
+    key = (table.__name__, nhs_number)
+    if reads is not None and key in reads:
+        return list(reads[key])
+    rows = list(session.exec(select(table).where(table.nhs_number == nhs_number)))
+    if reads is not None:
+        reads[key] = rows
+    return rows
+
+
+def prefetch(session: Session, nhs_numbers: Iterable[str]) -> None:
+    """Read the facts about these people (and the enquiries and plans naming them or their
+    children) in a few queries, for the decisions a batch of events is about to make; each
+    decision then finds them in :func:`_reads`. Nothing is read ahead outside a unit of work."""
+    reads = _reads(session)
+    people = sorted(set(nhs_numbers))
+    if reads is None or not people:
+        return
+    for start in range(0, len(people), 400):  # well inside SQLite's limit of bound parameters
+        chunk = people[start : start + 400]
+        tables: tuple[type[Any], ...] = (ConsentRecord, RefusalRecord, ReferralRecord)
+        for table in tables:
+            found: dict[str, list[Any]] = {n: [] for n in chunk}
+            for row in session.exec(select(table).where(col(table.nhs_number).in_(chunk))):
+                found[row.nhs_number].append(row)
+            reads.update(((table.__name__, n), rows) for n, rows in found.items())
+        keys = {f"nhs:{n}" for n in chunk}
+        for n in chunk:
+            for referral in reads[(ReferralRecord.__name__, n)]:
+                for child in referral.children:
+                    keys.update(child_keys(child, [n]))
+        _prefetch_links(session, reads, sorted(keys))
+
+
+def _prefetch_links(session: Session, reads: dict[Any, Any], keys: list[str]) -> None:
+    links: dict[str, list[tuple[str, str]]] = {k: [] for k in keys}
+    for link in session.exec(
+        select(FactPerson).where(col(FactPerson.key).in_(keys), col(FactPerson.kind).in_(("enquiry", "plan")))
+    ):
+        links[link.key].append((link.kind, link.fact_id))
+    reads.update((("links", k), found) for k, found in links.items())
+    for table, kind in ((EnquiryRecord, "enquiry"), (PlanRecord, "plan")):
+        ids = sorted({fact_id for found in links.values() for k, fact_id in found if k == kind})
+        if ids:  # into the session's identity map: session.get finds them without a query
+            session.exec(select(table).where(col(table.id).in_(ids))).all()
+
+
 def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent]:
     if not nhs_number:
         return []
-    rows = session.exec(select(ConsentRecord).where(ConsentRecord.nhs_number == nhs_number))
     return [
         policy.Consent(
             consent_id=r.id,
@@ -395,20 +460,18 @@ def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent
             expires_on=r.expires_on,
             withdrawn_at=as_utc(r.withdrawn_at),
         )
-        for r in rows
+        for r in _rows_of(session, ConsentRecord, nhs_number)
     ]
 
 
 def refusals_of(session: Session, nhs_number: str | None) -> list[policy.Refusal]:
     if not nhs_number:
         return []
-    rows = session.exec(select(RefusalRecord).where(RefusalRecord.nhs_number == nhs_number))
-    return [policy.Refusal(r.refused_on, tuple(r.recipients)) for r in rows]
+    return [policy.Refusal(r.refused_on, tuple(r.recipients)) for r in _rows_of(session, RefusalRecord, nhs_number)]
 
 
 def _referral_rows(session: Session, nhs_number: str) -> list[ReferralRecord]:
-    rows = session.exec(select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number))
-    return [r for r in rows if r.made_at is not None]
+    return [r for r in _rows_of(session, ReferralRecord, nhs_number) if r.made_at is not None]
 
 
 def referrals_of(session: Session, nhs_number: str | None) -> list[policy.Referral]:
@@ -437,7 +500,7 @@ def linked_children(session: Session, nhs_number: str | None) -> list[Child]:
     if not nhs_number:
         return []
     children: list[Child] = []
-    for r in session.exec(select(ReferralRecord).where(ReferralRecord.nhs_number == nhs_number)):
+    for r in _rows_of(session, ReferralRecord, nhs_number):
         children.extend(r.children)
     for fact in _facts_naming(session, [f"nhs:{nhs_number}"]):
         children.append(fact.child)
@@ -459,11 +522,19 @@ def _unique_children(children: list[Child], parents: list[str]) -> list[Child]:
 def _facts_naming(session: Session, keys: list[str]) -> list[EnquiryRecord | PlanRecord]:
     if not keys:
         return []
-    links = session.exec(
-        select(FactPerson).where(col(FactPerson.key).in_(keys), col(FactPerson.kind).in_(("enquiry", "plan")))
-    ).all()
+    reads = _reads(session)
+    if reads is not None and all(("links", k) in reads for k in keys):
+        named = {pair for k in keys for pair in reads[("links", k)]}
+    else:
+        links = session.exec(
+            select(FactPerson).where(col(FactPerson.key).in_(keys), col(FactPerson.kind).in_(("enquiry", "plan")))
+        ).all()
+        named = {(link.kind, link.fact_id) for link in links}
+        if reads is not None:
+            for k in keys:
+                reads[("links", k)] = [(link.kind, link.fact_id) for link in links if link.key == k]
     found: list[EnquiryRecord | PlanRecord] = []
-    for kind, fact_id in sorted({(link.kind, link.fact_id) for link in links}):
+    for kind, fact_id in sorted(named):
         row = session.get(EnquiryRecord, fact_id) if kind == "enquiry" else session.get(PlanRecord, fact_id)
         if row is not None:
             found.append(row)

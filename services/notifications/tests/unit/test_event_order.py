@@ -42,7 +42,7 @@ from isp_common.db import UnitOfWork
 from isp_common.tables import OutboxMessage
 from isp_common.testing import FixedClock, fresh_nhs_number, migrated_engine
 from isp_common.workingdays import WorkingCalendar
-from isp_notifications.handlers import handlers_by_topic
+from isp_notifications.handlers import handlers_by_topic, read_ahead
 from isp_schemas import topics
 from isp_schemas.audit import disclosure_record_id
 from isp_schemas.consent import ConsentGiven, ConsentRefused, ConsentWithdrawn
@@ -404,6 +404,19 @@ class Outcome:
 
 def run(world: World, history: History, order: Iterable[int], clocks: Iterable[datetime]) -> Outcome:
     """Handle the history's events in ``order``, each at its clock, with ids of its own."""
+    names, events, labels, after = _prepared(world, history)
+    for index, now in zip(order, clocks, strict=True):
+        event, data = events[index]
+        world.clock.set(now)
+        with UnitOfWork(world.engine) as uow:
+            world.routes[event.type](uow, event, data)
+            uow.commit()
+    return _outcome(world.engine, after, names, labels)
+
+
+def _prepared(world: World, history: History) -> tuple[Names, list[tuple[CloudEvent, EventData]], dict[str, str], int]:
+    """The history's people, its events (with ids of their own), each event's step label, and the
+    last outbox row before any of them is handled."""
     names = Names.fresh(history.child)
     by_label = {s.label: s for s in history.steps}
     events = []
@@ -413,13 +426,7 @@ def run(world: World, history: History, order: Iterable[int], clocks: Iterable[d
     labels = {event.id: step.label for (event, _), step in zip(events, history.steps, strict=True)}
     with Session(world.engine) as session:
         after = session.exec(select(func.max(OutboxMessage.id))).one() or 0
-    for index, now in zip(order, clocks, strict=True):
-        event, data = events[index]
-        world.clock.set(now)
-        with UnitOfWork(world.engine) as uow:
-            world.routes[event.type](uow, event, data)
-            uow.commit()
-    return _outcome(world.engine, after, names, labels)
+    return names, events, labels, after
 
 
 def _outcome(engine: Engine, after: int, names: Names, labels: dict[str, str]) -> Outcome:
@@ -581,3 +588,48 @@ def test_a_dna_taken_back_when_an_enquiry_is_already_known_goes_at_once(world: W
     assert DNA_SHARE in causal.shares
     assert shuffled.taken_back == 1
     assert DNA_SHARE in shuffled.shares
+
+
+# -- batched: many events in one unit of work, read ahead first (issue 12) ---------------------
+
+
+def run_batched(
+    world: World, history: History, order: Sequence[int], clocks: Sequence[datetime], cuts: Iterable[int]
+) -> Outcome:
+    """As :func:`run`, but the events between two ``cuts`` share one unit of work, as a consumer's
+    batch does: first :func:`read_ahead` reads the facts and held shares of them all, then each
+    is handled (at its own clock) in the same transaction, committed once."""
+    names, events, labels, after = _prepared(world, history)
+    bounds = [0, *sorted(set(cuts)), len(order)]
+    for start, end in pairwise(bounds):
+        if start == end:
+            continue
+        with UnitOfWork(world.engine) as uow:
+            read_ahead(uow, [events[index] for index in order[start:end]])
+            for index, now in zip(order[start:end], clocks[start:end], strict=True):
+                event, data = events[index]
+                world.clock.set(now)
+                world.routes[event.type](uow, event, data)
+            uow.commit()
+    return _outcome(world.engine, after, names, labels)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(history=histories(), data=st.data())
+def test_events_handled_in_batches_make_the_shares_they_make_one_by_one(
+    world: World, history: History, data: st.DataObject
+) -> None:
+    """What a transaction reads ahead for a batch (the facts about everyone it names, whether its
+    shares were decided before) and keeps while it lasts never changes a decision: the same events
+    in the same order, in batches cut anywhere, make the same shares, releases and take-backs."""
+    count = len(history.steps)
+    cuts = data.draw(st.lists(st.integers(min_value=1, max_value=max(count - 1, 1)), max_size=3), label="cuts")
+    order, clocks = list(history.arrival), list(history.clocks)
+    one_by_one = run(world, history, order, clocks)
+    batched = run_batched(world, history, order, clocks, cuts)
+    for outcome in (one_by_one, batched):
+        assert outcome.queued == outcome.shares
+        assert outcome.problems == []
+    assert batched.shares == one_by_one.shares
+    assert batched.statutory == one_by_one.statutory
+    assert (batched.released, batched.taken_back) == (one_by_one.released, one_by_one.taken_back)

@@ -17,6 +17,7 @@ Three kinds of handler, composed here for each event type:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from isp_common.workingdays import WorkingCalendar
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 
-from .. import redecision
+from .. import disclosure, facts, redecision
 from . import consent, referrals, register, socialcare, treatment
 from .timed import FactHandler, TimedHandler, at_now
 
@@ -87,3 +88,18 @@ def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict
         topics.TREATMENT: partners(treatment.HANDLERS),
         topics.REGISTER: {event_type: at_now(clock, handler) for event_type, handler in register.HANDLERS.items()},
     }
+
+
+def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> None:
+    """Before a run of events is applied, in a few queries: the facts about every person they name
+    (:func:`isp_notifications.facts.prefetch`), and whether the shares they will decide and their
+    causing events are held already (:func:`isp_notifications.disclosure.prefetch`)."""
+    people = []
+    for _event, data in events:
+        person = getattr(data, "person", None)
+        nhs_number = getattr(person, "nhs_number", None)
+        if isinstance(nhs_number, str):
+            people.append(nhs_number)
+    facts.prefetch(uow.session, people)
+    shares = [share for event, data in events for share in referrals.expected_shares(event, data)]
+    disclosure.prefetch(uow, shares, [event.id for event, _data in events])

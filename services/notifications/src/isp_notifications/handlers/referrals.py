@@ -113,18 +113,7 @@ def _tell_of_assessment(
     """News of the assessment of a referral from social care (``alert``: a DNA, or no outcome
     recorded), shared with the referring social care organisation, deadline ``scheduled_for`` + 24 h."""
     deadline = data.scheduled_for + DNA_NOTICE
-    share = Share(
-        alert_type=alert.event_type,
-        sender=data.to_org,
-        recipient=data.from_org,
-        nhs_number=data.person.nhs_number,
-        person=data.person.model_dump(mode="json", exclude_none=True),
-        source_event_id=event.id,
-        required=("attendance",),
-        deadline=deadline,
-        occurred_at=occurred_at,
-        source_event=event,
-    )
+    share = _assessment_share(event, data, alert, occurred_at)
 
     def build(alert_id: str, basis: dict[str, Any], _categories: tuple[str, ...]) -> AssessmentAttendanceAlert:
         return alert(
@@ -139,6 +128,36 @@ def _tell_of_assessment(
         )
 
     share_alert(uow, share, build, now)
+
+
+def _assessment_share(
+    event: CloudEvent,
+    data: ReferralAssessmentMissed | ReferralAttendanceUnrecorded,
+    alert: type[AssessmentAttendanceAlert],
+    occurred_at: datetime,
+) -> Share:
+    return Share(
+        alert_type=alert.event_type,
+        sender=data.to_org,
+        recipient=data.from_org,
+        nhs_number=data.person.nhs_number,
+        person=data.person.model_dump(mode="json", exclude_none=True),
+        source_event_id=event.id,
+        required=("attendance",),
+        deadline=data.scheduled_for + DNA_NOTICE,
+        occurred_at=occurred_at,
+        source_event=event,
+    )
+
+
+def expected_shares(event: CloudEvent, data: Any) -> list[Share]:
+    """The shares an event of this topic will decide, where that is known before handling it (for
+    reading ahead: :func:`isp_notifications.handlers.read_ahead`); others are simply not listed."""
+    if isinstance(data, ReferralAssessmentMissed):
+        return [_assessment_share(event, data, DidNotAttendAlert, data.recorded_at)]
+    if isinstance(data, ReferralAttendanceUnrecorded):
+        return [_assessment_share(event, data, AttendanceUnrecordedAlert, data.at)]
+    return []
 
 
 ReferralNews = (

@@ -1,0 +1,188 @@
+"""The unit of work's speed-ups keep what a query would see (issue 12).
+
+Outbox rows and inbox marks are written with one INSERT each at the commit, yet a query of them in
+the same transaction finds them; a memo of reads is emptied whenever the transaction changes what
+it holds; a key noted absent is looked up again once the transaction adds it; and a consumer's
+read-ahead runs once per batch and can never stop the batch."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from isp_common.consumer import EventProcessor
+from isp_common.db import UnitOfWork, create_schema, make_engine
+from isp_common.tables import OutboxMessage, ProcessedEvent, QuarantinedOutboxMessage
+from isp_common.testing import RecordingDeadLetters
+from isp_schemas import topics
+from isp_schemas.consent import ConsentWithdrawn
+from isp_schemas.envelope import CloudEvent
+from isp_schemas.people import Person
+from sqlalchemy import delete, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+PERSON = Person(nhs_number="9434765919")
+
+
+@pytest.fixture
+def engine(tmp_path: Any) -> Engine:
+    e = make_engine(f"sqlite:///{tmp_path}/uow.db")
+    create_schema(e)
+    return e
+
+
+def event(event_id: str = "evt-1") -> CloudEvent:
+    data = ConsentWithdrawn(consent_id="con-1", person=PERSON, withdrawn_on=date(2026, 11, 2))
+    return CloudEvent.create(type=data.event_type, source_org="CGL-WSX", data=data, id=event_id)
+
+
+def held(engine: Engine) -> tuple[list[str], list[str]]:
+    with Session(engine) as session:
+        outbox = [row.event_id for row in session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))]
+        inbox = [row.event_id for row in session.exec(select(ProcessedEvent))]
+    return outbox, inbox
+
+
+def test_outbox_rows_and_inbox_marks_are_written_at_the_commit_in_order(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        for n in range(3):
+            uow.publish(event(f"e{n}"), topics.CONSENT)
+            uow.mark_processed("c", f"in{n}", "t")
+        assert held(engine) == ([], [])  # nothing written before the commit
+        uow.commit()
+    assert held(engine) == (["e0", "e1", "e2"], ["in0", "in1", "in2"])
+
+
+def test_a_query_of_the_outbox_or_inbox_in_the_same_transaction_finds_what_is_pending(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.publish(event("e1"), topics.CONSENT)
+        uow.mark_processed("c", "in1")
+        assert uow.already_processed("c", "in1")
+        assert uow.processed_among("c", ["in1", "other"]) == {"in1"}
+        found = uow.session.exec(select(OutboxMessage).where(OutboxMessage.event_id == "e1")).all()
+        assert [row.event_id for row in found] == ["e1"]
+        uow.commit()
+    assert held(engine) == (["e1"], ["in1"])  # written once, not twice
+
+
+def test_a_query_of_another_table_leaves_them_pending_and_text_writes_them(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.publish(event("e1"), topics.CONSENT)
+        uow.session.exec(select(QuarantinedOutboxMessage)).all()
+        assert uow.session.pending_outbox  # not needed by that query
+        assert uow.session.execute(text("SELECT count(*) FROM outbox_message")).scalar() == 1  # unknown tables
+        uow.commit()
+
+
+def test_rolled_back_rows_are_never_written(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.publish(event("e1"), topics.CONSENT)
+        uow.mark_processed("c", "in1")
+        uow.rollback()
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        uow.publish(event("e2"), topics.CONSENT)  # left without commit
+    assert held(engine) == ([], [])
+
+
+def test_the_memo_is_emptied_by_a_change_to_a_watched_table(engine: Engine) -> None:
+    watched = (OutboxMessage,)
+    with UnitOfWork(engine) as uow:
+        memo = uow.session.memo(watched)
+        memo["k"] = 1
+        assert uow.session.memo(watched) == {"k": 1}
+        uow.session.add(
+            QuarantinedOutboxMessage(
+                outbox_id=1, topic="t", event_id="x", event_type="t", value=b"", created_at=uow_now(), reason="r"
+            )
+        )
+        assert uow.session.memo(watched) == {"k": 1}  # another table: kept
+        uow.session.add(OutboxMessage(topic="t", event_id="x", event_type="t", value=b""))
+        assert uow.session.memo(watched) == {}  # pending change to a watched table
+        uow.session.memo(watched)["k"] = 2
+        uow.session.flush()
+        assert uow.session.memo(watched) == {}  # the flush wrote one
+        uow.session.memo(watched)["k"] = 3
+        row = uow.session.exec(select(OutboxMessage)).first()
+        assert row is not None
+        row.topic = "changed"
+        assert uow.session.memo(watched) == {}  # a dirty row
+        uow.session.flush()
+        uow.session.memo(watched)["k"] = 4
+        uow.session.exec(delete(QuarantinedOutboxMessage))
+        assert uow.session.memo(watched) == {}  # any DELETE, UPDATE or INSERT statement
+        uow.session.memo(watched)["k"] = 5
+        uow.commit()
+        assert uow.session.memo(watched) == {}  # the next transaction reads afresh
+
+
+def uow_now() -> Any:
+    from isp_common.times import utcnow
+
+    return utcnow()
+
+
+def test_a_key_noted_absent_is_asked_again_once_the_transaction_adds_it(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.session.known_absent(ProcessedEvent, [("c", "e1"), ("c", "e2")])
+        with uow.session.no_autoflush:
+            assert uow.session.get_known(ProcessedEvent, ("c", "e1")) is None
+        mark = ProcessedEvent(consumer="c", event_id="e1", event_type="t")
+        uow.session.add(mark)
+        assert uow.session.get_known(ProcessedEvent, ("c", "e1")) is mark
+        assert uow.session.get_known(ProcessedEvent, ("c", "e2")) is None
+
+
+def test_a_key_already_pending_is_never_noted_absent(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        mark = ProcessedEvent(consumer="c", event_id="e1", event_type="t")
+        uow.session.add(mark)
+        uow.session.known_absent(ProcessedEvent, [("c", "e1")])
+        assert uow.session.get_known(ProcessedEvent, ("c", "e1")) is mark
+
+
+def test_what_was_noted_absent_is_forgotten_at_the_commit(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.session.known_absent(ProcessedEvent, [("c", "e1")])
+        uow.commit()
+    with Session(engine) as other:
+        other.add(ProcessedEvent(consumer="c", event_id="e1", event_type="t"))
+        other.commit()
+    with UnitOfWork(engine) as uow:
+        assert uow.session.get_known(ProcessedEvent, ("c", "e1")) is not None
+
+
+def _processor(engine: Engine, prefetch: Any) -> EventProcessor:
+    def handler(uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
+        uow.publish(CloudEvent.create(type=event.type, source_org="CGL-WSX", data=data), topics.CONSENT)
+
+    return EventProcessor(
+        consumer_name="test:consent",
+        handlers={ConsentWithdrawn.event_type: handler},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=RecordingDeadLetters(),  # type: ignore[arg-type]
+        retry_delay=0.0,
+        prefetch=prefetch,
+    )
+
+
+async def test_read_ahead_sees_each_batch_once_without_what_was_processed(engine: Engine) -> None:
+    seen: list[list[str]] = []
+    processor = _processor(engine, lambda uow, events: seen.append([e.id for e, _data in events]))
+    assert await processor.process_batch([(None, event("a").to_json_bytes(), [])], topics.CONSENT) == ["handled"]
+    batch = [(None, event(i).to_json_bytes(), []) for i in ("a", "b", "c")]
+    assert await processor.process_batch(batch, topics.CONSENT) == ["duplicate", "handled", "handled"]
+    assert seen == [["a"], ["b", "c"]]
+
+
+async def test_a_failing_read_ahead_never_stops_the_batch(engine: Engine, caplog: Any) -> None:
+    def broken(uow: UnitOfWork, events: Any) -> None:
+        uow.session.execute(text("SELECT * FROM no_such_table"))
+
+    processor = _processor(engine, broken)
+    batch = [(None, event(i).to_json_bytes(), []) for i in ("a", "b")]
+    assert await processor.process_batch(batch, topics.CONSENT) == ["handled", "handled"]
+    assert len(held(engine)[0]) == 2
+    assert "reading ahead failed (OperationalError" in caplog.text
