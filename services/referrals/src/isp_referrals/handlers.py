@@ -22,6 +22,7 @@ from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from . import directory_handlers, domain, intake, journal, shares
@@ -155,16 +156,32 @@ def _first_heard(event: CloudEvent, data: AppointmentBooked | AppointmentMissed,
     )
 
 
+_APPOINTMENT_AND_REFERRAL = (
+    select(Appointment, Referral)
+    .outerjoin(Referral, col(Referral.id) == col(Appointment.referral_id))
+    .where(col(Appointment.id) == bindparam("appointment_id"))
+)
+"""Built once: building a statement and its cache key costs more than running it."""
+
+
 def _appointment_and_referral(uow: UnitOfWork, appointment_id: str) -> tuple[Appointment | None, Referral | None]:
     """The appointment (None if unheard of) and the referral it is linked to (None if none or
-    unknown), read together in one query."""
-    stmt = (
-        select(Appointment, Referral)
-        .outerjoin(Referral, col(Referral.id) == col(Appointment.referral_id))
-        .where(Appointment.id == appointment_id)
-    )
-    found = uow.session.exec(stmt).first()
-    return (found[0], found[1]) if found is not None else (None, None)
+    unknown), read together in one query.
+
+    The query does not flush this transaction's changes first (a batch of DNAs would otherwise
+    write each event's appointment on its own, before the next event's query): what it reads is
+    checked against them instead. The session's own objects win over the rows read, so only a
+    change not yet written could mislead it: an appointment added but not written (not found: it is
+    looked up again, flushing), or linked anew, or whose referral is not written yet (the referral
+    read is not the one the appointment names: that one is looked up, flushing)."""
+    with uow.session.no_autoflush:
+        found = uow.session.exec(_APPOINTMENT_AND_REFERRAL, params={"appointment_id": appointment_id}).first()
+    appointment, referral = found if found is not None else (uow.session.get(Appointment, appointment_id), None)
+    if appointment is None:
+        return None, None
+    if (referral.id if referral is not None else None) != appointment.referral_id:
+        referral = uow.session.get(Referral, appointment.referral_id) if appointment.referral_id else None
+    return appointment, referral
 
 
 def _check_provider(appointment: Appointment, event: CloudEvent, nhs_number: str) -> None:

@@ -64,9 +64,9 @@ def record(
 ) -> None:
     """Add a line to the referral's history: who did what, when.
 
-    The line is a plain row, held until the session's next query or commit and then written with
-    the others in one INSERT (:func:`_pending_history`): building a ReferralHistory and flushing it
-    on its own cost several times as much, and nothing reads a line back as an object."""
+    The line is a plain row, held until the transaction commits or reads the history and then
+    written with the others in one INSERT (:func:`_pending_history`): building a ReferralHistory and
+    flushing it on its own cost several times as much, and nothing reads a line back as an object."""
     _pending_history(uow.session).append(
         {
             "referral_id": referral.id,
@@ -89,8 +89,11 @@ _PENDING_HISTORY = "isp_referrals.pending_history"
 
 def _pending_history(session: Session) -> list[dict[str, Any]]:
     """The history lines ``session`` holds. Like the unit of work's outbox rows, they are written
-    just before any query the session runs (so every read sees them) or its commit, and forgotten
-    when it rolls back; so a line is written no sooner than a flushed object would be."""
+    just before a query the session runs of the history (or of tables it cannot tell: text) and at
+    its commit, and forgotten when its transaction rolls back (begun here if need be, so that a
+    rollback does end it)."""
+    if not session.in_transaction():
+        session.begin()
     pending: list[dict[str, Any]] | None = session.info.get(_PENDING_HISTORY)
     if pending is None:
         pending = session.info[_PENDING_HISTORY] = []
@@ -109,7 +112,9 @@ def _write_history(session: Session) -> None:
 
 
 def _write_before_query(state: ORMExecuteState) -> None:
-    _write_history(state.session)
+    mappers = state.all_mappers
+    if not mappers or any(issubclass(m.class_, ReferralHistory) for m in mappers):
+        _write_history(state.session)
 
 
 def _forget_history(session: Session) -> None:

@@ -42,10 +42,11 @@ def _event(data: Any, source_org: str, minutes: int) -> bytes:
 
 
 def _referrals(people: list[str]) -> list[bytes]:
+    """A referral for each person, and a second one for the second person."""
     return [
         _event(
             ReferralRequested(
-                referral_id=f"ref-{i}",
+                referral_id=referral_id,
                 direction="to_treatment",
                 from_org=CSC,
                 to_org=PROVIDER,
@@ -61,13 +62,16 @@ def _referrals(people: list[str]) -> list[bytes]:
             0,
         )
         for i, nhs in enumerate(people)
+        for referral_id in ([f"ref-{i}", f"ref-{i}b"] if i == 1 else [f"ref-{i}"])
     ]
 
 
 def _appointments(people: list[str]) -> list[bytes]:
     """Per person: the assessment booked and then missed, a review booked and attended; for the
     first, also a DNA published by a provider that did not book it (refused: dead-lettered), and an
-    appointment missed that was never booked."""
+    appointment missed that was never booked; for the second, the assessment is rebooked for their
+    second referral before it is missed (the DNA is about that referral); for the third, another
+    assessment is missed straight after it is booked."""
     when = NOW - timedelta(minutes=30)
     out: list[bytes] = []
     for i, nhs in enumerate(people):
@@ -85,6 +89,17 @@ def _appointments(people: list[str]) -> list[bytes]:
             out.append(_event(missed, OTHER_PROVIDER, 3))
             unbooked = AppointmentMissed(appointment_id="apt-x", person=person, scheduled_for=when, recorded_at=NOW)
             out.append(_event(unbooked, PROVIDER, 3))
+        if i == 1:
+            relinked = assessment.model_copy(
+                update={"referral_id": "ref-1b", "scheduled_for": when, "kind": "assessment"}
+            )
+            out.append(_event(relinked, PROVIDER, 3))
+        if i == 2:
+            again = assessment.model_copy(update={"appointment_id": "apt-2b"})
+            out += [
+                _event(again, PROVIDER, 3),
+                _event(missed.model_copy(update={"appointment_id": "apt-2b"}), PROVIDER, 3),
+            ]
         out += [_event(missed, PROVIDER, 4), _event(attended, PROVIDER, 5)]
     return out
 
@@ -138,9 +153,15 @@ def test_a_batch_leaves_the_state_the_same_events_leave_one_by_one() -> None:
     (single, single_dead) = _consume(False, people, referrals, appointments)
     assert batched == single and batched_dead == single_dead
     assert len(batched_dead) == 1 and "not by the publisher" in batched_dead[0]
-    assert [kind for _, _, kind, _ in batched["outbox"]].count(ASSESSMENT_MISSED) == 3
+    dnas = [data for _, _, kind, data in batched["outbox"] if kind == ASSESSMENT_MISSED]
+    assert [(dna["appointment_id"], dna["referral_id"]) for dna in dnas] == [
+        ("apt-0", "ref-0"),
+        ("apt-1", "ref-1b"),
+        ("apt-2b", "ref-2"),
+        ("apt-2", "ref-2"),
+    ]
     actions = [line[2] for line in batched["history"]]
-    assert actions.count("appointment_missed") == 3 and actions.count("appointment_attended") == 3
+    assert actions.count("appointment_missed") == 4 and actions.count("appointment_attended") == 3
 
 
 def _actions(uow: UnitOfWork, ref: str) -> list[str]:
@@ -161,3 +182,21 @@ def test_a_history_line_is_read_back_in_its_transaction_and_dropped_with_it(uow,
     uow.commit()  # written by the commit, with no query before it
     assert _actions(uow, referral.id) == [*before, "committed"]
     assert uow.session.get(Referral, referral.id) is not None
+
+
+def test_a_history_line_recorded_before_anything_else_is_dropped_by_a_rollback(uow, make) -> None:
+    referral = make(NOW)
+    before = _actions(uow, referral.id)
+    uow.commit()
+    with UnitOfWork(uow.engine) as fresh:  # nothing read or written yet: no transaction begun
+        journal.record(fresh, referral, "dropped", at=NOW, by="sw-1", org=CSC, from_state=referral.state)
+        fresh.rollback()
+        fresh.commit()
+    assert _actions(uow, referral.id) == before
+
+
+def test_a_history_line_is_written_before_a_text_query(uow, make) -> None:
+    referral = make(NOW)
+    journal.record(uow, referral, "noted", at=NOW, by="sw-1", org=CSC, from_state=referral.state)
+    count = text("select count(*) from referrals_history where action = 'noted'")
+    assert uow.session.exec(count).one() == (1,)  # type: ignore[call-overload]
