@@ -26,6 +26,8 @@ from types import FrameType
 
 import httpx
 
+from .memory import with_allocator_settings
+
 SERVICES: dict[str, int] = {
     "referrals": 8001,
     "register": 8002,
@@ -179,7 +181,8 @@ class Suite:
         port = self.ports[name]
         if port_open("127.0.0.1", port):
             raise LaunchError(f"{name}: port {port} is already in use")
-        env = {"ISP_ENVIRONMENT": "embedded", **os.environ, **self.env}  # said, never assumed (serve)
+        # said, never assumed (serve); glibc's allocator capped as in the image (isp_common.memory)
+        env = with_allocator_settings({"ISP_ENVIRONMENT": "embedded", **os.environ, **self.env})
         env.update(
             {
                 "ISP_KAFKA_BOOTSTRAP": self.bootstrap or "",
