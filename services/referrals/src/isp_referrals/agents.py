@@ -10,14 +10,14 @@ from isp_common.runtime import ServiceRuntime
 
 from .context import Referrals
 from .deadlines import prompt_missing_outcomes, raise_attendance_unrecorded, raise_overdue
-from .handlers import handlers_by_topic
+from .handlers import handlers_by_topic, read_ahead
 
 log = logging.getLogger(__name__)
 
 
 def register(runtime: ServiceRuntime, referrals: Referrals) -> None:
     for topic, handlers in handlers_by_topic(referrals.rules, runtime.clock).items():
-        runtime.subscribe(topic, handlers)
+        runtime.subscribe(topic, handlers, prefetch=read_ahead)
     timer = partial(referral_deadlines, runtime, referrals)
     runtime.every(runtime.settings.timer_interval, timer, name="referral_deadlines")
 

@@ -8,7 +8,7 @@ transaction (state change, outbox rows and the inbox mark commit together).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -22,7 +22,6 @@ from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
-from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from . import directory_handlers, domain, intake, journal, shares
@@ -36,7 +35,7 @@ def referral_requested(
     """A partner published a referral. Our own publication of an HTTP-made referral comes
     back here too and is recognised by its event id. A referral dated in the future is
     taken as made now."""
-    existing = uow.session.get(Referral, data.referral_id)
+    existing = uow.session.get_known(Referral, data.referral_id)
     if existing is not None:
         if existing.source_event_id == event.id or intake.same_request(existing, data):
             return  # our own publication of an HTTP-made referral, or a partner's re-send
@@ -98,13 +97,14 @@ def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBook
 
 
 def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAttended) -> None:
-    appointment, referral = _appointment_and_referral(uow, data.appointment_id)
+    appointment = uow.session.get_known(Appointment, data.appointment_id)
     if appointment is None:
         return
     _check_provider(appointment, event, data.person.nhs_number)
     appointment.status = "attended"
     appointment.recorded_at = journal.to_utc(data.attended_at)
     uow.session.add(appointment)
+    referral = _referral_of(uow, appointment)
     if referral is not None:
         _note(uow, referral, "appointment_attended", event, {"appointment_id": appointment.id})
 
@@ -112,14 +112,11 @@ def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAt
 def appointment_missed(uow: UnitOfWork, event: CloudEvent, data: AppointmentMissed) -> None:
     """Record the DNA; if it is a missed assessment on a social-care referral, publish it
     for notifications to tell social care within 24 hours."""
-    appointment, referral = _appointment_and_referral(uow, data.appointment_id)
-    if appointment is None:
-        appointment = _first_heard(event, data, kind="other", scheduled_for=journal.to_utc(data.scheduled_for))
-    else:
-        _check_provider(appointment, event, data.person.nhs_number)
+    appointment, _ = _appointment(uow, event, data, kind="other", scheduled_for=journal.to_utc(data.scheduled_for))
     appointment.status = "missed"
     appointment.recorded_at = journal.to_utc(data.recorded_at)
     uow.session.add(appointment)
+    referral = _referral_of(uow, appointment)
     if referral is None:
         return
     _note(uow, referral, "appointment_missed", event, {"appointment_id": appointment.id})
@@ -142,46 +139,14 @@ def _appointment(
     """The appointment ``data`` names, and whether this is the first we hear of it (then it is a
     new one from the provider for the person, with the ``first_heard`` fields). One already
     heard of must be the publisher's own, about the same person (:func:`_check_provider`)."""
-    appointment = uow.session.get(Appointment, data.appointment_id)
+    appointment = uow.session.get_known(Appointment, data.appointment_id)
     if appointment is not None:
         _check_provider(appointment, event, data.person.nhs_number)
         return appointment, False
-    return _first_heard(event, data, **first_heard), True
-
-
-def _first_heard(event: CloudEvent, data: AppointmentBooked | AppointmentMissed, **fields: Any) -> Appointment:
-    """A new appointment from the publisher for the person ``data`` names."""
-    return Appointment(
-        id=data.appointment_id, provider_org=event.source_org, nhs_number=data.person.nhs_number, **fields
+    new = Appointment(
+        id=data.appointment_id, provider_org=event.source_org, nhs_number=data.person.nhs_number, **first_heard
     )
-
-
-_APPOINTMENT_AND_REFERRAL = (
-    select(Appointment, Referral)
-    .outerjoin(Referral, col(Referral.id) == col(Appointment.referral_id))
-    .where(col(Appointment.id) == bindparam("appointment_id"))
-)
-"""Built once: building a statement and its cache key costs more than running it."""
-
-
-def _appointment_and_referral(uow: UnitOfWork, appointment_id: str) -> tuple[Appointment | None, Referral | None]:
-    """The appointment (None if unheard of) and the referral it is linked to (None if none or
-    unknown), read together in one query.
-
-    The query does not flush this transaction's changes first (a batch of DNAs would otherwise
-    write each event's appointment on its own, before the next event's query): what it reads is
-    checked against them instead. The session's own objects win over the rows read, so only a
-    change not yet written could mislead it: an appointment added but not written (not found: it is
-    looked up again, flushing), or linked anew, or whose referral is not written yet (the referral
-    read is not the one the appointment names: that one is looked up, flushing)."""
-    with uow.session.no_autoflush:
-        found = uow.session.exec(_APPOINTMENT_AND_REFERRAL, params={"appointment_id": appointment_id}).first()
-    appointment, referral = found if found is not None else (uow.session.get(Appointment, appointment_id), None)
-    if appointment is None:
-        return None, None
-    if (referral.id if referral is not None else None) != appointment.referral_id:
-        referral = uow.session.get(Referral, appointment.referral_id) if appointment.referral_id else None
-    return appointment, referral
+    return new, True
 
 
 def _check_provider(appointment: Appointment, event: CloudEvent, nhs_number: str) -> None:
@@ -198,7 +163,7 @@ def _check_provider(appointment: Appointment, event: CloudEvent, nhs_number: str
 def _held_referral(uow: UnitOfWork, event: CloudEvent, referral_id: str | None, nhs_number: str) -> Referral | None:
     """The referral an appointment is linked to, if we know it. The publisher must be the
     referral's treatment side (:func:`treatment_side`), and the appointment about its person."""
-    referral = uow.session.get(Referral, referral_id) if referral_id else None
+    referral = uow.session.get_known(Referral, referral_id) if referral_id else None
     if referral is None:
         return None
     entitled = treatment_side(referral)
@@ -218,6 +183,10 @@ def treatment_side(referral: Referral) -> str:
     return referral.to_org if referral.direction == domain.PRIORITY_DIRECTION else referral.from_org
 
 
+def _referral_of(uow: UnitOfWork, appointment: Appointment) -> Referral | None:
+    return uow.session.get_known(Referral, appointment.referral_id) if appointment.referral_id else None
+
+
 def _note(uow: UnitOfWork, referral: Referral, action: str, event: CloudEvent, details: dict[str, Any]) -> None:
     journal.record(
         uow,
@@ -230,6 +199,44 @@ def _note(uow: UnitOfWork, referral: Referral, action: str, event: CloudEvent, d
         details=details,
         event_id=event.id,
     )
+
+
+def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> None:
+    """Before a run of events is applied (:data:`isp_common.consumer.Prefetch`): the appointments
+    and referrals they name, read in a few queries instead of one or two per event. The rows found
+    are the session's own objects from then on (its ``get`` answers with them without asking; they
+    are kept here for the transaction, or the session would let go of the ones unchanged), and
+    the ids not found are noted absent (``get_known`` answers None without asking, unless one
+    is added meanwhile)."""
+    appointment_ids: set[str] = set()
+    referral_ids: set[str] = set()
+    for _event, data in events:
+        if isinstance(data, AppointmentBooked | AppointmentAttended | AppointmentMissed):
+            appointment_ids.add(data.appointment_id)
+        if isinstance(data, ReferralRequested | AppointmentBooked) and data.referral_id:
+            referral_ids.add(data.referral_id)
+    session = uow.session
+    held = session.memo(())  # nothing to watch: the session's own objects are always current
+    for ids in _chunks(sorted(appointment_ids)):
+        found = session.exec(_APPOINTMENTS_AND_REFERRALS.where(col(Appointment.id).in_(ids))).all()
+        held.update({("appointment", a.id): (a, r) for a, r in found})
+        session.known_absent(Appointment, set(ids) - {a.id for a, _ in found})
+        referral_ids -= {r.id for _, r in found if r is not None}
+    for ids in _chunks(sorted(referral_ids)):
+        referrals = session.exec(select(Referral).where(col(Referral.id).in_(ids))).all()
+        held.update({("referral", r.id): r for r in referrals})
+        session.known_absent(Referral, set(ids) - {r.id for r in referrals})
+
+
+_APPOINTMENTS_AND_REFERRALS = select(Appointment, Referral).outerjoin(
+    Referral, col(Referral.id) == col(Appointment.referral_id)
+)
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``ids`` in lists short enough for one ``IN`` (well inside SQLite's limit on parameters)."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str, Handler]]:

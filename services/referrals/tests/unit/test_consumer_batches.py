@@ -1,9 +1,9 @@
 """The consumer applies a batch of events in one transaction, and retries a failing event on its own
 after committing the ones before it: a batch must leave exactly the state (rows, history lines,
 outbox events) that the same events leave one by one. The handlers keep history lines as plain rows
-until the next query or commit (:func:`isp_referrals.journal.record`) and read an appointment with
-its referral in one query, so an appointment booked earlier in the same batch, and an event that is
-rolled back and retried, are checked here."""
+until the commit (:func:`isp_referrals.journal.record`), and read the appointments and referrals a
+batch names ahead of it (:func:`isp_referrals.handlers.read_ahead`), so an appointment booked or
+relinked earlier in the same batch, and an event that is rolled back and retried, are checked here."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from isp_common.testing import RecordingDeadLetters, migrated_engine, nhs_number
 from isp_common.workingdays import WorkingCalendar
 from isp_referrals import journal
 from isp_referrals.domain import DueRules
-from isp_referrals.handlers import handlers_by_topic
+from isp_referrals.handlers import handlers_by_topic, read_ahead
 from isp_referrals.tables import Referral, ReferralHistory
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
@@ -132,10 +132,20 @@ def _consume(batched: bool, people: list[str], referrals: list[bytes], appointme
     engine = migrated_engine("isp_referrals")
     handlers = handlers_by_topic(DueRules(WorkingCalendar()), FixedClock(NOW))
     dead = RecordingDeadLetters()
+    failed: list[Exception] = []
+
+    def reading_ahead(uow: UnitOfWork, events: Any) -> None:
+        try:
+            read_ahead(uow, events)
+        except Exception as exc:  # the processor would only log it
+            failed.append(exc)
+            raise
 
     async def run() -> None:
         for topic, values in ((topics.REFERRALS, referrals), (topics.TREATMENT, appointments)):
-            processor = EventProcessor(f"t:{topic}", handlers[topic], lambda: UnitOfWork(engine), dead, retry_delay=0)
+            processor = EventProcessor(
+                f"t:{topic}", handlers[topic], lambda: UnitOfWork(engine), dead, retry_delay=0, prefetch=reading_ahead
+            )
             if batched:
                 await processor.process_batch([(None, v, []) for v in values], topic)
             else:
@@ -143,6 +153,7 @@ def _consume(batched: bool, people: list[str], referrals: list[bytes], appointme
                     await processor.process(None, v, [], topic)
 
     asyncio.run(run())
+    assert failed == []
     return _state(engine), dead.reasons
 
 
