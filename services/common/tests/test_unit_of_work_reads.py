@@ -71,7 +71,7 @@ def test_a_query_of_another_table_leaves_them_pending_and_text_writes_them(engin
     with UnitOfWork(engine) as uow:
         uow.publish(event("e1"), topics.CONSENT)
         uow.session.exec(select(QuarantinedOutboxMessage)).all()
-        assert uow.session.pending_outbox  # not needed by that query
+        assert uow.session.pending(OutboxMessage)  # not needed by that query
         assert uow.session.execute(text("SELECT count(*) FROM outbox_message")).scalar() == 1  # unknown tables
         uow.commit()
 
@@ -186,3 +186,24 @@ async def test_a_failing_read_ahead_never_stops_the_batch(engine: Engine, caplog
     assert await processor.process_batch(batch, topics.CONSENT) == ["handled", "handled"]
     assert len(held(engine)[0]) == 2
     assert "reading ahead failed (OperationalError" in caplog.text
+
+
+def test_kept_objects_are_found_without_a_query_until_the_transaction_ends(engine: Engine) -> None:
+    import gc
+
+    from sqlalchemy import event as sa_event
+
+    with Session(engine) as other:
+        other.add(ProcessedEvent(consumer="c", event_id="e1", event_type="t"))
+        other.commit()
+    queries: list[object] = []
+    with UnitOfWork(engine) as uow:
+        sa_event.listen(uow.session, "do_orm_execute", queries.append)
+        uow.session.keep(uow.session.exec(select(ProcessedEvent)).all())
+        gc.collect()
+        assert uow.session.get(ProcessedEvent, ("c", "e1")) is not None
+        assert len(queries) == 1  # the read-ahead's only
+        uow.commit()
+        gc.collect()
+        uow.session.get(ProcessedEvent, ("c", "e1"))
+        assert len(queries) == 2  # let go at the commit: asked again

@@ -67,21 +67,21 @@ def create_schema(engine: Engine) -> None:
 
 
 _T = TypeVar("_T")
-_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-_INBOX = ProcessedEvent.__table__  # type: ignore[attr-defined]
 
 
 class UowSession(Session):
-    """A session whose outbox rows and inbox marks are plain rows, written with one multi-row
-    ``INSERT`` each at the commit, instead of ORM objects built and flushed one by one (a fifth
-    of a consumer's time per event). A query of either table through this session (``select``,
+    """A session that can hold rows nothing reads back as objects (outbox rows, inbox marks, a
+    history's lines) as plain rows, written with one multi-row ``INSERT`` per table at the commit
+    (:meth:`insert_later`), instead of ORM objects built and flushed one by one: a fifth of a
+    consumer's time per event. A query of such a table through this session (``select``,
     ``session.get``), or one whose tables are not known (text), writes them first, so nothing
-    reads around them."""
+    reads around them. It also keeps reads for reuse within the transaction (:meth:`memo`,
+    :meth:`known_absent`)."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine, expire_on_commit=False)
-        self.pending_outbox: list[dict[str, Any]] = []
-        self.pending_inbox: list[dict[str, Any]] = []
+        self._pending: dict[type, list[dict[str, Any]]] = {}
+        self._kept: list[object] = []
         self._memos: dict[tuple[type, ...], dict[Any, Any]] = {}
         self._absent: set[tuple[type, Any]] = set()
         self._added: set[tuple[type, Any]] = set()
@@ -107,10 +107,11 @@ class UowSession(Session):
         """Reads of the ``watched`` tables a caller keeps for reuse within this transaction (a
         consumer reads a batch's facts once). It is emptied whenever this session has changed, or
         holds an unflushed change to, a row of one of them, and whenever it runs an ``UPDATE``,
-        ``DELETE`` or ``INSERT`` statement, so what it gives back is what a query would give."""
+        ``DELETE`` or ``INSERT`` statement (or holds rows for one to :meth:`insert_later`), so what
+        it gives back is what a query would give."""
         memo = self._memos.setdefault(watched, {})
         if memo and (
-            any(issubclass(cls, watched) for cls in self._new_classes)
+            any(issubclass(cls, watched) for cls in (*self._new_classes, *self._pending))
             or _touches(watched, self.dirty, self._deleted.values())
         ):
             memo.clear()
@@ -125,32 +126,40 @@ class UowSession(Session):
             if touched is None or _touches(watched, touched):
                 memo.clear()
 
-    def write_pending(self) -> None:
-        outbox, inbox = self.pending_outbox, self.pending_inbox
-        if not outbox and not inbox:
-            return
-        self.pending_outbox, self.pending_inbox = [], []
-        connection = self.connection()
-        if outbox:
-            connection.execute(insert(_OUTBOX), outbox)
-        if inbox:
-            connection.execute(insert(_INBOX), inbox)
+    def keep(self, objects: Iterable[object]) -> None:
+        """Hold these loaded objects until the transaction ends: a session holds unchanged objects
+        weakly, so what a read-ahead loaded could be let go, and ``session.get`` would ask again."""
+        self._kept.extend(objects)
+
+    def insert_later(self, model: type, row: dict[str, Any]) -> None:
+        """Insert ``row`` (column values, defaults included) into ``model``'s table at the commit,
+        or before this session next queries that table; forgotten if the transaction rolls back."""
+        self._pending.setdefault(model, []).append(row)
+
+    def pending(self, model: type) -> list[dict[str, Any]]:
+        """The rows of ``model`` :meth:`insert_later` holds, not yet written."""
+        return list(self._pending.get(model, ()))
+
+    def write_pending(self, models: Iterable[type] | None = None) -> None:
+        """Write the rows held for ``models`` (None: for every table), oldest first."""
+        chosen = list(self._pending) if models is None else [m for m in models if m in self._pending]
+        for model in chosen:
+            rows = self._pending.pop(model)
+            self.connection().execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
 
     def forget_pending(self) -> None:
-        self.pending_outbox, self.pending_inbox = [], []
+        self._pending = {}
 
     def rollback(self) -> None:
         # also when nothing reached the database yet (no DBAPI rollback, so no after_rollback event)
         super().rollback()
         self.forget_pending()
         self.forget_reads()
+        self._kept = []
 
 
 def _touches(watched: tuple[type, ...], *groups: Iterable[object]) -> bool:
     return any(isinstance(obj, watched) for group in groups for obj in group)
-
-
-_PENDING_MAPPED = (OutboxMessage, ProcessedEvent)
 
 
 @sa_event.listens_for(UowSession, "do_orm_execute")
@@ -159,11 +168,13 @@ def _write_before_query(state: ORMExecuteState) -> None:
     assert isinstance(session, UowSession)
     if not state.is_select:
         session.forget_reads()  # an UPDATE, DELETE or INSERT may change anything a memo holds
-    if not (session.pending_outbox or session.pending_inbox):
+    if not session._pending:
         return
     mappers = state.all_mappers
-    if not mappers or any(issubclass(m.class_, _PENDING_MAPPED) for m in mappers):
-        session.write_pending()
+    if not mappers:
+        session.write_pending()  # text: its tables are not known
+    else:
+        session.write_pending({m.class_ for m in mappers})
 
 
 @sa_event.listens_for(UowSession, "transient_to_pending")
@@ -204,6 +215,7 @@ def _write_before_commit(session: Session) -> None:
 def _forget_committed_reads(session: Session) -> None:
     assert isinstance(session, UowSession)
     session.forget_reads()  # the next transaction reads afresh
+    session._kept = []
 
 
 @sa_event.listens_for(UowSession, "after_rollback")
@@ -243,7 +255,8 @@ class UnitOfWork:
     # -- outbox -------------------------------------------------------------
     def publish(self, event: CloudEvent, topic: str, key: str | None = None) -> None:
         """Queue ``event`` for ``topic``; it leaves only if this transaction commits."""
-        self.session.pending_outbox.append(
+        self.session.insert_later(
+            OutboxMessage,
             {
                 "topic": topic,
                 "key": key if key is not None else event.subject,
@@ -253,7 +266,7 @@ class UnitOfWork:
                 "traceparent": telemetry.current_traceparent(),
                 "created_at": utcnow(),
                 "sent_at": None,
-            }
+            },
         )
         self._published += 1
 
@@ -274,8 +287,9 @@ class UnitOfWork:
         return found
 
     def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
-        self.session.pending_inbox.append(
-            {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": utcnow()}
+        self.session.insert_later(
+            ProcessedEvent,
+            {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": utcnow()},
         )
 
 

@@ -443,8 +443,8 @@ def _prefetch_links(session: Session, reads: dict[Any, Any], keys: list[str]) ->
     reads.update((("links", k), found) for k, found in links.items())
     for table, kind in ((EnquiryRecord, "enquiry"), (PlanRecord, "plan")):
         ids = sorted({fact_id for found in links.values() for k, fact_id in found if k == kind})
-        if ids:  # into the session's identity map: session.get finds them without a query
-            session.exec(select(table).where(col(table.id).in_(ids))).all()
+        if ids and isinstance(session, UowSession):  # then session.get finds them without a query
+            session.keep(session.exec(select(table).where(col(table.id).in_(ids))).all())
 
 
 def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent]:

@@ -216,15 +216,14 @@ def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> Non
         if isinstance(data, ReferralRequested | AppointmentBooked) and data.referral_id:
             referral_ids.add(data.referral_id)
     session = uow.session
-    held = session.memo(())  # nothing to watch: the session's own objects are always current
     for ids in _chunks(sorted(appointment_ids)):
         found = session.exec(_APPOINTMENTS_AND_REFERRALS.where(col(Appointment.id).in_(ids))).all()
-        held.update({("appointment", a.id): (a, r) for a, r in found})
+        session.keep(obj for pair in found for obj in pair if obj is not None)
         session.known_absent(Appointment, set(ids) - {a.id for a, _ in found})
         referral_ids -= {r.id for _, r in found if r is not None}
     for ids in _chunks(sorted(referral_ids)):
         referrals = session.exec(select(Referral).where(col(Referral.id).in_(ids))).all()
-        held.update({("referral", r.id): r for r in referrals})
+        session.keep(referrals)
         session.known_absent(Referral, set(ids) - {r.id for r in referrals})
 
 

@@ -13,9 +13,6 @@ from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
 from isp_schemas.referrals import ReferralEvent
-from sqlalchemy import event as sa_event
-from sqlalchemy import insert
-from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col, select
 
 from .tables import Appointment, Referral, ReferralDueDate, ReferralHistory
@@ -65,9 +62,11 @@ def record(
     """Add a line to the referral's history: who did what, when.
 
     The line is a plain row, held until the transaction commits or reads the history and then
-    written with the others in one INSERT (:func:`_pending_history`): building a ReferralHistory and
-    flushing it on its own cost several times as much, and nothing reads a line back as an object."""
-    _pending_history(uow.session).append(
+    written with the others in one INSERT (:meth:`isp_common.db.UowSession.insert_later`): building
+    a ReferralHistory and flushing it on its own cost several times as much, and nothing reads a
+    line back as an object."""
+    uow.session.insert_later(
+        ReferralHistory,
         {
             "referral_id": referral.id,
             "action": action,
@@ -79,46 +78,8 @@ def record(
             "org": org,
             "details": details or {},
             "event_id": event_id,
-        }
+        },
     )
-
-
-_HISTORY = ReferralHistory.__table__  # type: ignore[attr-defined]
-_PENDING_HISTORY = "isp_referrals.pending_history"
-
-
-def _pending_history(session: Session) -> list[dict[str, Any]]:
-    """The history lines ``session`` holds. Like the unit of work's outbox rows, they are written
-    just before a query the session runs of the history (or of tables it cannot tell: text) and at
-    its commit, and forgotten when its transaction rolls back (begun here if need be, so that a
-    rollback does end it)."""
-    if not session.in_transaction():
-        session.begin()
-    pending: list[dict[str, Any]] | None = session.info.get(_PENDING_HISTORY)
-    if pending is None:
-        pending = session.info[_PENDING_HISTORY] = []
-        sa_event.listen(session, "do_orm_execute", _write_before_query)
-        sa_event.listen(session, "before_commit", _write_history)
-        sa_event.listen(session, "after_rollback", _forget_history)
-    return pending
-
-
-def _write_history(session: Session) -> None:
-    pending: list[dict[str, Any]] = session.info[_PENDING_HISTORY]
-    if pending:
-        rows = list(pending)
-        pending.clear()
-        session.connection().execute(insert(_HISTORY), rows)
-
-
-def _write_before_query(state: ORMExecuteState) -> None:
-    mappers = state.all_mappers
-    if not mappers or any(issubclass(m.class_, ReferralHistory) for m in mappers):
-        _write_history(state.session)
-
-
-def _forget_history(session: Session) -> None:
-    session.info[_PENDING_HISTORY].clear()
 
 
 def publish_step(
