@@ -207,3 +207,12 @@ def test_kept_objects_are_found_without_a_query_until_the_transaction_ends(engin
         gc.collect()
         uow.session.get(ProcessedEvent, ("c", "e1"))
         assert len(queries) == 2  # let go at the commit: asked again
+
+
+def test_a_key_noted_absent_and_then_inserted_later_is_found(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.session.known_absent(ProcessedEvent, [("c", "e1")])
+        uow.mark_processed("c", "e1", "t")  # insert_later of the inbox
+        uow.publish(event("x"), topics.CONSENT)  # a row whose key the database assigns
+        found = uow.session.get_known(ProcessedEvent, ("c", "e1"))
+        assert found is not None and found.event_type == "t"

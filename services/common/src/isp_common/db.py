@@ -133,8 +133,13 @@ class UowSession(Session):
 
     def insert_later(self, model: type, row: dict[str, Any]) -> None:
         """Insert ``row`` (column values, defaults included) into ``model``'s table at the commit,
-        or before this session next queries that table; forgotten if the transaction rolls back."""
+        or before this session next queries that table; forgotten if the transaction rolls back.
+        A key :meth:`known_absent` noted is asked for again from then on (and found)."""
         self._pending.setdefault(model, []).append(row)
+        if self._absent:  # (a key the database assigns is never one noted absent)
+            key = tuple(row.get(column.name) for column in sa_inspect(model).primary_key)
+            if None not in key:
+                self._added.add((model, key[0] if len(key) == 1 else key))
 
     def pending(self, model: type) -> list[dict[str, Any]]:
         """The rows of ``model`` :meth:`insert_later` holds, not yet written."""

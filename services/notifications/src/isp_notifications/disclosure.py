@@ -289,10 +289,12 @@ def _withhold_share(uow: UnitOfWork, share: Share, decision: policy.Decision, no
 def keep_source_event(uow: UnitOfWork, event: CloudEvent, until: datetime) -> None:
     """Keep the causing event while a share it led to is open, so it can be decided again."""
     row = uow.session.get_known(SourceEvent, event.id)
-    if row is None:
-        row = SourceEvent(
-            id=event.id, type=event.type, event=event.model_dump(mode="json", exclude_none=True), kept_until=until
+    if row is None:  # a plain row, written with the batch's others at the commit
+        event_json = event.model_dump(mode="json", exclude_none=True)
+        uow.session.insert_later(
+            SourceEvent, {"id": event.id, "type": event.type, "event": event_json, "kept_until": until}
         )
+        return
     row.kept_until = max(as_utc(row.kept_until) or until, until)
     uow.session.add(row)
 
