@@ -7,13 +7,13 @@ same unit of work, so either all of it happens or none of it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from isp_schemas.envelope import CloudEvent
+from sqlalchemy import Column, insert
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState
@@ -137,7 +137,8 @@ class UowSession(Session):
         A key :meth:`known_absent` noted is asked for again from then on (and found)."""
         self._pending.setdefault(model, []).append(row)
         if self._absent:  # (a key the database assigns is never one noted absent)
-            key = tuple(row.get(column.name) for column in sa_inspect(model).primary_key)
+            columns: Sequence[Column[Any]] = sa_inspect(model).primary_key
+            key = tuple(row.get(column.name) for column in columns)
             if None not in key:
                 self._added.add((model, key[0] if len(key) == 1 else key))
 
