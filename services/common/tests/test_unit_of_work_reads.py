@@ -216,3 +216,14 @@ def test_a_key_noted_absent_and_then_inserted_later_is_found(engine: Engine) -> 
         uow.publish(event("x"), topics.CONSENT)  # a row whose key the database assigns
         found = uow.session.get_known(ProcessedEvent, ("c", "e1"))
         assert found is not None and found.event_type == "t"
+
+
+def test_a_row_inserted_later_gets_the_defaults_a_new_object_would(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.session.insert_later(OutboxMessage, {"topic": "t", "event_id": "e1", "event_type": "t", "value": b"v"})
+        uow.session.insert_later(OutboxMessage, {"topic": "t", "event_id": "e2", "event_type": "t", "value": b"v"})
+        uow.commit()
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+        assert [(r.id, r.key, r.sent_at) for r in rows] == [(1, None, None), (2, None, None)]
+        assert all(r.created_at is not None for r in rows)

@@ -7,6 +7,7 @@ same unit of work, so either all of it happens or none of it does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,9 +133,11 @@ class UowSession(Session):
         self._kept.extend(objects)
 
     def insert_later(self, model: type, row: dict[str, Any]) -> None:
-        """Insert ``row`` (column values, defaults included) into ``model``'s table at the commit,
-        or before this session next queries that table; forgotten if the transaction rolls back.
-        A key :meth:`known_absent` noted is asked for again from then on (and found)."""
+        """Insert ``row`` into ``model``'s table at the commit, or before this session next
+        queries that table; forgotten if the transaction rolls back. Fields it leaves out get the
+        model's defaults, as a new object would. A key :meth:`known_absent` noted is asked for
+        again from then on (and found)."""
+        row = {**_defaults(model), **row}
         self._pending.setdefault(model, []).append(row)
         if self._absent:  # (a key the database assigns is never one noted absent)
             columns: Sequence[Column[Any]] = sa_inspect(model).primary_key
@@ -162,6 +165,25 @@ class UowSession(Session):
         self.forget_pending()
         self.forget_reads()
         self._kept = []
+
+
+def _defaults(model: type) -> dict[str, Any]:
+    """The values a new ``model`` object's fields left out would get (factories called now)."""
+    return {name: factory() if factory is not None else default for name, default, factory in _field_defaults(model)}
+
+
+@functools.cache
+def _field_defaults(model: type) -> tuple[tuple[str, Any, Callable[[], Any] | None], ...]:
+    """(name, default, factory) of each of ``model``'s fields that has a default; a primary key is
+    the database's to assign when left out, so it is not listed."""
+    fields: dict[str, Any] = model.model_fields  # type: ignore[attr-defined]
+    primary_key: Sequence[Column[Any]] = sa_inspect(model).primary_key
+    keys = {column.name for column in primary_key}
+    return tuple(
+        (name, field.default, field.default_factory)
+        for name, field in fields.items()
+        if not field.is_required() and name not in keys
+    )
 
 
 def _touches(watched: tuple[type, ...], *groups: Iterable[object]) -> bool:

@@ -217,22 +217,30 @@ def _queue_shared(
     assert decision.basis is not None  # a share always has its lawful basis
     data = build(share.alert_id, decision.basis, decision.categories)
     children = share.children_sent(decision.categories)
-    record = queue_alert(
-        uow, share.alert_id, share.alert_type, share.sender, share.recipient, data, share.deadline, now
-    )
-    record.lawful_basis = decision.basis
-    record.purpose = share.purpose
-    record.data_categories = list(decision.categories)
-    record.children = list(children)
-    record.nhs_number = share.nhs_number
-    record.audited = True
-    record.source_event_id = share.source_event_id
     informed: tuple[bool | None, str | None] = (None, None)
     if judgement is not None:
         informed = (judgement.service_user_informed, judgement.not_informed_reason)
     elif decision.statutory:
         informed = informing(uow, share.sender, share.nhs_number)
-    record.service_user_informed, record.not_informed_reason = informed
+    queue_alert(
+        uow,
+        share.alert_id,
+        share.alert_type,
+        share.sender,
+        share.recipient,
+        data,
+        share.deadline,
+        now,
+        lawful_basis=decision.basis,
+        purpose=share.purpose,
+        data_categories=list(decision.categories),
+        children=list(children),
+        nhs_number=share.nhs_number,
+        audited=True,
+        source_event_id=share.source_event_id,
+        service_user_informed=informed[0],
+        not_informed_reason=informed[1],
+    )
     if decision.basis.get("kind") == "consent" and share.source_event is not None:
         # a withdrawal may yet take it back before it reaches the broker: keep what caused it, so
         # it can be decided again on another basis while its time lasts
@@ -416,26 +424,32 @@ def queue_alert(
     data: AlertBase,
     deadline: datetime | None,
     now: datetime,
-) -> AlertRecord:
-    """Put the alert on the recipient's topic (through the outbox) and queue its webhooks."""
+    **fields: Any,
+) -> None:
+    """Put the alert on the recipient's topic (through the outbox), record it (an AlertRecord
+    with ``fields`` besides, written with the batch's other rows at the commit) and queue its
+    webhooks."""
     nhs_number = data.person.nhs_number if data.person else None
     # absent, not null: a field left out was withheld (or does not apply); a register match has no person
     body = data.model_dump(mode="json", exclude_none=True)
     event = CloudEvent.create(type=alert_type, source_org=sender, data=body, subject=nhs_number, id=alert_id)
-    record = AlertRecord(
-        id=alert_id,
-        type=alert_type,
-        recipient=recipient,
-        sender=sender,
-        nhs_number=nhs_number,
-        event=event.model_dump(mode="json", exclude_none=True),
-        deadline=deadline.astimezone(UTC) if deadline else None,
-        created_at=now,
+    event_json = event.model_dump(mode="json", exclude_none=True)
+    uow.session.insert_later(
+        AlertRecord,
+        {
+            "id": alert_id,
+            "type": alert_type,
+            "recipient": recipient,
+            "sender": sender,
+            "nhs_number": nhs_number,
+            "event": event_json,
+            "deadline": deadline.astimezone(UTC) if deadline else None,
+            "created_at": now,
+            **fields,
+        },
     )
-    uow.session.add(record)
     uow.publish(event, topics.alerts(recipient), key=topics.message_key(event))
-    queue_webhooks(uow, record, now)
-    return record
+    queue_webhooks(uow, alert_id, alert_type, recipient, event_json, now)
 
 
 def _active_subscriptions(uow: UnitOfWork, org: str) -> list[Subscription]:
@@ -449,20 +463,22 @@ def _active_subscriptions(uow: UnitOfWork, org: str) -> list[Subscription]:
     return list(reads[org])
 
 
-def queue_webhooks(uow: UnitOfWork, record: AlertRecord, now: datetime) -> None:
+def queue_webhooks(
+    uow: UnitOfWork, alert_id: str, alert_type: str, recipient: str, event: dict[str, Any], now: datetime
+) -> None:
     """One delivery per subscription of the recipient that takes this type, numbered in its running count."""
-    for sub in _active_subscriptions(uow, record.recipient):
-        if sub.types and "*" not in sub.types and record.type not in sub.types:
+    for sub in _active_subscriptions(uow, recipient):
+        if sub.types and "*" not in sub.types and alert_type not in sub.types:
             continue
         sub.event_count += 1
-        body = dict(record.event)
+        body = dict(event)
         body["subscription"] = sub.id
         body["eventnumber"] = sub.event_count
         uow.session.add(sub)
         uow.session.add(
             Delivery(
-                id=delivery_id_for(record.id, sub.id),
-                alert_id=record.id,
+                id=delivery_id_for(alert_id, sub.id),
+                alert_id=alert_id,
                 subscription_id=sub.id,
                 org=sub.org,
                 event_number=sub.event_count,
@@ -483,14 +499,14 @@ def queue_operational(
     now: datetime,
     key: str = "",
     deadline: datetime | None = None,
-) -> AlertRecord | None:
+) -> None:
     """An operational alert (no lawful basis: to a party about its own work, or to its own DSL)."""
     alert_type = data.event_type
     alert_id = alert_id_for(source_event_id, alert_type, recipient, key)
     if uow.session.get(AlertRecord, alert_id) is not None:
-        return None
+        return
     data = data.model_copy(update={"alert_id": alert_id})
-    return queue_alert(uow, alert_id, alert_type, sender, recipient, data, deadline, now)
+    queue_alert(uow, alert_id, alert_type, sender, recipient, data, deadline, now)
 
 
 def publish_record(
