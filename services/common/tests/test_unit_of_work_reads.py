@@ -227,3 +227,34 @@ def test_a_row_inserted_later_gets_the_defaults_a_new_object_would(engine: Engin
         rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
         assert [(r.id, r.key, r.sent_at) for r in rows] == [(1, None, None), (2, None, None)]
         assert all(r.created_at is not None for r in rows)
+
+
+async def test_an_event_a_guarded_handler_ignores_is_skipped_unchecked_and_unmarked(engine: Engine) -> None:
+    from isp_common.consumer import Guarded
+
+    checked: list[str] = []
+    handled: list[str] = []
+
+    def handler(uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
+        handled.append(event.id)
+
+    def provenance(value: bytes, headers: Any, envelope: CloudEvent) -> str:
+        checked.append(envelope.id)
+        return "unsigned"
+
+    processor = EventProcessor(
+        consumer_name="test:guarded",
+        handlers={ConsentWithdrawn.event_type: Guarded(handler, lambda event, data: event.id.startswith("wanted"))},
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=RecordingDeadLetters(),  # type: ignore[arg-type]
+        provenance=provenance,
+    )
+    batch = [(None, event(i).to_json_bytes(), []) for i in ("wanted-1", "other", "wanted-2")]
+    assert await processor.process_batch(batch, topics.CONSENT) == ["handled", "skipped", "handled"]
+    assert await processor.process(None, event("other-2").to_json_bytes(), [], topics.CONSENT) == "skipped"
+    assert checked == handled == ["wanted-1", "wanted-2"]
+    with UnitOfWork(engine) as uow:
+        assert uow.processed_among("test:guarded", ["wanted-1", "other", "wanted-2", "other-2"]) == {
+            "wanted-1",
+            "wanted-2",
+        }

@@ -73,6 +73,24 @@ def safe_error(exc: BaseException) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class Guarded:
+    """A handler that acts only on the events ``relevant`` accepts: the others are skipped before
+    their signature is checked or anything is written (an event a service would ignore costs no
+    verification, no transaction and no inbox mark; a forged one it would ignore changes nothing)."""
+
+    handler: Handler
+    relevant: Callable[[CloudEvent, Any], bool]
+
+    def __call__(self, uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
+        if self.relevant(event, data):
+            self.handler(uow, event, data)
+
+
+def _ignored(handler: Handler, envelope: CloudEvent, data: Any) -> bool:
+    return isinstance(handler, Guarded) and not handler.relevant(envelope, data)
+
+
 class EventRejected(Exception):
     """A handler's verdict that an event can never be processed (no retry): dead-letter it."""
 
@@ -114,7 +132,7 @@ class EventProcessor:
             await self._dead_letter(key, value, header_list, str(exc), topic, position)
             return "deadlettered"
         handler = self.handlers.get(envelope.type)
-        if handler is None:
+        if handler is None or _ignored(handler, envelope, data):
             return "skipped"
         proven, unproven = self._proven(value, header_list, envelope)
         if unproven:
@@ -147,7 +165,7 @@ class EventProcessor:
                 outcomes.append("deadlettered")
                 continue
             handler = self.handlers.get(envelope.type)
-            if handler is None:
+            if handler is None or _ignored(handler, envelope, data):
                 await self._flush(ready, outcomes, topic)
                 outcomes.append("skipped")
                 continue

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from isp_common.clock import Clock
-from isp_common.consumer import EventRejected, Handler
+from isp_common.consumer import EventRejected, Guarded, Handler
 from isp_common.db import UnitOfWork
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
@@ -242,7 +242,7 @@ def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str
     """Each topic's handlers by event type, for :meth:`ServiceRuntime.subscribe`."""
     return {
         topics.REFERRALS: {ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock)},
-        topics.AUDIT: {DisclosureRecorded.event_type: shares.disclosure_recorded},
+        topics.AUDIT: {DisclosureRecorded.event_type: Guarded(shares.disclosure_recorded, shares.is_referral_decision)},
         topics.TREATMENT: {
             AppointmentBooked.event_type: appointment_booked,
             AppointmentAttended.event_type: appointment_attended,

@@ -31,12 +31,18 @@ from .tables import Referral, ReferralShare
 DECISIONS = ("shared", "withheld")
 
 
+def is_referral_decision(_event: CloudEvent, data: DisclosureRecorded) -> bool:
+    """Whether a disclosure record is a decision about a referral. Records about other alerts (this
+    service's own read audits among them), acknowledgements (``received``) and records naming no
+    event are not: the consumer skips them unchecked (:class:`isp_common.consumer.Guarded`)."""
+    return data.alert_type == REFERRAL_RECEIVED and data.decision in DECISIONS and bool(data.source_event_id)
+
+
 def disclosure_recorded(uow: UnitOfWork, event: CloudEvent, data: DisclosureRecorded) -> None:
-    """Keep a referral decision for its recipient. Records about other alerts (this service's own
-    read audits among them), acknowledgements (``received``) and records naming no event are not
-    decisions about a referral: ignored."""
-    if data.alert_type != REFERRAL_RECEIVED or data.decision not in DECISIONS or not data.source_event_id:
+    """Keep a referral decision for its recipient (others are ignored: :func:`is_referral_decision`)."""
+    if not is_referral_decision(event, data):
         return
+    assert data.source_event_id is not None
     decided_at = journal.to_utc(data.shared_at)
     fields: dict[str, Any] = {
         "decision": data.decision,
