@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from . import pipeline, signing, throughput
+from . import consumers, pipeline, signing, throughput
 from .audit import build, measure
 
 
@@ -23,7 +23,10 @@ def main() -> None:
         help="processes verify walks the chain with (default: one per CPU, at most 4)",
     )
     parser.add_argument(
-        "--only", choices=["throughput", "audit", "pipeline", "signing"], default=None, help="run one benchmark only"
+        "--only",
+        choices=["throughput", "audit", "pipeline", "signing", "consumers"],
+        default=None,
+        help="run one benchmark only",
     )
     parser.add_argument(
         "--database", choices=["sqlite", "postgres"], default="sqlite", help="for the end-to-end throughput benchmark"
@@ -33,6 +36,10 @@ def main() -> None:
     if args.only in (None, "signing"):
         signing.run()
     if args.only == "signing":
+        return
+    if args.only in (None, "consumers"):
+        consumers.run()
+    if args.only == "consumers":
         return
     if args.only in (None, "throughput"):
         throughput.main(["--database", args.database])

@@ -58,6 +58,7 @@ IG_ORG = "WSX-IG"
 DNA_ALERT = "uk.isp.alert.did_not_attend.v1"
 RECEIVED_ALERT = "uk.isp.alert.referral_received.v1"
 POLL_INTERVAL = 0.25
+QUIET_S = 3.0
 DEFAULT_LOADS = "100:1000,200:1000,500:2000,max:2000"
 QUICK_LOADS = "100:200,200:200,500:200,max:200"
 
@@ -118,6 +119,8 @@ class Report:
     raw: RawResult | None = None
     loads: list[LoadResult] = field(default_factory=list)
     memory_mb: dict[str, float] = field(default_factory=dict)
+    memory_quiet_mb: dict[str, float] = field(default_factory=dict)
+    """Again after QUIET_S seconds with no load: a service trims what a burst left (isp_common.memory)."""
     log_problems: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -586,6 +589,8 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
             report.loads.append(await run_load(bench, load))
             if load.rate is None:
                 report.memory_mb = resident_memory(suite)
+                await asyncio.sleep(QUIET_S)
+                report.memory_quiet_mb = resident_memory(suite)
 
 
 async def open_bench(
@@ -789,6 +794,9 @@ def summary(report: Report) -> list[str]:
         lines.append(
             "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())
         )
+    if report.memory_quiet_mb:
+        quiet = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_quiet_mb.items())
+        lines.append(f"resident memory {QUIET_S:g} s later, no load: {quiet}")
     for x in report.loads:
         cores = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_cores.items())
         lines.append(f"{x.name}: cores used while measured: {cores}")

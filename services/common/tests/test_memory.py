@@ -57,20 +57,3 @@ def test_a_suite_setting_wins_too(tmp_path, recorded, monkeypatch):
 def test_with_allocator_settings_adds_only_what_is_missing():
     assert memory.with_allocator_settings({"A": "b"}) == {"A": "b", "MALLOC_ARENA_MAX": "2"}
     assert memory.with_allocator_settings({"MALLOC_ARENA_MAX": "8"}) == {"MALLOC_ARENA_MAX": "8"}
-
-
-def test_quiet_trim_trims_once_at_the_first_quiet_tick_after_a_burst() -> None:
-    trims: list[int] = []
-    quiet = memory.QuietTrim(trim=lambda: trims.append(1) is None)
-    assert not quiet.tick()  # nothing handled yet
-    quiet.note(500)
-    assert not quiet.tick()  # events since the last tick: busy
-    quiet.note(200)
-    assert not quiet.tick()
-    assert quiet.tick()  # the first quiet tick after the burst
-    assert not quiet.tick()  # and only once
-    assert trims == [1]
-    quiet.note(1)
-    assert not quiet.tick()
-    assert quiet.tick()  # the next burst
-    assert len(trims) == 2 and quiet.trims == 2

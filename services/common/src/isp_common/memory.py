@@ -14,9 +14,7 @@ launcher sets it for each service, and so does the image (deploy/Dockerfile).
 
 from __future__ import annotations
 
-import ctypes
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 ALLOCATOR_ENV: dict[str, str] = {"MALLOC_ARENA_MAX": "2"}
 """glibc malloc settings for a service process. A value the operator set wins."""
@@ -25,49 +23,3 @@ ALLOCATOR_ENV: dict[str, str] = {"MALLOC_ARENA_MAX": "2"}
 def with_allocator_settings(env: Mapping[str, str]) -> dict[str, str]:
     """``env`` with :data:`ALLOCATOR_ENV` added where it does not say otherwise."""
     return {**ALLOCATOR_ENV, **env}
-
-
-class QuietTrim:
-    """Hands the allocator's free memory back to the system once a burst of events is over.
-
-    After a burst, glibc keeps the freed memory of its arenas for reuse (18 MB in referrals and
-    notifications after the flat-out benchmark). The consumers :meth:`note` what they handle; a
-    timer calls :meth:`tick`, which trims (``malloc_trim(0)``, a few milliseconds) at the first tick
-    that finds no events since the one before, once per burst: never while events flow."""
-
-    def __init__(self, trim: Callable[[], bool] | None = None) -> None:
-        self._trim = trim or malloc_trim
-        self.handled = 0
-        self._at_last_tick = 0
-        self._at_last_trim = 0
-        self.trims = 0
-
-    def note(self, events: int) -> None:
-        self.handled += events
-
-    def tick(self) -> bool:
-        """Trim if a burst has just ended; return whether it did."""
-        busy = self.handled != self._at_last_tick
-        self._at_last_tick = self.handled
-        if busy or self.handled == self._at_last_trim:
-            return False
-        self._at_last_trim = self.handled
-        self.trims += 1
-        return self._trim()
-
-
-def malloc_trim() -> bool:
-    """glibc's ``malloc_trim(0)``: return what the heap and arenas hold free to the system. False
-    where there is no glibc (the call is skipped)."""
-    libc = _glibc()
-    return bool(libc.malloc_trim(0)) if libc is not None else False
-
-
-@functools.cache
-def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim  # noqa: B018 - present only in glibc
-    except (OSError, AttributeError):
-        return None
-    return libc

@@ -33,7 +33,6 @@ from .eventkeys import ensure_signer
 from .kafka import FaustApp, TopicAdmin, new_producer
 from .leader import Leadership
 from .limits import BodyLimit
-from .memory import QuietTrim
 from .outbox import OutboxRelay
 from .problems import install_problem_handlers
 from .provenance import Signer
@@ -112,7 +111,6 @@ class ServiceRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.deadletters = DeadLetters(None, f"isp-{self.name}")
         self.processors: dict[str, EventProcessor] = {}
-        self.quiet_trim = QuietTrim()  # memory freed after a burst goes back to the system
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self.started = False
         self.api = FastAPI(title=title, description=description, version="1.0.0", lifespan=self._lifespan)
@@ -194,14 +192,7 @@ class ServiceRuntime:
                         await asyncio.sleep(1.0)
                 for outcome in outcomes:
                     self.metrics.count("isp_events_consumed", topic=topic, outcome=outcome)
-                self.quiet_trim.note(len(outcomes))
 
-        if not self.processors:  # the first consumer: once a second, trim after a burst is over
-
-            async def trim_when_quiet() -> None:
-                self.quiet_trim.tick()
-
-            self.every(1.0, trim_when_quiet, name="trim_when_quiet")
         consume.__name__ = f"consume_{topic.replace('.', '_')}"
         self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
         self.processors[topic] = processor
