@@ -31,8 +31,8 @@ from isp_schemas.referrals import ReferralAssessmentMissed
 
 
 class NoDeadLetters:
-    async def send(self, *args, **kwargs):
-        raise AssertionError("nothing should be dead-lettered in the benchmark")
+    async def send(self, key, value, headers, reason, *args, **kwargs):
+        raise AssertionError(f"nothing should be dead-lettered in the benchmark: {reason}")
 
 
 def people(n: int) -> list[Person]:
@@ -75,13 +75,16 @@ def events(n: int) -> tuple[list[bytes], list[bytes]]:
 
 
 async def decide(n: int, workdir: Path) -> dict[str, float]:
+    from isp_common import directory, pgroles
     from isp_common.clock import SystemClock
-    from isp_common.db import create_schema
+    from isp_common.settings import ServiceSettings
     from isp_common.workingdays import WorkingCalendar
     from isp_notifications.handlers import handlers_by_topic, read_ahead
 
     engine = make_engine(f"sqlite:///{workdir}/notifications-bench.db")
-    create_schema(engine)
+    pgroles.migrate(engine, "notifications", None)  # the service's own tables, as it starts
+    settings = ServiceSettings(service_name="notifications", var_dir=workdir)
+    directory.seed_at_start(engine, settings, datetime.now(UTC))  # the partnership's organisations
     handlers = handlers_by_topic(WorkingCalendar(), SystemClock())
 
     def processor(topic: str) -> EventProcessor:
