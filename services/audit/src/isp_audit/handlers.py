@@ -11,7 +11,7 @@ from typing import Any
 
 from isp_common.clock import Clock
 from isp_common.consumer import Handler
-from isp_common.db import UnitOfWork
+from isp_common.db import UnitOfWork, chunks
 from isp_schemas import topics
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
@@ -118,8 +118,6 @@ def alert_row(topic: str, event: CloudEvent, now: datetime) -> dict[str, Any] | 
 
 _ALERTS_SEEN: Table = AlertSeen.__table__  # type: ignore[attr-defined]
 _INSERT_ALERT_SEEN = insert(_ALERTS_SEEN)
-_IN_CHUNK = 500
-"""Ids per ``IN`` list: well inside SQLite's limit on bound parameters."""
 
 
 def note_alerts(uow: UnitOfWork, rows: Iterable[dict[str, Any]]) -> None:
@@ -132,10 +130,8 @@ def note_alerts(uow: UnitOfWork, rows: Iterable[dict[str, Any]]) -> None:
         return
     connection = uow.session.connection()
     ids = list({alert_id for alert_id, _ in new})
-    for start in range(0, len(ids), _IN_CHUNK):
-        stmt = select(_ALERTS_SEEN.c.alert_id, _ALERTS_SEEN.c.recipient).where(
-            _ALERTS_SEEN.c.alert_id.in_(ids[start : start + _IN_CHUNK])
-        )
+    for chunk in chunks(ids):
+        stmt = select(_ALERTS_SEEN.c.alert_id, _ALERTS_SEEN.c.recipient).where(_ALERTS_SEEN.c.alert_id.in_(chunk))
         for alert_id, recipient in connection.execute(stmt):
             new.pop((alert_id, recipient), None)
     if new:

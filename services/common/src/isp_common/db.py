@@ -8,7 +8,7 @@ same unit of work, so either all of it happens or none of it does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,6 +69,15 @@ def create_schema(engine: Engine) -> None:
 
 _T = TypeVar("_T")
 
+IN_LIST_SIZE = 400
+"""Values per ``IN (...)`` list: well inside SQLite's limit on bound parameters (999 in old builds)."""
+
+
+def chunks(values: Sequence[_T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[_T]]:
+    """``values`` in slices short enough for one ``IN`` list each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 class UowSession(Session):
     """A session that can hold rows nothing reads back as objects (outbox rows, inbox marks, a
@@ -126,6 +135,20 @@ class UowSession(Session):
         for watched, memo in self._memos.items():
             if touched is None or _touches(watched, touched):
                 memo.clear()
+
+    def load(self, model: type[_T], keys: Iterable[Any]) -> list[_T]:
+        """Read the rows of ``model`` (a single-column primary key) with these keys, in a few
+        queries: the ones found are kept (:meth:`keep`, so ``session.get`` finds them without
+        asking) and returned, the others noted absent (:meth:`known_absent`)."""
+        [column] = sa_inspect(model).primary_key
+        wanted = sorted(set(keys))
+        found: list[_T] = []
+        for chunk in chunks(wanted):
+            found.extend(self.exec(select(model).where(column.in_(chunk))).all())
+        self.keep(found)
+        held = {getattr(row, column.key) for row in found}
+        self.known_absent(model, [key for key in wanted if key not in held])
+        return found
 
     def keep(self, objects: Iterable[object]) -> None:
         """Hold these loaded objects until the transaction ends: a session holds unchanged objects
@@ -306,8 +329,7 @@ class UnitOfWork:
         """Which of ``event_ids`` this consumer has already processed: one query for a batch."""
         wanted = list(set(event_ids))
         found: set[str] = set()
-        for start in range(0, len(wanted), 500):  # keep each IN list well inside SQLite's limit
-            chunk = wanted[start : start + 500]
+        for chunk in chunks(wanted):
             stmt = select(ProcessedEvent.event_id).where(
                 ProcessedEvent.consumer == consumer, col(ProcessedEvent.event_id).in_(chunk)
             )

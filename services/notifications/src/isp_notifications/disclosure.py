@@ -31,7 +31,6 @@ from isp_schemas import topics
 from isp_schemas.alerts import AlertBase, DisclosureReleasedAlert, DisclosureWithheldAlert, JudgementReleaseAlert
 from isp_schemas.audit import DisclosureRecorded, disclosure_record_id
 from isp_schemas.envelope import CloudEvent
-from sqlalchemy import inspect
 from sqlmodel import col, select
 
 from . import facts
@@ -82,14 +81,11 @@ class Audited:
 
 def prefetch(uow: UnitOfWork, shares: Sequence[Share], event_ids: Sequence[str]) -> None:
     """Read ahead whether these shares were decided before (their alert, a withholding) and these
-    events are kept, in one query each: :func:`share_alert` then asks again only of those found."""
-    ids = sorted({share.alert_id for share in shares})
-    for model, wanted in ((AlertRecord, ids), (WithheldShare, ids), (SourceEvent, sorted(set(event_ids)))):
-        key = inspect(model).primary_key[0]
-        for start in range(0, len(wanted), 400):
-            chunk = wanted[start : start + 400]
-            found = set(uow.session.exec(select(key).where(key.in_(chunk))))
-            uow.session.known_absent(model, [k for k in chunk if k not in found])
+    events are kept, in a few queries: :func:`share_alert` then asks again only of those found."""
+    ids = [share.alert_id for share in shares]
+    uow.session.load(AlertRecord, ids)
+    uow.session.load(WithheldShare, ids)
+    uow.session.load(SourceEvent, event_ids)
 
 
 def request_for(uow: UnitOfWork, share: Share, now: datetime) -> tuple[policy.Request, list[dict[str, Any]]]:

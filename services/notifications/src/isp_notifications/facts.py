@@ -22,7 +22,7 @@ from typing import Any
 
 from isp_common import directory
 from isp_common.consumer import EventRejected
-from isp_common.db import UnitOfWork, UowSession
+from isp_common.db import UnitOfWork, UowSession, chunks
 from isp_common.times import as_utc
 from isp_common.workingdays import LONDON, london_date
 from isp_schemas.consent import ConsentGiven, ConsentRefused, ConsentWithdrawn
@@ -418,8 +418,7 @@ def prefetch(session: Session, nhs_numbers: Iterable[str]) -> None:
     people = sorted(set(nhs_numbers))
     if reads is None or not people:
         return
-    for start in range(0, len(people), 400):  # well inside SQLite's limit of bound parameters
-        chunk = people[start : start + 400]
+    for chunk in chunks(people):
         tables: tuple[type[Any], ...] = (ConsentRecord, RefusalRecord, ReferralRecord)
         for table in tables:
             found: dict[str, list[Any]] = {n: [] for n in chunk}
@@ -441,10 +440,9 @@ def _prefetch_links(session: Session, reads: dict[Any, Any], keys: list[str]) ->
     ):
         links[link.key].append((link.kind, link.fact_id))
     reads.update((("links", k), found) for k, found in links.items())
-    for table, kind in ((EnquiryRecord, "enquiry"), (PlanRecord, "plan")):
-        ids = sorted({fact_id for found in links.values() for k, fact_id in found if k == kind})
-        if ids and isinstance(session, UowSession):  # then session.get finds them without a query
-            session.keep(session.exec(select(table).where(col(table.id).in_(ids))).all())
+    if isinstance(session, UowSession):  # then session.get finds them without a query
+        for table, kind in ((EnquiryRecord, "enquiry"), (PlanRecord, "plan")):
+            session.load(table, {fact_id for found in links.values() for k, fact_id in found if k == kind})
 
 
 def consents_of(session: Session, nhs_number: str | None) -> list[policy.Consent]:

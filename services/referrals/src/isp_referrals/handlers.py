@@ -8,13 +8,13 @@ transaction (state change, outbox rows and the inbox mark commit together).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from isp_common.clock import Clock
 from isp_common.consumer import EventRejected, Guarded, Handler
-from isp_common.db import UnitOfWork
+from isp_common.db import UnitOfWork, chunks
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
 from isp_schemas import topics
@@ -216,26 +216,17 @@ def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> Non
         if isinstance(data, ReferralRequested | AppointmentBooked) and data.referral_id:
             referral_ids.add(data.referral_id)
     session = uow.session
-    for ids in _chunks(sorted(appointment_ids)):
+    for ids in chunks(sorted(appointment_ids)):
         found = session.exec(_APPOINTMENTS_AND_REFERRALS.where(col(Appointment.id).in_(ids))).all()
         session.keep(obj for pair in found for obj in pair if obj is not None)
         session.known_absent(Appointment, set(ids) - {a.id for a, _ in found})
         referral_ids -= {r.id for _, r in found if r is not None}
-    for ids in _chunks(sorted(referral_ids)):
-        referrals = session.exec(select(Referral).where(col(Referral.id).in_(ids))).all()
-        session.keep(referrals)
-        session.known_absent(Referral, set(ids) - {r.id for r in referrals})
+    session.load(Referral, referral_ids)
 
 
 _APPOINTMENTS_AND_REFERRALS = select(Appointment, Referral).outerjoin(
     Referral, col(Referral.id) == col(Appointment.referral_id)
 )
-
-
-def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
-    """``ids`` in lists short enough for one ``IN`` (well inside SQLite's limit on parameters)."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str, Handler]]:
