@@ -23,7 +23,6 @@ from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from . import telemetry
 from .tables import OutboxMessage, ProcessedEvent
-from .times import utcnow
 
 _NEVER_WAIT: dict[str, Any] = {"pool_size": 10, "max_overflow": -1}
 """A checkout never waits for a free connection (connections beyond ten close on return).
@@ -179,15 +178,17 @@ class UowSession(Session):
             rows = self._pending.pop(model)
             self.connection().execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
 
-    def forget_pending(self) -> None:
+    def transaction_over(self) -> None:
+        """Forget what the transaction held: rows not written (it rolled back; after a commit there
+        are none), its reads and what it kept. The next transaction reads afresh."""
         self._pending = {}
+        self.forget_reads()
+        self._kept = []
 
     def rollback(self) -> None:
         # also when nothing reached the database yet (no DBAPI rollback, so no after_rollback event)
         super().rollback()
-        self.forget_pending()
-        self.forget_reads()
-        self._kept = []
+        self.transaction_over()
 
 
 def _defaults(model: type) -> dict[str, Any]:
@@ -263,17 +264,10 @@ def _write_before_commit(session: Session) -> None:
 
 
 @sa_event.listens_for(UowSession, "after_commit")
-def _forget_committed_reads(session: Session) -> None:
-    assert isinstance(session, UowSession)
-    session.forget_reads()  # the next transaction reads afresh
-    session._kept = []
-
-
 @sa_event.listens_for(UowSession, "after_rollback")
-def _forget_on_rollback(session: Session) -> None:
+def _transaction_over(session: Session) -> None:
     assert isinstance(session, UowSession)
-    session.forget_pending()
-    session.forget_reads()
+    session.transaction_over()
 
 
 class UnitOfWork:
@@ -315,8 +309,6 @@ class UnitOfWork:
                 "event_type": event.type,
                 "value": event.to_json_bytes(),
                 "traceparent": telemetry.current_traceparent(),
-                "created_at": utcnow(),
-                "sent_at": None,
             },
         )
         self._published += 1
@@ -339,7 +331,7 @@ class UnitOfWork:
     def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
         self.session.insert_later(
             ProcessedEvent,
-            {"consumer": consumer, "event_id": event_id, "event_type": event_type, "processed_at": utcnow()},
+            {"consumer": consumer, "event_id": event_id, "event_type": event_type},
         )
 
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Column, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from .times import utcnow
+
+
+def empty_list() -> list[Any]:
+    """A JSON list field's default. Not ``default_factory=list``: SQLModel asks pydantic, for each
+    row it builds, whether the factory takes the validated data, and ``inspect.signature(list)``
+    parses the builtin's text signature each time (about 0.2 ms a row; 8 µs for this function)."""
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    """A JSON object field's default (not ``default_factory=dict``: see :func:`empty_list`)."""
+    return {}
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -8,16 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from isp_common.tables import empty_list
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
-
-
-def _empty_list() -> list[Any]:
-    """A list default. Not ``default_factory=list``: SQLModel asks pydantic, for each row it builds,
-    whether the factory takes the validated data, and ``inspect.signature(list)`` parses the
-    builtin's text signature each time (about 0.2 ms a row)."""
-    return []
-
 
 # -- facts ---------------------------------------------------------------------------------
 
@@ -90,7 +83,7 @@ class ReferralRecord(SQLModel, table=True):
     # every change of threshold after the request, [[at (ISO), threshold], ...], so a decision about an
     # earlier event is judged on the threshold the referral had then
     threshold_changes: list[list[str | None]] = Field(
-        default_factory=_empty_list, sa_column=Column(JSON, nullable=False, server_default="[]")
+        default_factory=empty_list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
 
 
@@ -156,7 +149,7 @@ class RefusalRecord(SQLModel, table=True):
     nhs_number: str = Field(index=True)
     recorded_by: str
     consent_id: str | None = None
-    recipients: list[str] = Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
+    recipients: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     refused_on: date
 
 
@@ -221,8 +214,8 @@ class AlertRecord(SQLModel, table=True):
     # the decision it was shared on (None for operational alerts), for re-checks and receipts
     lawful_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     purpose: str | None = None
-    data_categories: list[str] = Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
-    children: list[dict[str, Any]] = Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
+    data_categories: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     audited: bool = False  # a "shared" disclosure record was published with it
     escalated: bool = False
     source_event_id: str | None = None

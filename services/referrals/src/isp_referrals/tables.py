@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from isp_common.tables import empty_dict, empty_list
 from isp_common.times import utcnow
 from sqlalchemy import JSON, Column, DateTime, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -14,19 +15,6 @@ TZ = DateTime(timezone=True)
 
 
 _referral_version = Column("version", Integer, nullable=False)
-
-
-def _empty_list() -> list[Any]:
-    return []
-
-
-def _empty_dict() -> dict[str, Any]:
-    return {}
-
-
-# The JSON fields' defaults are these plain functions rather than ``list`` and ``dict``: pydantic
-# inspects a default factory's signature every time it builds a row, and a builtin's signature is
-# parsed from its text (~0.1 ms each, a third of the cost of building a Referral).
 
 
 class Referral(SQLModel, table=True):
@@ -44,14 +32,14 @@ class Referral(SQLModel, table=True):
     to_org: str = Field(index=True)
     nhs_number: str = Field(index=True)
     person: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    children: list[dict[str, Any]] = Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     threshold: str | None = None
     rag: str
     consent_id: str | None = None
     summary: str = ""
     # the support request form (social care -> treatment)
     parent_agreed: bool | None = None
-    concerns: list[str] = Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
+    concerns: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     background: str | None = None  # the form's "history"
     known_to_treatment: bool | None = None
     priority: bool = False
@@ -92,7 +80,7 @@ class ReferralHistory(SQLModel, table=True):
     recorded_at: datetime = Field(default_factory=utcnow, sa_type=TZ)
     by: str | None = None
     org: str
-    details: dict[str, Any] = Field(default_factory=_empty_dict, sa_column=Column(JSON, nullable=False))
+    details: dict[str, Any] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
     event_id: str | None = None
 
 
@@ -152,7 +140,7 @@ class ReferralShare(SQLModel, table=True):
     source_event_id: str = Field(primary_key=True)
     recipient: str = Field(primary_key=True)
     decision: str  # shared | withheld
-    data_categories: list[str] = Field(default_factory=_empty_list, sa_column=Column(JSON, nullable=False))
+    data_categories: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     lawful_basis: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     purpose: str
     alert_id: str

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from isp_common.tables import empty_list
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -24,9 +25,9 @@ class RegisterEntry(SQLModel, table=True):
     person: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     category: str
     risk: str
-    children: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    agency_contacts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    referral_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    children: list[dict[str, Any]] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    agency_contacts: list[dict[str, Any]] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
+    referral_ids: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     notes: str = Field(default="", sa_column=Column(Text, nullable=False))
     search_name: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     """The person's given and family names, lower-cased, for the register list's search."""
@@ -58,7 +59,7 @@ class RegisterEntryHistory(SQLModel, table=True):
     by: str
     effective_on: date
     notes: str = Field(default="", sa_column=Column(Text, nullable=False))
-    changed: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    changed: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     review_due: date
     snapshot: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
