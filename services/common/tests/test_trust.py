@@ -59,3 +59,26 @@ def test_without_a_directory_only_services_and_the_embedded_default_speak(tmp_pa
     assert check(VALUE, [], "CGL-WSX", TYPE, {}, trust_for(engine, tmp_path, allow_unsigned=True)) == "unsigned"
     with pytest.raises(ProvenanceError, match="missing"):
         check(VALUE, [], "CGL-WSX", TYPE, {}, trust_for(engine, tmp_path, allow_unsigned=False))
+
+
+def test_an_organisations_keys_are_read_without_a_session_while_the_directory_read_is_fresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from isp_common import directory
+
+    engine = migrated_engine("isp_notifications")
+    key = Ed25519PrivateKey.generate()
+    org = organisation(kind="treatment_provider", keys={"keys": [public_jwk(key.public_key())]})
+    seed_directory(engine, org)
+    trust = trust_for(engine, tmp_path / "events", allow_unsigned=True)
+    assert trust.org_keys(org.id) == {"keys": [public_jwk(key.public_key())]}
+
+    def no_session(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a session was opened for a fresh directory read")
+
+    monkeypatch.setattr(directory, "Session", no_session)
+    assert trust.org_keys(org.id) == {"keys": [public_jwk(key.public_key())]}
+    assert trust.org_keys("NOT-LISTED") is None
+    monkeypatch.setattr(directory, "KINDS_CACHE_SECONDS", 0.0)
+    with pytest.raises(AssertionError, match="a session was opened"):
+        trust.org_keys(org.id)

@@ -108,6 +108,17 @@ def keys_of(session: Session, org_id: str) -> Mapping[str, Any] | None:
     return _read(session).keys.get(org_id)
 
 
+def keys_on(engine: Engine, org_id: str) -> Mapping[str, Any] | None:
+    """:func:`keys_of` for a consumer checking events: no session is opened while the directory
+    read of the last few seconds is fresh (a session per event cost the consumer more than the
+    signature check)."""
+    cached = _cache.get(engine)
+    if cached is None or time.monotonic() - cached.at >= KINDS_CACHE_SECONDS:
+        with Session(engine) as session:
+            cached = _read(session)
+    return cached.keys.get(org_id)
+
+
 def _engine_of(session: Session) -> Engine:
     bind = session.get_bind()
     return bind if isinstance(bind, Engine) else bind.engine

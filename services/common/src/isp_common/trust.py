@@ -13,11 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from . import directory
 from .eventkeys import public_keys_in
@@ -97,11 +97,7 @@ def organisation_keys(engine: Engine) -> Callable[[str], Mapping[str, Any] | Non
     if not directory.has_table(engine):
         return lambda _org: None
 
-    def keys_of(org: str) -> Mapping[str, Any] | None:
-        with Session(engine) as session:
-            return directory.keys_of(session, org)
-
-    return keys_of
+    return partial(directory.keys_on, engine)
 
 
 class RingTrust(Trust):
