@@ -1,5 +1,5 @@
 """What consuming costs per event before any handler runs (issue 12): the same messages read from
-the embedded broker through a faust agent's ``take_events`` (as the services consume) and through
+the embedded broker through a faust agent's ``take_batches`` (as the services consume) and through
 aiokafka's ``getmany``. CPU per event is printed, nothing asserted.
 
     .venv/bin/python -m benchmarks.consumers [--messages 20000]
@@ -69,7 +69,7 @@ def with_faust(bootstrap: str, messages: int, report: int) -> None:
 
     @app.agent(app.topic(TOPIC, key_serializer="raw", value_serializer="raw"))
     async def consume(stream):  # type: ignore[no-untyped-def]
-        async for events in stream.take_events(500, within=0.005):
+        async for events in stream.take_batches(500, within=0.005):
             if state["seen"] == 0:
                 state["started"] = time.process_time()
             state["seen"] += len(events)
@@ -101,7 +101,7 @@ def run(messages: int = 20_000) -> dict[str, float]:
             broker.stop()
     print(
         f"consuming {messages:,} messages of 900 B, CPU per event before any handler: "
-        f"faust take_events(500) {faust * 1e6:.0f} µs, aiokafka getmany(500) {plain * 1e6:.0f} µs",
+        f"faust take_batches(500) {faust * 1e6:.0f} µs, aiokafka getmany(500) {plain * 1e6:.0f} µs",
         flush=True,
     )
     return {"faust_s": faust, "aiokafka_s": plain}

@@ -95,6 +95,10 @@ class LoadResult:
     duplicates: int
     cpu_cores: dict[str, float] = field(default_factory=dict)
     lost: list[str] = field(default_factory=list)
+    cpu_ms_per_alert: dict[str, float] = field(default_factory=dict)
+    """Each service's (and the broker's) CPU while the load ran, per alert delivered."""
+    batch_events: dict[str, float] = field(default_factory=dict)
+    """Each service's mean events per consumed batch while the load ran (isp_consumer_batch_events)."""
 
 
 @dataclass
@@ -296,6 +300,9 @@ class Bench:
     received: AlertWatcher
     quiet: BrokerQuiet
     roots: list[int]
+    services: dict[str, int]
+    """Each service's process (and the broker's) by name, for CPU per service."""
+    urls: dict[str, str]
     in_flight: int
     stall: float
     max_wait: float
@@ -454,11 +461,15 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
     since = utc_text(datetime.now(UTC) - timedelta(minutes=1))
     duplicates_before = bench.dna.duplicates
     misses = [(p.appointment_id, missed_event(p)) for p in people]
+    batches_before = await batch_totals(bench.urls)
+    ticks_before = {name: sum(cpu_ticks(p) for p in family(pid)) for name, pid in bench.services.items()}
     cpu, started = CpuSample.take(bench.roots), time.perf_counter()
     published = await bench.publish_paced(misses, load.rate)
     publish_s = time.perf_counter() - started
     missing = await bench.dna.wait(published, stall=bench.stall, limit=bench.max_wait)
     cpu_cores = CpuSample.take(bench.roots).cores_since(cpu)
+    ticks = {name: sum(cpu_ticks(p) for p in family(pid)) - ticks_before[name] for name, pid in bench.services.items()}
+    batches = await batch_totals(bench.urls)
     delivered = [a for a in published if a not in missing]
     latencies = [bench.dna.arrived[a] - published[a] for a in delivered]
     span = max((bench.dna.arrived[a] for a in delivered), default=started) - started
@@ -481,7 +492,37 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
         duplicates=bench.dna.duplicates - duplicates_before,
         cpu_cores=cpu_cores,
         lost=sorted(missing),
+        cpu_ms_per_alert={
+            name: 1000 * spent / os.sysconf("SC_CLK_TCK") / max(len(delivered), 1) for name, spent in ticks.items()
+        },
+        batch_events={
+            name: (events - batches_before[name][0]) / (count - batches_before[name][1])
+            for name, (events, count) in batches.items()
+            if name in batches_before and count > batches_before[name][1]
+        },
     )
+
+
+async def batch_totals(urls: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """Per service: events consumed in batches, and batches, so far (from its /metrics)."""
+    totals: dict[str, tuple[float, float]] = {}
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        for name, url in urls.items():
+            with contextlib.suppress(httpx.HTTPError):
+                text = (await http.get(f"{url}/metrics")).text
+                events, batches = (
+                    sum(float(m) for m in re.findall(rf"^isp_consumer_batch_events_{kind}{{.*}} (\S+)$", text, re.M))
+                    for kind in ("sum", "count")
+                )
+                totals[name] = (events, batches)
+    return totals
+
+
+def service_pids(suite: Suite) -> dict[str, int]:
+    pids = {name: proc.pid for name, proc in suite.processes.items()}
+    if suite.broker and suite.broker.process:
+        pids["broker"] = suite.broker.process.pid
+    return pids
 
 
 async def report_lost(bench: Bench, lost: list[Person], show: int = 5) -> None:
@@ -616,6 +657,8 @@ async def open_bench(
         received=received,
         quiet=quiet,
         roots=suite_roots(suite) + db_roots,
+        services=service_pids(suite),
+        urls={name: suite.url(name) for name in suite.processes},
         in_flight=n,
         stall=args.stall,
         max_wait=args.max_wait,
@@ -800,6 +843,12 @@ def summary(report: Report) -> list[str]:
     for x in report.loads:
         cores = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_cores.items())
         lines.append(f"{x.name}: cores used while measured: {cores}")
+        if x.cpu_ms_per_alert:
+            spent = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_ms_per_alert.items())
+            lines.append(f"{x.name}: CPU per alert (ms): {spent}")
+        if x.batch_events:
+            sizes = ", ".join(f"{k} {v:.1f}" for k, v in x.batch_events.items())
+            lines.append(f"{x.name}: mean events per consumed batch: {sizes}")
     for x in report.loads:
         if x.lost or x.duplicates or x.prepared < x.people:
             lines.append(

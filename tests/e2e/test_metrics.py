@@ -225,6 +225,10 @@ async def flow(suite, kafka, headers_for, add_organisation, csc: str, provider: 
     )
     assert sum(values(notifications, "isp_decisions_total", basis="consent", outcome="shared")) >= 1
     assert sum(values(notifications, "isp_events_consumed_total", topic=topics.REFERRALS, outcome="handled")) >= 2
+    batches = values(notifications, "isp_consumer_batch_events_count", topic=topics.REFERRALS)
+    batched = values(notifications, "isp_consumer_batch_events_sum", topic=topics.REFERRALS)
+    consumed = values(notifications, "isp_events_consumed_total", topic=topics.REFERRALS)
+    assert batches and batches[0] >= 1 and batched[0] >= sum(consumed) >= 2  # every event counted is in a batch
     assert all(v >= 0 for v in values(notifications, "isp_consumer_lag"))
     assert all(labels["partition"].isdigit() for labels, _v in notifications["isp_consumer_lag"])
     assert values(notifications, "isp_alerts_past_deadline", type=DNA)  # the gauge is there (acknowledged or not)

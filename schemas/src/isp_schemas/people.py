@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from operator import mul
 from typing import Annotated
 
 from pydantic import (
@@ -45,11 +46,14 @@ class SchemaModel(StrictModel):
     """Base of every model in this package (strict: see :class:`StrictModel`)."""
 
 
+_CHECK_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
 def nhs_check_digit(first_nine: str) -> int | None:
     """The modulus 11 check digit for nine digits, or None when no valid number has them."""
     if len(first_nine) != 9 or not first_nine.isdigit():
         raise ValueError("nhs_check_digit needs exactly nine digits")
-    total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
+    total: int = sum(map(mul, map(int, first_nine), _CHECK_WEIGHTS))
     check = 11 - total % 11
     if check == 11:
         return 0

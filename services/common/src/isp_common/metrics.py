@@ -65,6 +65,12 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "isp_audit_verify_ok": ("1 if the last verification of the audit chain passed, 0 if it failed.", ()),
 }
 HISTOGRAMS: dict[str, tuple[str, tuple[str, ...], tuple[float, ...]]] = {
+    "isp_consumer_batch_events": (
+        "Events a consumer took in one batch, by topic (small batches at a steady rate pay a "
+        "transaction and a read-ahead for a few events each: see ISP_CONSUMER_BATCH_WAIT).",
+        ("topic",),
+        (1, 2, 5, 10, 20, 50, 100, 200, 500),
+    ),
     "isp_audit_verify_duration_seconds": (
         "Time to verify the audit chain, by result (ok, failed).",
         ("result",),

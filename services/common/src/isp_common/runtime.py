@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -177,7 +178,7 @@ class ServiceRuntime:
         async def consume(stream: Any) -> None:
             # Up to batch_size events, or what arrived within batch_wait seconds, are processed
             # together (one transaction per run of events); faust acknowledges them afterwards.
-            async for events in stream.take_events(batch_size, within=batch_wait):
+            async for events in stream.take_batches(batch_size, within=batch_wait):
                 messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
                 positions = [(e.message.partition, e.message.offset) for e in events]
                 # process_batch() dead-letters rather than raise; if even that fails (broker down),
@@ -190,8 +191,9 @@ class ServiceRuntime:
                     except Exception:
                         log.exception("could not process or dead-letter events from %s; retrying", topic)
                         await asyncio.sleep(1.0)
-                for outcome in outcomes:
-                    self.metrics.count("isp_events_consumed", topic=topic, outcome=outcome)
+                self.metrics.observe("isp_consumer_batch_events", len(events), topic=topic)
+                for outcome, amount in Counter(outcomes).items():
+                    self.metrics.count("isp_events_consumed", amount, topic=topic, outcome=outcome)
 
         consume.__name__ = f"consume_{topic.replace('.', '_')}"
         self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
