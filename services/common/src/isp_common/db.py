@@ -33,6 +33,17 @@ for a request thread to be validated, before their unit of work can close. Consu
 the relay take a connection each at most, so the count stays bounded by the request threads."""
 
 
+SQLITE_PAGE_CACHE_KIB = 128
+"""Each pooled SQLite connection's page cache, in KiB (SQLite's default is 2,000). The pages of a
+local file are in the operating system's page cache anyway; ten pooled connections with the default
+each kept up to 2 MB of them in the service's own memory (docs/operations.md, "Memory")."""
+
+SQLITE_STATEMENT_CACHE = 8
+"""Prepared statements each SQLite connection keeps (the sqlite3 module's default is 128). The
+read-aheads' ``IN`` lists of every length up to :data:`IN_LIST_SIZE` are each a statement of their
+own, and a prepared statement with hundreds of parameters is tens of KB of SQLite's memory."""
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1] if "///" in url else ""
@@ -42,7 +53,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             hide_parameters=True,  # no personal data in errors and logs (a statement's values are people's)
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": SQLITE_STATEMENT_CACHE},
             # one shared connection, or every session would see its own empty in-memory database
             poolclass=StaticPool if memory else None,
             **({} if memory else _NEVER_WAIT),
@@ -54,6 +65,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            if not memory:  # an in-memory database lives in its page cache
+                cur.execute(f"PRAGMA cache_size=-{SQLITE_PAGE_CACHE_KIB}")
             cur.close()
 
         return engine

@@ -1,6 +1,8 @@
 """Start the embedded broker, the four services and the events gateway, wait until every ``/readyz``
-answers 200, and stop them all together. ``make run`` uses it in the foreground;
-the test suite uses :class:`Suite` as a session fixture.
+answers 200, and stop them all together. Each service's database is migrated first, in one short
+child process (``python -m isp_common.migrations upgrade``, while the broker starts), so a service
+finds its database at head and never imports Alembic (docs/operations.md, "Memory"). ``make run``
+uses it in the foreground; the test suite uses :class:`Suite` as a session fixture.
 
 Ctrl-C (or SIGTERM) is honoured at any moment: during start-up every wait checks
 :attr:`Suite.stopping`, and what was started is stopped at once (a service still starting
@@ -154,6 +156,7 @@ class Suite:
     services: tuple[str, ...] = tuple(SERVICES)
     broker: EmbeddedBroker | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    migrating: subprocess.Popen[bytes] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set (from a signal handler) to cancel :meth:`start` at its next check."""
 
@@ -164,6 +167,7 @@ class Suite:
         started = time.monotonic()
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
+        self._start_migrations()
         if self.bootstrap is None:
             port = int(self.env.get("ISP_BROKER_PORT") or os.environ.get("ISP_BROKER_PORT", "9092"))
             self.broker = EmbeddedBroker(port=port, log_path=self.var_dir / "logs" / "broker.log")
@@ -171,25 +175,50 @@ class Suite:
             self.bootstrap = self.broker.bootstrap
         _check(self.stopping)
         asyncio.run(create_topics(self.bootstrap))
+        self._wait_migrations(timeout - (time.monotonic() - started))
         for name in self.services:
             _check(self.stopping)
             self._start_service(name)
         self.wait_ready(timeout - (time.monotonic() - started))
         return time.monotonic() - started
 
+    def _env(self) -> dict[str, str]:
+        # said, never assumed (serve); glibc's allocator capped as in the image (isp_common.memory)
+        env = with_allocator_settings({"ISP_ENVIRONMENT": "embedded", **os.environ, **self.env})
+        env["ISP_VAR_DIR"] = str(self.var_dir)
+        if self.bootstrap:  # not yet known while the databases are migrated, nor needed
+            env["ISP_KAFKA_BOOTSTRAP"] = self.bootstrap
+        return env
+
+    def _start_migrations(self) -> None:
+        """Migrate every service's database in one child process (it needs no broker)."""
+        log = open(self.var_dir / "logs" / "migrations.log", "ab")  # noqa: SIM115 - handed to the child
+        self.migrating = subprocess.Popen(
+            [sys.executable, "-m", "isp_common.migrations", "upgrade", *self.services],
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _wait_migrations(self, timeout: float) -> None:
+        assert self.migrating is not None
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while self.migrating.poll() is None:
+            _check(self.stopping)
+            if time.monotonic() > deadline:
+                raise LaunchError(f"migrations: not done after {timeout:.0f}s (see {self.var_dir}/logs/migrations.log)")
+            time.sleep(0.05)
+        code, self.migrating = self.migrating.returncode, None
+        if code != 0:
+            raise LaunchError(f"migrations: exited with code {code} (see {self.var_dir}/logs/migrations.log)")
+
     def _start_service(self, name: str) -> None:
         port = self.ports[name]
         if port_open("127.0.0.1", port):
             raise LaunchError(f"{name}: port {port} is already in use")
-        # said, never assumed (serve); glibc's allocator capped as in the image (isp_common.memory)
-        env = with_allocator_settings({"ISP_ENVIRONMENT": "embedded", **os.environ, **self.env})
-        env.update(
-            {
-                "ISP_KAFKA_BOOTSTRAP": self.bootstrap or "",
-                "ISP_VAR_DIR": str(self.var_dir),
-                f"ISP_{name.upper()}_PORT": str(port),
-            }
-        )
+        env = self._env()
+        env[f"ISP_{name.upper()}_PORT"] = str(port)
         log = open(self.var_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", f"isp_{name}"],
@@ -222,6 +251,8 @@ class Suite:
 
     def stop(self, grace: float = 15.0) -> None:
         """Stop every process: SIGTERM to all, then SIGKILL to whatever outlives ``grace`` seconds."""
+        _terminate(self.migrating, grace)
+        self.migrating = None
         for proc in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 if proc.poll() is None:

@@ -121,16 +121,20 @@ _owners: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 def migrate(engine: Engine, service: str, migration_url: str = "") -> None:
     """Bring the service's database to head: as the owner of ``migration_url`` when given (on
-    PostgreSQL), then grant the runtime role (``engine``'s user) its privileges; else with ``engine``."""
+    PostgreSQL), then grant the runtime role (``engine``'s user) its privileges; else with ``engine``.
+    A database already at head (migrated before the service started: ``python -m
+    isp_common.migrations upgrade``) is left as it is, and Alembic is not imported."""
     package = f"isp_{service}"
     if not migrations.has_migrations(package):  # a test's runtime may have no package of its own
         return
     if not migration_url or engine.dialect.name != "postgresql":
-        migrations.upgrade(engine, package)
+        if not migrations.at_head(engine, package):
+            migrations.upgrade(engine, package)
         return
     owner = make_engine(migration_url)
     try:
-        migrations.upgrade(owner, package)
+        if not migrations.at_head(owner, package):
+            migrations.upgrade(owner, package)
         role = engine.url.username
         if role and role != owner.url.username:  # never revoke the owner's own privileges
             grant(owner, service, role)

@@ -6,6 +6,11 @@ holidays (a coronation, a state funeral) are declared at a few months' notice,
 sooner than a `holidays` release may reach production, so a calendar can add
 dates (``extra_holidays``) or take them away (``removed_holidays``) from settings.
 
+`holidays` is imported on the first bank holiday asked for, not with this module (every service
+imports it, few reckon working days), and only its United Kingdom module is loaded: the package's
+``holidays.countries`` imports every country, about 7 MB of a service's resident memory
+(:func:`england_bank_holidays`; docs/operations.md, "Memory").
+
 "N working days after D" is the Nth working day strictly after date D: a
 conference invitation issued on a Monday gives five working days' notice for a
 conference the following Monday, not the Friday.
@@ -14,12 +19,14 @@ conference the following Monday, not the Friday.
 from __future__ import annotations
 
 import calendar as _calendar
+import functools
+import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
-
-import holidays
 
 LONDON = ZoneInfo("Europe/London")
 SATURDAY = 5
@@ -42,7 +49,7 @@ class WorkingCalendar:
         """The bank holidays in England in ``year``, after the overrides (cached per year)."""
         cached = self._by_year.get(year)
         if cached is None:
-            england = holidays.country_holidays("GB", subdiv="ENG", years=year)
+            england = england_bank_holidays(year)
             extra = {d for d in self._extra if d.year == year}
             cached = frozenset((set(england) | extra) - self._removed)
             self._by_year[year] = cached
@@ -87,6 +94,29 @@ class WorkingCalendar:
     def london_date(dt: datetime) -> date:
         """The date in London at instant ``dt``; a naive datetime is refused, not guessed at."""
         return london_date(dt)
+
+
+def england_bank_holidays(year: int) -> frozenset[date]:
+    """The bank holidays in England in ``year`` as `holidays` gives them, the same dates as
+    ``holidays.country_holidays("GB", subdiv="ENG")`` (services/common/tests/test_workingdays.py)."""
+    return frozenset(_united_kingdom()(subdiv="ENG", years=year))
+
+
+@functools.cache
+def _united_kingdom() -> Any:
+    """`holidays`' ``UnitedKingdom`` class, its module loaded from its file alone: importing it by
+    name runs ``holidays/countries/__init__.py``, which imports all the package's countries. Where
+    a `holidays` release has moved that file, the package's own way."""
+    package = importlib.util.find_spec("holidays")
+    path = Path(package.origin).parent / "countries" / "united_kingdom.py" if package and package.origin else None
+    spec = importlib.util.spec_from_file_location("holidays.countries.united_kingdom", path) if path else None
+    if path is None or not path.is_file() or spec is None or spec.loader is None:
+        import holidays
+
+        return functools.partial(holidays.country_holidays, "GB")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.UnitedKingdom
 
 
 def london_date(dt: datetime) -> date:
