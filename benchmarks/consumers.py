@@ -52,7 +52,7 @@ async def with_aiokafka(bootstrap: str, messages: int) -> float:
 
 
 def with_faust(bootstrap: str, messages: int, report: int) -> None:
-    """In a child process (a faust worker owns its process): CPU per event through take_events(500),
+    """In a child process (a faust worker owns its process): CPU per event through take_batches(500),
     written to the ``report`` pipe."""
     app = FaustApp(
         "bench-consumers",

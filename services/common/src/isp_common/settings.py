@@ -108,7 +108,13 @@ class ServiceSettings(BaseSettings):
     )
     handler_retry_delay: float = Field(0.2, validation_alias=_shared("handler_retry_delay"))
     consumer_batch_size: int = Field(
-        500, ge=1, validation_alias=_shared("consumer_batch_size"), description="Most events consumed in one batch."
+        200,
+        ge=1,
+        validation_alias=_shared("consumer_batch_size"),
+        description=(
+            "Most events consumed in one batch. 200 measured best (docs/perf/throughput-notes.md): "
+            "500 held more memory after each batch's peak and let the next service start later."
+        ),
     )
     consumer_batch_wait: float = Field(
         0.005,
