@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,9 +33,8 @@ def consumer(acks: bool = False) -> Any:
     return fake
 
 
-async def fetched(*items: tuple[str, int]) -> AsyncIterator[tuple[str, Any]]:
-    for tp, offset in items:
-        yield tp, SimpleNamespace(topic="t", partition=tp, offset=offset)
+def fetched(*items: tuple[str, int]) -> list[tuple[str, Any]]:
+    return [(tp, SimpleNamespace(topic="t", partition=tp, offset=offset)) for tp, offset in items]
 
 
 def deliver(fake: Any, *items: tuple[str, int]) -> None:

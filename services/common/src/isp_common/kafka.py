@@ -166,9 +166,13 @@ class _BatchDeliveryConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                records = self.getmany(timeout=1.0)
+                ait = self.getmany(timeout=1.0)
                 await self.sleep(0)
-                if not self.should_stop:
+                # fetched outside the race, as faust does: getmany waits while the flow is stopped
+                # and seeks back to the committed offsets when it was (a broker restart starts
+                # every offset again from 0); only delivering the batch is raced
+                records = [record async for record in ait]
+                if records and not self.should_stop:
                     await self.wait_first(self._deliver(records), self.suspend_flow.wait())
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
@@ -187,13 +191,13 @@ class _BatchDeliveryConsumer(faust_aiokafka.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _deliver(self, records: AsyncIterator[tuple[Any, Any]]) -> None:
+    async def _deliver(self, records: list[tuple[Any, Any]]) -> None:
         callback = self.callback
         read_offset = self._read_offset
         acks_enabled_for = self.app.topics.acks_enabled_for
         commit_every = self._commit_every
         since_yield = 0
-        async for tp, message in records:
+        for tp, message in records:
             since_yield += 1
             if since_yield > 100:
                 await asyncio.sleep(0)
