@@ -112,8 +112,8 @@ def keys_on(engine: Engine, org_id: str) -> Mapping[str, Any] | None:
     """:func:`keys_of` for a consumer checking events: no session is opened while the directory
     read of the last few seconds is fresh (a session per event cost the consumer more than the
     signature check)."""
-    cached = _cache.get(engine)
-    if cached is None or time.monotonic() - cached.at >= KINDS_CACHE_SECONDS:
+    cached = _fresh(engine)
+    if cached is None:
         with Session(engine) as session:
             cached = _read(session)
     return cached.keys.get(org_id)
@@ -126,14 +126,21 @@ def _engine_of(session: Session) -> Engine:
 
 def _read(session: Session) -> _Read:
     """Every organisation's kind and keys, read once per database every few seconds."""
-    engine, now = _engine_of(session), time.monotonic()
-    cached = _cache.get(engine)
-    if cached is not None and now - cached.at < KINDS_CACHE_SECONDS:
+    engine = _engine_of(session)
+    cached = _fresh(engine)
+    if cached is not None:
         return cached
+    now = time.monotonic()
     rows = session.exec(select(DirectoryEntry.id, DirectoryEntry.kind, DirectoryEntry.keys)).all()
     read = _Read(now, {org: kind for org, kind, _ in rows}, {org: keys for org, _, keys in rows})
     _cache[engine] = read
     return read
+
+
+def _fresh(engine: Engine) -> _Read | None:
+    """The directory read of the last few seconds on ``engine``, if there is one."""
+    cached = _cache.get(engine)
+    return cached if cached is not None and time.monotonic() - cached.at < KINDS_CACHE_SECONDS else None
 
 
 def _forget_kinds(session: Session) -> None:

@@ -228,7 +228,6 @@ class BatchingStream(faust.Stream):  # type: ignore[type-arg]
         is faust's loop: events are added by a passive drainer, which holds a new event back while
         a batch is being handled (``consuming``), and the stream's own acknowledgements are off.
         """
-        buffer: list[Any] = []
         events: list[EventT[Any]] = []
         arrived, full, consumed = asyncio.Event(), asyncio.Event(), asyncio.Event()
         consuming: asyncio.Future[None] | None = None
@@ -242,13 +241,12 @@ class BatchingStream(faust.Stream):  # type: ignore[type-arg]
                         await consuming
                     finally:
                         consuming = None
-                buffer.append(value)
                 event = self.current_event
                 if event is None:
                     raise RuntimeError("take_batches found no current event")
                 events.append(event)
                 arrived.set()
-                if len(buffer) >= max_:
+                if len(events) >= max_:
                     full.set()
                     consumed.clear()
                     await self.wait(consumed)  # type: ignore[arg-type]
@@ -267,12 +265,11 @@ class BatchingStream(faust.Stream):  # type: ignore[type-arg]
                 await self.wait_for_stopped(arrived)  # type: ignore[arg-type]
                 if not full.is_set():
                     await self.wait_for_stopped(full, timeout=within)  # type: ignore[arg-type]
-                if buffer:
+                if events:
                     consuming = self.loop.create_future()
                     try:
                         yield list(events)
                     finally:
-                        buffer.clear()
                         for event in events:
                             await self.ack(event)
                         events.clear()
