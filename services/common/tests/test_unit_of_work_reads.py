@@ -118,6 +118,40 @@ def test_the_memo_is_emptied_by_a_change_to_a_watched_table(engine: Engine) -> N
         assert uow.session.memo(watched) == {}  # the next transaction reads afresh
 
 
+def test_the_memo_is_emptied_by_a_change_made_after_it_was_found_clean(engine: Engine) -> None:
+    """The session's changes are looked through again only when they may have changed since the
+    memo was last found clean: each kind of change after such a check still empties it."""
+    watched = (OutboxMessage,)
+    with UnitOfWork(engine) as uow:
+        uow.session.add_all(
+            [
+                OutboxMessage(topic="t", event_id="a", event_type="t", value=b""),
+                QuarantinedOutboxMessage(
+                    outbox_id=1, topic="t", event_id="q", event_type="t", value=b"", created_at=uow_now(), reason="r"
+                ),
+            ]
+        )
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        other = uow.session.exec(select(QuarantinedOutboxMessage)).one()
+        row = uow.session.exec(select(OutboxMessage)).one()
+        uow.session.memo(watched)["k"] = 1
+        other.reason = "changed"  # another table's row dirtied: looked at, kept
+        assert uow.session.memo(watched) == {"k": 1}
+        assert uow.session.memo(watched) == {"k": 1}  # nothing changed since: not looked at again
+        uow.session.expire(other)  # no longer dirty: one modified object fewer...
+        row.topic = "changed"  # ...and one more, of a watched table
+        assert uow.session.memo(watched) == {}
+        uow.session.flush()
+        uow.session.memo(watched)["k"] = 2
+        uow.session.insert_later(OutboxMessage, {"topic": "t", "event_id": "b", "event_type": "t", "value": b""})
+        uow.session.write_pending()  # written before any look at the memo
+        assert uow.session.memo(watched) == {}
+        uow.session.memo(watched)["k"] = 3
+        uow.session.delete(row)
+        assert uow.session.memo(watched) == {}
+
+
 def uow_now() -> Any:
     from isp_common.times import utcnow
 

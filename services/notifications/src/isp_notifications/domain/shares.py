@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from isp_schemas.alerts import AlertBase
@@ -43,8 +44,9 @@ class Share:
     key: str = ""
     """Extra part of the alert id when one event makes several alerts to one recipient."""
 
-    @property
+    @cached_property
     def alert_id(self) -> str:
+        # made once per share: a decision reads it about eight times (a uuid5 is 6 µs)
         return alert_id_for(self.source_event_id, self.alert_type, self.recipient, self.key)
 
     def open_until(self, now: datetime) -> datetime:
