@@ -20,8 +20,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import ChannelT, EventT
 from faust.types.auth import CredentialsT
-from mode.utils.aiter import aiter
-from mode.utils.futures import notify
+from faust.types.tuples import ack_lock
 
 if TYPE_CHECKING:
     from .settings import ServiceSettings
@@ -215,71 +214,89 @@ class _BatchDeliveryConsumer(faust_aiokafka.Consumer):
 
 
 class BatchingStream(faust.Stream):  # type: ignore[type-arg]
-    """faust's stream with :meth:`take_batches`, which sleeps while nothing arrives."""
+    """faust's stream with :meth:`take_batches`, which takes what its channel holds in one go."""
 
     async def take_batches(self, max_: int, within: float) -> AsyncIterator[list[EventT[Any]]]:
         """Batches of at most ``max_`` events, each yielded ``within`` seconds after its first
         event arrived (or as soon as it is full), acknowledged once the caller has had it.
 
-        faust's ``take_events`` wakes every ``within`` seconds whether or not anything came (four
-        tasks and an ``asyncio.wait`` each time, in every agent): with a 5 ms wait that was most of an
-        idle service's CPU, and at a steady rate it cut batches of one or two events. Here an agent
-        sleeps until an event arrives, then gives the batch ``within`` seconds to fill. Otherwise it
-        is faust's loop: events are added by a passive drainer, which holds a new event back while
-        a batch is being handled (``consuming``), and the stream's own acknowledgements are off.
+        faust's ``take_events`` wakes every ``within`` seconds whether or not anything came, and
+        both it and faust's stream iterator hand events over one at a time: a turn of the event loop,
+        the stream's processors and sensors and an acknowledgement each, most of faust's CPU per
+        consumed event. Here the agent sleeps until its channel holds an event, then takes every
+        event the channel holds (the consumer puts a fetched batch on it at once), waiting up to
+        ``within`` for more while the batch is not full; events wait in the channel's queue while a
+        batch is handled (its bound holds the consumer back, as faust's). What faust's iterator does
+        for each event is kept: an event fetched before a rebalance (an older generation, or the
+        flow stopped) is skipped and acknowledged, a tracked message is noted unacknowledged for the
+        consumer's ``wait_empty``, and an actor's cancellation (``StopAsyncIteration`` thrown into
+        the channel) ends the iteration. The stream's sensors (faust's monitor; the services run no
+        others) are not called per event.
         """
+        channel = cast("ChannelT[Any]", self.channel)
+        queue = channel.queue
+        get, get_nowait, empty = queue.get, queue.get_nowait, queue.empty
+        app = self.app
+        consumer = app.consumer
+        track = consumer.unacked.add
+        acking_topics = app.topics.acking_topics
+        flow_control = app.flow_control
         events: list[EventT[Any]] = []
-        arrived, full, consumed = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        consuming: asyncio.Future[None] | None = None
-        stream_enable_acks = self.enable_acks
+        skipped: list[EventT[Any]] = []
 
-        async def add_to_buffer(value: Any) -> Any:
-            nonlocal consuming
-            try:
-                if consuming is not None:
-                    try:
-                        await consuming
-                    finally:
-                        consuming = None
-                event = self.current_event
-                if event is None:
-                    raise RuntimeError("take_batches found no current event")
-                events.append(event)
-                arrived.set()
-                if len(events) >= max_:
-                    full.set()
-                    consumed.clear()
-                    await self.wait(consumed)  # type: ignore[arg-type]
-            except asyncio.CancelledError:  # pragma: no cover
-                raise
-            except Exception as exc:  # pragma: no cover - as faust's take_events
-                self.log.exception("Error adding to take buffer: %r", exc)
-                await self.crash(exc)
-            return value
+        def take(item: Any) -> None:
+            # item is an event the conductor put on the channel (a topic's channel holds nothing else)
+            message = item.message
+            if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+                skipped.append(item)  # fetched before a rebalance: faust skips and acknowledges it
+                return
+            if not message.tracked and message.topic in acking_topics:
+                message.tracked = True
+                track(message)
+            events.append(item)
 
-        self.enable_acks = False
-        self.add_processor(add_to_buffer)
-        self._enable_passive(cast("ChannelT[Any]", aiter(self.channel)))
+        self._finalized = True
+        started_by_aiter = await self.maybe_start()
         try:
             while not self.should_stop:
-                await self.wait_for_stopped(arrived)  # type: ignore[arg-type]
-                if not full.is_set():
-                    await self.wait_for_stopped(full, timeout=within)  # type: ignore[arg-type]
-                if events:
-                    consuming = self.loop.create_future()
+                take(await get())
+                deadline = self.loop.time() + within
+                while True:
+                    while len(events) < max_ and not empty():
+                        take(get_nowait())
+                    if skipped:
+                        acknowledge(consumer, skipped)
+                        skipped.clear()
+                    remaining = deadline - self.loop.time()
+                    if len(events) >= max_ or remaining <= 0:
+                        break
                     try:
-                        yield list(events)
+                        take(await asyncio.wait_for(get(), remaining))
+                    except TimeoutError:
+                        break
+                if events:
+                    self.events_total += len(events)
+                    try:
+                        yield events
                     finally:
-                        for event in events:
-                            await self.ack(event)
-                        events.clear()
-                        notify(consuming)
-                        arrived.clear()
-                        full.clear()
-                        consumed.set()
+                        acknowledge(consumer, events)
+                        events = []
+        except StopAsyncIteration:  # an actor cancelled: its channel ends the iteration, as faust's
+            return
         finally:
-            self.enable_acks = stream_enable_acks
-            self._processors.remove(add_to_buffer)
+            self._channel_stop_iteration(channel)
+            if started_by_aiter:
+                await self.stop()
+                self.service_reset()
+
+
+def acknowledge(consumer: Any, events: list[EventT[Any]]) -> None:
+    """Acknowledge ``events``: each message's reference count goes down and the
+    consumer marks the offset safe to commit once it reaches zero, as ``Event.ack`` does, under
+    faust's ``ack_lock`` taken once for the batch instead of twice per event."""
+    with ack_lock:
+        for event in events:
+            event.message.ack(consumer)
 
 
 class FaustApp(faust.App):
