@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def subscribe(runtime: ServiceRuntime, settings: Settings, audit: Audit) -> None:
     for topic, topic_handlers in handlers.by_topic(runtime.clock).items():
-        runtime.subscribe(topic, topic_handlers)
+        runtime.subscribe(topic, topic_handlers, prefetch=handlers.READ_AHEAD.get(topic))
 
     async def sign_head() -> None:
         policy, key, file, org = audit.checkpoints, audit.signing_key, audit.checkpoint_file, audit.ig_org

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 from isp_audit import guard
 from isp_audit.handlers import append_disclosure
+from isp_audit.tables import DisclosureRecord
 from isp_audit.verify import verify
 from isp_common.db import UnitOfWork
+from isp_schemas import topics
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+from sqlmodel import Session, select
 
-from ..kit import NOW, disclosure, engine_with, erase_and_check
+from ..kit import NOW, START, disclosure, engine_with, erase_and_check
+from ..unit.test_append_batch import audit_event, chain_rows, reading_ahead
 
 pytestmark = [pytest.mark.integration]
 
@@ -47,5 +51,22 @@ def test_postgresql_records_a_share_once_and_chains_many_appends_in_one_transact
         assert append_disclosure(uow, share, NOW) is None  # recorded before it
         assert append_disclosure(uow, disclosure(), NOW).seq == 7  # type: ignore[union-attr]
         uow.commit()
+    assert verify(engine, [], None).ok
+    engine.dispose()
+
+
+async def test_postgresql_writes_a_run_read_ahead_in_one_insert_at_the_commit(postgres_url):
+    engine = engine_with(2, url=postgres_url)
+    with Session(engine) as session:
+        before = session.exec(select(DisclosureRecord.alert_id, DisclosureRecord.recipient)).first()
+    assert before is not None
+    earlier = disclosure(alert_id=before[0], recipient=before[1], shared_at=START)  # recorded already
+    shares = [disclosure(), earlier, disclosure()]
+    data = [*shares, shares[0]]  # the first share again, under another event id
+    messages = [(b"key", audit_event(d, f"evt-{i}"), []) for i, d in enumerate(data)]
+    outcomes = await reading_ahead(engine).process_batch(messages, topics.AUDIT)
+    assert outcomes == ["handled"] * 4
+    rows = chain_rows(engine)
+    assert [(r.seq, r.alert_id) for r in rows[2:]] == [(3, shares[0].alert_id), (4, shares[2].alert_id)]
     assert verify(engine, [], None).ok
     engine.dispose()

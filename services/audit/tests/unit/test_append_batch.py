@@ -4,6 +4,7 @@ of disclosure records (and of alerts noted by the ledger) ends exactly as one by
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timedelta
 from typing import Any
@@ -309,3 +310,75 @@ def test_the_ledger_notes_a_batch_exactly_as_one_alert_at_a_time():
     assert set(senders) == {(a, "WSCC-CSC") for a in ("a-1", "a-2", "a-5", "before")} | {("a-1", "CGL-WSX")}
     assert senders[("a-1", "WSCC-CSC")] == "CGL-WSX"  # the first sighting's
     assert senders[("before", "WSCC-CSC")] == "EARLIER-ORG"
+
+
+def reading_ahead(engine: Engine) -> EventProcessor:
+    """The processor as the service runs it: each run of events read ahead (:data:`handlers.READ_AHEAD`)."""
+    batch, _ = processor(engine)
+    batch.prefetch = handlers.READ_AHEAD[topics.AUDIT]
+    return batch
+
+
+ALERTS = [f"alert-{i}" for i in range(4)]
+RECIPIENTS = ["WSCC-CSC", "CGL-WSX"]
+DECISIONS = ["shared", "withheld", "received"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    picks=st.lists(
+        st.tuples(st.sampled_from(ALERTS), st.sampled_from(RECIPIENTS), st.sampled_from(DECISIONS), st.booleans()),
+        min_size=1,
+        max_size=24,
+    ),
+    cuts=st.lists(st.integers(1, 24), max_size=4),
+)
+def test_runs_read_ahead_record_every_share_once_as_one_by_one(picks, cuts):
+    """Shares in any order, repeated within a run and across runs (under new event ids, or the same event
+    redelivered), cut into runs anywhere: read ahead, each run's new records written together at its
+    commit, the chain ends exactly as when each event is processed on its own."""
+    messages: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+    for i, (alert_id, recipient, decision, redelivered) in enumerate(picks):
+        if redelivered and messages:
+            messages.append(messages[i // 2])
+            continue
+        reason = "no consent covers the recipient" if decision == "withheld" else None
+        data = disclosure(alert_id=alert_id, recipient=recipient, decision=decision, reason=reason, shared_at=START)
+        messages.append((b"key", audit_event(data, f"evt-{i}"), []))
+    bounds = sorted({0, len(messages), *(c for c in cuts if c < len(messages))})
+
+    async def compare() -> None:
+        one_engine, batch_engine = audit_engine(), audit_engine()
+        one, _ = processor(one_engine)
+        expected = [await one.process(k, v, h, topics.AUDIT) for k, v, h in messages]
+        batch, outcomes = reading_ahead(batch_engine), []
+        for start, end in itertools.pairwise(bounds):
+            outcomes.extend(await batch.process_batch(messages[start:end], topics.AUDIT))
+        assert outcomes == expected
+        assert stored(batch_engine) == stored(one_engine)
+        assert verify(batch_engine, [], None).ok
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "new_salt", lambda: "11" * 32)  # the same salts both ways, to compare rows
+        asyncio.run(compare())
+
+
+async def test_a_run_read_ahead_that_fails_part_way_keeps_the_records_before_the_failure(monkeypatch):
+    """A handler failing in a run read ahead: the records queued before it are written with the run's
+    first part (read ahead again), none is lost or doubled, and the failing event is dead-lettered."""
+    monkeypatch.setattr(chain, "new_salt", lambda: "11" * 32)
+    build = handlers.chained_row
+
+    def failing(seq: int, prev_hash: str, values: dict[str, Any], *rest: Any) -> dict[str, Any]:
+        if values["alert_id"] == "fail-1":
+            raise RuntimeError("cannot chain this one")
+        return build(seq, prev_hash, values, *rest)
+
+    monkeypatch.setattr(handlers, "chained_row", failing)
+    data = [disclosure(alert_id=a, shared_at=START) for a in ("a-1", "a-2", "fail-1", "a-1", "a-3")]
+    messages = [(b"key", audit_event(d, f"evt-{i}"), []) for i, d in enumerate(data)]
+    engine = audit_engine()
+    outcomes = await reading_ahead(engine).process_batch(messages, topics.AUDIT)
+    assert outcomes == ["handled", "handled", "deadlettered", "handled", "handled"]
+    assert [(r.seq, r.alert_id) for r in chain_rows(engine)] == [(1, "a-1"), (2, "a-2"), (3, "a-3")]
+    assert verify(engine, [], None).ok
