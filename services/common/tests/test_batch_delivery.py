@@ -87,3 +87,54 @@ def test_a_long_batch_yields_to_the_loop() -> None:
     asyncio.run(run())
     assert len(fake.delivered) == 450
     assert ticks >= 4  # the loop ran other tasks while the batch was delivered
+
+
+def fetching(records: dict[str, list[int]], flow_active: bool = True) -> Any:
+    """A consumer whose next fetch returns ``records`` (partition -> offsets)."""
+    fake = SimpleNamespace(
+        should_stop=False,
+        flow_active=flow_active,
+        _buffered_partitions=set(),
+        app=SimpleNamespace(consumer_generation_id=1, monitor=SimpleNamespace(ends={})),
+        highwaters=[],
+        seeks=0,
+    )
+    fake.app.monitor.track_tp_end_offset = fake.app.monitor.ends.__setitem__
+
+    async def wait_next_records(_timeout: float) -> tuple[Any, Any]:
+        return {tp: list(offsets) for tp, offsets in records.items()}, set(records)
+
+    async def perform_seek() -> None:
+        fake.seeks += 1
+
+    def highwater(tp: str) -> int:
+        fake.highwaters.append(tp)
+        return records[tp][-1] + 1
+
+    def iterate(fetched: dict[str, list[int]]) -> Any:  # round-robin, as faust's scheduler
+        its = {tp: iter(offsets) for tp, offsets in fetched.items()}
+        while its:
+            for tp in list(its):
+                offset = next(its[tp], None)
+                if offset is None:
+                    del its[tp]
+                else:
+                    yield tp, offset
+
+    fake._wait_next_records, fake.perform_seek, fake.highwater = wait_next_records, perform_seek, highwater
+    fake.scheduler = SimpleNamespace(iterate=iterate)
+    fake._to_message = lambda tp, offset: SimpleNamespace(partition=tp, offset=offset)
+    return fake
+
+
+def test_a_fetch_gives_the_messages_round_robin_reading_each_end_offset_once() -> None:
+    fake = fetching({"p0": [0, 1, 2], "p1": [5, 6]})
+    fetched = asyncio.run(_BatchDeliveryConsumer._fetch(fake, 1.0))
+    assert [(tp, m.offset) for tp, m in fetched] == [("p0", 0), ("p1", 5), ("p0", 1), ("p1", 6), ("p0", 2)]
+    assert sorted(fake.highwaters) == ["p0", "p1"] and fake.app.monitor.ends == {"p0": 3, "p1": 7}
+
+
+def test_a_fetch_while_the_flow_is_stopped_seeks_back_and_gives_nothing() -> None:
+    fake = fetching({"p0": [0, 1]}, flow_active=False)
+    assert asyncio.run(_BatchDeliveryConsumer._fetch(fake, 1.0)) == []
+    assert fake.seeks == 1

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 from weakref import WeakSet
 
-from isp_common.kafka import BatchingStream
+from isp_common.kafka import BatchingStream, acknowledge
 from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
 TOPIC = "isp.test.v1"
@@ -19,11 +19,11 @@ TOPIC = "isp.test.v1"
 class Message:
     def __init__(self, offset: int, generation_id: int = 1) -> None:
         self.topic, self.offset, self.generation_id = TOPIC, offset, generation_id
-        self.tracked = False
-        self.refcount = 1
+        self.tracked = self.acked = False
+        self.refcount = 1  # one channel
 
-    def ack(self, consumer: Any) -> bool:
-        self.refcount -= 1
+    def on_final_ack(self, consumer: Any) -> bool:
+        self.acked = True
         consumer.acked.append(self.offset)
         return True
 
@@ -143,3 +143,13 @@ def test_an_actor_cancelled_ends_the_batches() -> None:
         assert taken == [[0]] and fake.app.consumer.acked == [0]
 
     asyncio.run(run())
+
+
+def test_a_message_two_channels_hold_is_acknowledged_once_both_are_done_and_only_once() -> None:
+    consumer = SimpleNamespace(acked=[])
+    shared, single = Message(0), Message(1)
+    shared.refcount = 2
+    acknowledge(consumer, [SimpleNamespace(message=shared), SimpleNamespace(message=single)])
+    assert consumer.acked == [1] and shared.refcount == 1 and not shared.acked
+    acknowledge(consumer, [SimpleNamespace(message=shared), SimpleNamespace(message=single)])
+    assert consumer.acked == [1, 0] and shared.acked and single.refcount == 0
