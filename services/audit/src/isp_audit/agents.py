@@ -40,6 +40,8 @@ def subscribe(runtime: ServiceRuntime, settings: Settings, audit: Audit) -> None
         settings.alerts_metadata_max_age_ms,
         runtime.clock,
         runtime.kafka_auth,
+        fetch_min_bytes=settings.alerts_fetch_min_bytes,
+        fetch_max_wait_ms=settings.alerts_fetch_max_wait_ms,
     )
 
     async def alerts_ledger() -> None:

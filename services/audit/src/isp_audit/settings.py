@@ -39,6 +39,14 @@ class Settings(ServiceSettings):
     )
     verify_burst: int = Field(3, ge=1, description="...and at once, before that rate applies.")
     alerts_metadata_max_age_ms: int = Field(5000, description="How soon a new organisation's alerts topic is noticed.")
+    alerts_fetch_min_bytes: int = Field(
+        256 * 1024,
+        ge=1,
+        description="The alerts ledger asks the broker for at least this much at a time (or what came within "
+        "alerts_fetch_max_wait_ms): a few large batches, each one transaction and one offset commit, instead "
+        "of many small ones. The ledger is not on an alert's way to its recipient.",
+    )
+    alerts_fetch_max_wait_ms: int = Field(500, ge=0, description="...and waits at most this long for it.")
 
     def production_problems(self) -> list[str]:
         """Besides every service's: the checkpoint key is kept apart from every other key, and only
