@@ -255,3 +255,30 @@ def test_kinds_are_cached_per_database_and_a_change_is_seen_once_committed():
         assert directory.kind_of(session, "NEW-ORG") == "treatment_provider"  # seen at once in this process
     with Session(other) as session:
         assert directory.kind_of(session, "NEW-ORG") is None  # another database has its own directory
+
+
+def test_the_organisations_an_event_names_are_every_org_field_it_has():
+    """named_orgs reads only the organisation fields a data model declares (found once per model);
+    a model that allows extra fields, or an object that is no model, is asked for every one."""
+    from types import SimpleNamespace
+
+    from isp_schemas.consent import ConsentGiven
+    from isp_schemas.referrals import ReferralRequested
+    from isp_schemas.socialcare import ConferenceScheduled
+
+    def every_field(source: str, data: object) -> set[str]:  # the rule, asked of every name
+        named = {source}
+        named.update(v for n in directory.ORG_FIELDS if isinstance(v := getattr(data, n, None), str))
+        for n in directory.ORG_LIST_FIELDS:
+            named.update(v for v in getattr(data, n, None) or () if isinstance(v, str) and v != "*")
+        return named
+
+    examples: list[object] = [
+        SimpleNamespace(from_org="A-ORG", invitees=["B-ORG", "*"], other_org=3),
+        SimpleNamespace(),
+    ]
+    for model in (ConferenceScheduled, ConsentGiven, ReferralRequested):
+        examples.append(model.model_construct(**{n: f"{n.upper()}-X" for n in directory.ORG_FIELDS}))
+        examples.append(model.model_construct(invitees=["INV-1", "*"], recipients=["REC-1", "*"]))
+    for data in examples:
+        assert directory.named_orgs("SRC", data) == every_field("SRC", data)

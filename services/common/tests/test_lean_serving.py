@@ -183,3 +183,18 @@ def test_a_sqlite_file_database_keeps_a_small_page_cache_per_connection(tmp_path
     finally:
         engine.dispose()
     assert db.SQLITE_PAGE_CACHE_KIB < 2000  # SQLite's default, two MB per pooled connection
+
+
+def test_a_serving_process_collects_young_garbage_less_often_and_freezes_what_start_up_built() -> None:
+    import gc
+
+    from isp_common.serve import GC_YOUNG_COLLECTION_AFTER, collect_less_often
+
+    before = gc.get_threshold()
+    try:
+        collect_less_often()
+        assert gc.get_threshold() == (GC_YOUNG_COLLECTION_AFTER, *before[1:])
+        assert gc.get_freeze_count() > 0  # start-up's objects are out of every collection
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

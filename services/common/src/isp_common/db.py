@@ -219,7 +219,7 @@ class UowSession(Session):
         queries that table; forgotten if the transaction rolls back. Fields it leaves out get the
         model's defaults, as a new object would. A key :meth:`known_absent` noted is asked for
         again from then on (and found)."""
-        row = {**_defaults(model), **row}
+        row = _with_defaults(model, row)
         self._changed()
         self._pending.setdefault(model, []).append(row)
         if self._absent:  # (a key the database assigns is never one noted absent)
@@ -255,9 +255,14 @@ class UowSession(Session):
         self.transaction_over()
 
 
-def _defaults(model: type) -> dict[str, Any]:
-    """The values a new ``model`` object's fields left out would get (factories called now)."""
-    return {name: factory() if factory is not None else default for name, default, factory in _field_defaults(model)}
+def _with_defaults(model: type, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with the values a new ``model`` object's fields left out would get (factories called
+    now, only for the fields left out)."""
+    full = dict(row)
+    for name, default, factory in _field_defaults(model):
+        if name not in full:
+            full[name] = factory() if factory is not None else default
+    return full
 
 
 @functools.cache

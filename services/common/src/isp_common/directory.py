@@ -159,14 +159,34 @@ ORG_LIST_FIELDS = ("invitees", "recipients")
 def named_orgs(source_org: str | None, data: Any) -> set[str]:
     """Every organisation an event names: its ``source`` and the organisation fields of its data."""
     named = {source_org} if source_org else set()
-    for name in ORG_FIELDS:
+    single, lists = _org_fields(type(data))
+    for name in single:
         value = getattr(data, name, None)
         if isinstance(value, str):
             named.add(value)
-    for name in ORG_LIST_FIELDS:
+    for name in lists:
         values = getattr(data, name, None) or ()
         named.update(v for v in values if isinstance(v, str) and v != "*")
     return named
+
+
+_org_fields_of: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _org_fields(model: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which of the organisation fields a data model has (of a model, its declared fields; of
+    anything else, all of them), found once per model: asking a pydantic model for a field it
+    lacks raises and catches an AttributeError, a few microseconds each, nine times an event."""
+    found = _org_fields_of.get(model)
+    if found is None:
+        declared = getattr(model, "model_fields", None)
+        config = getattr(model, "model_config", None) or {}
+        if not isinstance(declared, dict) or config.get("extra") == "allow":
+            found = ORG_FIELDS, ORG_LIST_FIELDS
+        else:
+            found = tuple(n for n in ORG_FIELDS if n in declared), tuple(n for n in ORG_LIST_FIELDS if n in declared)
+        _org_fields_of[model] = found
+    return found
 
 
 def unknown_orgs(session: Session, source_org: str | None, data: Any) -> list[str]:

