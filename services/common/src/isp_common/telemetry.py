@@ -87,9 +87,25 @@ def context_from_headers(headers: Mapping[str, bytes | str] | Iterable[tuple[str
     """Extract a parent context from Kafka or HTTP headers."""
     carrier: dict[str, str] = {}
     items = headers.items() if isinstance(headers, Mapping) else (headers or [])
+    fields = _propagated_fields()
     for k, v in items:
-        carrier[k.lower()] = v.decode() if isinstance(v, bytes) else v
+        name = k.lower()
+        if name in fields:  # not the others (a signature is 200 bytes to decode, per event)
+            carrier[name] = v.decode() if isinstance(v, bytes) else v
     return propagate.extract(carrier)
+
+
+_fields_of: tuple[object, frozenset[str]] | None = None
+
+
+def _propagated_fields() -> frozenset[str]:
+    """The header names the installed propagators read (``traceparent``, ``tracestate``,
+    ``baggage`` by default), found once per propagator."""
+    global _fields_of
+    textmap = propagate.get_global_textmap()
+    if _fields_of is None or _fields_of[0] is not textmap:
+        _fields_of = (textmap, frozenset(name.lower() for name in textmap.fields))
+    return _fields_of[1]
 
 
 def context_from_traceparent(traceparent: str | None) -> Context:
