@@ -84,3 +84,16 @@ def test_only_specversion_1_0():
             time=datetime.now(UTC),
             data={},
         )
+
+
+def test_the_encoding_is_compact_utf8_json_and_takes_any_json_value():
+    """orjson writes events; an integer too big for it (an extension, or a key that is not the
+    type's) is written as the standard library writes it, and the bytes read back the same."""
+    data = {"consent_id": "c", "person": {"nhs_number": "9434765919"}, "withdrawn_on": "2026-01-01"}
+    for extra in ({}, {"note": "café ✓"}, {"big": 2**70}):
+        event = CloudEvent.create(
+            type="uk.isp.consent.withdrawn.v1", source_org="CGL-WSX", data={**data, **extra}, id="evt-1"
+        )
+        raw = event.to_json_bytes()
+        assert raw == json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode()
+        assert json.loads(raw)["data"] == {**data, **extra}

@@ -152,6 +152,17 @@ def test_the_memo_is_emptied_by_a_change_made_after_it_was_found_clean(engine: E
         assert uow.session.memo(watched) == {}
 
 
+def test_rows_held_before_a_savepoint_outlive_its_rollback(engine: Engine) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.publish(event("evt-before"), topics.CONSENT)
+        savepoint = uow.session.begin_nested()
+        uow.publish(event("evt-inside"), topics.CONSENT)
+        assert len(uow.session.exec(select(OutboxMessage)).all()) == 2  # the query writes what is held
+        savepoint.rollback()
+        uow.commit()
+    assert held(engine)[0] == ["evt-before"]
+
+
 def uow_now() -> Any:
     from isp_common.times import utcnow
 
@@ -292,3 +303,14 @@ async def test_an_event_a_guarded_handler_ignores_is_skipped_unchecked_and_unmar
             "wanted-1",
             "wanted-2",
         }
+
+
+def test_a_json_column_takes_what_json_dumps_takes() -> None:
+    """JSON columns are written with orjson; an integer over 64 bits, or keys that are not
+    strings, are written as json.dumps writes them."""
+    import json
+
+    from isp_common.db import _json_text
+
+    for value in ({"a": [1, "é"]}, {"big": 2**70}, {1: "b"}):
+        assert json.loads(_json_text(value)) == json.loads(json.dumps(value))

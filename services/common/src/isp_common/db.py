@@ -8,6 +8,7 @@ same unit of work, so either all of it happens or none of it does.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,7 +49,10 @@ own, and a prepared statement with hundreds of parameters is tens of KB of SQLit
 def _json_text(value: Any) -> str:
     """A JSON column's text: orjson's, a fifth of ``json.dumps``' time (every outbox row and kept
     event has JSON columns); keys that are not strings are written as strings, as json.dumps does."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # what orjson does not take (an integer over 64 bits): the standard library's
+        return json.dumps(value)
 
 
 def make_engine(url: str) -> Engine:
@@ -164,6 +168,12 @@ class UowSession(Session):
 
     def _changed(self) -> None:
         self._epoch += 1
+
+    def begin_nested(self) -> Any:
+        # rows held before a savepoint belong to the transaction around it: written first, or the
+        # first query inside would write them and rolling the savepoint back would lose them
+        self.write_pending()
+        return super().begin_nested()
 
     def expire(self, instance: object, attribute_names: Iterable[str] | None = None) -> None:
         self._changed()
