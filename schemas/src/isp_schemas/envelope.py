@@ -127,18 +127,23 @@ class CloudEvent(BaseModel):
         """Structured-mode JSON; absent optional attributes are left out rather than null."""
         attributes = self.model_dump(mode="json")
         attributes = {k: v for k, v in attributes.items() if v is not None or k == "data"}
-        # orjson: the same compact UTF-8 JSON as json.dumps(ensure_ascii=False, separators=(",", ":")),
-        # in a fifth of the time (an event is encoded for each outbox row); what it does not take
-        # (an integer over 64 bits, in an extension or the data's extra keys) the standard library does
-        try:
-            return orjson.dumps(attributes)
-        except TypeError:
-            return json.dumps(attributes, ensure_ascii=False, separators=(",", ":")).encode()
+        return compact_json(attributes)
 
     @classmethod
     def from_json_bytes(cls, raw: bytes) -> CloudEvent:
         """Parse structured-mode JSON; raises pydantic.ValidationError when it is not one."""
         return cls.model_validate_json(raw)
+
+
+def compact_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))``
+    writes it (keys that are not strings as strings), by orjson in a fifth of the time: an event is
+    encoded for each outbox row. What orjson does not take (an integer over 64 bits, in an
+    extension or a data key no type declares) the standard library writes."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def default_subject(data: dict[str, Any]) -> str | None:

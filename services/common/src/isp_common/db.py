@@ -8,13 +8,11 @@ same unit of work, so either all of it happens or none of it does.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-from isp_schemas.envelope import CloudEvent
+from isp_schemas.envelope import CloudEvent, compact_json
 from sqlalchemy import Column, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
@@ -47,12 +45,9 @@ own, and a prepared statement with hundreds of parameters is tens of KB of SQLit
 
 
 def _json_text(value: Any) -> str:
-    """A JSON column's text: orjson's, a fifth of ``json.dumps``' time (every outbox row and kept
-    event has JSON columns); keys that are not strings are written as strings, as json.dumps does."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # what orjson does not take (an integer over 64 bits): the standard library's
-        return json.dumps(value)
+    """A JSON column's text, encoded as events are (:func:`isp_schemas.envelope.compact_json`, a
+    fifth of ``json.dumps``' time: every outbox row and kept event has JSON columns)."""
+    return compact_json(value).decode()
 
 
 def make_engine(url: str) -> Engine:
@@ -141,6 +136,11 @@ class UowSession(Session):
         it asks, and finds it)."""
         if (model, key) in self._absent and (model, key) not in self._added:
             return None
+        # a row the identity map holds, loaded and current (a read-ahead put it there), is what
+        # ``get`` answers, without its checks of options, loaders and the key: a quarter of its time
+        held = self.identity_map.get((model, key if isinstance(key, tuple) else (key,), None))
+        if isinstance(held, model) and not sa_inspect(held).expired:
+            return held
         return self.get(model, key)
 
     def memo(self, watched: tuple[type, ...]) -> dict[Any, Any]:

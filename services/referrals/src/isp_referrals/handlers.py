@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from isp_common.clock import Clock
 from isp_common.consumer import EventRejected, Guarded, Handler
@@ -22,14 +22,11 @@ from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
-from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col, select
 
 from . import directory_handlers, domain, intake, journal, shares
 from .domain import DueRules
 from .tables import Appointment, Referral
-
-_Row = TypeVar("_Row", Appointment, Referral)
 
 
 def referral_requested(
@@ -101,7 +98,7 @@ def appointment_booked(uow: UnitOfWork, event: CloudEvent, data: AppointmentBook
 
 
 def appointment_attended(uow: UnitOfWork, event: CloudEvent, data: AppointmentAttended) -> None:
-    appointment = _known(uow, Appointment, data.appointment_id)
+    appointment = uow.session.get_known(Appointment, data.appointment_id)
     if appointment is None:
         return
     _check_provider(appointment, event, data.person.nhs_number)
@@ -145,7 +142,7 @@ def _appointment(
     """The appointment ``data`` names, and whether this is the first we hear of it (then it is a
     new one from the provider for the person, with the ``first_heard`` fields). One already
     heard of must be the publisher's own, about the same person (:func:`_check_provider`)."""
-    appointment = _known(uow, Appointment, data.appointment_id)
+    appointment = uow.session.get_known(Appointment, data.appointment_id)
     if appointment is not None:
         _check_provider(appointment, event, data.person.nhs_number)
         return appointment, False
@@ -169,7 +166,7 @@ def _check_provider(appointment: Appointment, event: CloudEvent, nhs_number: str
 def _held_referral(uow: UnitOfWork, event: CloudEvent, referral_id: str | None, nhs_number: str) -> Referral | None:
     """The referral an appointment is linked to, if we know it. The publisher must be the
     referral's treatment side (:func:`treatment_side`), and the appointment about its person."""
-    referral = _known(uow, Referral, referral_id) if referral_id else None
+    referral = uow.session.get_known(Referral, referral_id) if referral_id else None
     if referral is None:
         return None
     entitled = treatment_side(referral)
@@ -190,19 +187,7 @@ def treatment_side(referral: Referral) -> str:
 
 
 def _referral_of(uow: UnitOfWork, appointment: Appointment) -> Referral | None:
-    return _known(uow, Referral, appointment.referral_id) if appointment.referral_id else None
-
-
-def _known(uow: UnitOfWork, model: type[_Row], key: str) -> _Row | None:
-    """``uow.session.get_known(model, key)``, answered from the session's identity map when the row
-    is there, loaded and current (the batch's read-ahead put it there): it is what ``Session.get``
-    answers too, without its checks of options, loaders and the key (in a quarter of its
-    time). The read-ahead notes absent only the keys its query did not find, so a row held here is
-    never one :meth:`~isp_common.db.UowSession.get_known` would call absent."""
-    held = uow.session.identity_map.get((model, (key,), None))
-    if isinstance(held, model) and not sa_inspect(held).expired:
-        return held
-    return uow.session.get_known(model, key)
+    return uow.session.get_known(Referral, appointment.referral_id) if appointment.referral_id else None
 
 
 def _note(uow: UnitOfWork, referral: Referral, action: str, event: CloudEvent, details: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from isp_common.testing import RecordingDeadLetters, migrated_engine, nhs_number
 from isp_common.workingdays import WorkingCalendar
 from isp_referrals import journal
 from isp_referrals.domain import DueRules
-from isp_referrals.handlers import _known, handlers_by_topic, read_ahead
+from isp_referrals.handlers import handlers_by_topic, read_ahead
 from isp_referrals.tables import Appointment, Referral, ReferralHistory
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
@@ -216,7 +216,7 @@ def test_a_history_line_is_written_before_a_text_query(uow, make) -> None:
 
 def test_a_read_ahead_appointment_is_the_one_the_session_gets(uow: UnitOfWork) -> None:
     """The handlers look up what the read-ahead loaded in the session's identity map
-    (:func:`isp_referrals.handlers._known`): the same object ``get_known`` answers with, current
+    (:meth:`isp_common.db.UowSession.get_known`): the same object ``Session.get`` answers with, current
     values after a rollback expired it, None for a key the read-ahead found absent until one is added."""
     when = NOW - timedelta(minutes=30)
     uow.session.add(Appointment(id="apt-1", provider_org=PROVIDER, nhs_number=NHS, kind="review", scheduled_for=when))
@@ -226,15 +226,15 @@ def test_a_read_ahead_appointment_is_the_one_the_session_gets(uow: UnitOfWork) -
         for n in (1, 2)
     ]
     read_ahead(uow, [(CloudEvent.create(type=m.event_type, source_org=PROVIDER, data=m), m) for m in missed])
-    held = _known(uow, Appointment, "apt-1")
-    assert held is not None and held is uow.session.get_known(Appointment, "apt-1")
-    assert _known(uow, Appointment, "apt-2") is None
+    held = uow.session.get_known(Appointment, "apt-1")
+    assert held is not None and held is uow.session.get(Appointment, "apt-1")
+    assert uow.session.get_known(Appointment, "apt-2") is None
     with UnitOfWork(uow.engine) as other:
         other.session.exec(text("update referrals_appointment set status = 'attended' where id = 'apt-1'"))
         other.commit()
     uow.rollback()  # everything the session held is expired
-    again = _known(uow, Appointment, "apt-1")
+    again = uow.session.get_known(Appointment, "apt-1")
     assert again is held and again.status == "attended"
     uow.session.add(Appointment(id="apt-2", provider_org=PROVIDER, nhs_number=NHS, kind="review", scheduled_for=when))
-    added = _known(uow, Appointment, "apt-2")
+    added = uow.session.get_known(Appointment, "apt-2")
     assert added is not None and added.id == "apt-2"
