@@ -87,10 +87,12 @@ def test_the_relays_counts_are_exported_as_counters(runtime):
     class Relay:
         published: int = 7
         given_up: int = 1
+        pruned: int = 3
 
-    runtime.relay = Relay()  # type: ignore[assignment]  # a stand-in with the two counts the collector reads
+    runtime.relay = Relay()  # type: ignore[assignment]  # a stand-in with the three counts the collector reads
     assert sample(runtime, "isp_outbox_published_total") == 7
     assert sample(runtime, "isp_outbox_given_up_total") == 1
+    assert sample(runtime, "isp_outbox_pruned_total") == 3
 
 
 @dataclass(frozen=True, order=True)

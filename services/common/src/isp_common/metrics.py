@@ -229,15 +229,20 @@ def outbox_families(metrics: Metrics, engine: Engine) -> Iterator[Metric]:
 
 
 def relay_families(metrics: Metrics, relay: Any) -> Iterator[Metric]:
-    """The relay's counts since this process started it (``OutboxRelay.published`` and ``.given_up``)."""
+    """The relay's counts since this process started it (``OutboxRelay.published``, ``.given_up`` and ``.pruned``)."""
     published = metrics.counter("isp_outbox_published", "Outbox rows the broker acknowledged (rate: PromQL's job).")
     given_up = metrics.counter(
         "isp_outbox_given_up", "Outbox rows this relay quarantined (see isp_outbox_quarantined)."
     )
+    pruned = metrics.counter(
+        "isp_outbox_pruned", "Published outbox rows this relay deleted past ISP_OUTBOX_SENT_RETENTION_HOURS."
+    )
     metrics.sample(published, float(getattr(relay, "published", 0)))
     metrics.sample(given_up, float(getattr(relay, "given_up", 0)))
+    metrics.sample(pruned, float(getattr(relay, "pruned", 0)))
     yield published
     yield given_up
+    yield pruned
 
 
 @dataclass

@@ -11,6 +11,11 @@ topic: a non-retriable error that is about the row, not the connection), or one 
 its batch sent, and the rows behind it flow on (audit records included). An operator puts it back
 with :func:`release` once the cause is fixed. Errors that say the broker or the producer is
 unreachable (a timeout, a lost connection, failed authentication) never count against a row.
+
+A published row is a copy of its event, personal data and all, that the broker already holds: the
+relay deletes rows published more than ``sent_retention`` ago (``ISP_OUTBOX_SENT_RETENTION_HOURS``,
+a day by default), a chunk per transaction, every ``prune_every`` seconds (:func:`prune_sent`). Rows
+not yet published and quarantined rows are never pruned.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
@@ -37,6 +44,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 10
 """Failures in a row after which a row is quarantined (the runtime passes ``ISP_OUTBOX_MAX_ATTEMPTS``)."""
+
+PRUNE_CHUNK = 1000
+"""Published rows deleted per transaction when pruning (short transactions: the consumers write on)."""
 
 UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,
@@ -105,6 +115,8 @@ class OutboxRelay:
         leadership: Leadership | None = None,
         signer: Signer | None = None,
         max_attempts: int | None = None,
+        sent_retention: timedelta | None = None,
+        prune_every: float = 300.0,
     ):
         self.engine = engine
         self.signer = signer
@@ -122,6 +134,12 @@ class OutboxRelay:
         self._failures: dict[int, int] = {}
         """Outbox row id -> how many times in a row it failed (in memory: a restart starts again)."""
         self.leadership = leadership or Leadership(engine, "outbox-relay")
+        self.sent_retention = sent_retention
+        """How long a published row is kept (None: for ever, as a test's relay may want)."""
+        self.prune_every = prune_every
+        self.pruned = 0
+        """Published rows this relay deleted since it started (exported as ``isp_outbox_pruned``)."""
+        self._next_prune = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -151,12 +169,41 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if sent >= self.batch_size:
                 continue
+            await self._prune_when_due()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
         if self.leadership.held():
             await self.flush()
         self.leadership.release()
+
+    async def _prune_when_due(self) -> None:
+        """Between batches, at most every ``prune_every`` seconds: :meth:`prune` (a failure is logged
+        and tried again next time; publishing goes on)."""
+        if self.sent_retention is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self.prune_every
+        try:
+            await self.prune()
+        except Exception:
+            log.exception("outbox relay: pruning published rows failed; will try again")
+
+    async def prune(self) -> int:
+        """Delete the rows published more than ``sent_retention`` ago, a chunk per transaction in a
+        worker thread; return how many."""
+        if self.sent_retention is None:
+            return 0
+        before = utcnow() - self.sent_retention
+        total = 0
+        while True:
+            deleted = await asyncio.to_thread(prune_sent, self.engine, before, PRUNE_CHUNK)
+            total += deleted
+            if deleted < PRUNE_CHUNK or self._stopping:
+                break
+        self.pruned += total
+        if total:
+            log.info("outbox relay: deleted %d rows published before %s", total, before.isoformat())
+        return total
 
     # The database work runs in a worker thread, so the event loop never waits on it.
     def _pending(self) -> list[OutboxMessage]:
@@ -246,6 +293,23 @@ class OutboxRelay:
         if error is not None:
             raise error
         return len(sent_ids) + len(quarantined)
+
+
+def prune_sent(engine: Engine, sent_before: datetime, limit: int = PRUNE_CHUNK) -> int:
+    """Delete at most ``limit`` outbox rows published before ``sent_before``, oldest first, in one
+    transaction; return how many. Unpublished rows stay, however old."""
+    oldest = (
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.sent_at).is_not(None), col(OutboxMessage.sent_at) < sent_before)
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+    )
+    with Session(engine) as session:
+        ids = list(session.exec(oldest))
+        if ids:
+            session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))
+            session.commit()
+        return len(ids)
 
 
 def quarantine_copy(row: OutboxMessage, reason: str) -> QuarantinedOutboxMessage:

@@ -13,6 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
@@ -237,6 +238,8 @@ class ServiceRuntime:
             leadership=Leadership(self.engine, f"isp-{self.name}:outbox-relay"),
             signer=self.signer,
             max_attempts=self.settings.outbox_max_attempts,
+            sent_retention=timedelta(hours=self.settings.outbox_sent_retention_hours),
+            prune_every=self.settings.outbox_prune_interval,
         )
         self._loop = asyncio.get_running_loop()
         self.relay.start()

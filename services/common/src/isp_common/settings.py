@@ -136,6 +136,16 @@ class ServiceSettings(BaseSettings):
         validation_alias=_shared("outbox_max_attempts"),
         description="Failures in a row after which the relay quarantines a row (the rest flow on).",
     )
+    outbox_sent_retention_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias=_shared("outbox_sent_retention_hours"),
+        description="Hours a published outbox row (a copy of its event, personal data and all, that the "
+        "broker holds) is kept before the relay deletes it.",
+    )
+    outbox_prune_interval: float = Field(
+        300.0, gt=0, validation_alias=_shared("outbox_prune_interval"), description="Seconds between prunings."
+    )
     timer_interval: float = Field(
         5.0, validation_alias=_shared("timer_interval"), description="How often deadline timers scan for due work."
     )
