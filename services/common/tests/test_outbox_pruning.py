@@ -126,6 +126,22 @@ async def test_the_relay_prunes_what_it_published_once_its_retention_has_passed(
     assert left.sent_at is None
 
 
+async def test_a_backlog_is_pruned_a_few_chunks_at_a_time_and_what_waits_is_published_between(engine, monkeypatch):
+    monkeypatch.setattr("isp_common.outbox.PRUNE_CHUNK", 2)
+    monkeypatch.setattr("isp_common.outbox.PRUNE_CHUNKS_AT_A_TIME", 2)
+    publish(engine, 5)
+    ids = [row.id for row in rows(engine)]
+    mark_sent(engine, [i for i in ids if i is not None], hours_ago=48)  # a backlog, as after an upgrade
+    producer = Acknowledging()
+    relay = OutboxRelay(engine, producer, NoAdmin(), sent_retention=timedelta(hours=24))  # type: ignore[arg-type]  # stand-ins
+    assert await relay.prune() == 4  # two chunks of two: this turn's share
+    publish(engine, 1)
+    assert await relay.flush() == 1 and len(producer.sent) == 1  # published between two turns
+    assert await relay.prune() == 1  # the rest of the backlog; the row just published is kept
+    (left,) = rows(engine)
+    assert left.id not in ids and left.sent_at is not None
+
+
 async def test_the_running_relay_publishes_then_prunes_between_batches(engine):
     publish(engine, 3)
     relay = OutboxRelay(

@@ -14,8 +14,9 @@ unreachable (a timeout, a lost connection, failed authentication) never count ag
 
 A published row is a copy of its event, personal data and all, that the broker already holds: the
 relay deletes rows published more than ``sent_retention`` ago (``ISP_OUTBOX_SENT_RETENTION_HOURS``,
-a day by default), a chunk per transaction, every ``prune_every`` seconds (:func:`prune_sent`). Rows
-not yet published and quarantined rows are never pruned.
+a day by default), a chunk per transaction and a few chunks at a time, between batches, every
+``prune_every`` seconds (:func:`prune_sent`). Rows not yet published and quarantined rows are never
+pruned.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ DEFAULT_MAX_ATTEMPTS = 10
 
 PRUNE_CHUNK = 1000
 """Published rows deleted per transaction when pruning (short transactions: the consumers write on)."""
+
+PRUNE_CHUNKS_AT_A_TIME = 10
+"""Transactions of pruning between two batches to publish: a backlog (the first start after an
+upgrade) is deleted a few thousand rows at a time, and what is waiting to be published goes first."""
 
 UNREACHABLE: tuple[type[BaseException], ...] = (
     OSError,
@@ -179,23 +184,25 @@ class OutboxRelay:
 
     async def _prune_when_due(self) -> None:
         """Between batches, at most every ``prune_every`` seconds: :meth:`prune` (a failure is logged
-        and tried again next time; publishing goes on)."""
+        and tried again next time; publishing goes on). A backlog larger than one turn's share is
+        taken up again at the next pause, after the rows waiting to be published."""
         if self.sent_retention is None or time.monotonic() < self._next_prune:
             return
         self._next_prune = time.monotonic() + self.prune_every
         try:
-            await self.prune()
+            if await self.prune() >= PRUNE_CHUNK * PRUNE_CHUNKS_AT_A_TIME:
+                self._next_prune = 0.0
         except Exception:
             log.exception("outbox relay: pruning published rows failed; will try again")
 
     async def prune(self) -> int:
-        """Delete the rows published more than ``sent_retention`` ago, a chunk per transaction in a
-        worker thread; return how many."""
+        """Delete rows published more than ``sent_retention`` ago, a chunk per transaction in a
+        worker thread, at most :data:`PRUNE_CHUNKS_AT_A_TIME` chunks; return how many."""
         if self.sent_retention is None:
             return 0
         before = utcnow() - self.sent_retention
         total = 0
-        while True:
+        for _ in range(PRUNE_CHUNKS_AT_A_TIME):
             deleted = await asyncio.to_thread(prune_sent, self.engine, before, PRUNE_CHUNK)
             total += deleted
             if deleted < PRUNE_CHUNK or self._stopping:
