@@ -36,6 +36,14 @@ def engine(tmp_path):
     return engine
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_engine(request, tmp_path):
+    url = f"sqlite:///{tmp_path}/outbox.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
+    create_schema(engine)
+    return engine
+
+
 def publish(engine, n: int) -> None:
     with UnitOfWork(engine) as uow:
         for i in range(n):
@@ -74,7 +82,8 @@ class NoAdmin:
         return None
 
 
-def test_only_rows_published_before_the_cut_go_oldest_first_a_chunk_at_a_time(engine):
+def test_only_rows_published_before_the_cut_go_oldest_first_a_chunk_at_a_time(either_engine):
+    engine = either_engine
     publish(engine, 6)
     ids = [row.id for row in rows(engine)]
     assert None not in ids

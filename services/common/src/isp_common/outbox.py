@@ -311,12 +311,10 @@ def prune_sent(engine: Engine, sent_before: datetime, limit: int = PRUNE_CHUNK) 
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     )
-    with Session(engine) as session:
-        ids = list(session.exec(oldest))
-        if ids:
-            session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_(ids)))
-            session.commit()
-        return len(ids)
+    # one statement, no list of ids bound (old SQLite builds take 999 parameters at most)
+    statement = delete(OutboxMessage).where(col(OutboxMessage.id).in_(oldest.scalar_subquery()))
+    with engine.begin() as connection:
+        return connection.execute(statement).rowcount
 
 
 def quarantine_copy(row: OutboxMessage, reason: str) -> QuarantinedOutboxMessage:
