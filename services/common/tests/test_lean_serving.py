@@ -1,6 +1,7 @@
 """What a serving process leaves out to stay small (docs/operations.md, "Memory"): Alembic (the
 database is migrated beforehand, and the service only checks it is at head), every country of
-`holidays` but the United Kingdom, httpx's command-line client; and SQLite's caches per connection."""
+`holidays` but the United Kingdom, httpx's command-line client, SQLAlchemy's PostgreSQL dialect on
+SQLite, Jinja2 where no page is served; and SQLite's caches per connection."""
 
 from __future__ import annotations
 
@@ -78,9 +79,16 @@ settings = import_module(f"isp_{service}.settings").Settings()
 runtime = import_module(f"isp_{service}.bootstrap").build(settings)
 from isp_common import migrations
 at_head = migrations.at_head(runtime.engine, f"isp_{service}")
-loaded = sorted(m for m in ("alembic", "mako", "httpx._main", "rich", "holidays.countries") if sys.modules.get(m))
+loaded = sorted(m for m in sys.argv[2:] if sys.modules.get(m))
 print(json.dumps({"at_head": at_head, "loaded": loaded}))
 """
+
+LEFT_OUT = ("alembic", "mako", "httpx._main", "rich", "holidays.countries", "sqlalchemy.dialects.postgresql")
+"""Modules no serving process on SQLite imports."""
+
+PAGES = ("jinja2",)
+"""Modules only a service with pages imports at start (audit and register); the others import them at
+the first request for the event types' page (``/schemas/events``)."""
 
 
 def test_migrations_upgrade_migrates_each_service_named(tmp_path):
@@ -113,14 +121,26 @@ def test_a_service_on_a_migrated_database_serves_without_alembic(service, tmp_pa
         [sys.executable, "-m", "isp_common.migrations", "upgrade", service], env=env, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
-    started = run(STARTS, service, env=env)
+    started = run(STARTS, service, *LEFT_OUT, env=env)
+    assert started.returncode == 0, started.stderr[-3000:]
+    assert json.loads(started.stdout.splitlines()[-1]) == {"at_head": True, "loaded": []}
+
+
+@pytest.mark.parametrize("service", ["referrals", "notifications", "gateway"])
+def test_a_service_without_pages_starts_without_jinja2_or_postgresqls_dialect(service, tmp_path):
+    env = env_for(tmp_path)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "isp_common.migrations", "upgrade", service], env=env, capture_output=True, text=True
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    started = run(STARTS, service, *LEFT_OUT, *PAGES, env=env)
     assert started.returncode == 0, started.stderr[-3000:]
     assert json.loads(started.stdout.splitlines()[-1]) == {"at_head": True, "loaded": []}
 
 
 def test_a_service_on_a_new_database_still_migrates_it_at_start(tmp_path):
     """First start without the migration step (a test, an old launcher): migrated as before."""
-    started = run(STARTS, "gateway", env=env_for(tmp_path))
+    started = run(STARTS, "gateway", *LEFT_OUT, env=env_for(tmp_path))
     assert started.returncode == 0, started.stderr[-3000:]
     result = json.loads(started.stdout.splitlines()[-1])
     assert result["at_head"] is True and "alembic" in result["loaded"]

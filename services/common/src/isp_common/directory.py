@@ -33,7 +33,7 @@ from isp_schemas.directory import Organisation
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import JSON, Column, inspect
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -41,6 +41,8 @@ from .auth import key_id
 from .times import as_utc
 
 if TYPE_CHECKING:
+    from sqlalchemy.sql.dml import Insert
+
     from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -234,8 +236,16 @@ def seed(session: Session, orgs: Iterable[Organisation], now: datetime) -> int:
     for org in orgs:
         row = {**_fields(org), "updated_at": as_utc(now)}
         if dialect in ("sqlite", "postgresql"):
-            insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-            stmt = insert(DirectoryEntry).values(row).on_conflict_do_nothing(index_elements=["id"])
+            stmt: Insert
+            if dialect == "sqlite":
+                stmt = sqlite.insert(DirectoryEntry).values(row).on_conflict_do_nothing(index_elements=["id"])
+            else:
+                # imported here: SQLAlchemy's PostgreSQL dialect package brings four drivers' dialect
+                # modules with it, 2 MB of a service on SQLite that never uses them (on PostgreSQL
+                # the engine has loaded them already)
+                from sqlalchemy.dialects import postgresql
+
+                stmt = postgresql.insert(DirectoryEntry).values(row).on_conflict_do_nothing(index_elements=["id"])
             added += len(connection.execute(stmt.returning(col(DirectoryEntry.id))).all())  # 0: already there
         elif session.get(DirectoryEntry, org.id) is None:  # other databases: check, then insert
             session.add(DirectoryEntry(**row))
