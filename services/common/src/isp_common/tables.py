@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, Index, LargeBinary, text
 from sqlmodel import Field, SQLModel
 
 from .times import utcnow
@@ -23,14 +23,29 @@ def empty_dict() -> dict[str, Any]:
     return {}
 
 
+UNSENT_EVENT_ID_INDEX = "ix_outbox_message_unsent_event_id"
+
+
 class OutboxMessage(SQLModel, table=True):
     """An event waiting to be published. Written in the same transaction as the state change."""
 
     __tablename__ = "outbox_message"
+    __table_args__ = (
+        # Only rows not yet published are looked up by event id (an alert taken back before it
+        # leaves): indexing every row ever published put each insert at a random place in an
+        # index as large as the table (at 16,000 people, 1.6 of notifications' 5.7 pages written
+        # per event). Both SQLite and PostgreSQL keep a partial index.
+        Index(
+            UNSENT_EVENT_ID_INDEX,
+            "event_id",
+            sqlite_where=text("sent_at IS NULL"),
+            postgresql_where=text("sent_at IS NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     topic: str
     key: str | None = None
-    event_id: str = Field(index=True)
+    event_id: str
     event_type: str
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     traceparent: str | None = None
