@@ -145,11 +145,6 @@ def test_a_service_without_pages_starts_without_jinja2(service, tmp_path):
     assert started_loading(service, (*LEFT_OUT, *PAGES), tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the outbox's partial index (isp_common.tables, postgresql_where) makes SQLAlchemy import its "
-    "PostgreSQL dialect when the model is defined; the directory's seeding no longer does",
-)
 def test_a_service_on_sqlite_starts_without_postgresqls_dialect(tmp_path):
     assert started_loading("gateway", ("sqlalchemy.dialects.postgresql",), tmp_path) == []
 

@@ -109,3 +109,16 @@ def test_the_downgrade_indexes_every_row_again(tmp_path):
         )
     assert UNSENT_EVENT_ID_INDEX not in made
     assert "WHERE" not in made["ix_outbox_message_event_id"]
+
+
+def test_on_postgresql_the_migrations_make_the_index_partial(postgres_url):
+    """The model declares the partial index for SQLite only (a PostgreSQL option would load that
+    dialect in every service); on PostgreSQL the migrations make it."""
+    engine = make_engine(postgres_url)
+    migrations.upgrade(engine, "isp_gateway")
+    with engine.connect() as connection:
+        definition = connection.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": UNSENT_EVENT_ID_INDEX}
+        ).scalar()
+    engine.dispose()
+    assert definition is not None and "WHERE (sent_at IS NULL)" in definition
