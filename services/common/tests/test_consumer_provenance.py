@@ -107,3 +107,59 @@ async def test_a_handler_knows_how_the_event_it_handles_proved_its_origin() -> N
     value = withdrawal("e20")
     assert await processor.process_batch([(None, value, signed(value))], topics.CONSENT) == ["handled"]
     assert seen == ["signed"] and provenance.current() is None  # only while it is handled
+
+
+async def test_a_long_batch_is_checked_on_two_threads_and_ends_exactly_as_one_checked_in_turn() -> None:
+    """The signatures of a long batch are checked in two worker threads at once (Ed25519 releases the
+    GIL), off the event loop; the outcomes, what is handled and what is dead-lettered, in order, are
+    as when they are checked in turn."""
+    import threading
+
+    from isp_common.consumer import PARALLEL_PROOFS_FROM
+
+    forger = Signer.from_jwk(private_jwk(Ed25519PrivateKey.generate()))
+    messages: list[tuple[None, bytes, list[tuple[str, bytes]]]] = []
+    expected: list[str] = []
+    for i in range(3 * PARALLEL_PROOFS_FROM):
+        value = withdrawal(f"e{i}")
+        if i % 7 == 3:
+            messages.append((None, value, []))
+            expected.append("deadlettered")
+        elif i % 11 == 5:
+            messages.append((None, value, signed(value, forger)))
+            expected.append("deadlettered")
+        elif i % 13 == 6:
+            messages.append((None, b"{not json", []))
+            expected.append("deadlettered")
+        else:
+            messages.append((None, value, signed(value)))
+            expected.append("handled")
+
+    async def run(parallel_from: int) -> tuple[list[str], list[str], list[str], set[int]]:
+        engine = make_engine("sqlite://")
+        create_schema(engine)
+        handled: list[str] = []
+        threads: set[int] = set()
+        dead = RecordingDeadLetters()
+
+        def proven(value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent) -> str:
+            threads.add(threading.get_ident())
+            return check(value, headers, event.source_org, event.type, event.data, TRUST)
+
+        processor = EventProcessor(
+            consumer_name="test:consent",
+            handlers={ConsentWithdrawn.event_type: lambda uow, event, data: handled.append(event.id)},
+            uow_factory=lambda: UnitOfWork(engine),
+            deadletters=dead,  # type: ignore[arg-type]  # the one method the processor calls
+            provenance=proven,
+            parallel_proofs_from=parallel_from,
+        )
+        outcomes = await processor.process_batch(messages, topics.CONSENT)
+        return list(outcomes), handled, dead.reasons, threads
+
+    in_turn = await run(len(messages) + 1)
+    at_once = await run(PARALLEL_PROOFS_FROM)
+    assert in_turn[0] == expected
+    assert at_once[:3] == in_turn[:3]
+    assert in_turn[3] == {threading.get_ident()}  # checked in turn on the event loop's thread
+    assert threading.get_ident() not in at_once[3]  # in worker threads (one may take both halves)

@@ -36,9 +36,17 @@ ProvenanceCheck = Callable[[bytes, list[tuple[str, bytes]], CloudEvent], str]
 """Checks an event's signature and organisation fields (:func:`isp_common.provenance.check` bound to a
 service's trust); returns its provenance or raises ProvenanceError."""
 Outcome = Literal["handled", "skipped", "duplicate", "deadlettered"]
+PARALLEL_PROOFS_FROM = 16
+"""A batch with at least this many events to prove has their signatures checked in two worker
+threads at once (:meth:`EventProcessor._prove_all`); a shorter one on the event loop, in turn."""
 
 
 Headers = Mapping[str, bytes] | list[tuple[str, bytes]] | None
+_ToProve = tuple[bytes | None, list[tuple[str, bytes]], CloudEvent]
+"""An event whose origin is to be checked: its value, headers and envelope."""
+_Fate = Any
+"""What parsing decided for a message: the InvalidEvent, None (skipped), or (handler, envelope,
+data, its place among the events to prove)."""
 Message = tuple[bytes | None, bytes | None, Headers]
 """A consumed record: key, value, headers."""
 
@@ -107,6 +115,7 @@ class EventProcessor:
     """CONTRACT §10: how an event proves where it came from, checked before any handler sees it (None:
     not checked, e.g. a test's processor or the dead-letter keeper). A refusal is dead-lettered."""
     prefetch: Prefetch | None = None
+    parallel_proofs_from: int = PARALLEL_PROOFS_FROM
 
     def _proven(
         self, value: bytes | None, headers: list[tuple[str, bytes]], envelope: CloudEvent
@@ -152,24 +161,39 @@ class EventProcessor:
         others with it: the run before it is committed on its own, the failing event goes through
         :meth:`process` (retries, then dead-letter), and the rest continue as a new run.
         """
-        outcomes: list[Outcome] = []
-        ready: list[_Parsed] = []
+        # first every message is parsed; then the events to handle have their origin checked, all at
+        # once (:meth:`_prove_all`); then each ends in order, as it would one at a time
+        parsed: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]], Position | None, _Fate]] = []
+        to_prove: list[_ToProve] = []
         for index, (key, value, headers) in enumerate(messages):
             header_list = _header_list(headers)
             position = positions[index] if positions is not None else None
             try:
                 envelope, data = parse_event(value or b"", topic=topic)
             except InvalidEvent as exc:
-                await self._flush(ready, outcomes, topic)
-                await self._dead_letter(key, value, header_list, str(exc), topic, position)
-                outcomes.append("deadlettered")
+                parsed.append((key, value, header_list, position, exc))
                 continue
             handler = self.handlers.get(envelope.type)
             if handler is None or _ignored(handler, envelope, data):
+                parsed.append((key, value, header_list, position, None))
+                continue
+            parsed.append((key, value, header_list, position, (handler, envelope, data, len(to_prove))))
+            to_prove.append((value, header_list, envelope))
+        proofs = await self._prove_all(to_prove)
+        outcomes: list[Outcome] = []
+        ready: list[_Parsed] = []
+        for key, value, header_list, position, item in parsed:
+            if isinstance(item, InvalidEvent):
+                await self._flush(ready, outcomes, topic)
+                await self._dead_letter(key, value, header_list, str(item), topic, position)
+                outcomes.append("deadlettered")
+                continue
+            if item is None:
                 await self._flush(ready, outcomes, topic)
                 outcomes.append("skipped")
                 continue
-            proven, unproven = self._proven(value, header_list, envelope)
+            handler, envelope, data, at = item
+            proven, unproven = proofs[at]
             if unproven:
                 await self._flush(ready, outcomes, topic)
                 await self._dead_letter(key, value, header_list, unproven, topic, position)
@@ -178,6 +202,23 @@ class EventProcessor:
             ready.append(_Parsed(handler, envelope, data, key, value, header_list, position, proven))
         await self._flush(ready, outcomes, topic)
         return outcomes
+
+    async def _prove_all(self, items: Sequence[_ToProve]) -> list[tuple[str | None, str | None]]:
+        """:meth:`_proven` for each of ``items``. A long run is checked in two worker threads at once:
+        an Ed25519 check releases the GIL, so the two use both cores, and the event loop (the relay,
+        the API) runs meanwhile. Measured flat out (2,000 people, three pairs of runs): 11-13 % more
+        alerts a second than checking in turn on the event loop."""
+
+        def prove(chunk: Sequence[_ToProve]) -> list[tuple[str | None, str | None]]:
+            return [self._proven(value, headers, envelope) for value, headers, envelope in chunk]
+
+        if self.provenance is None or len(items) < self.parallel_proofs_from:
+            return prove(items)
+        half = len(items) // 2
+        first, second = await asyncio.gather(
+            asyncio.to_thread(prove, items[:half]), asyncio.to_thread(prove, items[half:])
+        )
+        return first + second
 
     async def _flush(self, ready: list[_Parsed], outcomes: list[Outcome], topic: str) -> None:
         """Run ``ready`` (then empty it), appending one outcome per event to ``outcomes``."""
