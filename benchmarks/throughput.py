@@ -25,6 +25,7 @@ import math
 import os
 import random
 import re
+import signal
 import struct
 import tempfile
 import time
@@ -903,7 +904,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def stop_on_sigterm(signum: int, _frame: Any) -> None:
+    """SIGTERM ends the run as Ctrl-C does, through :func:`run`'s ``finally``: the suite's processes
+    run in sessions of their own, so without it they outlived a harness that was told to stop."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     args = parse_args(argv)
     report = run(args)
     print()
