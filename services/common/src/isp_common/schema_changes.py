@@ -7,10 +7,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from .tables import UNSENT_EVENT_ID_INDEX
+from .tables import UNSENT, UNSENT_EVENT_ID_INDEX
 
 _FULL_EVENT_ID_INDEX = "ix_outbox_message_event_id"
-_UNSENT = "sent_at IS NULL"
 
 
 def index_only_unsent_outbox_rows() -> None:
@@ -21,8 +20,8 @@ def index_only_unsent_outbox_rows() -> None:
             UNSENT_EVENT_ID_INDEX,
             ["event_id"],
             unique=False,
-            sqlite_where=sa.text(_UNSENT),
-            postgresql_where=sa.text(_UNSENT),
+            sqlite_where=sa.text(UNSENT),
+            postgresql_where=sa.text(UNSENT),
         )
 
 

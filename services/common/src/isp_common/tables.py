@@ -24,6 +24,8 @@ def empty_dict() -> dict[str, Any]:
 
 
 UNSENT_EVENT_ID_INDEX = "ix_outbox_message_unsent_event_id"
+UNSENT = "sent_at IS NULL"
+"""The rows of :data:`UNSENT_EVENT_ID_INDEX`: not yet published (the model's and the migrations')."""
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -39,7 +41,7 @@ class OutboxMessage(SQLModel, table=True):
         # defined. On PostgreSQL the migrations make the index partial
         # (:func:`isp_common.schema_changes.index_only_unsent_outbox_rows`); a bare ``create_all``
         # there (tests) makes it over every row, which answers the same lookups.
-        Index(UNSENT_EVENT_ID_INDEX, "event_id", sqlite_where=text("sent_at IS NULL")),
+        Index(UNSENT_EVENT_ID_INDEX, "event_id", sqlite_where=text(UNSENT)),
     )
     id: int | None = Field(default=None, primary_key=True)
     topic: str
