@@ -116,14 +116,7 @@ def test_migrations_without_a_command_say_how_they_are_used(tmp_path):
 
 @pytest.mark.parametrize("service", ["notifications", "audit"])
 def test_a_service_on_a_migrated_database_serves_without_alembic(service, tmp_path):
-    env = env_for(tmp_path)
-    migrated = subprocess.run(
-        [sys.executable, "-m", "isp_common.migrations", "upgrade", service], env=env, capture_output=True, text=True
-    )
-    assert migrated.returncode == 0, migrated.stderr
-    started = run(STARTS, service, *LEFT_OUT, env=env)
-    assert started.returncode == 0, started.stderr[-3000:]
-    assert json.loads(started.stdout.splitlines()[-1]) == {"at_head": True, "loaded": []}
+    assert started_loading(service, LEFT_OUT, tmp_path) == []
 
 
 def started_loading(service: str, modules: tuple[str, ...], tmp_path: Path) -> list[str]:

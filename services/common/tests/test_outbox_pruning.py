@@ -36,10 +36,9 @@ def engine(tmp_path):
     return engine
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def either_engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/outbox.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+@pytest.fixture
+def either_engine(sqlite_or_postgres_url):
+    engine = make_engine(sqlite_or_postgres_url)
     create_schema(engine)
     return engine
 

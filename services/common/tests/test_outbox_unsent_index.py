@@ -44,10 +44,9 @@ def unsent_with_id(engine, event_id: str) -> list[OutboxMessage]:
         return list(session.exec(query))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    url = f"sqlite:///{tmp_path}/outbox.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+@pytest.fixture
+def engine(sqlite_or_postgres_url):
+    engine = make_engine(sqlite_or_postgres_url)
     create_schema(engine)
     return engine
 

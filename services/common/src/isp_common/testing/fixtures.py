@@ -197,6 +197,16 @@ def postgres_url(postgres_server: str) -> str:
     return create_database(postgres_server, unique("test_"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sqlite_or_postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database for one test, which runs twice: on a SQLite file, then on the test
+    PostgreSQL server (skipped, with the reason, where there is none)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/test.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
