@@ -9,8 +9,11 @@ Every alert must also be in the audit trail (``GET /v1/disclosures``).
 
 Also measured: the raw aiokafka round trip of 1 KiB messages on the same broker, the first
 alert right after start, an idle single DNA, the suite's start time and each service's
-resident memory after the flat-out run. Figures are printed, drawn and written as JSON
-(``docs/perf/throughput-<database>.png`` / ``.json``); nothing is asserted.
+resident memory after the flat-out run. How fast this machine is at the moment is measured too
+(an Ed25519 signature made and checked, an event parsed, on one core, while the suite is idle):
+the same code gives different figures on different days, and these say by how much. Figures are
+printed, drawn and written as JSON (``docs/perf/throughput-<database>.png`` / ``.json``); nothing
+is asserted.
 
     .venv/bin/python -m benchmarks.throughput [--quick] [--database postgres]
 """
@@ -43,6 +46,7 @@ from isp_common.auth import issue_token
 from isp_common.launcher import SERVICES, Suite, free_port
 from isp_schemas import topics
 
+from . import signing
 from .events import (
     CONTENT_TYPE,
     CSC,
@@ -127,6 +131,9 @@ class Report:
     memory_quiet_mb: dict[str, float] = field(default_factory=dict)
     """Again after QUIET_S seconds with no load: a service trims what a burst left (isp_common.memory)."""
     log_problems: dict[str, list[str]] = field(default_factory=dict)
+    machine_us: dict[str, float] = field(default_factory=dict)
+    """This machine's speed when measured: microseconds of CPU for one signature made, one checked
+    and one event parsed (:func:`benchmarks.signing.costs`)."""
 
     @property
     def flat_out(self) -> LoadResult | None:
@@ -622,6 +629,8 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
         bench = await open_bench(stack, suite, args, db_roots)
         print("first alert after start", flush=True)
         report.first_alert_s = await first_alert(bench)
+        print("this machine's speed (one core, the suite idle)", flush=True)
+        report.machine_us = machine_speed()
         print(f"raw broker round trip ({args.raw_messages:,} messages of 1 KiB)", flush=True)
         report.raw = await raw_round_trip(suite.bootstrap, args.raw_messages)
         print(f"idle single DNA ({args.idle} people, one at a time)", flush=True)
@@ -633,6 +642,24 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
                 report.memory_mb = resident_memory(suite)
                 await asyncio.sleep(QUIET_S)
                 report.memory_quiet_mb = resident_memory(suite)
+
+
+def machine_speed(events: int = 2_000) -> dict[str, float]:
+    per_s = signing.costs(events)
+    return {
+        "sign": 1e6 / per_s["sign_per_s"],
+        "check": 1e6 / per_s["verify_per_s"],
+        "parse": 1e6 / per_s["parse_per_s"],
+    }
+
+
+def cpu_ceiling(cpus: int, ms_per_alert: dict[str, float]) -> tuple[float, float] | None:
+    """The suite's CPU per alert (every service and the broker) and the most alerts a second
+    ``cpus`` fully used cores would then allow: a rate the CPU alone rules out reaching."""
+    total = sum(ms_per_alert.values())
+    if not total or not cpus:
+        return None
+    return total, cpus * 1000 / total
 
 
 async def open_bench(
@@ -834,6 +861,11 @@ def summary(report: Report) -> list[str]:
     lines = [f"suite start: {report.suite_start_s:.1f}s; first alert after start: {ms(report.first_alert_s)}"]
     if report.ratio is not None:
         lines.append(f"flat out / raw broker: {report.ratio:.2%}")
+    if m := report.machine_us:
+        lines.append(
+            f"this machine when measured (µs of CPU, one core): Ed25519 signature {m['sign']:.0f} made, "
+            f"{m['check']:.0f} checked; an event parsed {m['parse']:.0f}"
+        )
     if report.memory_mb:
         lines.append(
             "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())
@@ -847,6 +879,11 @@ def summary(report: Report) -> list[str]:
         if x.cpu_ms_per_alert:
             spent = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_ms_per_alert.items())
             lines.append(f"{x.name}: CPU per alert (ms): {spent}")
+            if x.rate is None and (ceiling := cpu_ceiling(report.cpus, x.cpu_ms_per_alert)):
+                lines.append(
+                    f"{x.name}: the whole suite {ceiling[0]:.2f} ms of CPU per alert: "
+                    f"{report.cpus} cores allow at most {ceiling[1]:,.0f} alerts/s at that cost"
+                )
         if x.batch_events:
             sizes = ", ".join(f"{k} {v:.1f}" for k, v in x.batch_events.items())
             lines.append(f"{x.name}: mean events per consumed batch: {sizes}")

@@ -1,0 +1,61 @@
+"""The throughput harness's own figures: this machine's speed and the ceiling the suite's CPU per
+alert puts on its rate, as measured, printed and written out."""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _throughput():
+    if str(ROOT) not in sys.path:  # benchmarks/ is a top-level package, not installed
+        sys.path.insert(0, str(ROOT))
+    return importlib.import_module("benchmarks.throughput")
+
+
+def test_machine_speed_is_measured_in_microseconds_of_cpu():
+    speed = _throughput().machine_speed(events=50)
+    assert set(speed) == {"sign", "check", "parse"}
+    # an Ed25519 check costs more than a signature on any machine; neither is free or a second long
+    assert 0 < speed["sign"] < speed["check"] < 100_000
+    assert 0 < speed["parse"] < 100_000
+
+
+def test_cpu_ceiling_is_the_cores_over_the_suites_cpu_per_alert():
+    ceiling = _throughput().cpu_ceiling
+    total, rate = ceiling(2, {"referrals": 0.5, "notifications": 1.0, "broker": 0.5})
+    assert total == pytest.approx(2.0)
+    assert rate == pytest.approx(1000.0)
+    assert ceiling(2, {}) is None
+    assert ceiling(0, {"referrals": 1.0}) is None
+
+
+def test_summary_and_json_carry_the_machines_speed_and_the_ceiling(tmp_path):
+    t = _throughput()
+    report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
+    report.machine_us = {"sign": 40.0, "check": 120.0, "parse": 16.0}
+    flat = t.LoadResult(
+        name="flat out (10 people)", rate=None, people=10, prepared=10, delivered=10, audited=10,
+        alerts_per_s=500.0, p50_s=1.0, p95_s=1.5, p99_s=2.0, publish_s=0.1, duplicates=0,
+        cpu_ms_per_alert={"notifications": 1.5, "referrals": 0.8, "audit": 0.7, "broker": 1.0},
+    )  # fmt: skip
+    paced = t.LoadResult(
+        name="offered 100/s (10 people)", rate=100.0, people=10, prepared=10, delivered=10, audited=10,
+        alerts_per_s=100.0, p50_s=0.1, p95_s=0.1, p99_s=0.1, publish_s=0.1, duplicates=0,
+        cpu_ms_per_alert={"notifications": 5.0},
+    )  # fmt: skip
+    report.loads = [paced, flat]
+    lines = t.summary(report)
+    assert (
+        "this machine when measured (µs of CPU, one core): Ed25519 signature 40 made, 120 checked; an event parsed 16"
+        in lines
+    )
+    ceilings = [line for line in lines if "cores allow at most" in line]
+    # only the flat-out load: a paced load's CPU per alert says nothing of the most it could do
+    expected = "the whole suite 4.00 ms of CPU per alert: 2 cores allow at most 500 alerts/s at that cost"
+    assert ceilings == [f"flat out (10 people): {expected}"]
+    assert json.loads(json.dumps(report.as_dict()))["machine_us"] == report.machine_us
