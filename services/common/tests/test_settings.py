@@ -68,6 +68,25 @@ async def test_the_faust_consumer_waits_for_a_fetch_no_longer_than_the_setting()
     consumer = app.consumer._thread._create_worker_consumer(app.transport)
     try:
         assert consumer._fetch_max_wait_ms == 42
+        assert consumer._fetch_min_bytes == 1  # aiokafka's own default, unless told otherwise
+    finally:
+        await consumer.stop()
+
+
+async def test_a_services_consumer_asks_each_fetch_for_the_setting_s_bytes(monkeypatch, tmp_path):
+    """A consumer at a steady rate asked for events nearly one at a time; the broker now answers a
+    fetch when it can bring ``ISP_CONSUMER_FETCH_MIN_BYTES`` (32 KiB unless set) or the wait is up."""
+    from isp_common.runtime import ServiceRuntime
+
+    assert ServiceSettings(var_dir=tmp_path).consumer_fetch_min_bytes == 32768
+    monkeypatch.setenv("ISP_CONSUMER_FETCH_MIN_BYTES", "4096")
+    settings = ServiceSettings(
+        var_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", consumer_fetch_max_wait_ms=42, database_url="sqlite://"
+    )
+    runtime = ServiceRuntime(settings, title="demo")
+    consumer = runtime.faust.consumer._thread._create_worker_consumer(runtime.faust.transport)
+    try:
+        assert (consumer._fetch_min_bytes, consumer._fetch_max_wait_ms) == (4096, 42)
     finally:
         await consumer.stop()
 

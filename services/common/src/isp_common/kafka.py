@@ -134,15 +134,22 @@ class TopicAdmin:
 # fetch as soon as data arrives, but the embedded broker (Tansu) holds every fetch for the whole
 # wait: each hop of an event then cost up to 1.5 s (measured: 480 ms typical at aiokafka's 500 ms
 # default, 15 ms at 50 ms). The wait is a setting here (``ISP_CONSUMER_FETCH_MAX_WAIT_MS``).
+#
+# How much a fetch should bring before the broker answers it is a setting too
+# (``ISP_CONSUMER_FETCH_MIN_BYTES``, 32 KiB): with aiokafka's 1 byte, a consumer at a steady rate of
+# events asked for them nearly one at a time, and each fetch cost the broker and the consumer CPU.
+# A fetch is answered when it can bring that much or when the wait is up, whichever comes first.
 
 
 class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     fetch_max_wait_ms = 1500
+    fetch_min_bytes = 1
 
     def _create_worker_consumer(self, transport: Any) -> AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
-        # read once, when the consumer starts its fetcher; aiokafka has no public setter
+        # read once, when the consumer starts its fetcher; aiokafka has no public setters
         consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        consumer._fetch_min_bytes = self.fetch_min_bytes
         return consumer
 
 
@@ -382,13 +389,14 @@ class _Producer(faust_aiokafka.Producer):
 
 
 class FaustApp(faust.App):
-    """A faust app whose consumer waits at most ``fetch_max_wait_ms`` for a fetch to fill and
-    delivers each fetched batch at once (:class:`_BatchDeliveryConsumer`), whose streams hand events
+    """A faust app whose consumer's fetches wait for ``fetch_min_bytes`` at most ``fetch_max_wait_ms``
+    and which delivers each fetched batch at once (:class:`_BatchDeliveryConsumer`), whose streams hand events
     over in batches (:class:`BatchingStream`) and whose raw topics decode without the serializer
     registry (:class:`RawTopic`)."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
-        thread = type("ConsumerThread", (_FetchWaitConsumerThread,), {"fetch_max_wait_ms": fetch_max_wait_ms})
+    def __init__(self, *args: Any, fetch_max_wait_ms: int, fetch_min_bytes: int = 1, **kwargs: Any) -> None:
+        fetch = {"fetch_max_wait_ms": fetch_max_wait_ms, "fetch_min_bytes": fetch_min_bytes}
+        thread = type("ConsumerThread", (_FetchWaitConsumerThread,), fetch)
 
         class Consumer(_BatchDeliveryConsumer):
             def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:

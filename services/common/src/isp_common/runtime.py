@@ -98,6 +98,7 @@ class ServiceRuntime:
             producer_acks=-1,
             stream_wait_empty=False,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
+            fetch_min_bytes=settings.consumer_fetch_min_bytes,
         )
         # CONTRACT §10: what this service trusts (read again as keys change), and its own signer (made
         # at start: in production a missing or readable key file stops the start, in the lifespan)
