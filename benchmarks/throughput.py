@@ -807,11 +807,13 @@ def run(args: argparse.Namespace) -> Report:
             env={"ISP_BROKER_PORT": str(free_port()), **db.env},
         )
         print(f"starting the suite ({args.database}); var dir {var_dir}", flush=True)
+        _RUNNING.append(suite)
         try:
             report = start(suite, args)
             asyncio.run(measure(suite, args, report, db.roots))
         finally:
             suite.stop()
+            _RUNNING.remove(suite)
     report.log_problems = log_problems(var_dir)
     return report
 
@@ -941,9 +943,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+STOPPING_GRACE_S = 10
+"""How long a run told to stop may take to end of itself before it is ended regardless."""
+
+_RUNNING: list[Suite] = []
+"""The suite this run started, for :func:`stop_on_sigterm`."""
+
+
 def stop_on_sigterm(signum: int, _frame: Any) -> None:
-    """SIGTERM ends the run as Ctrl-C does, through :func:`run`'s ``finally``: the suite's processes
-    run in sessions of their own, so without it they outlived a harness that was told to stop."""
+    """SIGTERM ends the run as Ctrl-C does, through :func:`run`'s ``finally``; the suite's processes
+    run in sessions of their own, so without it they outlived a harness that was told to stop.
+
+    The suite is stopped here first: an exception raised by a signal handler is lost when the
+    signal lands while a finalizer (``__del__``) runs, and the run then went on as if nothing had
+    been asked. Should that happen, the process ends :data:`STOPPING_GRACE_S` seconds later anyway."""
+    for suite in list(_RUNNING):
+        suite.stop(grace=5.0)
+    signal.signal(signal.SIGALRM, lambda *_: os._exit(128 + signum))
+    signal.alarm(STOPPING_GRACE_S)
     raise SystemExit(128 + signum)
 
 
