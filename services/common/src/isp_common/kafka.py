@@ -389,8 +389,8 @@ class _Producer(faust_aiokafka.Producer):
 
 
 class FaustApp(faust.App):
-    """A faust app whose consumer's fetches wait for ``fetch_min_bytes`` at most ``fetch_max_wait_ms``
-    and which delivers each fetched batch at once (:class:`_BatchDeliveryConsumer`), whose streams hand events
+    """A faust app whose consumer fetches ``fetch_min_bytes`` or what came within ``fetch_max_wait_ms``
+    and delivers each fetched batch at once (:class:`_BatchDeliveryConsumer`), whose streams hand events
     over in batches (:class:`BatchingStream`) and whose raw topics decode without the serializer
     registry (:class:`RawTopic`)."""
 
