@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from isp_common.db import UnitOfWork, create_schema, make_engine
-from isp_common.outbox import OutboxRelay, prune_sent
+from isp_common.outbox import OutboxRelay, PendingRow, pending_rows, prune_sent
 from isp_common.settings import ServiceSettings
 from isp_common.tables import OutboxMessage, QuarantinedOutboxMessage
 from isp_common.testing import unique
@@ -184,3 +184,24 @@ def test_the_retention_is_a_day_by_default_and_must_be_positive(tmp_path, monkey
     monkeypatch.setenv("ISP_OUTBOX_SENT_RETENTION_HOURS", "0")
     with pytest.raises(ValidationError, match="ISP_OUTBOX_SENT_RETENTION_HOURS"):
         ServiceSettings(var_dir=tmp_path)
+
+
+def test_the_relay_reads_unsent_rows_oldest_first_as_plain_values(either_engine):
+    """The relay reads what it publishes as plain tuples (no ORM objects): only rows not yet sent,
+    oldest first, at most the batch, with every field the row was written with."""
+    publish(either_engine, 5)
+    written = rows(either_engine)
+    mark_sent(either_engine, [written[1].id], hours_ago=0)
+    pending = pending_rows(either_engine, limit=3)
+    assert [row.id for row in pending] == [written[0].id, written[2].id, written[3].id]
+    first = pending[0]
+    assert isinstance(first, PendingRow)
+    assert (first.topic, first.key, first.event_id, first.event_type, first.value, first.created_at) == (
+        written[0].topic,
+        written[0].key,
+        written[0].event_id,
+        written[0].event_type,
+        written[0].value,
+        written[0].created_at,
+    )
+    assert [row.id for row in pending_rows(either_engine, limit=10)] == [r.id for r in written if r.id != written[1].id]

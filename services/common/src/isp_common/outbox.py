@@ -26,15 +26,16 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from isp_schemas.envelope import CONTENT_TYPE
-from sqlalchemy import delete, update
+from sqlalchemy import Table, delete, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .db import pending_outbox
 from .kafka import TopicAdmin
 from .leader import Leadership
 from .provenance import SIGNATURE_HEADER, Signer
@@ -94,7 +95,50 @@ def refused_for_good(exc: BaseException) -> bool:
     )
 
 
-def outbox_headers(row: OutboxMessage, signer: Signer | None = None) -> list[tuple[str, bytes]]:
+class Outgoing(Protocol):
+    """What publishing an outbox row reads of it: an :class:`OutboxMessage` or a :class:`PendingRow`."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def traceparent(self) -> str | None: ...
+
+
+class PendingRow(NamedTuple):
+    """An outbox row waiting to be published, as the relay reads it: plain values, not an ORM
+    object (loading a batch of 500 as :class:`OutboxMessage` objects cost 18-21 µs a row, as
+    tuples 1.4-2.6 µs; three rows are published per DNA alert)."""
+
+    id: int
+    topic: str
+    key: str | None
+    event_id: str
+    event_type: str
+    value: bytes
+    traceparent: str | None
+    created_at: datetime
+
+
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_PENDING = (
+    select_columns(*(_OUTBOX.c[name] for name in PendingRow._fields))
+    .where(_OUTBOX.c.sent_at.is_(None))
+    .order_by(_OUTBOX.c.id)
+)
+
+
+def pending_rows(engine: Engine, limit: int) -> list[PendingRow]:
+    """At most ``limit`` unsent outbox rows, oldest first (the relay's read; tests read
+    :func:`isp_common.db.pending_outbox`)."""
+    with engine.connect() as connection:
+        return [PendingRow(*row) for row in connection.execute(_PENDING.limit(limit))]
+
+
+def outbox_headers(row: Outgoing, signer: Signer | None = None) -> list[tuple[str, bytes]]:
     """The Kafka headers an outbox row is published with (also used by the in-process test bus):
     with ``signer``, the service's ``isp-signature`` over the row's value (CONTRACT §10)."""
     headers = [
@@ -213,11 +257,10 @@ class OutboxRelay:
         return total
 
     # The database work runs in a worker thread, so the event loop never waits on it.
-    def _pending(self) -> list[OutboxMessage]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            return pending_outbox(session, self.batch_size)
+    def _pending(self) -> list[PendingRow]:
+        return pending_rows(self.engine, self.batch_size)
 
-    def _settle(self, sent_ids: list[int], quarantined: list[tuple[OutboxMessage, str]]) -> None:
+    def _settle(self, sent_ids: list[int], quarantined: list[tuple[PendingRow, str]]) -> None:
         """Mark the sent rows sent and move the quarantined ones aside, in one transaction."""
         with Session(self.engine) as session:
             if sent_ids:
@@ -229,7 +272,7 @@ class OutboxRelay:
                 session.exec(delete(OutboxMessage).where(col(OutboxMessage.id).in_(gone)))
             session.commit()
 
-    def _refusal(self, row: OutboxMessage, exc: Exception) -> str | None:
+    def _refusal(self, row: PendingRow, exc: Exception) -> str | None:
         """Why ``row`` is quarantined after ``exc``, or None to stop here and try it again later.
         The reason names the error's kind only: its text could carry the content."""
         kind = type(exc).__name__
@@ -237,13 +280,12 @@ class OutboxRelay:
             return f"refused by the broker: {kind}"
         if isinstance(exc, UNREACHABLE):
             return None
-        assert row.id is not None  # read back from the table: always has its key
         failures = self._failures[row.id] = self._failures.get(row.id, 0) + 1
         if failures >= self.max_attempts:
             return f"failed {failures} times in a row (last: {kind})"
         return None
 
-    def _quarantined(self, row: OutboxMessage, reason: str) -> None:
+    def _quarantined(self, row: PendingRow, reason: str) -> None:
         self.given_up += 1
         log.error(
             "outbox relay: row %s (event %s type %s, %d bytes) quarantined: %s; the rows behind it flow on",
@@ -261,7 +303,7 @@ class OutboxRelay:
             return 0
         await self.admin.ensure({r.topic for r in rows})
         futures = []
-        quarantined: list[tuple[OutboxMessage, str]] = []
+        quarantined: list[tuple[PendingRow, str]] = []
         error: Exception | None = None
         for row in rows:
             try:
@@ -288,14 +330,13 @@ class OutboxRelay:
                     break
                 quarantined.append((row, reason))
                 continue
-            assert row.id is not None
             sent_ids.append(row.id)
         if sent_ids or quarantined:
             await asyncio.to_thread(self._settle, sent_ids, quarantined)
             self.published += len(sent_ids)
             for row, reason in quarantined:
                 self._quarantined(row, reason)
-            for done in sent_ids + [row.id or 0 for row, _reason in quarantined]:
+            for done in sent_ids + [row.id for row, _reason in quarantined]:
                 self._failures.pop(done, None)
         if error is not None:
             raise error
@@ -317,8 +358,7 @@ def prune_sent(engine: Engine, sent_before: datetime, limit: int = PRUNE_CHUNK) 
         return connection.execute(statement).rowcount
 
 
-def quarantine_copy(row: OutboxMessage, reason: str) -> QuarantinedOutboxMessage:
-    assert row.id is not None
+def quarantine_copy(row: PendingRow, reason: str) -> QuarantinedOutboxMessage:
     return QuarantinedOutboxMessage(
         outbox_id=row.id,
         topic=row.topic,
