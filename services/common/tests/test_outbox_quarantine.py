@@ -303,13 +303,11 @@ def table_shape(engine) -> tuple[dict[str, bool], set[str]]:
     return columns, {i["name"] for i in found.get_indexes("outbox_quarantine")}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 @pytest.mark.parametrize("package", sorted(QUARANTINE_REVISIONS))
 def test_each_services_migration_builds_the_quarantine_table_the_model_declares_and_downgrades(
-    package, backend, tmp_path, request
+    package, sqlite_or_postgres_url
 ):
-    url = f"sqlite:///{tmp_path}/db.sqlite" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+    engine = make_engine(sqlite_or_postgres_url)
     revision, before = QUARANTINE_REVISIONS[package]
     command.upgrade(migrations.config(package, engine), revision)
     model = QuarantinedOutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models

@@ -48,12 +48,10 @@ async def publish_and_read(engine, broker_bootstrap, kafka, topic: str, n: int):
     return sent, records
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_relay_publishes_committed_rows_in_order_with_headers_and_marks_them_sent(
-    backend, broker_bootstrap, kafka, tmp_path, request
+    sqlite_or_postgres_url, broker_bootstrap, kafka
 ):
-    url = f"sqlite:///{tmp_path}/outbox.db" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
+    engine = make_engine(sqlite_or_postgres_url)
     create_schema(engine)
     topic = unique("test.outbox.")
     sent, records = await publish_and_read(engine, broker_bootstrap, kafka, topic, 120)

@@ -26,11 +26,10 @@ BEFORE = "be62ab80f058"
 JUDGEMENT = {"kind": "professional_judgement", "by": "dsl-7", "reason": "risk to the unborn child"}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'audit.db'}"
-    return request.getfixturevalue("postgres_url")
+@pytest.fixture
+def url(sqlite_or_postgres_url: str) -> str:
+    """A fresh database: a SQLite file, then the test PostgreSQL server (the shared fixture)."""
+    return sqlite_or_postgres_url
 
 
 def v10_chain(engine, n: int) -> None:

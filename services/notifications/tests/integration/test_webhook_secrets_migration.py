@@ -16,11 +16,10 @@ BEFORE, SEALED = "f3a3c5e7b903", "f6b4d6f8c006"
 PLAIN = "whsec_" + "A" * 43 + "="
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'notifications.db'}"
-    return request.getfixturevalue("postgres_url")
+@pytest.fixture
+def url(sqlite_or_postgres_url: str) -> str:
+    """A fresh database: a SQLite file, then the test PostgreSQL server (the shared fixture)."""
+    return sqlite_or_postgres_url
 
 
 def test_a_secret_stored_in_plain_text_is_sealed_by_the_migration_and_opened_by_its_downgrade(url, monkeypatch):

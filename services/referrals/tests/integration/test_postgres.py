@@ -49,10 +49,8 @@ def test_the_timer_raises_a_missed_answer_and_an_unrecorded_assessment_once_on_p
     assert referrals_of(pg.session, PROVIDER, role="received") == [referral]
 
 
-@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
-def test_the_issue_10_migration_goes_down_and_up_again(request, tmp_path, database):
-    url = f"sqlite:///{tmp_path}/referrals.db" if database == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = migrated_engine("isp_referrals", url)
+def test_the_issue_10_migration_goes_down_and_up_again(sqlite_or_postgres_url):
+    engine = migrated_engine("isp_referrals", sqlite_or_postgres_url)
     command.downgrade(migrations.config("isp_referrals", engine), "d1a0c7e5f101")
     assert "referrals_share" not in inspect(engine).get_table_names()
     migrations.upgrade(engine, "isp_referrals")
