@@ -3,9 +3,12 @@ organisation fields bound to ``source``, services limited to the types they own.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
@@ -173,3 +176,82 @@ def test_a_malformed_signature_is_refused_with_a_reason(signature: str) -> None:
 def test_a_private_jwk_without_d_is_not_a_signer() -> None:
     with pytest.raises(ProvenanceError):
         Signer.from_jwk(PROVIDER_KEYS["keys"][0])
+
+
+# -- PyJWT makes and reads the JWS; libsodium does the arithmetic ----------------------------
+def _segment(obj: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+
+@given(st.binary(max_size=300))
+def test_a_signature_is_byte_for_byte_the_one_pyjwt_makes_and_pyjwt_verifies_it(value: bytes) -> None:
+    mine = PROVIDER.sign(value)
+    pyjwt = jwt.PyJWS().encode(
+        value, PROVIDER.key, algorithm="EdDSA", headers={"kid": PROVIDER.kid}, is_payload_detached=True
+    )
+    assert mine == pyjwt
+    public = PROVIDER.key.public_key()
+    jwt.PyJWS().decode_complete(mine, public, algorithms=["EdDSA"], detached_payload=value)
+
+
+def test_a_signature_made_by_pyjwt_alone_verifies_the_first_time_and_after() -> None:
+    signer, keys = new_signer()
+    directory = {"CGL-WSX": keys}
+    for value in (VALUE, VALUE + b" "):
+        signature = jwt.PyJWS().encode(
+            value, signer.key, algorithm="EdDSA", headers={"kid": signer.kid}, is_payload_detached=True
+        )
+        headers = [(SIGNATURE_HEADER, signature.encode())]
+        assert check(value, headers, "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get)) == "signed"
+
+
+def test_once_a_header_is_accepted_a_signature_under_it_is_still_checked() -> None:
+    signer, keys = new_signer()
+    forger, _ = new_signer()
+    forged_as = Signer(key=forger.key, kid=signer.kid)  # the same header, another key
+    directory = {"CGL-WSX": keys}
+    assert check(VALUE, signed(signer), "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get)) == "signed"
+    for headers, value in (
+        (signed(forged_as), VALUE),
+        (signed(signer), VALUE + b" "),
+        (signed(signer, VALUE + b" "), VALUE),
+    ):
+        with pytest.raises(ProvenanceError, match="does not verify"):
+            check(value, headers, "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "EdDSA", "kid": "{kid}"},  # b64 left true: the payload would have to be encoded
+        {"alg": "EdDSA", "b64": False, "kid": "{kid}"},  # b64 false but not critical (RFC 7797 §3)
+        {
+            "alg": "EdDSA",
+            "b64": False,
+            "crit": ["b64", "urn:example:unknown"],
+            "kid": "{kid}",
+        },  # an extension nobody here knows
+    ],
+)
+def test_a_header_pyjwt_refuses_is_refused_however_often_it_comes(header: dict[str, Any]) -> None:
+    signer, keys = new_signer()
+    protected = _segment({k: (signer.kid if v == "{kid}" else v) for k, v in header.items()})
+    signature = base64.urlsafe_b64encode(signer.key.sign(protected.encode() + b"." + VALUE)).rstrip(b"=").decode()
+    headers = [(SIGNATURE_HEADER, f"{protected}..{signature}".encode())]
+    directory = {"CGL-WSX": keys}
+    assert check(VALUE, signed(signer), "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get)) == "signed"
+    for _ in range(2):
+        with pytest.raises(ProvenanceError):
+            check(VALUE, headers, "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get))
+
+
+def test_a_padded_or_mangled_signature_segment_is_read_by_pyjwt() -> None:
+    signer, keys = new_signer()
+    directory = {"CGL-WSX": keys}
+    good = signer.sign(VALUE)
+    assert check(VALUE, signed(signer), "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get)) == "signed"
+    padded = [(SIGNATURE_HEADER, (good + "==").encode())]
+    assert check(VALUE, padded, "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get)) == "signed"  # as PyJWT reads it
+    for mangled in (good[:-1] + "!", good[:-2], good + "A", good.replace("..", ".x.")):
+        with pytest.raises(ProvenanceError):
+            check(VALUE, [(SIGNATURE_HEADER, mangled.encode())], "CGL-WSX", CONSENT, {}, Trust(org_keys=directory.get))

@@ -24,6 +24,12 @@ signed event would be). Every refusal is a :class:`ProvenanceError` whose messag
 Signing and verifying are pure functions of bytes and keys; callers find the keys (the directory
 for organisations, settings or the key directory for services) and decide what to do with a
 refusal (dead-letter it).
+
+PyJWT makes and reads the JWS; the Ed25519 arithmetic on the hot path is libsodium's (PyNaCl), about
+1.6 times as fast as OpenSSL's here and outside the GIL. A signer's protected header is PyJWT's own,
+made once per key; a signature whose header PyJWT has already accepted (byte for byte) has only its
+Ed25519 signature checked, over the same signing input PyJWT would check (RFC 7797: the header
+segment, ``.``, the message bytes); any other is read by PyJWT in full first.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +47,8 @@ from typing import Any, Literal
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from isp_schemas import topics
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 SIGNATURE_HEADER = "isp-signature"
 SIGNED_FOR_HEADER = "isp-signed-for"
@@ -97,8 +106,25 @@ class Signer:
         return cls(key=key, kid=str(kid))
 
     def sign(self, value: bytes) -> str:
-        """The ``isp-signature`` of a message value: compact JWS, detached payload."""
-        return _JWS.encode(value, self.key, algorithm=ALGORITHM, headers={"kid": self.kid}, is_payload_detached=True)
+        """The ``isp-signature`` of a message value: compact JWS, detached payload (RFC 7797), exactly
+        as PyJWT makes it; its header made once, the signature by libsodium."""
+        protected = self._protected
+        signature = self._sodium.sign(protected + b"." + value).signature
+        return f"{protected.decode('ascii')}..{_b64url(signature)}"
+
+    @functools.cached_property
+    def _protected(self) -> bytes:
+        """The JWS protected header segment PyJWT makes for this key (the same for every message)."""
+        made = _JWS.encode(b"", self.key, algorithm=ALGORITHM, headers={"kid": self.kid}, is_payload_detached=True)
+        return made.split(".", 1)[0].encode("ascii")
+
+    @functools.cached_property
+    def _sodium(self) -> SigningKey:
+        return SigningKey(self.key.private_bytes_raw())
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def public_keys(jwks: Mapping[str, Any] | None) -> dict[str, Ed25519PublicKey]:
@@ -128,8 +154,14 @@ def signature_kid(signature: str) -> str:
     parts = signature.split(".")
     if len(parts) != 3 or parts[1] != "":
         raise ProvenanceError("isp-signature is not a compact JWS with a detached payload")
+    return _header_kid(parts[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_kid(segment: str) -> str:
+    """The ``kid`` of a protected header segment (read once per distinct header: one per key)."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProvenanceError("isp-signature has an unreadable header") from exc
     if not isinstance(header, dict) or header.get("alg") != ALGORITHM:
@@ -142,10 +174,36 @@ def signature_kid(signature: str) -> str:
 
 def verify_signature(value: bytes, signature: str, key: Ed25519PublicKey) -> None:
     """Raise ProvenanceError unless ``signature`` signs exactly ``value`` with ``key``."""
+    header, _, rest = signature.partition(".")
+    if header in _ACCEPTED_HEADERS and _SIGNATURE_SEGMENT.fullmatch(rest):
+        # PyJWT accepted this very header before; what is left to check is the Ed25519 signature over
+        # the signing input PyJWT would build from it
+        try:
+            _verify_key(key.public_bytes_raw()).verify(
+                header.encode("ascii") + b"." + value, base64.urlsafe_b64decode(rest[1:] + "==")
+            )
+        except BadSignatureError as exc:
+            raise ProvenanceError("isp-signature does not verify over the message") from exc
+        return
     try:
         _JWS.decode_complete(signature, key, algorithms=[ALGORITHM], detached_payload=value)
     except jwt.InvalidTokenError as exc:
         raise ProvenanceError("isp-signature does not verify over the message") from exc
+    if len(_ACCEPTED_HEADERS) < _ACCEPTED_HEADERS_KEPT:
+        _ACCEPTED_HEADERS.add(header)
+
+
+_ACCEPTED_HEADERS: set[str] = set()
+"""Protected header segments PyJWT has accepted on a signature that verified (one per signing key)."""
+_ACCEPTED_HEADERS_KEPT = 1024
+_SIGNATURE_SEGMENT = re.compile(r"\.[A-Za-z0-9_-]{86}")
+"""The rest of a detached JWS after its header: ``.`` (no payload), ``.`` and an Ed25519 signature in
+unpadded base64url (64 bytes); anything else (padding, other lengths) is read by PyJWT in full."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _verify_key(raw: bytes) -> VerifyKey:
+    return VerifyKey(raw)
 
 
 def mismatched_fields(data: Mapping[str, Any], source_org: str) -> list[str]:
