@@ -112,3 +112,15 @@ def test_invalid_event_is_a_value_error():
     assert issubclass(InvalidEvent, ValueError)
     with pytest.raises(InvalidEvent):
         model_for("nope")
+
+
+@pytest.mark.parametrize("raw", [b'{"a": NaN}', b'{"a": Infinity}', b'{"a": "\\ud800"}'])
+def test_what_json_does_not_allow_is_not_valid_json(raw):
+    # NaN, Infinity and lone surrogates are not JSON (RFC 8259), even where a lenient parser takes them
+    with pytest.raises(InvalidEvent, match="^message is not valid JSON: "):
+        parse_event(raw)
+
+
+def test_not_utf8_is_named_as_such():
+    with pytest.raises(InvalidEvent, match="^message is not valid JSON: it is not UTF-8 text$"):
+        parse_event(b'{"id": "\xff"}')

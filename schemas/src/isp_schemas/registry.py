@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from . import alerts, audit, consent, directory, referrals, register, socialcare, topics, treatment
@@ -104,8 +105,11 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
     if len(raw) > MAX_MESSAGE_BYTES:
         raise InvalidEvent(f"message is {len(raw):,} bytes; the limit is {MAX_MESSAGE_BYTES:,} (CONTRACT §11)")
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # orjson: a third of json.loads' time (the largest part of parsing an audit record); stricter
+        # than json.loads about NaN, Infinity and lone surrogates, which are not JSON; an integer over
+        # 64 bits becomes a float, and no partner's event has an integer field
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc)}") from None
     if not isinstance(document, dict):
         raise InvalidEvent(f"not a CloudEvent: a JSON {_json_kind(document)}, not an object")
@@ -176,10 +180,10 @@ def _envelope_reason(exc: ValidationError) -> str:
     return f"not a CloudEvent: {describe_errors(exc)}"
 
 
-def _json_reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    return "it is not UTF-8 text"
+def _json_reason(exc: json.JSONDecodeError) -> str:
+    if "UTF-8" in exc.msg:
+        return "it is not UTF-8 text"
+    return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
 
 
 def _json_kind(value: Any) -> str:

@@ -222,3 +222,17 @@ def test_a_serving_process_collects_young_garbage_less_often_and_freezes_what_st
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_serving_process_hands_the_gil_over_sooner_than_cpythons_default() -> None:
+    import sys
+
+    from isp_common.serve import GIL_SWITCH_INTERVAL, hand_over_the_gil_sooner
+
+    before = sys.getswitchinterval()
+    try:
+        hand_over_the_gil_sooner()
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL)
+        assert GIL_SWITCH_INTERVAL < before == pytest.approx(0.005)  # CPython's default, in a test process
+    finally:
+        sys.setswitchinterval(before)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from isp_schemas.envelope import CloudEvent, compact_json
 from sqlalchemy import Column, insert
 from sqlalchemy import event as sa_event
@@ -50,6 +51,11 @@ def _json_text(value: Any) -> str:
     return compact_json(value).decode()
 
 
+_json_value = orjson.loads
+"""A JSON column's value, read by orjson (what :func:`_json_text` wrote; the standard library's
+``json.loads`` took three times as long, 2-3 % of the notifications service's time flat out)."""
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1] if "///" in url else ""
@@ -60,6 +66,7 @@ def make_engine(url: str) -> Engine:
             url,
             hide_parameters=True,  # no personal data in errors and logs (a statement's values are people's)
             json_serializer=_json_text,
+            json_deserializer=_json_value,
             connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": SQLITE_STATEMENT_CACHE},
             # one shared connection, or every session would see its own empty in-memory database
             poolclass=StaticPool if memory else None,
@@ -79,7 +86,14 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, json_serializer=_json_text, **_NEVER_WAIT)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        json_serializer=_json_text,
+        json_deserializer=_json_value,
+        **_NEVER_WAIT,
+    )
 
 
 def create_schema(engine: Engine) -> None:

@@ -33,6 +33,7 @@ def serve(build: Callable[..., ServiceRuntime]) -> None:
     refuse_unsafe_production(settings)
     runtime = build(settings)
     collect_less_often()
+    hand_over_the_gil_sooner()
     uvicorn.run(
         runtime.api,
         host=runtime.settings.host,
@@ -58,6 +59,23 @@ def collect_less_often() -> None:
     runtime: nearly every object the process holds) frozen out of every collection."""
     gc.set_threshold(GC_YOUNG_COLLECTION_AFTER, *gc.get_threshold()[1:])
     gc.freeze()
+
+
+GIL_SWITCH_INTERVAL = 0.0005
+"""Seconds a thread waiting for the GIL waits before it asks the running thread to hand it over
+(CPython's default is 5 ms). A service applies each consumed batch in a worker thread, in Python,
+while its event loop signs and sends the outbox and fetches: each signature, each socket call lets
+the GIL go, and the loop then waited up to the whole interval to have it back. Measured in process
+(the outbox relay against the embedded broker, another thread running Python meanwhile): 176-263
+rows a second at 5 ms, 1,288-1,631 at 0.5 ms (16,000-18,000 with nothing else running). Shorter
+intervals cost CPU in hand-overs (two Python threads' CPU time over their wall time: 1.04 at 0.5 ms,
+1.07 at 0.2 ms, 1.00 at 5 ms)."""
+
+
+def hand_over_the_gil_sooner() -> None:
+    """A thread that let the GIL go for a C call (a signature, a socket) has it back within
+    :data:`GIL_SWITCH_INTERVAL` of asking, however busy the service's other threads are."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 def refuse_unstated_environment(environ: Mapping[str, str]) -> None:
