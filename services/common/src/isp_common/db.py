@@ -73,9 +73,7 @@ def make_engine(url: str) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30, "cached_statements": SQLITE_STATEMENT_CACHE},
             # one shared connection, or every session would see its own empty in-memory database
             poolclass=StaticPool if memory else None,
-            # the connection returned last is the one handed out next: the hot path keeps reusing the
-            # same few, whose page caches hold the indexes' upper pages, and the rest stay small
-            **({} if memory else {**_NEVER_WAIT, "pool_use_lifo": True}),
+            **({} if memory else _NEVER_WAIT),
         )
 
         @sa_event.listens_for(engine, "connect")
