@@ -197,8 +197,9 @@ _ACCEPTED_HEADERS: set[str] = set()
 """Protected header segments PyJWT has accepted on a signature that verified (one per signing key)."""
 _ACCEPTED_HEADERS_KEPT = 1024
 _SIGNATURE_SEGMENT = re.compile(r"\.[A-Za-z0-9_-]{86}")
-"""The rest of a detached JWS after its header: ``.`` (no payload), ``.`` and an Ed25519 signature in
-unpadded base64url (64 bytes); anything else (padding, other lengths) is read by PyJWT in full."""
+"""What follows a detached JWS's header and its first ``.``: the second ``.`` (nothing between them,
+the payload being detached) and an Ed25519 signature in unpadded base64url (64 bytes, 86 characters);
+anything else (padding, other lengths, other characters) is read by PyJWT in full."""
 
 
 @functools.lru_cache(maxsize=4096)
