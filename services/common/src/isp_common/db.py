@@ -40,7 +40,8 @@ local file are in the operating system's page cache anyway; ten pooled connectio
 each kept up to 2 MB of them in the service's own memory (docs/operations.md, "Memory"). At 128 KiB
 (32 pages) the indexes' upper pages did not stay cached, and each insert and lookup read them again:
 notifications' decisions, in process with 7,000 people held, batches of 250 taken in turn on two
-databases, cost 9.6 % less CPU at 512 KiB and 10-11 % less at 2 MB (four runs)."""
+databases, cost 8.3-10.9 % less CPU at 512 KiB than at 128 KiB, whichever database was made first
+(the same cache on both differed by 4-9 %: docs/perf/throughput-notes.md, ninth session)."""
 
 SQLITE_STATEMENT_CACHE = 8
 """Prepared statements each SQLite connection keeps (the sqlite3 module's default is 128). The
