@@ -64,6 +64,8 @@ DNA_ALERT = "uk.isp.alert.did_not_attend.v1"
 RECEIVED_ALERT = "uk.isp.alert.referral_received.v1"
 POLL_INTERVAL = 0.25
 QUIET_S = 3.0
+IDLE_CPU_S = 10.0
+"""How long the suite's CPU is measured with no load at all (what it costs to be there)."""
 DEFAULT_LOADS = "100:1000,200:1000,500:2000,max:2000"
 QUICK_LOADS = "100:200,200:200,500:200,max:200"
 
@@ -134,6 +136,9 @@ class Report:
     memory_quiet_mb: dict[str, float] = field(default_factory=dict)
     """Again after QUIET_S seconds with no load: a service trims what a burst left (isp_common.memory)."""
     log_problems: dict[str, list[str]] = field(default_factory=dict)
+    idle_cores: dict[str, float] = field(default_factory=dict)
+    """Cores each service and the broker used over IDLE_CPU_S seconds with no load: polls, timers,
+    heartbeats (part of every load's CPU per alert too)."""
     machine_us: dict[str, float] = field(default_factory=dict)
     """This machine's speed when measured: microseconds of CPU for one signature made, one checked
     and one event parsed (:func:`benchmarks.signing.costs`)."""
@@ -635,6 +640,8 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
         report.first_alert_s = await first_alert(bench)
         print("this machine's speed (one core, the suite idle)", flush=True)
         report.machine_us = machine_speed()
+        print(f"the suite with no load ({IDLE_CPU_S:g} s)", flush=True)
+        report.idle_cores = await idle_cores(bench.services, IDLE_CPU_S)
         print(f"raw broker round trip ({args.raw_messages:,} messages of 1 KiB)", flush=True)
         report.raw = await raw_round_trip(suite.bootstrap, args.raw_messages)
         print(f"idle single DNA ({args.idle} people, one at a time)", flush=True)
@@ -646,6 +653,14 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
                 report.memory_mb = resident_memory(suite)
                 await asyncio.sleep(QUIET_S)
                 report.memory_quiet_mb = resident_memory(suite)
+
+
+async def idle_cores(services: dict[str, int], seconds: float) -> dict[str, float]:
+    """Cores each of ``services`` (name: pid, with its children) used over ``seconds`` of no load."""
+    before = {name: sum(cpu_ticks(p) for p in family(pid)) for name, pid in services.items()}
+    await asyncio.sleep(seconds)
+    per_s = os.sysconf("SC_CLK_TCK") * seconds
+    return {name: (sum(cpu_ticks(p) for p in family(pid)) - before[name]) / per_s for name, pid in services.items()}
 
 
 def machine_speed(events: int = 2_000) -> dict[str, float]:
@@ -872,6 +887,9 @@ def summary(report: Report) -> list[str]:
             f"this machine when measured (µs of CPU, one core): Ed25519 signature {m['sign']:.0f} made, "
             f"{m['check']:.0f} checked; an event parsed {m['parse']:.0f}"
         )
+    if report.idle_cores:
+        each = ", ".join(f"{n} {c:.3f}" for n, c in report.idle_cores.items())
+        lines.append(f"cores used with no load ({IDLE_CPU_S:g} s): {sum(report.idle_cores.values()):.2f}: {each}")
     if report.memory_mb:
         lines.append(
             "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())

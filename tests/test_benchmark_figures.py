@@ -59,3 +59,27 @@ def test_summary_and_json_carry_the_machines_speed_and_the_ceiling(tmp_path):
     expected = "the whole suite 4.00 ms of CPU per alert: 2 cores allow at most 500 alerts/s at that cost"
     assert ceilings == [f"flat out (10 people): {expected}"]
     assert json.loads(json.dumps(report.as_dict()))["machine_us"] == report.machine_us
+
+
+def test_the_suites_cpu_with_no_load_is_measured_per_process_printed_and_written_out(tmp_path):
+    import asyncio
+    import subprocess
+
+    t = _throughput()
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # a process that uses a whole core
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        cores = asyncio.run(t.idle_cores({"busy": busy.pid, "idle": idle.pid}, 1.0))
+    finally:
+        busy.kill()
+        idle.kill()
+    assert set(cores) == {"busy", "idle"}
+    assert cores["busy"] > 0.5  # about one core (on a loaded machine somewhat less)
+    assert cores["idle"] < 0.05
+
+    report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
+    report.idle_cores = {"referrals": 0.027, "notifications": 0.033, "broker": 0.14}
+    assert "cores used with no load (10 s): 0.20: referrals 0.027, notifications 0.033, broker 0.140" in t.summary(
+        report
+    )
+    assert json.loads(json.dumps(report.as_dict()))["idle_cores"] == report.idle_cores
