@@ -314,3 +314,27 @@ def test_a_json_column_takes_what_json_dumps_takes() -> None:
 
     for value in ({"a": [1, "é"]}, {"big": 2**70}, {1: "b"}):
         assert json.loads(_json_text(value)) == json.loads(json.dumps(value))
+
+
+def test_processed_among_finds_a_batchs_marks_beyond_one_in_list_on_either_database(
+    sqlite_or_postgres_url: str,
+) -> None:
+    from isp_common.db import IN_LIST_SIZE
+
+    engine = make_engine(sqlite_or_postgres_url)
+    create_schema(engine)
+    try:
+        marked = [f"ev-{i}" for i in range(0, 2 * IN_LIST_SIZE + 10, 2)]  # every other id of the batch
+        with UnitOfWork(engine) as uow:
+            for event_id in marked:
+                uow.mark_processed("c", event_id, "t")
+            uow.mark_processed("other-consumer", "ev-1", "t")  # another consumer's mark is not this one's
+            uow.commit()
+        batch = [f"ev-{i}" for i in range(2 * IN_LIST_SIZE + 10)]
+        with UnitOfWork(engine) as uow:
+            assert uow.processed_among("c", batch) == set(marked)
+            assert uow.processed_among("c", []) == set()
+            uow.mark_processed("c", "ev-1", "t")  # pending: written before the lookup reads
+            assert uow.processed_among("c", ["ev-1", "ev-3"]) == {"ev-1"}
+    finally:
+        engine.dispose()

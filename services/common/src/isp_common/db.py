@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import orjson
 from isp_schemas.envelope import CloudEvent, compact_json
-from sqlalchemy import Column, insert
+from sqlalchemy import Column, bindparam, insert
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
@@ -421,10 +421,7 @@ class UnitOfWork:
         wanted = list(set(event_ids))
         found: set[str] = set()
         for chunk in chunks(wanted):
-            stmt = select(ProcessedEvent.event_id).where(
-                ProcessedEvent.consumer == consumer, col(ProcessedEvent.event_id).in_(chunk)
-            )
-            found.update(self.session.exec(stmt))
+            found.update(self.session.execute(_PROCESSED_AMONG, {"consumer": consumer, "ids": chunk}).scalars())
         return found
 
     def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
@@ -432,6 +429,12 @@ class UnitOfWork:
             ProcessedEvent,
             {"consumer": consumer, "event_id": event_id, "event_type": event_type},
         )
+
+
+_PROCESSED_AMONG = select(ProcessedEvent.event_id).where(
+    ProcessedEvent.consumer == bindparam("consumer"), col(ProcessedEvent.event_id).in_(bindparam("ids", expanding=True))
+)
+"""Built once: SQLAlchemy then skips building the statement and its cache key for every batch."""
 
 
 def pending_outbox(session: Session, limit: int | None = None) -> list[OutboxMessage]:
