@@ -338,3 +338,31 @@ def test_processed_among_finds_a_batchs_marks_beyond_one_in_list_on_either_datab
             assert uow.processed_among("c", ["ev-1", "ev-3"]) == {"ev-1"}
     finally:
         engine.dispose()
+
+
+def test_load_reads_rows_by_key_beyond_one_in_list_keeps_them_and_notes_the_rest_absent(
+    sqlite_or_postgres_url: str,
+) -> None:
+    from isp_common.db import IN_LIST_SIZE
+    from sqlalchemy import event as sa_event
+
+    engine = make_engine(sqlite_or_postgres_url)
+    create_schema(engine)
+    try:
+        with UnitOfWork(engine) as uow:
+            for i in range(IN_LIST_SIZE + 5):
+                uow.publish(event(f"e{i}"), topics.CONSENT)
+            uow.commit()
+        with Session(engine) as session:
+            ids = sorted(row.id for row in session.exec(select(OutboxMessage)))
+        absent = [max(ids) + 1, max(ids) + 2]
+        with UnitOfWork(engine) as uow:
+            found = uow.session.load(OutboxMessage, [*ids, *absent, ids[0]])
+            assert sorted(row.id for row in found) == ids  # two IN lists' worth, each once
+            queries: list[object] = []
+            sa_event.listen(uow.session, "do_orm_execute", queries.append)
+            assert uow.session.get(OutboxMessage, ids[-1]) is not None
+            assert uow.session.get_known(OutboxMessage, absent[0]) is None
+            assert queries == []  # found kept, the others known absent: nothing asked again
+    finally:
+        engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from isp_schemas.envelope import CloudEvent, compact_json
@@ -227,11 +227,11 @@ class UowSession(Session):
         """Read the rows of ``model`` (a single-column primary key) with these keys, in a few
         queries: the ones found are kept (:meth:`keep`, so ``session.get`` finds them without
         asking) and returned, the others noted absent (:meth:`known_absent`)."""
-        [column] = sa_inspect(model).primary_key
+        column, statement = _by_keys(cast(type, model))
         wanted = sorted(set(keys))
         found: list[_T] = []
         for chunk in chunks(wanted):
-            found.extend(self.exec(select(model).where(column.in_(chunk))).all())
+            found.extend(self.exec(statement, params={"keys": chunk}).all())
         self.keep(found)
         held = {getattr(row, column.key) for row in found}
         self.known_absent(model, [key for key in wanted if key not in held])
@@ -281,6 +281,16 @@ class UowSession(Session):
         # also when nothing reached the database yet (no DBAPI rollback, so no after_rollback event)
         super().rollback()
         self.transaction_over()
+
+
+@functools.cache
+def _by_keys(model: type) -> tuple[Column[Any], Any]:
+    """``model``'s single-column primary key, and the statement that reads its rows by a list of
+    keys (an expanding ``IN`` parameter), built once: SQLAlchemy then skips building the statement
+    and its cache key for every read-ahead."""
+    column: Column[Any]
+    [column] = sa_inspect(model).primary_key
+    return column, select(model).where(column.in_(bindparam("keys", expanding=True)))
 
 
 def _with_defaults(model: type, row: dict[str, Any]) -> dict[str, Any]:
@@ -421,7 +431,7 @@ class UnitOfWork:
         wanted = list(set(event_ids))
         found: set[str] = set()
         for chunk in chunks(wanted):
-            found.update(self.session.execute(_PROCESSED_AMONG, {"consumer": consumer, "ids": chunk}).scalars())
+            found.update(self.session.exec(_PROCESSED_AMONG, params={"consumer": consumer, "ids": chunk}))
         return found
 
     def mark_processed(self, consumer: str, event_id: str, event_type: str = "") -> None:
