@@ -478,13 +478,13 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
     duplicates_before = bench.dna.duplicates
     misses = [(p.appointment_id, missed_event(p)) for p in people]
     batches_before = await batch_totals(bench.urls)
-    ticks_before = {name: sum(cpu_ticks(p) for p in family(pid)) for name, pid in bench.services.items()}
+    ticks_before = family_ticks(bench.services)
     cpu, started = CpuSample.take(bench.roots), time.perf_counter()
     published = await bench.publish_paced(misses, load.rate)
     publish_s = time.perf_counter() - started
     missing = await bench.dna.wait(published, stall=bench.stall, limit=bench.max_wait)
     cpu_cores = CpuSample.take(bench.roots).cores_since(cpu)
-    ticks = {name: sum(cpu_ticks(p) for p in family(pid)) - ticks_before[name] for name, pid in bench.services.items()}
+    ticks = {name: spent - ticks_before[name] for name, spent in family_ticks(bench.services).items()}
     batches = await batch_totals(bench.urls)
     delivered = [a for a in published if a not in missing]
     latencies = [bench.dna.arrived[a] - published[a] for a in delivered]
@@ -657,10 +657,10 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
 
 async def idle_cores(services: dict[str, int], seconds: float) -> dict[str, float]:
     """Cores each of ``services`` (name: pid, with its children) used over ``seconds`` of no load."""
-    before = {name: sum(cpu_ticks(p) for p in family(pid)) for name, pid in services.items()}
+    before = family_ticks(services)
     await asyncio.sleep(seconds)
     per_s = os.sysconf("SC_CLK_TCK") * seconds
-    return {name: (sum(cpu_ticks(p) for p in family(pid)) - before[name]) / per_s for name, pid in services.items()}
+    return {name: (spent - before[name]) / per_s for name, spent in family_ticks(services).items()}
 
 
 def machine_speed(events: int = 2_000) -> dict[str, float]:
@@ -758,6 +758,11 @@ class CpuSample:
         suite, harness = self.suite - before.suite, self.harness - before.harness
         other = self.busy - before.busy - suite - harness
         return {"suite": suite / per_s, "harness": harness / per_s, "other": max(other, 0) / per_s}
+
+
+def family_ticks(processes: dict[str, int]) -> dict[str, int]:
+    """CPU time so far (clock ticks) of each named process with its descendants."""
+    return {name: sum(cpu_ticks(p) for p in family(pid)) for name, pid in processes.items()}
 
 
 def cpu_ticks(pid: int) -> int:

@@ -7,6 +7,7 @@ read-ahead runs once per batch and can never stop the batch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -31,6 +32,15 @@ def engine(tmp_path: Any) -> Engine:
     e = make_engine(f"sqlite:///{tmp_path}/uow.db")
     create_schema(e)
     return e
+
+
+@pytest.fixture
+def either_engine(sqlite_or_postgres_url: str) -> Iterator[Engine]:
+    """A migrated engine on SQLite, then on PostgreSQL."""
+    e = make_engine(sqlite_or_postgres_url)
+    create_schema(e)
+    yield e
+    e.dispose()
 
 
 def event(event_id: str = "evt-1") -> CloudEvent:
@@ -316,53 +326,41 @@ def test_a_json_column_takes_what_json_dumps_takes() -> None:
         assert json.loads(_json_text(value)) == json.loads(json.dumps(value))
 
 
-def test_processed_among_finds_a_batchs_marks_beyond_one_in_list_on_either_database(
-    sqlite_or_postgres_url: str,
-) -> None:
+def test_processed_among_finds_a_batchs_marks_beyond_one_in_list_on_either_database(either_engine: Engine) -> None:
     from isp_common.db import IN_LIST_SIZE
 
-    engine = make_engine(sqlite_or_postgres_url)
-    create_schema(engine)
-    try:
-        marked = [f"ev-{i}" for i in range(0, 2 * IN_LIST_SIZE + 10, 2)]  # every other id of the batch
-        with UnitOfWork(engine) as uow:
-            for event_id in marked:
-                uow.mark_processed("c", event_id, "t")
-            uow.mark_processed("other-consumer", "ev-1", "t")  # another consumer's mark is not this one's
-            uow.commit()
-        batch = [f"ev-{i}" for i in range(2 * IN_LIST_SIZE + 10)]
-        with UnitOfWork(engine) as uow:
-            assert uow.processed_among("c", batch) == set(marked)
-            assert uow.processed_among("c", []) == set()
-            uow.mark_processed("c", "ev-1", "t")  # pending: written before the lookup reads
-            assert uow.processed_among("c", ["ev-1", "ev-3"]) == {"ev-1"}
-    finally:
-        engine.dispose()
+    marked = [f"ev-{i}" for i in range(0, 2 * IN_LIST_SIZE + 10, 2)]  # every other id of the batch
+    with UnitOfWork(either_engine) as uow:
+        for event_id in marked:
+            uow.mark_processed("c", event_id, "t")
+        uow.mark_processed("other-consumer", "ev-1", "t")  # another consumer's mark is not this one's
+        uow.commit()
+    batch = [f"ev-{i}" for i in range(2 * IN_LIST_SIZE + 10)]
+    with UnitOfWork(either_engine) as uow:
+        assert uow.processed_among("c", batch) == set(marked)
+        assert uow.processed_among("c", []) == set()
+        uow.mark_processed("c", "ev-1", "t")  # pending: written before the lookup reads
+        assert uow.processed_among("c", ["ev-1", "ev-3"]) == {"ev-1"}
 
 
 def test_load_reads_rows_by_key_beyond_one_in_list_keeps_them_and_notes_the_rest_absent(
-    sqlite_or_postgres_url: str,
+    either_engine: Engine,
 ) -> None:
     from isp_common.db import IN_LIST_SIZE
     from sqlalchemy import event as sa_event
 
-    engine = make_engine(sqlite_or_postgres_url)
-    create_schema(engine)
-    try:
-        with UnitOfWork(engine) as uow:
-            for i in range(IN_LIST_SIZE + 5):
-                uow.publish(event(f"e{i}"), topics.CONSENT)
-            uow.commit()
-        with Session(engine) as session:
-            ids = sorted(row.id for row in session.exec(select(OutboxMessage)))
-        absent = [max(ids) + 1, max(ids) + 2]
-        with UnitOfWork(engine) as uow:
-            found = uow.session.load(OutboxMessage, [*ids, *absent, ids[0]])
-            assert sorted(row.id for row in found) == ids  # two IN lists' worth, each once
-            queries: list[object] = []
-            sa_event.listen(uow.session, "do_orm_execute", queries.append)
-            assert uow.session.get(OutboxMessage, ids[-1]) is not None
-            assert uow.session.get_known(OutboxMessage, absent[0]) is None
-            assert queries == []  # found kept, the others known absent: nothing asked again
-    finally:
-        engine.dispose()
+    with UnitOfWork(either_engine) as uow:
+        for i in range(IN_LIST_SIZE + 5):
+            uow.publish(event(f"e{i}"), topics.CONSENT)
+        uow.commit()
+    with Session(either_engine) as session:
+        ids = sorted(row.id for row in session.exec(select(OutboxMessage)))
+    absent = [max(ids) + 1, max(ids) + 2]
+    with UnitOfWork(either_engine) as uow:
+        found = uow.session.load(OutboxMessage, [*ids, *absent, ids[0]])
+        assert sorted(row.id for row in found) == ids  # two IN lists' worth, each once
+        queries: list[object] = []
+        sa_event.listen(uow.session, "do_orm_execute", queries.append)
+        assert uow.session.get(OutboxMessage, ids[-1]) is not None
+        assert uow.session.get_known(OutboxMessage, absent[0]) is None
+        assert queries == []  # found kept, the others known absent: nothing asked again
