@@ -134,6 +134,7 @@ class Report:
     loads: list[LoadResult] = field(default_factory=list)
     memory_mb: dict[str, float] = field(default_factory=dict)
     memory_quiet_mb: dict[str, float] = field(default_factory=dict)
+    memory_peak_mb: dict[str, float] = field(default_factory=dict)
     """Again after QUIET_S seconds with no load: a service trims what a burst left (isp_common.memory)."""
     log_problems: dict[str, list[str]] = field(default_factory=dict)
     idle_cores: dict[str, float] = field(default_factory=dict)
@@ -651,6 +652,7 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
             report.loads.append(await run_load(bench, load))
             if load.rate is None:
                 report.memory_mb = resident_memory(suite)
+                report.memory_peak_mb = resident_memory(suite, "VmHWM")
                 await asyncio.sleep(QUIET_S)
                 report.memory_quiet_mb = resident_memory(suite)
 
@@ -712,9 +714,10 @@ async def open_bench(
     )
 
 
-def resident_memory(suite: Suite) -> dict[str, float]:
-    """VmRSS of each service's process and its descendants, in MB."""
-    return {name: sum(rss_mb(pid) for pid in family(proc.pid)) for name, proc in suite.processes.items()}
+def resident_memory(suite: Suite, figure: str = "VmRSS") -> dict[str, float]:
+    """``figure`` (VmRSS now, VmHWM the most since start) of each service's process and its
+    descendants, in MB."""
+    return {name: sum(rss_mb(pid, figure) for pid in family(proc.pid)) for name, proc in suite.processes.items()}
 
 
 def family(pid: int) -> list[int]:
@@ -726,10 +729,10 @@ def family(pid: int) -> list[int]:
     return pids
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, figure: str = "VmRSS") -> float:
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{figure}:"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -902,6 +905,9 @@ def summary(report: Report) -> list[str]:
     if report.memory_quiet_mb:
         quiet = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_quiet_mb.items())
         lines.append(f"resident memory {QUIET_S:g} s later, no load: {quiet}")
+    if report.memory_peak_mb:
+        peak = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_peak_mb.items())
+        lines.append(f"peak resident memory since start: {peak}")
     for x in report.loads:
         cores = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_cores.items())
         lines.append(f"{x.name}: cores used while measured: {cores}")

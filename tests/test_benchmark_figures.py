@@ -83,3 +83,18 @@ def test_the_suites_cpu_with_no_load_is_measured_per_process_printed_and_written
         report
     )
     assert json.loads(json.dumps(report.as_dict()))["idle_cores"] == report.idle_cores
+
+
+def test_peak_resident_memory_is_read_beside_the_current_and_printed(tmp_path):
+    import os
+    from types import SimpleNamespace
+
+    t = _throughput()
+    suite = SimpleNamespace(processes={"me": SimpleNamespace(pid=os.getpid())})
+    now, peak = t.resident_memory(suite)["me"], t.resident_memory(suite, "VmHWM")["me"]
+    assert 0 < now <= peak  # the most since start is never less than now
+
+    report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
+    report.memory_peak_mb = {"referrals": 171.4, "audit": 140.0}
+    assert "peak resident memory since start: referrals 171 MB, audit 140 MB" in t.summary(report)
+    assert json.loads(json.dumps(report.as_dict()))["memory_peak_mb"] == report.memory_peak_mb

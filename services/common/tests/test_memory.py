@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+
 import pytest
 from isp_common import launcher, memory
+from isp_common.db import make_engine
+from isp_common.runtime import ServiceRuntime
 
 
 class Recorded:
@@ -57,3 +62,53 @@ def test_a_suite_setting_wins_too(tmp_path, recorded, monkeypatch):
 def test_with_allocator_settings_adds_only_what_is_missing():
     assert memory.with_allocator_settings({"A": "b"}) == {"A": "b", "MALLOC_ARENA_MAX": "2"}
     assert memory.with_allocator_settings({"MALLOC_ARENA_MAX": "8"}) == {"MALLOC_ARENA_MAX": "8"}
+
+
+def resident_kib() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+@pytest.mark.skipif(memory.heap_trimmer() is None, reason="the C library has no malloc_trim (not glibc)")
+def test_the_trimmer_gives_back_what_the_heap_holds_free():
+    # 400 blocks of 64 KiB (under glibc's mmap threshold: they come from the heap), written so they
+    # are resident, then all freed but the last: it pins the heap's top, so glibc keeps the rest.
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    block = 64 * 1024
+    blocks = [libc.malloc(block) for _ in range(400)]
+    for address in blocks:
+        ctypes.memset(address, 1, block)
+    for address in blocks[:-1]:
+        libc.free(address)
+    held = resident_kib()
+    trim = memory.heap_trimmer()
+    assert trim is not None
+    assert trim() is True
+    assert held - resident_kib() > 20_000  # of the 25 MB freed
+    libc.free(blocks[-1])
+
+
+def test_a_runtime_trims_every_memory_trim_interval(monkeypatch, settings, clock):
+    trims: list[int] = []
+    timers: dict[str, tuple[float, object]] = {}
+    monkeypatch.setattr(memory, "heap_trimmer", lambda: lambda: trims.append(1) or True)
+    monkeypatch.setattr(ServiceRuntime, "every", lambda _rt, s, job, name=None: timers.update({job.__name__: (s, job)}))
+    engine = make_engine("sqlite://")
+    ServiceRuntime(settings.model_copy(update={"memory_trim_interval": 0.5}), title="t", engine=engine, clock=clock)
+    seconds, job = timers["trim_heap"]
+    assert seconds == 0.5
+    asyncio.run(job())  # type: ignore[operator]
+    assert trims == [1]
+
+
+def test_no_trimming_at_interval_zero_or_without_glibc(monkeypatch, settings, clock):
+    timers: list[str] = []
+    monkeypatch.setattr(ServiceRuntime, "every", lambda _rt, s, job, name=None: timers.append(job.__name__))
+    engine = make_engine("sqlite://")
+    ServiceRuntime(settings.model_copy(update={"memory_trim_interval": 0}), title="t", engine=engine, clock=clock)
+    monkeypatch.setattr(memory, "heap_trimmer", lambda: None)
+    ServiceRuntime(settings.model_copy(update={"memory_trim_interval": 2}), title="t", engine=engine, clock=clock)
+    assert "trim_heap" not in timers

@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from . import directory, docs, kafka, logs, metrics, pgroles, provenance, telemetry
+from . import directory, docs, kafka, logs, memory, metrics, pgroles, provenance, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
 from .consumer import EventProcessor, Handler, Prefetch
@@ -131,6 +131,7 @@ class ServiceRuntime:
         self.api.add_middleware(logs.AccessLog)  # inside tracing: its line carries the trace id
         self._install_tracing_middleware()
         self.api.add_middleware(BodyLimit)  # outermost: nothing reads past CONTRACT §11's 1 MiB
+        self._trim_heap_every(settings.memory_trim_interval)
 
     @property
     def topics(self) -> list[str]:
@@ -213,6 +214,18 @@ class ServiceRuntime:
 
         tick.__name__ = name or str(getattr(job, "__name__", "timer"))
         self.faust.timer(seconds, name=f"{self.name}.{tick.__name__}")(tick)
+
+    def _trim_heap_every(self, seconds: float) -> None:
+        """What a burst left free in the allocator's heaps goes back to the system every ``seconds``
+        (:func:`isp_common.memory.heap_trimmer`; nothing where the C library cannot, or at 0)."""
+        trim = memory.heap_trimmer() if seconds > 0 else None
+        if trim is None:
+            return
+
+        async def trim_heap() -> None:
+            trim()
+
+        self.every(seconds, trim_heap)
 
     def on_startup(self, fn: Callable[[], Awaitable[None]]) -> None:
         self._startup.append(fn)
