@@ -91,16 +91,68 @@ def test_the_trimmer_gives_back_what_the_heap_holds_free():
     libc.free(blocks[-1])
 
 
-def test_a_runtime_trims_every_memory_trim_interval(monkeypatch, settings, clock):
-    trims: list[int] = []
+def test_a_runtime_checks_every_memory_trim_interval_whether_to_trim(monkeypatch, settings, clock):
+    def trim() -> bool:
+        return True
+
+    checks: list[object] = []
     timers: dict[str, tuple[float, object]] = {}
-    monkeypatch.setattr(memory, "heap_trimmer", lambda: lambda: trims.append(1) or True)
+
+    class Recording:
+        def __init__(self, given) -> None:
+            self.given = given
+
+        def check(self) -> bool:
+            checks.append(self.given)
+            return False
+
+    monkeypatch.setattr(memory, "heap_trimmer", lambda: trim)
+    monkeypatch.setattr(memory, "QuietTrim", Recording)
     monkeypatch.setattr(ServiceRuntime, "every", lambda _rt, s, job, name=None: timers.update({job.__name__: (s, job)}))
     engine = make_engine("sqlite://")
     ServiceRuntime(settings.model_copy(update={"memory_trim_interval": 0.5}), title="t", engine=engine, clock=clock)
     seconds, job = timers["trim_heap"]
     assert seconds == 0.5
     asyncio.run(job())  # type: ignore[operator]
+    asyncio.run(job())  # type: ignore[operator]
+    assert checks == [trim, trim]  # each tick asks the one QuietTrim, given glibc's trim
+
+
+class Process:
+    """A process's CPU seconds and the clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now, self.used = 0.0, 0.0
+
+    def run(self, seconds: float, cores: float) -> None:
+        self.now += seconds
+        self.used += seconds * cores
+
+
+def test_quiet_trim_trims_once_after_work_and_never_during_it():
+    trims: list[float] = []
+    p = Process()
+    quiet = memory.QuietTrim(
+        lambda: trims.append(p.now) or True, quiet_below=0.1, cpu=lambda: p.used, clock=lambda: p.now
+    )
+    seen = []
+    for seconds, cores in [(0, 0), (1, 0.9), (1, 1.5), (1, 0.02), (1, 0.01), (1, 0.03), (1, 0.6), (1, 0.05), (1, 0.0)]:
+        p.run(seconds, cores)
+        seen.append(quiet.check())
+    # no figure yet; working; working; quiet (trim); quiet; quiet; working; quiet (trim); quiet
+    assert seen == [False, False, False, True, False, False, False, True, False]
+    assert trims == [3.0, 7.0]
+
+
+def test_quiet_trim_trims_a_process_that_was_quiet_from_the_start():
+    trims: list[int] = []
+    p = Process()
+    quiet = memory.QuietTrim(lambda: trims.append(1) or True, cpu=lambda: p.used, clock=lambda: p.now)
+    assert quiet.check() is False
+    p.run(1, 0.0)
+    assert quiet.check() is True
+    p.run(0, 0.0)  # no time passed: nothing can be said
+    assert quiet.check() is False
     assert trims == [1]
 
 

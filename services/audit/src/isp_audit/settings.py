@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from isp_common.settings import ServiceSettings, service_config
+from isp_common.settings import ServiceSettings, off_the_alert_path_fetch_wait, service_config
 from pydantic import Field
 
 
@@ -12,6 +12,7 @@ class Settings(ServiceSettings):
     service_name: str = "audit"
     port: int = 8004
     database_url: str = ""
+    consumer_fetch_max_wait_ms: int = off_the_alert_path_fetch_wait()
 
     checkpoint_every_records: int = Field(1000, ge=1, description="Sign the head after this many new records...")
     checkpoint_every_seconds: float = Field(

@@ -216,14 +216,16 @@ class ServiceRuntime:
         self.faust.timer(seconds, name=f"{self.name}.{tick.__name__}")(tick)
 
     def _trim_heap_every(self, seconds: float) -> None:
-        """What a burst left free in the allocator's heaps goes back to the system every ``seconds``
-        (:func:`isp_common.memory.heap_trimmer`; nothing where the C library cannot, or at 0)."""
+        """What a burst left free in the allocator's heaps goes back to the system once the service
+        is quiet again, checked every ``seconds`` (:class:`isp_common.memory.QuietTrim`; nothing
+        where the C library cannot, or at 0)."""
         trim = memory.heap_trimmer() if seconds > 0 else None
         if trim is None:
             return
+        quiet = memory.QuietTrim(trim)
 
         async def trim_heap() -> None:
-            trim()
+            quiet.check()
 
         self.every(seconds, trim_heap)
 

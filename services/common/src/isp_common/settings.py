@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,24 @@ def service_config(service: str) -> SettingsConfigDict:
 def _shared(name: str) -> AliasChoices:
     """A shared setting keeps its ``ISP_<NAME>`` variable whatever the service's prefix."""
     return AliasChoices(f"ISP_{name.upper()}", name)
+
+
+OFF_THE_ALERT_PATH_FETCH_WAIT_MS = 500
+"""How long the consumer of a service no alert passes through on its way to its recipient (audit,
+register, gateway) lets the broker hold an empty fetch. Every consumer's empty fetch costs the broker
+CPU whether anything comes or not: with these three at 500 ms instead of 50 the suite idle used 0.14
+cores against 0.21 (the broker 0.06 against 0.10; docs/perf/throughput-notes.md, eleventh session)."""
+
+
+def off_the_alert_path_fetch_wait() -> Any:
+    """The ``consumer_fetch_max_wait_ms`` field of a service off the alert's path: its own variable
+    (``ISP_<SERVICE>_CONSUMER_FETCH_MAX_WAIT_MS``), not the shared one, which sets the alert's hops."""
+    return Field(
+        OFF_THE_ALERT_PATH_FETCH_WAIT_MS,
+        ge=1,
+        description="Longest this service's consumer lets the broker hold a fetch that brings nothing. No alert "
+        "waits on it, so it polls the broker less often than the services on the alert's path.",
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -126,7 +144,9 @@ class ServiceSettings(BaseSettings):
         50,
         ge=1,
         validation_alias=_shared("consumer_fetch_max_wait_ms"),
-        description="Longest a consumer's fetch waits for data (the embedded broker always waits this long).",
+        description="Longest a consumer's fetch waits for data (the embedded broker always waits this long). "
+        "The services on an alert's way to its recipient (referrals, notifications) read this; audit, register "
+        "and the gateway have their own (ISP_<SERVICE>_CONSUMER_FETCH_MAX_WAIT_MS, 500).",
     )
     consumer_fetch_min_bytes: int = Field(
         32768,
@@ -160,8 +180,9 @@ class ServiceSettings(BaseSettings):
         1.0,
         ge=0,
         validation_alias=_shared("memory_trim_interval"),
-        description="Seconds between returns of the allocator's free memory to the system (glibc only; "
-        "0: never). Each takes 0.1-1.5 ms; after a burst they gave back 1-17 MB (isp_common.memory).",
+        description="Seconds between checks whether the service has gone quiet after work; the first check "
+        "that finds it so gives the allocator's free memory back to the system (glibc only; 0: never). Each "
+        "took 0.1-1.5 ms and gave back 1-17 MB after a burst (isp_common.memory).",
     )
     timer_interval: float = Field(
         5.0, validation_alias=_shared("timer_interval"), description="How often deadline timers scan for due work."

@@ -1,6 +1,6 @@
 """The gateway's settings: its own under ``ISP_GATEWAY_<NAME>``, shared ones ``ISP_<NAME>``."""
 
-from isp_common.settings import ServiceSettings, service_config
+from isp_common.settings import ServiceSettings, off_the_alert_path_fetch_wait, service_config
 from pydantic import Field
 
 
@@ -10,6 +10,7 @@ class Settings(ServiceSettings):
     service_name: str = "gateway"
     port: int = 8005
     database_url: str = ""
+    consumer_fetch_max_wait_ms: int = off_the_alert_path_fetch_wait()
 
     rate_per_second: float = Field(
         200.0, gt=0, description="Events each organisation may publish per second, on average."

@@ -1,4 +1,4 @@
-from isp_common.settings import ServiceSettings, service_config
+from isp_common.settings import ServiceSettings, off_the_alert_path_fetch_wait, service_config
 from pydantic import Field
 
 
@@ -10,6 +10,7 @@ class Settings(ServiceSettings):
     service_name: str = "register"
     port: int = 8002
     database_url: str = ""
+    consumer_fetch_max_wait_ms: int = off_the_alert_path_fetch_wait()
     review_reminder_days: int = Field(
         7, ge=0, description="How many days before an entry's review date the ReviewDue reminder is raised."
     )
