@@ -15,7 +15,7 @@ What a burst leaves behind is trimmed as well (:func:`heap_trimmer`): glibc keep
 memory for later, and returns to the system only what is free at the heap's top. A consumed batch, a
 relayed page of the outbox, a connection beyond the pool's ten leave holes below memory still in use.
 Measured in the services during the flat-out benchmark, ``malloc_trim(0)`` gave back 1 to 17 MB of a
-service's resident memory (referrals after its first burst: 144 -> 127 MB) and took 0.1 to 1.5 ms.
+service's resident memory (referrals after its first burst: 141 -> 124 MB) and took 0.1 to 1.5 ms.
 A service trims once it has gone quiet after work (:class:`QuietTrim`: checked every
 ``memory_trim_interval`` seconds, a setting; 0 turns it off), not while it works: trimming every
 second during a burst gave back pages the next batch faulted in again, and in process cost a decision
