@@ -124,3 +124,16 @@ def test_what_json_does_not_allow_is_not_valid_json(raw):
 def test_not_utf8_is_named_as_such():
     with pytest.raises(InvalidEvent, match="^message is not valid JSON: it is not UTF-8 text$"):
         parse_event(b'{"id": "\xff"}')
+
+
+def test_not_utf8_is_told_by_decoding_not_by_the_parsers_wording():
+    import json
+
+    from isp_schemas.registry import _json_reason
+
+    raw = b'{"a": }'
+    worded = json.JSONDecodeError("str is not valid UTF-8: surrogates not allowed", raw.decode(), 6)
+    assert _json_reason(worded, raw) == "str is not valid UTF-8: surrogates not allowed at line 1 column 7"
+    assert _json_reason(json.JSONDecodeError("unexpected character", "x", 0), b"\xff") == "it is not UTF-8 text"
+    with pytest.raises(InvalidEvent, match="^message is not valid JSON: .* at line 1 column 7$"):
+        parse_event(raw)

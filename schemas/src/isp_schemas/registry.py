@@ -110,7 +110,7 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
         # 64 bits becomes a float, and no partner's event has an integer field
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc)}") from None
+        raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc, raw)}") from None
     if not isinstance(document, dict):
         raise InvalidEvent(f"not a CloudEvent: a JSON {_json_kind(document)}, not an object")
     too_big = oversized(document.get("data"), "data") if len(raw) > SMALLEST_OVERSIZED else None
@@ -180,8 +180,12 @@ def _envelope_reason(exc: ValidationError) -> str:
     return f"not a CloudEvent: {describe_errors(exc)}"
 
 
-def _json_reason(exc: json.JSONDecodeError) -> str:
-    if "UTF-8" in exc.msg:
+def _json_reason(exc: json.JSONDecodeError, raw: bytes) -> str:
+    """Why ``raw`` is not JSON: not UTF-8 (decided by decoding it, not by the parser's wording), or
+    where the parser stopped."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
         return "it is not UTF-8 text"
     return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
 
