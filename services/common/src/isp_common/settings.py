@@ -177,12 +177,13 @@ class ServiceSettings(BaseSettings):
         300.0, gt=0, validation_alias=_shared("outbox_prune_interval"), description="Seconds between prunings."
     )
     memory_trim_interval: float = Field(
-        1.0,
+        0.25,
         ge=0,
         validation_alias=_shared("memory_trim_interval"),
         description="Seconds between checks whether the service has gone quiet after work; the first check "
         "that finds it so gives the allocator's free memory back to the system (glibc only; 0: never). Each "
-        "took 0.1-1.5 ms and gave back 1-17 MB after a burst (isp_common.memory).",
+        "took 0.1-1.5 ms and gave back 1-17 MB after a burst; a check is one reading of the process's CPU time "
+        "(isp_common.memory).",
     )
     timer_interval: float = Field(
         5.0, validation_alias=_shared("timer_interval"), description="How often deadline timers scan for due work."
