@@ -134,8 +134,10 @@ class Report:
     loads: list[LoadResult] = field(default_factory=list)
     memory_mb: dict[str, float] = field(default_factory=dict)
     memory_quiet_mb: dict[str, float] = field(default_factory=dict)
-    memory_peak_mb: dict[str, float] = field(default_factory=dict)
     """Again after QUIET_S seconds with no load: a service trims what a burst left (isp_common.memory)."""
+    memory_peak_mb: dict[str, float] = field(default_factory=dict)
+    """The most each service held since it started (VmHWM), read with ``memory_mb``: the trim lowers
+    what a service holds after a burst, not its peak while working."""
     log_problems: dict[str, list[str]] = field(default_factory=dict)
     idle_cores: dict[str, float] = field(default_factory=dict)
     """Cores each service and the broker used over IDLE_CPU_S seconds with no load: polls, timers,
