@@ -162,6 +162,22 @@ def test_the_memo_is_emptied_by_a_change_made_after_it_was_found_clean(engine: E
         assert uow.session.memo(watched) == {}
 
 
+def test_a_row_held_to_insert_empties_the_memos_of_its_table_only(engine: Engine) -> None:
+    """``insert_later`` empties the memos of the row's table at once, and leaves the others (it is
+    not a change that has every memo look through the session's changes again)."""
+    with UnitOfWork(engine) as uow:
+        uow.session.memo((OutboxMessage,))["k"] = 1
+        uow.session.memo((ProcessedEvent,))["k"] = 2
+        uow.session.insert_later(OutboxMessage, {"topic": "t", "event_id": "a", "event_type": "t", "value": b""})
+        assert uow.session.memo((OutboxMessage,)) == {}
+        assert uow.session.memo((ProcessedEvent,)) == {"k": 2}
+        uow.session.memo((OutboxMessage,))["k"] = 3  # read again (its query writes the row first)
+        uow.session.insert_later(OutboxMessage, {"topic": "t", "event_id": "b", "event_type": "t", "value": b""})
+        assert uow.session.memo((OutboxMessage,)) == {}
+        uow.mark_processed("c", "e1", "t")
+        assert uow.session.memo((ProcessedEvent,)) == {}
+
+
 def test_rows_held_before_a_savepoint_outlive_its_rollback(engine: Engine) -> None:
     with UnitOfWork(engine) as uow:
         uow.publish(event("evt-before"), topics.CONSENT)
