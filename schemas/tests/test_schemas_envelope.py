@@ -2,8 +2,11 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from isp_schemas import examples
-from isp_schemas.envelope import CloudEvent
+from isp_schemas.envelope import _CORE_ATTRIBUTES as _CORE
+from isp_schemas.envelope import CloudEvent, compact_json
 from isp_schemas.register import RegisterEntryOpened
 from isp_schemas.treatment import AppointmentAttended
 from pydantic import ValidationError
@@ -97,3 +100,65 @@ def test_the_encoding_is_compact_utf8_json_and_takes_any_json_value():
         raw = event.to_json_bytes()
         assert raw == json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":")).encode()
         assert json.loads(raw)["data"] == {**data, **extra}
+
+
+# -- the JSON an outbox row carries: pydantic's serializer in one pass, the same bytes as before ---
+
+
+def _json(*scalars: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.text(), *scalars),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
+
+
+SOURCE = "urn:isp:org:CGL-WSX"
+_JSON = _json()
+"""JSON values without fractions (no event type has a number with one); integers past 64 bits too."""
+_WITH_FRACTIONS = _json(st.floats(allow_nan=False, allow_infinity=False))
+
+
+def _dumped_then_encoded(event: CloudEvent) -> bytes:
+    """What ``to_json_bytes`` wrote before: the ``model_dump`` dictionary, top-level nulls but
+    ``data`` left out, encoded compactly."""
+    attributes = event.model_dump(mode="json")
+    return compact_json({k: v for k, v in attributes.items() if v is not None or k == "data"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.dictionaries(st.text(max_size=12), _JSON, max_size=6),
+    subject=st.none() | st.text(min_size=1, max_size=12),
+    extensions=st.dictionaries(st.from_regex(r"\A[a-z0-9]{1,20}\Z"), st.none() | _JSON, max_size=3),
+    minutes=st.integers(min_value=-23 * 60, max_value=23 * 60),
+    microsecond=st.integers(min_value=0, max_value=999_999),
+)
+def test_json_bytes_are_what_the_dumped_dictionary_encodes_to(
+    data: dict[str, object], subject: str | None, extensions: dict[str, object], minutes: int, microsecond: int
+) -> None:
+    extensions = {k: v for k, v in extensions.items() if k not in _CORE}
+    when = datetime(2026, 3, 29, 0, 59, 59, microsecond, tzinfo=timezone(timedelta(minutes=minutes)))
+    event = CloudEvent(
+        id="e1", source="urn:isp:org:CGL-WSX", type="t", time=when, subject=subject, data=data, **extensions
+    )
+    assert event.to_json_bytes() == _dumped_then_encoded(event)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(st.text(max_size=12), _WITH_FRACTIONS, max_size=6))
+def test_a_number_with_a_fraction_may_be_written_otherwise_but_reads_the_same(data: dict[str, object]) -> None:
+    """pydantic writes 1e-05 as 0.00001: the same number, and the same event read back."""
+    event = CloudEvent(
+        id="e1", source="urn:isp:org:CGL-WSX", type="t", time=datetime(2026, 1, 1, tzinfo=UTC), data=data
+    )
+    assert json.loads(event.to_json_bytes()) == json.loads(_dumped_then_encoded(event))
+    assert CloudEvent.from_json_bytes(event.to_json_bytes()) == event
+
+
+def test_json_bytes_of_an_event_made_from_a_model_and_of_one_without_subject() -> None:
+    made = CloudEvent.create(AppointmentAttended.event_type, "CGL-WSX", ATTENDED, id="e2")
+    bare = CloudEvent(id="e3", source="urn:isp:org:CGL-WSX", type="t", time=datetime(2026, 1, 1, tzinfo=UTC), data={})
+    for event in (made, bare):
+        assert event.to_json_bytes() == _dumped_then_encoded(event)
+    assert b'"subject"' not in bare.to_json_bytes()

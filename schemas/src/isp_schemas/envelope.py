@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Final, Literal
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, PydanticSerializationError
 
 from .people import ORG_ID_PATTERN, SchemaModel
 
@@ -124,10 +124,21 @@ class CloudEvent(BaseModel):
         return self.source.removeprefix(SOURCE_PREFIX)
 
     def to_json_bytes(self) -> bytes:
-        """Structured-mode JSON; absent optional attributes are left out rather than null."""
-        attributes = self.model_dump(mode="json")
-        attributes = {k: v for k, v in attributes.items() if v is not None or k == "data"}
-        return compact_json(attributes)
+        """Structured-mode JSON; absent optional attributes are left out rather than null.
+
+        Written by pydantic's own serializer in one pass (half the time of building the
+        ``model_dump`` dictionary and encoding it: every outbox row is one), the same bytes as
+        :func:`compact_json` of that dictionary (a property test compares them), but for how a number
+        with a fraction is spelt (0.00001 for 1e-05; no event type has one). Values it cannot
+        write take that path."""
+        absent = {name for name, value in (self.__pydantic_extra__ or {}).items() if value is None}
+        if self.subject is None:  # the one optional attribute declared
+            absent.add("subject")
+        try:
+            return self.__pydantic_serializer__.to_json(self, exclude=absent or None)
+        except PydanticSerializationError:
+            attributes = self.model_dump(mode="json")
+            return compact_json({k: v for k, v in attributes.items() if v is not None or k == "data"})
 
     @classmethod
     def from_json_bytes(cls, raw: bytes) -> CloudEvent:

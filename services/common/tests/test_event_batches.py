@@ -5,12 +5,14 @@ the others with it, and events after it must still be applied after it (per-key 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from isp_common.consumer import EventProcessor, EventRejected, Outcome
+from isp_common.consumer import EventProcessor, EventRejected, Outcome, PreparedBatch, in_turn
 from isp_common.db import UnitOfWork, create_schema, make_engine
 from isp_common.testing import RecordingDeadLetters, outbox_events
 from isp_schemas import topics
@@ -152,3 +154,48 @@ def test_a_handler_errors_personal_data_never_reaches_the_dead_letter_reason():
         reason = safe_error(exc)
         assert "9434765919" not in str(exc)  # hide_parameters: not in the exception either
     assert reason == "IntegrityError: IntegrityError: UNIQUE constraint failed: t.nhs"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(KINDS, max_size=25), cuts=st.lists(st.integers(min_value=1, max_value=6), max_size=8))
+async def test_batches_prepared_while_the_one_before_is_finished_end_exactly_as_one_by_one(
+    kinds: list[str], cuts: list[int]
+) -> None:
+    """As the services consume (``isp_common.runtime``): each batch prepared, then finished once the
+    batch before it has finished, through :func:`isp_common.consumer.in_turn`."""
+    messages = messages_of(kinds)
+    one_engine, one, one_dead = fresh()
+    expected: list[Outcome] = [await one.process(k, v, h, topics.CONSENT) for k, v, h in messages]
+    batches, start = [], 0
+    for cut in [*cuts, len(messages)]:
+        if start < len(messages):
+            batches.append(messages[start : start + cut])
+            start += cut
+    engine, processor, dead = fresh()
+    prepared_before_finish: list[int] = []
+    outcomes: list[Outcome] = []
+
+    async def each() -> AsyncIterator[list[Any]]:
+        for batch in batches:
+            yield batch
+
+    async def prepare(batch: list[Any]) -> PreparedBatch:
+        prepared_before_finish.append(len(outcomes))
+        return await processor.prepare_batch(batch, topics.CONSENT)
+
+    async def finish(_batch: list[Any], prepared: PreparedBatch) -> None:
+        outcomes.extend(await processor.finish_batch(prepared, topics.CONSENT))
+
+    await in_turn(each(), prepare, finish)
+    assert outcomes == expected
+    assert effects(engine) == effects(one_engine)
+    assert dead.reasons == one_dead.reasons
+
+
+async def test_preparing_a_batch_changes_nothing_until_it_is_finished() -> None:
+    engine, processor, dead = fresh()
+    messages = [(b"k", withdrawn(cid, f"e{i}"), []) for i, cid in enumerate(["con-a", "fail-b"])] + [(b"k", b"{", [])]
+    prepared = await processor.prepare_batch(messages, topics.CONSENT)
+    assert effects(engine) == [] and dead.reasons == []
+    assert await processor.finish_batch(prepared, topics.CONSENT) == ["handled", "deadlettered", "deadlettered"]
+    assert effects(engine) == ["con-a"] and len(dead.reasons) == 2

@@ -104,6 +104,30 @@ def test_nothing_is_acknowledged_before_the_caller_has_had_the_batch() -> None:
     asyncio.run(run())
 
 
+def test_a_caller_that_acknowledges_may_take_the_next_batch_first() -> None:
+    """As a service consumes: the next batch is taken (and prepared) while this one is still applied,
+    so nothing is acknowledged until the caller says so, and then only what it names."""
+
+    async def run() -> None:
+        fake = stream()
+        put(fake, *range(5))
+        it = BatchingStream.take_batches(fake, 2, 0.01, caller_acknowledges=True)
+        first = await it.__anext__()
+        second = await it.__anext__()
+        assert (offsets(first), offsets(second)) == ([0, 1], [2, 3])
+        assert fake.app.consumer.acked == []
+        BatchingStream.acknowledge(fake, first)
+        assert fake.app.consumer.acked == [0, 1]
+        third = await it.__anext__()
+        assert offsets(third) == [4] and fake.app.consumer.acked == [0, 1]
+        BatchingStream.acknowledge(fake, second)
+        BatchingStream.acknowledge(fake, third)
+        assert fake.app.consumer.acked == [0, 1, 2, 3, 4]
+        await it.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(run())
+
+
 def test_a_batch_waits_within_for_more_after_its_first_event() -> None:
     async def run() -> None:
         fake = stream()

@@ -253,9 +253,13 @@ class _BatchDeliveryConsumer(faust_aiokafka.Consumer):
 class BatchingStream(faust.Stream):  # type: ignore[type-arg]
     """faust's stream with :meth:`take_batches`, which takes what its channel holds in one go."""
 
-    async def take_batches(self, max_: int, within: float) -> AsyncIterator[list[EventT[Any]]]:
+    async def take_batches(
+        self, max_: int, within: float, *, caller_acknowledges: bool = False
+    ) -> AsyncIterator[list[EventT[Any]]]:
         """Batches of at most ``max_`` events, each yielded ``within`` seconds after its first
-        event arrived (or as soon as it is full), acknowledged once the caller has had it.
+        event arrived (or as soon as it is full), acknowledged once the caller has had it (asks for
+        the next), or, with ``caller_acknowledges``, when the caller says so
+        (:func:`acknowledge`): it may then take the next batch while it still handles this one.
 
         faust's ``take_events`` wakes every ``within`` seconds whether or not anything came, and
         both it and faust's stream iterator hand events over one at a time: a turn of the event loop,
@@ -316,7 +320,8 @@ class BatchingStream(faust.Stream):  # type: ignore[type-arg]
                     try:
                         yield events
                     finally:
-                        acknowledge(consumer, events)
+                        if not caller_acknowledges:
+                            acknowledge(consumer, events)
                         events = []
         except StopAsyncIteration:  # an actor cancelled: its channel ends the iteration, as faust's
             return
@@ -325,6 +330,10 @@ class BatchingStream(faust.Stream):  # type: ignore[type-arg]
             if started_by_aiter:
                 await self.stop()
                 self.service_reset()
+
+    def acknowledge(self, events: list[EventT[Any]]) -> None:
+        """Acknowledge a batch taken with ``caller_acknowledges`` (:func:`acknowledge`)."""
+        acknowledge(self.app.consumer, events)
 
 
 def acknowledge(consumer: Any, events: list[EventT[Any]]) -> None:

@@ -153,6 +153,11 @@ def outbox_headers(row: Outgoing, signer: Signer | None = None) -> list[tuple[st
     return headers
 
 
+SEND_TURN = 100
+"""The relay lets the event loop's other work run after this many rows handed to the producer
+(about 2 ms of them), so a batch of 500 does not hold the loop for 10 ms at once."""
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -257,8 +262,11 @@ class OutboxRelay:
         return total
 
     # The database work runs in a worker thread, so the event loop never waits on it.
-    def _pending(self) -> list[PendingRow]:
-        return pending_rows(self.engine, self.batch_size)
+    def _pending(self) -> list[tuple[PendingRow, list[tuple[str, bytes]]]]:
+        """The next rows to publish, each with its headers: signed here too, in the worker thread
+        (libsodium lets the GIL go), so that the event loop is free meanwhile to start the
+        consumer's next batch (signing 400 rows on it held it for 10-13 ms)."""
+        return [(row, outbox_headers(row, self.signer)) for row in pending_rows(self.engine, self.batch_size)]
 
     def _settle(self, sent_ids: list[int], quarantined: list[tuple[PendingRow, str]]) -> None:
         """Mark the sent rows sent and move the quarantined ones aside, in one transaction."""
@@ -301,17 +309,16 @@ class OutboxRelay:
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
-        await self.admin.ensure({r.topic for r in rows})
+        await self.admin.ensure({r.topic for r, _headers in rows})
         futures = []
         quarantined: list[tuple[PendingRow, str]] = []
         error: Exception | None = None
-        for row in rows:
+        for count, (row, headers) in enumerate(rows, 1):
+            if count % SEND_TURN == 0:
+                await asyncio.sleep(0)  # let the event loop's other work in (a consumer's next batch)
             try:
                 fut = await self.producer.send(
-                    row.topic,
-                    value=row.value,
-                    key=row.key.encode() if row.key else None,
-                    headers=outbox_headers(row, self.signer),
+                    row.topic, value=row.value, key=row.key.encode() if row.key else None, headers=headers
                 )
             except Exception as exc:
                 if (reason := self._refusal(row, exc)) is None:

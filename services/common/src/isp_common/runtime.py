@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from . import directory, docs, kafka, logs, memory, metrics, pgroles, provenance, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
-from .consumer import EventProcessor, Handler, Prefetch
+from .consumer import EventProcessor, Handler, Prefetch, PreparedBatch, in_turn
 from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters
 from .eventkeys import ensure_signer
@@ -180,23 +180,40 @@ class ServiceRuntime:
 
         async def consume(stream: Any) -> None:
             # Up to batch_size events, or what arrived within batch_wait seconds, are processed
-            # together (one transaction per run of events); faust acknowledges them afterwards.
-            async for events in stream.take_batches(batch_size, within=batch_wait):
+            # together (one transaction per run of events); faust acknowledges them afterwards. The
+            # next batch is parsed and its signatures checked while this one is applied (in_turn).
+            async def prepare(events: list[Any]) -> PreparedBatch | None:
                 messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
                 positions = [(e.message.partition, e.message.offset) for e in events]
+                try:
+                    return await processor.prepare_batch(messages, topic, positions)
+                except Exception:  # taken again from the start when the batch is finished
+                    log.exception("could not prepare events from %s", topic)
+                    return None
+
+            async def finish(events: list[Any], prepared: PreparedBatch | None) -> None:
                 # process_batch() dead-letters rather than raise; if even that fails (broker down),
                 # hold this partition and retry (the inbox absorbs what was already committed):
                 # faust would acknowledge events whose agent raised.
                 while True:
                     try:
-                        outcomes = await processor.process_batch(messages, topic, positions)
+                        if prepared is not None:
+                            outcomes = await processor.finish_batch(prepared, topic)
+                        else:
+                            messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
+                            positions = [(e.message.partition, e.message.offset) for e in events]
+                            outcomes = await processor.process_batch(messages, topic, positions)
                         break
                     except Exception:
                         log.exception("could not process or dead-letter events from %s; retrying", topic)
+                        prepared = None
                         await asyncio.sleep(1.0)
+                stream.acknowledge(events)
                 self.metrics.observe("isp_consumer_batch_events", len(events), topic=topic)
                 for outcome, amount in Counter(outcomes).items():
                     self.metrics.count("isp_events_consumed", amount, topic=topic, outcome=outcome)
+
+            await in_turn(stream.take_batches(batch_size, within=batch_wait, caller_acknowledges=True), prepare, finish)
 
         consume.__name__ = f"consume_{topic.replace('.', '_')}"
         self.faust.agent(channel, name=f"{self.name}.{topic}", concurrency=1)(consume)
