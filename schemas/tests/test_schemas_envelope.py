@@ -139,9 +139,7 @@ def test_json_bytes_are_what_the_dumped_dictionary_encodes_to(
 ) -> None:
     extensions = {k: v for k, v in extensions.items() if k not in _CORE}
     when = datetime(2026, 3, 29, 0, 59, 59, microsecond, tzinfo=timezone(timedelta(minutes=minutes)))
-    event = CloudEvent(
-        id="e1", source="urn:isp:org:CGL-WSX", type="t", time=when, subject=subject, data=data, **extensions
-    )
+    event = CloudEvent(id="e1", source=SOURCE, type="t", time=when, subject=subject, data=data, **extensions)
     assert event.to_json_bytes() == _dumped_then_encoded(event)
 
 
@@ -149,16 +147,14 @@ def test_json_bytes_are_what_the_dumped_dictionary_encodes_to(
 @given(data=st.dictionaries(st.text(max_size=12), _WITH_FRACTIONS, max_size=6))
 def test_a_number_with_a_fraction_may_be_written_otherwise_but_reads_the_same(data: dict[str, object]) -> None:
     """pydantic writes 1e-05 as 0.00001: the same number, and the same event read back."""
-    event = CloudEvent(
-        id="e1", source="urn:isp:org:CGL-WSX", type="t", time=datetime(2026, 1, 1, tzinfo=UTC), data=data
-    )
+    event = CloudEvent(id="e1", source=SOURCE, type="t", time=datetime(2026, 1, 1, tzinfo=UTC), data=data)
     assert json.loads(event.to_json_bytes()) == json.loads(_dumped_then_encoded(event))
     assert CloudEvent.from_json_bytes(event.to_json_bytes()) == event
 
 
 def test_json_bytes_of_an_event_made_from_a_model_and_of_one_without_subject() -> None:
     made = CloudEvent.create(AppointmentAttended.event_type, "CGL-WSX", ATTENDED, id="e2")
-    bare = CloudEvent(id="e3", source="urn:isp:org:CGL-WSX", type="t", time=datetime(2026, 1, 1, tzinfo=UTC), data={})
+    bare = CloudEvent(id="e3", source=SOURCE, type="t", time=datetime(2026, 1, 1, tzinfo=UTC), data={})
     for event in (made, bare):
         assert event.to_json_bytes() == _dumped_then_encoded(event)
     assert b'"subject"' not in bare.to_json_bytes()

@@ -172,7 +172,6 @@ async def test_batches_prepared_while_the_one_before_is_finished_end_exactly_as_
             batches.append(messages[start : start + cut])
             start += cut
     engine, processor, dead = fresh()
-    prepared_before_finish: list[int] = []
     outcomes: list[Outcome] = []
 
     async def each() -> AsyncIterator[list[Any]]:
@@ -180,7 +179,6 @@ async def test_batches_prepared_while_the_one_before_is_finished_end_exactly_as_
             yield batch
 
     async def prepare(batch: list[Any]) -> PreparedBatch:
-        prepared_before_finish.append(len(outcomes))
         return await processor.prepare_batch(batch, topics.CONSENT)
 
     async def finish(_batch: list[Any], prepared: PreparedBatch) -> None:

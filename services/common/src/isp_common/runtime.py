@@ -28,9 +28,9 @@ from sqlalchemy.engine import Engine
 from . import directory, docs, kafka, logs, memory, metrics, pgroles, provenance, telemetry
 from .auth import TokenVerifier, install_token_verifier
 from .clock import Clock, SystemClock
-from .consumer import EventProcessor, Handler, Prefetch, PreparedBatch, in_turn
+from .consumer import EventProcessor, Handler, Message, Prefetch, PreparedBatch, in_turn
 from .db import UnitOfWork, make_engine
-from .deadletter import DeadLetters
+from .deadletter import DeadLetters, Position
 from .eventkeys import ensure_signer
 from .kafka import FaustApp, TopicAdmin, new_producer
 from .leader import Leadership
@@ -182,9 +182,12 @@ class ServiceRuntime:
             # Up to batch_size events, or what arrived within batch_wait seconds, are processed
             # together (one transaction per run of events); faust acknowledges them afterwards. The
             # next batch is parsed and its signatures checked while this one is applied (in_turn).
-            async def prepare(events: list[Any]) -> PreparedBatch | None:
+            def records(events: list[Any]) -> tuple[list[Message], list[Position]]:
                 messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
-                positions = [(e.message.partition, e.message.offset) for e in events]
+                return messages, [(e.message.partition, e.message.offset) for e in events]
+
+            async def prepare(events: list[Any]) -> PreparedBatch | None:
+                messages, positions = records(events)
                 try:
                     return await processor.prepare_batch(messages, topic, positions)
                 except Exception:  # taken again from the start when the batch is finished
@@ -200,8 +203,7 @@ class ServiceRuntime:
                         if prepared is not None:
                             outcomes = await processor.finish_batch(prepared, topic)
                         else:
-                            messages = [(e.message.key, e.message.value, e.message.headers) for e in events]
-                            positions = [(e.message.partition, e.message.offset) for e in events]
+                            messages, positions = records(events)
                             outcomes = await processor.process_batch(messages, topic, positions)
                         break
                     except Exception:
