@@ -109,6 +109,11 @@ class LoadResult:
     first_s: float = math.nan
     """Seconds from publishing the load's first miss to its first alert: how long the pipeline takes
     to fill (flat out, the alerts/s figure includes it)."""
+    machine_us_before: dict[str, float] = field(default_factory=dict)
+    machine_us_after: dict[str, float] = field(default_factory=dict)
+    """This machine's speed (:func:`machine_speed`) just before the load's first miss (its people
+    prepared, the broker quiet) and once its alerts were audited: a load taken while the machine
+    slowed shows it here (one run's CPU per alert moved by a third within minutes)."""
 
 
 @dataclass
@@ -477,6 +482,7 @@ async def single_misses(bench: Bench, people: Sequence[Person]) -> list[float]:
 async def run_load(bench: Bench, load: Load) -> LoadResult:
     print(f"  {load.name}", flush=True)
     people = await prepare(bench, load.people)
+    speed_before = machine_speed(LOAD_SPEED_EVENTS)
     since = utc_text(datetime.now(UTC) - timedelta(minutes=1))
     duplicates_before = bench.dna.duplicates
     misses = [(p.appointment_id, missed_event(p)) for p in people]
@@ -494,6 +500,7 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
     span = max((bench.dna.arrived[a] for a in delivered), default=started) - started
     alert_ids = {bench.dna.alert_ids[a] for a in delivered}
     audited = await bench.wait_audited(CSC, DNA_ALERT, alert_ids, since)
+    speed_after = machine_speed(LOAD_SPEED_EVENTS)
     if missing:
         await report_lost(bench, [p for p in people if p.appointment_id in missing])
     return LoadResult(
@@ -509,6 +516,8 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
         p99_s=percentile(latencies, 99),
         publish_s=publish_s,
         first_s=min((bench.dna.arrived[a] for a in delivered), default=math.nan) - started,
+        machine_us_before=speed_before,
+        machine_us_after=speed_after,
         duplicates=bench.dna.duplicates - duplicates_before,
         cpu_cores=cpu_cores,
         lost=sorted(missing),
@@ -665,6 +674,10 @@ async def idle_cores(services: dict[str, int], seconds: float) -> dict[str, floa
     await asyncio.sleep(seconds)
     per_s = os.sysconf("SC_CLK_TCK") * seconds
     return {name: (spent - before[name]) / per_s for name, spent in family_ticks(services).items()}
+
+
+LOAD_SPEED_EVENTS = 500
+"""Events signed, checked and parsed to take the machine's speed around each load (about 0.1 s)."""
 
 
 def machine_speed(events: int = 2_000) -> dict[str, float]:
@@ -923,6 +936,12 @@ def summary(report: Report) -> list[str]:
                 )
         if x.rate is None and not math.isnan(x.first_s):
             lines.append(f"{x.name}: the first alert {x.first_s * 1000:.0f} ms after the first miss was published")
+        if x.machine_us_before and x.machine_us_after:
+            b, a = x.machine_us_before, x.machine_us_after
+            lines.append(
+                f"{x.name}: this machine before / after (µs of CPU, one core): Ed25519 check "
+                f"{b['check']:.0f} / {a['check']:.0f}, an event parsed {b['parse']:.0f} / {a['parse']:.0f}"
+            )
         if x.batch_events:
             sizes = ", ".join(f"{k} {v:.1f}" for k, v in x.batch_events.items())
             lines.append(f"{x.name}: mean events per consumed batch: {sizes}")

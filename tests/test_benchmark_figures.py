@@ -98,3 +98,29 @@ def test_peak_resident_memory_is_read_beside_the_current_and_printed(tmp_path):
     report.memory_peak_mb = {"referrals": 171.4, "audit": 140.0}
     assert "peak resident memory since start: referrals 171 MB, audit 140 MB" in t.summary(report)
     assert json.loads(json.dumps(report.as_dict()))["memory_peak_mb"] == report.memory_peak_mb
+
+
+def test_each_load_carries_the_machines_speed_before_and_after_it(tmp_path):
+    t = _throughput()
+    report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
+    slowed = t.LoadResult(
+        name="offered 500/s (10 people)", rate=500.0, people=10, prepared=10, delivered=10, audited=10,
+        alerts_per_s=349.0, p50_s=1.7, p95_s=2.2, p99_s=2.3, publish_s=0.1, duplicates=0,
+        machine_us_before={"sign": 26.0, "check": 61.0, "parse": 8.0},
+        machine_us_after={"sign": 33.0, "check": 84.0, "parse": 11.4},
+    )  # fmt: skip
+    unmeasured = t.LoadResult(
+        name="flat out (10 people)", rate=None, people=10, prepared=10, delivered=10, audited=10,
+        alerts_per_s=600.0, p50_s=1.0, p95_s=1.5, p99_s=2.0, publish_s=0.1, duplicates=0,
+    )  # fmt: skip
+    report.loads = [slowed, unmeasured]
+    lines = t.summary(report)
+    speed = [line for line in lines if "this machine before / after" in line]
+    assert speed == [
+        "offered 500/s (10 people): this machine before / after (µs of CPU, one core): Ed25519 check 61 / 84, "
+        "an event parsed 8 / 11"
+    ]
+    loads = json.loads(json.dumps(report.as_dict()))["loads"]
+    assert loads[0]["machine_us_before"] == slowed.machine_us_before
+    assert loads[0]["machine_us_after"] == slowed.machine_us_after
+    assert loads[1]["machine_us_before"] == {} and loads[1]["machine_us_after"] == {}
