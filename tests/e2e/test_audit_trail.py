@@ -219,6 +219,7 @@ def test_an_ig_officer_searches_opens_a_record_verifies_and_downloads_csv(suite,
         page.get_by_label("Person (NHS number)").fill(person)
         page.get_by_label("Why you are asking").fill("subject access request")
         page.get_by_role("button", name="Search").click()
+        page.locator("#results").wait_for()  # the results page, not the form it replaced
         rows = page.locator("tbody tr").count()
         page.locator("tbody tr").first.get_by_role("link").click()
         trace_id = page.locator("#trace-id").inner_text()

@@ -19,6 +19,7 @@ from isp_audit.settings import Settings
 from isp_common.db import make_engine
 from isp_common.testing import FixedClock, bearer
 from isp_common.testing.browser import check_accessible, fits_width, screenshot, serving
+from playwright.sync_api import expect
 
 from ..kit import NHS, START, disclosure, record
 
@@ -72,7 +73,7 @@ def test_every_ig_page_is_accessible_fits_a_phone_and_is_screenshot(browser, ig_
 
         page.get_by_label("Token").fill("not a token")
         page.get_by_role("button", name="Sign in").click()
-        assert page.get_by_role("heading", name="There is a problem").is_visible()
+        expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
         check_accessible(page)
 
         page.get_by_label("Token").fill(token(runtime, "ISP-IG", "partnership_ig"))
@@ -86,7 +87,7 @@ def test_every_ig_page_is_accessible_fits_a_phone_and_is_screenshot(browser, ig_
         page.get_by_label("Why you are asking").fill("subject access request")
         page.get_by_role("button", name="Search").click()
         assert page.locator("#results").inner_text() == "3 records found"
-        assert page.locator("tbody tr").count() == 3
+        expect(page.locator("tbody tr")).to_have_count(3)
         check_accessible(page)
         screenshot(page, "ig-search-results")
 
@@ -114,8 +115,8 @@ def test_the_search_says_what_is_wrong_and_keeps_what_was_typed_without_javascri
         page.get_by_role("button", name="Sign in").click()
 
         page.get_by_role("button", name="Search").click()  # nothing to search by
-        assert page.locator("#person-error").is_visible()
-        assert page.locator("#results").count() == 0
+        expect(page.locator("#person-error")).to_be_visible()
+        expect(page.locator("#results")).to_have_count(0)
 
         page.get_by_label("Person (NHS number)").fill(BAD_NHS)
         page.get_by_label("From (date)").fill("31/02/2025")
@@ -124,7 +125,7 @@ def test_the_search_says_what_is_wrong_and_keeps_what_was_typed_without_javascri
         assert "real date" in page.locator("#since-error").inner_text()
         assert page.get_by_label("Person (NHS number)").input_value() == BAD_NHS
         assert page.get_by_label("From (date)").input_value() == "31/02/2025"
-        assert page.get_by_text("No records match").count() == 0
+        expect(page.get_by_text("No records match")).to_have_count(0)
         fits_width(page)
         screenshot(page, "ig-search-errors")
 
@@ -133,7 +134,7 @@ def test_the_search_says_what_is_wrong_and_keeps_what_was_typed_without_javascri
         page.get_by_role("button", name="Search").click()
         # the discloser's officer sees all three of its records, the withheld one included
         assert page.locator("#results").inner_text() == "3 records found"
-        assert page.get_by_text("Did not attend").first.is_visible()
+        expect(page.get_by_text("Did not attend").first).to_be_visible()
         fits_width(page)  # the table scrolls inside its box, the page does not
     finally:
         context.close()

@@ -17,6 +17,7 @@ import pytest
 from isp_common.formatting import uk_date
 from isp_common.testing import fresh_nhs_number
 from isp_common.workingdays import add_months, london_date
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -70,7 +71,7 @@ def test_dsl_opens_an_entry_and_records_a_review_in_the_browser_and_review_due_m
         status = page.get_by_role("status")
         assert status.inner_text() == f"Entry opened. The first review is due {uk_date(due_before)}."
         assert page.get_by_role("heading", level=1).inner_text() == "Jo Rivers"
-        assert page.get_by_text("Unborn, due 1 Sep 2026").is_visible()
+        expect(page.get_by_text("Unborn, due 1 Sep 2026")).to_be_visible()
 
         page.get_by_role("navigation", name="Menu").get_by_role("link", name="Weekly worklist").click()
         opened = page.get_by_role("table", name="Opened since last week (1)")

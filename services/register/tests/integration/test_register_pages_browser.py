@@ -25,6 +25,7 @@ from isp_register.bootstrap import build
 from isp_register.settings import Settings
 from isp_schemas import topics
 from isp_schemas.registry import parse_event
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser]
 
@@ -86,6 +87,7 @@ def sign_in(page: Any, runtime: Any) -> None:
     assert page.url.endswith("/register/login")
     page.get_by_label("Token").fill(bearer(runtime.settings.resolved_key_dir, ORG, "dsl", sub="dsl@cgl-wsx"))
     page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()  # signed in, the cookie set
 
 
 def look(page: Any, name: str) -> None:
@@ -102,12 +104,12 @@ def test_every_register_page_is_accessible_fits_a_phone_and_is_screenshot(browse
         look(page, "sign-in")
         sign_in(page, runtime)
         assert page.get_by_role("heading", level=1).inner_text() == f"Weekly worklist for {ORG}"
-        assert page.get_by_role("button", name="Sign out").is_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         look(page, "worklist")
 
         page.get_by_role("navigation", name="Menu").get_by_role("link", name="All entries").click()
         assert page.locator("#results-count").inner_text() == "Showing 1 to 4 of 4 entries."
-        assert page.get_by_text(f"NHS {SAM[:3]} {SAM[3:6]} {SAM[6:]}").is_visible()
+        expect(page.get_by_text(f"NHS {SAM[:3]} {SAM[3:6]} {SAM[6:]}")).to_be_visible()
         look(page, "entries")
 
         page.get_by_label("Search by NHS number or name").fill("123 456")
@@ -116,17 +118,17 @@ def test_every_register_page_is_accessible_fits_a_phone_and_is_screenshot(browse
         look(page, "entries-search-error")
 
         page.goto(f"/register/entries/{ids['Sam']}")
-        assert page.get_by_role("heading", name=re.compile("Also open at Turning Point")).is_visible()
+        expect(page.get_by_role("heading", name=re.compile("Also open at Turning Point"))).to_be_visible()
         look(page, "entry")
 
         page.get_by_role("button", name="Close this entry").click()
         page.get_by_role("button", name="Close entry").click()
-        assert page.locator("#close-reason-error").is_visible()
+        expect(page.locator("#close-reason-error")).to_be_visible()
         look(page, "close-entry")
 
         page.goto("/register/entries/new")
         page.get_by_role("button", name="Open entry").click()
-        assert page.get_by_role("heading", name="There is a problem").is_visible()
+        expect(page.get_by_role("heading", name="There is a problem")).to_be_visible()
         look(page, "open-entry")
 
         page.goto("/register/entries/reg-unknown")
@@ -147,11 +149,12 @@ def test_a_dsl_finds_reviews_contacts_and_closes_without_javascript_on_a_phone(b
         page.get_by_role("button", name="Search").click()
         assert page.locator("#results-count").inner_text() == "Showing 1 to 1 of 1 entry."
         page.get_by_role("link", name="Jo Rivers").click()
+        page.get_by_role("form", name="Record a review").wait_for()  # the entry's page, not the list
         fits_width(page)
 
         review = page.get_by_role("form", name="Record a review")
         review.get_by_role("button", name="Record review").click()  # no notes
-        assert page.locator("#review-notes-error").is_visible()
+        expect(page.locator("#review-notes-error")).to_be_visible()
         assert page.locator("#review-due").inner_text() == "2 Dec 2026"  # the clock did not move
         page.get_by_role("form", name="Record a review").get_by_label("Review notes").fill("Seen at home; well.")
         page.get_by_role("form", name="Record a review").get_by_role("button", name="Record review").click()
@@ -161,7 +164,7 @@ def test_a_dsl_finds_reviews_contacts_and_closes_without_javascript_on_a_phone(b
         page.get_by_label("Record the contact").fill("Phoned their DSL; they lead for now.")
         page.get_by_role("button", name="Record contact").click()
         assert page.get_by_role("status").inner_text() == "Contact recorded."
-        assert page.get_by_text("Phoned their DSL; they lead for now.").is_visible()
+        expect(page.get_by_text("Phoned their DSL; they lead for now.")).to_be_visible()
         fits_width(page)
 
         page.goto(f"/register/entries/{ids['Kit']}")

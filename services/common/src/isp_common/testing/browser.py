@@ -42,6 +42,7 @@ def check_accessible(page: Any) -> list[dict[str, Any]]:
     serious or critical. Returns the lesser violations (moderate, minor) for a test to look at."""
     from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]  # the package ships no types
 
+    page.wait_for_load_state("load")  # a click's navigation may have committed and not yet loaded
     violations: list[dict[str, Any]] = Axe().run(page).response["violations"]
     blocking = [v for v in violations if v.get("impact") in BLOCKING_IMPACTS]
     assert not blocking, f"axe on {page.url}:\n" + "\n".join(
@@ -52,7 +53,10 @@ def check_accessible(page: Any) -> list[dict[str, Any]]:
 
 
 def fits_width(page: Any) -> None:
-    """Fail if the page is wider than the window (it would scroll sideways as a whole)."""
+    """Fail if the page is wider than the window (it would scroll sideways as a whole).
+    Waits for the page to load first: just after a click's navigation commits, the new document
+    has no ``documentElement`` yet."""
+    page.wait_for_load_state("load")
     sizes = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert sizes[0] <= sizes[1], f"{page.url} is {sizes[0]} px wide in a {sizes[1]} px window"
 
