@@ -143,6 +143,10 @@ class Report:
     memory_peak_mb: dict[str, float] = field(default_factory=dict)
     """The most each service held since it started (VmHWM), read with ``memory_mb``: the trim lowers
     what a service holds after a burst, not its peak while working."""
+    memory_file_mb: dict[str, float] = field(default_factory=dict)
+    """Of ``memory_mb``, the pages of files each service has mapped (RssFile: its interpreter, shared
+    libraries and any file it maps, a database read through ``mmap`` among them): the kernel's page
+    cache, shared and reclaimable, where the rest (RssAnon, RssShmem) is the process's own."""
     log_problems: dict[str, list[str]] = field(default_factory=dict)
     idle_cores: dict[str, float] = field(default_factory=dict)
     """Cores each service and the broker used over IDLE_CPU_S seconds with no load: polls, timers,
@@ -664,6 +668,7 @@ async def measure(suite: Suite, args: argparse.Namespace, report: Report, db_roo
             if load.rate is None:
                 report.memory_mb = resident_memory(suite)
                 report.memory_peak_mb = resident_memory(suite, "VmHWM")
+                report.memory_file_mb = resident_memory(suite, "RssFile")
                 await asyncio.sleep(QUIET_S)
                 report.memory_quiet_mb = resident_memory(suite)
 
@@ -917,6 +922,9 @@ def summary(report: Report) -> list[str]:
         lines.append(
             "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())
         )
+    if report.memory_file_mb:
+        mapped = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_file_mb.items())
+        lines.append(f"of which pages of mapped files (RssFile): {mapped}")
     if report.memory_quiet_mb:
         quiet = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_quiet_mb.items())
         lines.append(f"resident memory {QUIET_S:g} s later, no load: {quiet}")

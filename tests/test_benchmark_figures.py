@@ -100,6 +100,22 @@ def test_peak_resident_memory_is_read_beside_the_current_and_printed(tmp_path):
     assert json.loads(json.dumps(report.as_dict()))["memory_peak_mb"] == report.memory_peak_mb
 
 
+def test_the_pages_of_mapped_files_are_read_as_part_of_resident_memory_and_printed(tmp_path):
+    import os
+    from types import SimpleNamespace
+
+    t = _throughput()
+    suite = SimpleNamespace(processes={"me": SimpleNamespace(pid=os.getpid())})
+    files, now = t.resident_memory(suite, "RssFile")["me"], t.resident_memory(suite)["me"]
+    assert 0 < files < now  # the interpreter's own pages are mapped from its files, and are not all it holds
+
+    report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
+    report.memory_mb = {"referrals": 150.2}
+    report.memory_file_mb = {"referrals": 21.6}
+    assert "of which pages of mapped files (RssFile): referrals 22 MB" in t.summary(report)
+    assert json.loads(json.dumps(report.as_dict()))["memory_file_mb"] == report.memory_file_mb
+
+
 def test_each_load_carries_the_machines_speed_before_and_after_it(tmp_path):
     t = _throughput()
     report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
