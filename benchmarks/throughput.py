@@ -918,19 +918,15 @@ def summary(report: Report) -> list[str]:
     if report.idle_cores:
         each = ", ".join(f"{n} {c:.3f}" for n, c in report.idle_cores.items())
         lines.append(f"cores used with no load ({IDLE_CPU_S:g} s): {sum(report.idle_cores.values()):.2f}: {each}")
-    if report.memory_mb:
-        lines.append(
-            "resident memory after flat out: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_mb.items())
-        )
-    if report.memory_file_mb:
-        mapped = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_file_mb.items())
-        lines.append(f"of which pages of mapped files (RssFile): {mapped}")
-    if report.memory_quiet_mb:
-        quiet = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_quiet_mb.items())
-        lines.append(f"resident memory {QUIET_S:g} s later, no load: {quiet}")
-    if report.memory_peak_mb:
-        peak = ", ".join(f"{n} {mb:.0f} MB" for n, mb in report.memory_peak_mb.items())
-        lines.append(f"peak resident memory since start: {peak}")
+    memory = [
+        ("resident memory after flat out", report.memory_mb),
+        ("of which pages of mapped files (RssFile)", report.memory_file_mb),
+        (f"resident memory {QUIET_S:g} s later, no load", report.memory_quiet_mb),
+        ("peak resident memory since start", report.memory_peak_mb),
+    ]
+    for label, per_service in memory:
+        if per_service:
+            lines.append(f"{label}: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in per_service.items()))
     for x in report.loads:
         cores = ", ".join(f"{k} {v:.2f}" for k, v in x.cpu_cores.items())
         lines.append(f"{x.name}: cores used while measured: {cores}")
