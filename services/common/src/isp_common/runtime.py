@@ -9,6 +9,7 @@ consumers (:meth:`subscribe`), timers (:meth:`every`) and routers, and hands
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -155,9 +156,14 @@ class ServiceRuntime:
         else:
             loop.call_soon_threadsafe(relay.wake)
 
-    def check_provenance(self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent) -> str:
-        """CONTRACT §10 for one consumed event (ProvenanceError when its origin is not proven)."""
-        return provenance.check(value, headers, event.source_org, event.type, event.data, self.trust)
+    def check_provenance(
+        self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent, *, batch_signed: bool = False
+    ) -> str:
+        """CONTRACT §10 for one consumed event (ProvenanceError when its origin is not proven);
+        ``batch_signed``: its topic is not a partner topic, so a batch signature may prove it."""
+        return provenance.check(
+            value, headers, event.source_org, event.type, event.data, self.trust, batch_signed=batch_signed
+        )
 
     def subscribe(
         self, topic: str, handlers: Mapping[str, Handler], prefetch: Prefetch | None = None
@@ -171,7 +177,7 @@ class ServiceRuntime:
             deadletters=self.deadletters,
             attempts=self.settings.handler_attempts,
             retry_delay=self.settings.handler_retry_delay,
-            provenance=self.check_provenance,
+            provenance=functools.partial(self.check_provenance, batch_signed=topic not in provenance.PARTNER_TOPICS),
             prefetch=prefetch,
         )
         channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
