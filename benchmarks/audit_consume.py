@@ -107,7 +107,7 @@ async def records(n: int, batch: int, workdir: Path) -> float:
     trust = trust_for(engine, keys, allow_unsigned=False)
 
     def check(value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent) -> str:
-        return provenance.check(value, headers, event.source_org, event.type, event.data, trust)
+        return provenance.check(value, headers, event.source_org, event.type, event.data, trust, topic=topics.AUDIT)
 
     deadletters: Any = NoDeadLetters()  # has the one method the processor calls
     consumer = EventProcessor(

@@ -60,7 +60,7 @@ def batch_costs(events: int = 5_000, batch: int = 500) -> dict[str, float]:
     started = time.process_time()
     for headers in proven:
         for value, proof in zip(values, headers, strict=True):
-            check(value, proof, "WSCC-CSC", record_type, data, trust, batch_signed=True)
+            check(value, proof, "WSCC-CSC", record_type, data, trust, topic="isp.audit.v1")
     verified_s = time.process_time() - started
     return {
         "bytes": len(values[0]),

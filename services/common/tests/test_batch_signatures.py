@@ -54,8 +54,8 @@ def as_headers(pairs: list[tuple[str, bytes]]) -> dict[str, str]:
     return {name: value.decode() for name, value in pairs}
 
 
-def checked(value: bytes, headers: Sequence[tuple[str, bytes]], *, batch_signed: bool = True) -> str:
-    return check(value, headers, "WSCC-CSC", RECORD, {}, TRUST, batch_signed=batch_signed)
+def checked(value: bytes, headers: Sequence[tuple[str, bytes]], *, topic: str | None = topics.AUDIT) -> str:
+    return check(value, headers, "WSCC-CSC", RECORD, {}, TRUST, topic=topic)
 
 
 # -- the tree (RFC 9162 §2.1) ------------------------------------------------------------------------
@@ -140,10 +140,11 @@ def test_the_batch_signature_is_a_detached_jws_pyjwt_verifies_over_the_trees_siz
     assert len(base64.urlsafe_b64decode(siblings + "==")) == 2 * merkle.HASH_SIZE
 
 
-def test_a_batch_signature_is_refused_on_a_partner_topic() -> None:
+@pytest.mark.parametrize("topic", [*sorted(provenance.PARTNER_TOPICS), None])
+def test_a_batch_signature_is_refused_on_a_partner_topic_or_where_the_topic_is_not_known(topic: str | None) -> None:
     value = record(1)
     with pytest.raises(ProvenanceError, match="each event carries isp-signature"):
-        checked(value, NOTIFICATIONS.sign_batch([value])[0], batch_signed=False)
+        checked(value, NOTIFICATIONS.sign_batch([value])[0], topic=topic)
 
 
 @given(st.integers(0, 4), st.integers(0, 200), st.integers(1, 255))
@@ -273,7 +274,7 @@ def test_the_relay_signs_partner_topic_rows_one_by_one_and_the_others_as_one_bat
     for r, h in zip(rows, headers, strict=True):
         assert h["ce_id"] == r.event_id
         pairs = [(name, value.encode()) for name, value in h.items()]
-        assert checked(r.value, pairs, batch_signed=r.topic not in provenance.PARTNER_TOPICS) == "service"
+        assert checked(r.value, pairs, topic=r.topic) == "service"
 
 
 def test_without_a_signer_the_relay_signs_nothing() -> None:

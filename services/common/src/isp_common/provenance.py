@@ -344,16 +344,16 @@ def check(
     data: Mapping[str, Any],
     trust: Trust,
     *,
-    batch_signed: bool = False,
+    topic: str | None = None,
 ) -> Provenance:
-    """How ``value`` (an event from ``source_org`` of ``event_type``) proves where it came from;
-    ProvenanceError if it does not. ``batch_signed``: a batch signature may prove it (not on the
-    partner topics)."""
+    """How ``value`` (an event from ``source_org`` of ``event_type``, consumed from ``topic``) proves
+    where it came from; ProvenanceError if it does not. A batch signature may prove it only on a
+    topic named here that is not a partner topic."""
     header_list = list(headers)
     signature = _header(header_list, SIGNATURE_HEADER)
     proof: str | None = None
     if signature is None and (batch := _header(header_list, BATCH_SIGNATURE_HEADER)) is not None:
-        if not batch_signed:
+        if topic is None or topic in PARTNER_TOPICS:
             raise ProvenanceError("isp-batch-signature is not taken on this topic: each event carries isp-signature")
         proof = _header(header_list, BATCH_PROOF_HEADER)
         if proof is None:

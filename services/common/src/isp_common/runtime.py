@@ -157,13 +157,10 @@ class ServiceRuntime:
             loop.call_soon_threadsafe(relay.wake)
 
     def check_provenance(
-        self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent, *, batch_signed: bool = False
+        self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent, *, topic: str | None = None
     ) -> str:
-        """CONTRACT §10 for one consumed event (ProvenanceError when its origin is not proven);
-        ``batch_signed``: its topic is not a partner topic, so a batch signature may prove it."""
-        return provenance.check(
-            value, headers, event.source_org, event.type, event.data, self.trust, batch_signed=batch_signed
-        )
+        """CONTRACT §10 for one event consumed from ``topic`` (ProvenanceError when its origin is not proven)."""
+        return provenance.check(value, headers, event.source_org, event.type, event.data, self.trust, topic=topic)
 
     def subscribe(
         self, topic: str, handlers: Mapping[str, Handler], prefetch: Prefetch | None = None
@@ -177,7 +174,7 @@ class ServiceRuntime:
             deadletters=self.deadletters,
             attempts=self.settings.handler_attempts,
             retry_delay=self.settings.handler_retry_delay,
-            provenance=functools.partial(self.check_provenance, batch_signed=topic not in provenance.PARTNER_TOPICS),
+            provenance=functools.partial(self.check_provenance, topic=topic),
             prefetch=prefetch,
         )
         channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
