@@ -34,7 +34,7 @@ from isp_common.consumer import EventProcessor
 from isp_common.db import UnitOfWork, make_engine
 from isp_common.eventkeys import ensure_signer
 from isp_common.launcher import EmbeddedBroker, free_port
-from isp_common.outbox import signed_headers
+from isp_common.outbox import outbox_headers
 from isp_common.tables import OutboxMessage
 from isp_common.trust import trust_for
 from isp_schemas import topics
@@ -48,13 +48,11 @@ from sqlalchemy.engine import Engine
 from .pipeline import NoDeadLetters, people
 
 CSC = "WSCC-CSC"
-RELAY_BATCH = 500
-"""Rows an outbox relay reads, and signs as one batch, at a time (``OutboxRelay.batch_size``)."""
 
 
 def disclosure_messages(n: int, signer: provenance.Signer) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     """``n`` signed disclosure records of shared DNA alerts, as notifications' relay publishes them."""
-    now, rows = datetime.now(UTC), []
+    now, messages = datetime.now(UTC), []
     for i, person in enumerate(people(n)):
         nhs = person.nhs_number
         record = DisclosureRecorded(
@@ -83,12 +81,7 @@ def disclosure_messages(n: int, signer: provenance.Signer) -> list[tuple[bytes, 
             value=event.to_json_bytes(),
             traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
         )
-        rows.append(row)
-    messages = []
-    for start in range(0, len(rows), RELAY_BATCH):  # signed a relay's read at a time, as it signs them
-        batch = rows[start : start + RELAY_BATCH]
-        for row, headers in zip(batch, signed_headers(batch, signer), strict=True):
-            messages.append((str(row.key).encode(), row.value, headers))
+        messages.append((nhs.encode(), row.value, outbox_headers(row, signer)))
     return messages
 
 
@@ -107,7 +100,7 @@ async def records(n: int, batch: int, workdir: Path) -> float:
     trust = trust_for(engine, keys, allow_unsigned=False)
 
     def check(value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent) -> str:
-        return provenance.check(value, headers, event.source_org, event.type, event.data, trust, topic=topics.AUDIT)
+        return provenance.check(value, headers, event.source_org, event.type, event.data, trust)
 
     deadletters: Any = NoDeadLetters()  # has the one method the processor calls
     consumer = EventProcessor(

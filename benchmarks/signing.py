@@ -43,32 +43,6 @@ def costs(events: int = 5_000) -> dict[str, float]:
     }
 
 
-def batch_costs(events: int = 5_000, batch: int = 500) -> dict[str, float]:
-    """The same for the topics signed a batch at a time (a disclosure record, as the relay signs
-    ``batch`` rows at once): events signed and checked a second on one core, each event on its own
-    (its proof), the batch's tree head once per batch."""
-    key = Ed25519PrivateKey.generate()
-    signer = Signer.from_jwk(private_jwk(key))
-    trust = Trust(org_keys={}.get, service_keys={"notifications": {"keys": [public_jwk(key.public_key())]}})
-    record_type = "uk.isp.audit.disclosure.v1"
-    data = EXAMPLES[record_type]
-    values = [CloudEvent.create(record_type, "WSCC-CSC", data).to_json_bytes() for _ in range(batch)]
-    rounds = max(1, events // batch)
-    started = time.process_time()
-    proven = [signer.sign_batch(values) for _ in range(rounds)]
-    signed_s = time.process_time() - started
-    started = time.process_time()
-    for headers in proven:
-        for value, proof in zip(values, headers, strict=True):
-            check(value, proof, "WSCC-CSC", record_type, data, trust, topic="isp.audit.v1")
-    verified_s = time.process_time() - started
-    return {
-        "bytes": len(values[0]),
-        "batch_sign_per_s": rounds * batch / signed_s,
-        "batch_verify_per_s": rounds * batch / verified_s,
-    }
-
-
 def run(events: int = 5_000) -> dict[str, float]:
     result = costs(events)
     print(
@@ -78,14 +52,7 @@ def run(events: int = 5_000) -> dict[str, float]:
         f"({1e6 / result['parse_per_s']:.0f} µs each)",
         flush=True,
     )
-    batched = batch_costs(events)
-    print(
-        f"signing a batch of 500 ({batched['bytes']} B disclosure records, one core): sign "
-        f"{batched['batch_sign_per_s']:,.0f}/s ({1e6 / batched['batch_sign_per_s']:.1f} µs each), verify "
-        f"{batched['batch_verify_per_s']:,.0f}/s ({1e6 / batched['batch_verify_per_s']:.1f} µs each)",
-        flush=True,
-    )
-    return result | batched
+    return result
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from isp_common import directory
 from isp_common.eventkeys import ensure_signer
-from isp_common.outbox import outbox_headers, signed_headers
+from isp_common.outbox import outbox_headers
 from isp_common.provenance import SIGNATURE_HEADER, SIGNED_FOR_HEADER, Signer
 from isp_common.runtime import ServiceRuntime
 from isp_common.tables import OutboxMessage
@@ -43,9 +43,8 @@ Hook = Callable[[ServiceRuntime, OutboxMessage], Awaitable[None]]
 
 
 class SigningBus(InProcessBus):
-    """An :class:`InProcessBus` on which each service's outbox rows carry that service's signature
-    as :class:`~isp_common.outbox.OutboxRelay` publishes them (``isp-signature`` on a partner topic,
-    a batch signature, here of one row, on the others), partners' events
+    """An :class:`InProcessBus` on which each service's outbox rows carry that service's
+    ``isp-signature`` (as :class:`~isp_common.outbox.OutboxRelay` publishes them), partners' events
     carry the headers their publisher chose, and ``before_each`` sees each outbox row before it is
     delivered (an attacker watching the broker)."""
 
@@ -82,7 +81,7 @@ class SigningBus(InProcessBus):
             return
         if self.before_each is not None:
             await self.before_each(runtime, row)
-        await self._carry(row, signed_headers([row], runtime.signer)[0])  # signed as the relay signs
+        await self._carry(row, outbox_headers(row, runtime.signer))
 
     async def _carry(self, row: OutboxMessage, headers: Headers) -> None:
         self.carried.append((row.topic, row.value))

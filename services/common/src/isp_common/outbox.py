@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
@@ -39,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from .kafka import TopicAdmin
 from .leader import Leadership
-from .provenance import PARTNER_TOPICS, SIGNATURE_HEADER, Signer
+from .provenance import SIGNATURE_HEADER, Signer
 from .tables import OutboxMessage, QuarantinedOutboxMessage
 from .times import utcnow
 
@@ -100,8 +99,6 @@ class Outgoing(Protocol):
     """What publishing an outbox row reads of it: an :class:`OutboxMessage` or a :class:`PendingRow`."""
 
     @property
-    def topic(self) -> str: ...
-    @property
     def event_id(self) -> str: ...
     @property
     def event_type(self) -> str: ...
@@ -153,19 +150,6 @@ def outbox_headers(row: Outgoing, signer: Signer | None = None) -> list[tuple[st
         headers.append(("traceparent", row.traceparent.encode()))
     if signer is not None:
         headers.append((SIGNATURE_HEADER, signer.sign(row.value).encode()))
-    return headers
-
-
-def signed_headers(rows: Sequence[Outgoing], signer: Signer | None) -> list[list[tuple[str, bytes]]]:
-    """Each row's Kafka headers, signed with ``signer``: a row for a partner topic carries its own
-    ``isp-signature`` (CONTRACT §10); the rows for every other topic share one signature over their
-    batch's tree head, each with its proof (:meth:`isp_common.provenance.Signer.sign_batch`), one
-    Ed25519 signature for all of them instead of one each."""
-    headers = [outbox_headers(row, signer if row.topic in PARTNER_TOPICS else None) for row in rows]
-    if signer is not None:
-        batched = [at for at, row in enumerate(rows) if row.topic not in PARTNER_TOPICS]
-        for at, proof in zip(batched, signer.sign_batch([rows[at].value for at in batched]), strict=True):
-            headers[at].extend(proof)
     return headers
 
 
@@ -282,8 +266,7 @@ class OutboxRelay:
         """The next rows to publish, each with its headers: signed here too, in the worker thread
         (libsodium lets the GIL go), so that the event loop is free meanwhile to start the
         consumer's next batch (signing 400 rows on it held it for 10-13 ms)."""
-        rows = pending_rows(self.engine, self.batch_size)
-        return list(zip(rows, signed_headers(rows, self.signer), strict=True))
+        return [(row, outbox_headers(row, self.signer)) for row in pending_rows(self.engine, self.batch_size)]
 
     def _settle(self, sent_ids: list[int], quarantined: list[tuple[PendingRow, str]]) -> None:
         """Mark the sent rows sent and move the quarantined ones aside, in one transaction."""

@@ -21,16 +21,6 @@ when the source organisation has no key in the directory (an organisation that h
 it), with its organisation fields bound unless its type is one a service publishes (as a service's
 signed event would be). Every refusal is a :class:`ProvenanceError` whose message names what failed, never content.
 
-**Batches** (not on the partner topics): a service's outbox relay signs the events it publishes
-to the other topics (alerts, audit, register, directory: CONTRACT §10 does not name them) once per
-batch instead. ``isp-batch-signature`` is a detached JWS like ``isp-signature`` whose protected
-header says ``"isp-batch": "rfc9162-sha256"`` and whose payload is the batch's size and Merkle tree
-head (RFC 9162; ``<size>.<head in hex>``); ``isp-batch-proof`` (``<index>.<size>.<sibling hashes in
-base64url>``) proves the event to be in that tree (:mod:`isp_common.merkle`). Each event is still
-proven on its own, by the same key; a batch's tree head is checked once per process, and its other
-events cost their proofs' hashes (about 15 µs an event instead of 60-80). On a partner topic a batch
-signature is refused: there each event carries its own ``isp-signature``, as the contract says.
-
 Signing and verifying are pure functions of bytes and keys; callers find the keys (the directory
 for organisations, settings or the key directory for services) and decide what to do with a
 refusal (dead-letter it).
@@ -48,7 +38,7 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -60,15 +50,7 @@ from isp_schemas import topics
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from . import merkle
-
 SIGNATURE_HEADER = "isp-signature"
-BATCH_SIGNATURE_HEADER = "isp-batch-signature"
-BATCH_PROOF_HEADER = "isp-batch-proof"
-BATCH_PARAMETER = "isp-batch"
-BATCH_TREE = "rfc9162-sha256"
-"""What a batch signature's protected header says under :data:`BATCH_PARAMETER`: its payload is the
-hex of an RFC 9162 Merkle tree head over the batch's message values."""
 SIGNED_FOR_HEADER = "isp-signed-for"
 PROVENANCE_HEADER = "isp-provenance"
 ALGORITHM = "EdDSA"
@@ -130,44 +112,15 @@ class Signer:
         signature = self._sodium.sign(protected + b"." + value).signature
         return f"{protected.decode('ascii')}..{_b64url(signature)}"
 
-    def sign_batch(self, values: Sequence[bytes]) -> list[list[tuple[str, bytes]]]:
-        """For each of ``values``, the Kafka headers that prove it (not for the partner topics): one
-        ``isp-batch-signature`` over the batch's tree head, shared, and the value's ``isp-batch-proof``."""
-        if not values:
-            return []
-        head, proofs = merkle.tree(values)
-        size = len(values)
-        protected = self._batch_protected
-        signature = self._sodium.sign(protected + b"." + _tree_payload(size, head)).signature
-        jws = f"{protected.decode('ascii')}..{_b64url(signature)}".encode("ascii")
-        return [
-            [(BATCH_SIGNATURE_HEADER, jws), (BATCH_PROOF_HEADER, f"{index}.{size}.{_b64url(b''.join(proof))}".encode())]
-            for index, proof in enumerate(proofs)
-        ]
-
     @functools.cached_property
     def _protected(self) -> bytes:
         """The JWS protected header segment PyJWT makes for this key (the same for every message)."""
-        return self._header_segment({"kid": self.kid})
-
-    @functools.cached_property
-    def _batch_protected(self) -> bytes:
-        """The same for a batch's signature: it also names the tree its payload is the head of."""
-        return self._header_segment({"kid": self.kid, BATCH_PARAMETER: BATCH_TREE})
-
-    def _header_segment(self, headers: dict[str, Any]) -> bytes:
-        made = _JWS.encode(b"", self.key, algorithm=ALGORITHM, headers=headers, is_payload_detached=True)
+        made = _JWS.encode(b"", self.key, algorithm=ALGORITHM, headers={"kid": self.kid}, is_payload_detached=True)
         return made.split(".", 1)[0].encode("ascii")
 
     @functools.cached_property
     def _sodium(self) -> SigningKey:
         return SigningKey(self.key.private_bytes_raw())
-
-
-def _tree_payload(size: int, head: bytes) -> bytes:
-    """What a batch signature signs: the tree's size and head, as RFC 9162's signed tree head binds
-    them (``<size>.<head in hex>``)."""
-    return b"%d.%s" % (size, head.hex().encode("ascii"))
 
 
 def _b64url(raw: bytes) -> str:
@@ -201,13 +154,12 @@ def signature_kid(signature: str) -> str:
     parts = signature.split(".")
     if len(parts) != 3 or parts[1] != "":
         raise ProvenanceError("isp-signature is not a compact JWS with a detached payload")
-    return _header_fields(parts[0])[0]
+    return _header_kid(parts[0])
 
 
 @functools.lru_cache(maxsize=1024)
-def _header_fields(segment: str) -> tuple[str, str | None]:
-    """The ``kid`` of a protected header segment and what it says under :data:`BATCH_PARAMETER` (read
-    once per distinct header: one or two per key)."""
+def _header_kid(segment: str) -> str:
+    """The ``kid`` of a protected header segment (read once per distinct header: one per key)."""
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -217,72 +169,26 @@ def _header_fields(segment: str) -> tuple[str, str | None]:
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise ProvenanceError("isp-signature names no kid")
-    batch = header.get(BATCH_PARAMETER)
-    return kid, None if batch is None else str(batch)
+    return kid
 
 
 def verify_signature(value: bytes, signature: str, key: Ed25519PublicKey) -> None:
     """Raise ProvenanceError unless ``signature`` signs exactly ``value`` with ``key``."""
-    if _header_fields(signature.partition(".")[0])[1] is not None:
-        raise ProvenanceError("isp-signature is a batch's signature: it signs a tree head, not the message")
-    _verify_jws(value, signature, key, "isp-signature does not verify over the message")
-
-
-def verify_batch_signature(value: bytes, signature: str, proof: str, key: Ed25519PublicKey) -> None:
-    """Raise ProvenanceError unless ``proof`` proves ``value`` to be in a batch whose tree head
-    ``signature`` signs with ``key``. A tree head verified once (for this key and signature) is not
-    verified again: the batch's other events cost a proof's few hashes."""
-    if _header_fields(signature.partition(".")[0])[1] != BATCH_TREE:
-        raise ProvenanceError(f"isp-batch-signature must say {BATCH_PARAMETER} {BATCH_TREE} in its header")
-    payload = _tree_payload(*_tree_head(value, proof))
-    pinned = (key.public_bytes_raw(), signature)
-    if _VERIFIED_HEADS.get(pinned) == payload:
-        return
-    _verify_jws(payload, signature, key, "isp-batch-signature does not verify over the tree head")
-    if len(_VERIFIED_HEADS) >= _VERIFIED_HEADS_KEPT:
-        _VERIFIED_HEADS.clear()
-    _VERIFIED_HEADS[pinned] = payload
-
-
-_PROOF = re.compile(r"(0|[1-9][0-9]{0,8})\.([1-9][0-9]{0,8})\.([A-Za-z0-9_-]*)")
-
-
-def _tree_head(value: bytes, proof: str) -> tuple[int, bytes]:
-    """The tree's size and the head ``proof`` (an ``isp-batch-proof``) leads to from ``value``."""
-    found = _PROOF.fullmatch(proof)
-    if found is None:
-        raise ProvenanceError("isp-batch-proof is not <index>.<size>.<sibling hashes in base64url>")
-    index, size, encoded = int(found[1]), int(found[2]), found[3]
-    try:
-        siblings = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-    except ValueError as exc:
-        raise ProvenanceError("isp-batch-proof's sibling hashes are not base64url") from exc
-    if len(siblings) % merkle.HASH_SIZE:
-        raise ProvenanceError("isp-batch-proof's sibling hashes are not SHA-256 hashes")
-    hashes = [siblings[at : at + merkle.HASH_SIZE] for at in range(0, len(siblings), merkle.HASH_SIZE)]
-    try:
-        return size, merkle.head_from_proof(value, index, size, hashes)
-    except merkle.ProofError as exc:
-        raise ProvenanceError(f"isp-batch-proof does not prove the message: {exc}") from exc
-
-
-def _verify_jws(payload: bytes, signature: str, key: Ed25519PublicKey, refusal: str) -> None:
-    """Raise ProvenanceError(``refusal``) unless ``signature`` is a detached JWS over ``payload`` by ``key``."""
     header, _, rest = signature.partition(".")
     if header in _ACCEPTED_HEADERS and _SIGNATURE_SEGMENT.fullmatch(rest):
         # PyJWT accepted this very header before; what is left to check is the Ed25519 signature over
         # the signing input PyJWT would build from it
         try:
             _verify_key(key.public_bytes_raw()).verify(
-                header.encode("ascii") + b"." + payload, base64.urlsafe_b64decode(rest[1:] + "==")
+                header.encode("ascii") + b"." + value, base64.urlsafe_b64decode(rest[1:] + "==")
             )
         except BadSignatureError as exc:
-            raise ProvenanceError(refusal) from exc
+            raise ProvenanceError("isp-signature does not verify over the message") from exc
         return
     try:
-        _JWS.decode_complete(signature, key, algorithms=[ALGORITHM], detached_payload=payload)
+        _JWS.decode_complete(signature, key, algorithms=[ALGORITHM], detached_payload=value)
     except jwt.InvalidTokenError as exc:
-        raise ProvenanceError(refusal) from exc
+        raise ProvenanceError("isp-signature does not verify over the message") from exc
     if len(_ACCEPTED_HEADERS) < _ACCEPTED_HEADERS_KEPT:
         _ACCEPTED_HEADERS.add(header)
 
@@ -290,9 +196,6 @@ def _verify_jws(payload: bytes, signature: str, key: Ed25519PublicKey, refusal: 
 _ACCEPTED_HEADERS: set[str] = set()
 """Protected header segments PyJWT has accepted on a signature that verified (one per signing key)."""
 _ACCEPTED_HEADERS_KEPT = 1024
-_VERIFIED_HEADS: dict[tuple[bytes, str], bytes] = {}
-"""(public key, batch signature) -> the tree size and head it was verified over (emptied when full)."""
-_VERIFIED_HEADS_KEPT = 4096
 _SIGNATURE_SEGMENT = re.compile(r"\.[A-Za-z0-9_-]{86}")
 """What follows a detached JWS's header and its first ``.``: the second ``.`` (nothing between them,
 the payload being detached) and an Ed25519 signature in unpadded base64url (64 bytes, 86 characters);
@@ -343,22 +246,11 @@ def check(
     event_type: str,
     data: Mapping[str, Any],
     trust: Trust,
-    *,
-    topic: str | None = None,
 ) -> Provenance:
-    """How ``value`` (an event from ``source_org`` of ``event_type``, consumed from ``topic``) proves
-    where it came from; ProvenanceError if it does not. A batch signature may prove it only on a
-    topic named here that is not a partner topic."""
+    """How ``value`` (an event from ``source_org`` of ``event_type``) proves where it came from;
+    ProvenanceError if it does not."""
     header_list = list(headers)
     signature = _header(header_list, SIGNATURE_HEADER)
-    proof: str | None = None
-    if signature is None and (batch := _header(header_list, BATCH_SIGNATURE_HEADER)) is not None:
-        if topic is None or topic in PARTNER_TOPICS:
-            raise ProvenanceError("isp-batch-signature is not taken on this topic: each event carries isp-signature")
-        proof = _header(header_list, BATCH_PROOF_HEADER)
-        if proof is None:
-            raise ProvenanceError("isp-batch-signature comes without isp-batch-proof")
-        signature = batch
     if signature is None:
         if trust.allow_unsigned and not public_keys(trust.org_keys(source_org)):
             # unsigned (embedded only): it may be a service's event, as signed ones would be, which states
@@ -370,7 +262,7 @@ def check(
     kid = signature_kid(signature)
     service = trust.service_of(kid)
     if service is not None:
-        _verify(value, signature, proof, public_keys(trust.service_keys[service])[kid])
+        verify_signature(value, signature, public_keys(trust.service_keys[service])[kid])
         allowed = SERVICE_TYPES.get(service)
         if allowed is not None and not allowed(event_type):
             raise ProvenanceError(f"the {service} service does not publish {event_type}")
@@ -382,24 +274,17 @@ def check(
             raise ProvenanceError("isp-signed-for is set but the kid is not the gateway's")
         if signed_for != source_org:
             raise ProvenanceError("isp-signed-for does not name the source organisation")
-        _verify(value, signature, proof, gateway[kid])
+        verify_signature(value, signature, gateway[kid])
         provenance: Provenance = "gateway"
     else:
         own = public_keys(trust.org_keys(source_org))
         if kid not in own:
             raise ProvenanceError("the kid is not a key of the source organisation in the directory")
-        _verify(value, signature, proof, own[kid])
+        verify_signature(value, signature, own[kid])
         provenance = "signed"
     if mismatched := mismatched_fields(data, source_org):
         raise ProvenanceError(f"{', '.join(mismatched)} must name the source organisation")
     return provenance
-
-
-def _verify(value: bytes, signature: str, proof: str | None, key: Ed25519PublicKey) -> None:
-    if proof is None:
-        verify_signature(value, signature, key)
-    else:
-        verify_batch_signature(value, signature, proof, key)
 
 
 def published_by_a_service(event_type: str) -> bool:
@@ -422,10 +307,6 @@ the services that disclose: referrals and notifications)."""
 
 __all__ = [
     "ALGORITHM",
-    "BATCH_PARAMETER",
-    "BATCH_PROOF_HEADER",
-    "BATCH_SIGNATURE_HEADER",
-    "BATCH_TREE",
     "ORGANISATION_FIELDS",
     "PARTNER_TOPICS",
     "PROVENANCE_HEADER",
@@ -442,6 +323,5 @@ __all__ = [
     "mismatched_fields",
     "public_keys",
     "signature_kid",
-    "verify_batch_signature",
     "verify_signature",
 ]

@@ -9,7 +9,6 @@ consumers (:meth:`subscribe`), timers (:meth:`every`) and routers, and hands
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -156,11 +155,9 @@ class ServiceRuntime:
         else:
             loop.call_soon_threadsafe(relay.wake)
 
-    def check_provenance(
-        self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent, *, topic: str | None = None
-    ) -> str:
-        """CONTRACT §10 for one event consumed from ``topic`` (ProvenanceError when its origin is not proven)."""
-        return provenance.check(value, headers, event.source_org, event.type, event.data, self.trust, topic=topic)
+    def check_provenance(self, value: bytes, headers: list[tuple[str, bytes]], event: CloudEvent) -> str:
+        """CONTRACT §10 for one consumed event (ProvenanceError when its origin is not proven)."""
+        return provenance.check(value, headers, event.source_org, event.type, event.data, self.trust)
 
     def subscribe(
         self, topic: str, handlers: Mapping[str, Handler], prefetch: Prefetch | None = None
@@ -174,7 +171,7 @@ class ServiceRuntime:
             deadletters=self.deadletters,
             attempts=self.settings.handler_attempts,
             retry_delay=self.settings.handler_retry_delay,
-            provenance=functools.partial(self.check_provenance, topic=topic),
+            provenance=self.check_provenance,
             prefetch=prefetch,
         )
         channel = self.faust.topic(topic, key_serializer="raw", value_serializer="raw")
