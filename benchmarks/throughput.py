@@ -735,8 +735,8 @@ async def open_bench(
 
 
 def resident_memory(suite: Suite, figure: str = "VmRSS") -> dict[str, float]:
-    """``figure`` (VmRSS now, VmHWM the most since start) of each service's process and its
-    descendants, in MB."""
+    """``figure`` (VmRSS now, VmHWM the most since start, RssFile the part of VmRSS that is pages of
+    mapped files) of each service's process and its descendants, in MB."""
     return {name: sum(rss_mb(pid, figure) for pid in family(proc.pid)) for name, proc in suite.processes.items()}
 
 
