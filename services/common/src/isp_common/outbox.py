@@ -215,6 +215,10 @@ class OutboxRelay:
             if not self.leadership.held():  # another replica publishes; stand by
                 await asyncio.sleep(max(self.poll_interval, 1.0))
                 continue
+            # cleared before the batch is read, not after it is published: a commit while this
+            # batch is out wakes the next one at once (cleared after, that wake was lost and the
+            # rows it committed waited out the poll interval)
+            self._wake.clear()
             try:
                 sent = await self.flush()
             except Exception:
@@ -224,7 +228,6 @@ class OutboxRelay:
             if sent >= self.batch_size:
                 continue
             await self._prune_when_due()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
         if self.leadership.held():
