@@ -11,7 +11,9 @@ Also measured: the raw aiokafka round trip of 1 KiB messages on the same broker,
 alert right after start, an idle single DNA, the suite's start time and each service's
 resident memory after the flat-out run. How fast this machine is at the moment is measured too
 (an Ed25519 signature made and checked, an event parsed, on one core, while the suite is idle):
-the same code gives different figures on different days, and these say by how much. Figures are
+the same code gives different figures on different days, and these say by how much. Each load's
+timeline is read too: when each stage of its DNAs was published (the miss, the missed assessment,
+the alert: the broker's timestamps) and the cores each process used every 0.1 s. Figures are
 printed, drawn and written as JSON (``docs/perf/throughput-<database>.png`` / ``.json``); nothing
 is asserted.
 
@@ -66,6 +68,17 @@ POLL_INTERVAL = 0.25
 QUIET_S = 3.0
 IDLE_CPU_S = 10.0
 """How long the suite's CPU is measured with no load at all (what it costs to be there)."""
+TIMELINE_BIN_S = 0.1
+"""How often each process's CPU is sampled while a load runs (its timeline in the JSON)."""
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("miss", topics.TREATMENT, "uk.isp.treatment.appointment.missed.v1"),
+    ("assessment_missed", topics.REFERRALS, "uk.isp.referral.assessment_missed.v1"),
+    ("alert", topics.alerts(CSC), DNA_ALERT),
+)
+"""A DNA's way through the suite, each stage a message type on a topic: the harness publishes the
+miss, referrals the missed assessment, notifications the alert (its disclosure record goes out in
+the same relay batch; the audit topic also carries records of reads, so it is not a stage here)."""
+STAGE_POINTS = (("first", 0.0), ("10 %", 0.1), ("50 %", 0.5), ("90 %", 0.9), ("last", 1.0))
 DEFAULT_LOADS = "100:1000,200:1000,500:2000,max:2000"
 QUICK_LOADS = "100:200,200:200,500:200,max:200"
 
@@ -114,6 +127,13 @@ class LoadResult:
     """This machine's speed (:func:`machine_speed`) just before the load's first miss (its people
     prepared, the broker quiet) and once its alerts were audited: a load taken while the machine
     slowed shows it here (one run's CPU per alert moved by a third within minutes)."""
+    stages_s: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Each stage of the load's DNAs (:data:`STAGES`): when its first message, its 10th, 50th and 90th
+    percentiles and its last were published (the broker's timestamps), in seconds from the first miss.
+    Where a stage waits shows as a gap after the one before it."""
+    cores_timeline: dict[str, list[float]] = field(default_factory=dict)
+    """Cores each process used in each :data:`TIMELINE_BIN_S` from the first miss until the last alert
+    (``t_s``: each bin's start): which one sets the pace, and when nothing works at all."""
 
 
 @dataclass
@@ -331,6 +351,7 @@ class Bench:
     services: dict[str, int]
     """Each service's process (and the broker's) by name, for CPU per service."""
     urls: dict[str, str]
+    bootstrap: str
     in_flight: int
     stall: float
     max_wait: float
@@ -492,11 +513,16 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
     misses = [(p.appointment_id, missed_event(p)) for p in people]
     batches_before = await batch_totals(bench.urls)
     ticks_before = family_ticks(bench.services)
-    cpu, started = CpuSample.take(bench.roots), time.perf_counter()
+    samples: list[tuple[float, dict[str, int]]] = []
+    sampler = asyncio.create_task(sample_cores(bench.services, TIMELINE_BIN_S, samples))
+    cpu, started, wall = CpuSample.take(bench.roots), time.perf_counter(), time.time()
     published = await bench.publish_paced(misses, load.rate)
     publish_s = time.perf_counter() - started
     missing = await bench.dna.wait(published, stall=bench.stall, limit=bench.max_wait)
     cpu_cores = CpuSample.take(bench.roots).cores_since(cpu)
+    sampler.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sampler
     ticks = {name: spent - ticks_before[name] for name, spent in family_ticks(bench.services).items()}
     batches = await batch_totals(bench.urls)
     delivered = [a for a in published if a not in missing]
@@ -505,6 +531,7 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
     alert_ids = {bench.dna.alert_ids[a] for a in delivered}
     audited = await bench.wait_audited(CSC, DNA_ALERT, alert_ids, since)
     speed_after = machine_speed(LOAD_SPEED_EVENTS)
+    stages = await stage_times(bench.bootstrap, since=wall - 1.0)
     if missing:
         await report_lost(bench, [p for p in people if p.appointment_id in missing])
     return LoadResult(
@@ -533,7 +560,85 @@ async def run_load(bench: Bench, load: Load) -> LoadResult:
             for name, (events, count) in batches.items()
             if name in batches_before and count > batches_before[name][1]
         },
+        stages_s={name: stage_points(times, wall) for name, times in stages.items() if times},
+        cores_timeline=cores_per_bin(samples, wall, os.sysconf("SC_CLK_TCK")),
     )
+
+
+async def sample_cores(services: dict[str, int], every: float, into: list[tuple[float, dict[str, int]]]) -> None:
+    """Until cancelled, every ``every`` seconds: the time and each process's CPU so far (clock ticks)."""
+    while True:
+        into.append((time.time(), family_ticks(services)))
+        await asyncio.sleep(every)
+
+
+def cores_per_bin(
+    samples: Sequence[tuple[float, dict[str, int]]], t0: float, ticks_per_s: int
+) -> dict[str, list[float]]:
+    """From cumulative samples (:func:`sample_cores`): the cores each process used between each
+    sample and the next, and when each such bin started (``t_s``, seconds from ``t0``)."""
+    timeline: dict[str, list[float]] = {"t_s": []}
+    for (at, before), (then, after) in zip(samples, samples[1:], strict=False):
+        timeline["t_s"].append(round(at - t0, 3))
+        for name, ticks in after.items():
+            used = (ticks - before.get(name, ticks)) / ticks_per_s / max(then - at, 1e-9)
+            timeline.setdefault(name, []).append(round(used, 3))
+    return timeline
+
+
+def stage_points(times: Sequence[float], t0: float) -> dict[str, float]:
+    """:data:`STAGE_POINTS` of ``times`` (seconds since the epoch), in seconds from ``t0``."""
+    ordered = sorted(times)
+    last = len(ordered) - 1
+    return {label: round(ordered[round(q * last)] - t0, 3) for label, q in STAGE_POINTS}
+
+
+async def stage_times(
+    bootstrap: str, since: float, stages: Sequence[tuple[str, str, str]] = STAGES
+) -> dict[str, list[float]]:
+    """For each stage, when each of its messages stamped at ``since`` (seconds since the epoch) or
+    later was published: the broker's timestamp (the producer's CreateTime), read from every
+    partition of its topic; a message of another type is left out (by its ``ce_type`` header)."""
+    return {name: await _stamped(bootstrap, topic, event_type, since) for name, topic, event_type in stages}
+
+
+async def _stamped(bootstrap: str, topic: str, event_type: str, since: float) -> list[float]:
+    # a consumer of its own for each topic: one consumer assigned a second topic's partitions read
+    # nothing of them (aiokafka 0.14 on the embedded broker)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()  # the topic's partitions, fresh
+        return await _read_stamps(consumer, topic, event_type, since)
+    finally:
+        await consumer.stop()
+
+
+def _event_type(headers: Sequence[tuple[str, bytes]], value: bytes | None) -> bytes:
+    """A message's event type: its ``ce_type`` header (the services' relays set it), else the
+    ``type`` of the event itself (this harness's own misses have no such header)."""
+    for name, said in headers:
+        if name == "ce_type":
+            return said
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(value or b"{}").get("type", "")).encode()
+    return b""
+
+
+async def _read_stamps(consumer: AIOKafkaConsumer, topic: str, event_type: str, since: float) -> list[float]:
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    if not partitions:
+        return []
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    ends = await consumer.end_offsets(partitions)
+    wanted, found = event_type.encode(), []
+    while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+        for records in (await consumer.getmany(*partitions, timeout_ms=1_000)).values():
+            for record in records:
+                if record.timestamp / 1000 >= since and _event_type(record.headers, record.value) == wanted:
+                    found.append(record.timestamp / 1000)
+    return found
 
 
 async def batch_totals(urls: dict[str, str]) -> dict[str, tuple[float, float]]:
@@ -728,6 +833,7 @@ async def open_bench(
         roots=suite_roots(suite) + db_roots,
         services=service_pids(suite),
         urls={name: suite.url(name) for name in suite.processes},
+        bootstrap=suite.bootstrap,
         in_flight=n,
         stall=args.stall,
         max_wait=args.max_wait,
@@ -940,6 +1046,14 @@ def summary(report: Report) -> list[str]:
                 )
         if x.rate is None and not math.isnan(x.first_s):
             lines.append(f"{x.name}: the first alert {x.first_s * 1000:.0f} ms after the first miss was published")
+        if x.stages_s:
+            labels = " / ".join(label for label, _q in STAGE_POINTS)
+            each = "; ".join(
+                # (a stamp is whole milliseconds: the first miss's may fall just before the start)
+                f"{name} " + " / ".join(f"{max(at, 0.0) * 1000:.0f}" for at in points.values())
+                for name, points in x.stages_s.items()
+            )
+            lines.append(f"{x.name}: each stage published, ms from the first miss ({labels}): {each}")
         if x.machine_us_before and x.machine_us_after:
             b, a = x.machine_us_before, x.machine_us_after
             lines.append(

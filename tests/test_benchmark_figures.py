@@ -1,12 +1,19 @@
-"""The throughput harness's own figures: this machine's speed and the ceiling the suite's CPU per
-alert puts on its rate, as measured, printed and written out."""
+"""The throughput harness's own figures: this machine's speed, the ceiling the suite's CPU per
+alert puts on its rate, and each load's timeline (when each stage of the DNAs was published, the
+broker's timestamps read back from the topics, and the cores each process used meanwhile: what
+showed the outbox relay's lost wake, docs/perf/throughput-notes.md), as measured, printed and
+written out."""
 
 import importlib
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from isp_common.testing import unique
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,3 +147,85 @@ def test_each_load_carries_the_machines_speed_before_and_after_it(tmp_path):
     assert loads[0]["machine_us_before"] == slowed.machine_us_before
     assert loads[0]["machine_us_after"] == slowed.machine_us_after
     assert loads[1]["machine_us_before"] == {} and loads[1]["machine_us_after"] == {}
+
+
+def test_cores_per_bin_are_each_processs_ticks_between_samples_over_the_time_between():
+    t = _throughput()
+    samples = [
+        (100.0, {"referrals": 10, "notifications": 0}),
+        (100.1, {"referrals": 19, "notifications": 5}),  # 9 and 5 ticks in 0.1 s at 100 a second
+        (100.3, {"referrals": 19, "notifications": 25}),  # none, then 20 ticks in 0.2 s
+    ]
+    timeline = t.cores_per_bin(samples, t0=99.95, ticks_per_s=100)
+    assert timeline["t_s"] == [0.05, 0.15]
+    assert timeline["referrals"] == pytest.approx([0.9, 0.0])
+    assert timeline["notifications"] == pytest.approx([0.5, 1.0])
+    assert t.cores_per_bin(samples[:1], t0=99.95, ticks_per_s=100) == {"t_s": []}
+
+
+def test_stage_points_are_first_percentiles_and_last_from_the_first_miss():
+    t = _throughput()
+    times = [1000.0 + i / 100 for i in range(101)]  # 1,000.00 ... 1,001.00 (s since the epoch)
+    points = t.stage_points(list(reversed(times)), t0=999.5)
+    assert list(points) == ["first", "10 %", "50 %", "90 %", "last"]
+    assert [round(v, 3) for v in points.values()] == [0.5, 0.6, 1.0, 1.4, 1.5]
+    assert t.stage_points([1000.25], t0=1000.0) == dict.fromkeys(points, 0.25)
+
+
+def test_summary_and_json_carry_each_stage_and_the_cores_timeline(tmp_path):
+    t = _throughput()
+    report = t.Report(database="sqlite", quick=True, cpus=2, started_at="now", var_dir=str(tmp_path), suite_start_s=1.0)
+    flat = t.LoadResult(
+        name="flat out (10 people)", rate=None, people=10, prepared=10, delivered=10, audited=10,
+        alerts_per_s=500.0, p50_s=1.0, p95_s=1.5, p99_s=2.0, publish_s=0.1, duplicates=0,
+        stages_s={
+            "miss": {"first": 0.0, "10 %": 0.004, "50 %": 0.016, "90 %": 0.034, "last": 0.037},
+            "alert": {"first": 0.326, "10 %": 0.624, "50 %": 1.306, "90 %": 2.036, "last": 2.049},
+        },
+        cores_timeline={"t_s": [0.0, 0.1], "notifications": [0.5, 1.0]},
+    )  # fmt: skip
+    report.loads = [flat]
+    lines = [line for line in t.summary(report) if "each stage" in line]
+    assert lines == [
+        "flat out (10 people): each stage published, ms from the first miss (first / 10 % / 50 % / 90 % / last): "
+        "miss 0 / 4 / 16 / 34 / 37; alert 326 / 624 / 1306 / 2036 / 2049"
+    ]
+    [load] = json.loads(json.dumps(report.as_dict()))["loads"]
+    assert load["stages_s"] == flat.stages_s
+    assert load["cores_timeline"] == flat.cores_timeline
+
+
+@pytest.mark.integration
+async def test_stage_times_are_the_brokers_timestamps_of_one_type_from_a_moment_on(broker_bootstrap):
+    t = _throughput()
+    topic, other = unique("test.timeline."), unique("test.timeline.")
+    now_ms = int(time.time() * 1000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1) for name in (topic, other)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=broker_bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        sends = [
+            (topic, now_ms - 60_000, b"x.missed"),  # before the moment asked for
+            (topic, now_ms + 10, b"x.missed"),
+            (topic, now_ms + 20, b"x.booked"),  # another type on the same topic
+            (topic, now_ms + 30, b"x.missed"),
+            (other, now_ms + 40, b"x.alert"),
+        ]
+        for i, (to, stamp, kind) in enumerate(sends):
+            key = f"k{i}".encode()  # spread over partitions: every partition is read
+            await producer.send_and_wait(to, b"{}", key=key, timestamp_ms=stamp, headers=[("ce_type", kind)])
+        # no ce_type header (as this harness publishes its misses): the event's own type says
+        await producer.send_and_wait(topic, b'{"type": "x.missed"}', key=b"k9", timestamp_ms=now_ms + 50)
+        await producer.send_and_wait(topic, b"not json", key=b"k8", timestamp_ms=now_ms + 60)
+    finally:
+        await producer.stop()
+    stages = [("miss", topic, "x.missed"), ("alert", other, "x.alert"), ("none", unique("test.absent."), "x")]
+    found = await t.stage_times(broker_bootstrap, since=now_ms / 1000, stages=stages)
+    assert sorted(found["miss"]) == [(now_ms + 10) / 1000, (now_ms + 30) / 1000, (now_ms + 50) / 1000]
+    assert found["alert"] == [(now_ms + 40) / 1000]
+    assert found["none"] == []
