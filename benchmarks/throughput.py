@@ -1050,7 +1050,7 @@ def summary(report: Report) -> list[str]:
             labels = " / ".join(label for label, _q in STAGE_POINTS)
             each = "; ".join(
                 # (a stamp is whole milliseconds: the first miss's may fall just before the start)
-                f"{name} " + " / ".join(f"{max(at, 0.0) * 1000:.0f}" for at in points.values())
+                f"{name} " + " / ".join(f"{max(0.0, at) * 1000:.0f}" for at in points.values())
                 for name, points in x.stages_s.items()
             )
             lines.append(f"{x.name}: each stage published, ms from the first miss ({labels}): {each}")
