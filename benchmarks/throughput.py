@@ -598,20 +598,18 @@ async def stage_times(
 ) -> dict[str, list[float]]:
     """For each stage, when each of its messages stamped at ``since`` (seconds since the epoch) or
     later was published: the broker's timestamp (the producer's CreateTime), read from every
-    partition of its topic; a message of another type is left out (by its ``ce_type`` header)."""
-    return {name: await _stamped(bootstrap, topic, event_type, since) for name, topic, event_type in stages}
+    partition of its topic; a message of another type (:func:`_event_type`) is left out."""
+    from isp_common.testing.e2e import KafkaProbe
 
+    probe = KafkaProbe(bootstrap)
+    found: dict[str, list[float]] = {}
+    for name, topic, event_type in stages:
 
-async def _stamped(bootstrap: str, topic: str, event_type: str, since: float) -> list[float]:
-    # a consumer of its own for each topic: one consumer assigned a second topic's partitions read
-    # nothing of them (aiokafka 0.14 on the embedded broker)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer.topics()  # the topic's partitions, fresh
-        return await _read_stamps(consumer, topic, event_type, since)
-    finally:
-        await consumer.stop()
+        def of_stage(record: Any, wanted: bytes = event_type.encode()) -> bool:
+            return record.timestamp / 1000 >= since and _event_type(record.headers, record.value) == wanted
+
+        found[name] = [record.timestamp / 1000 for record in await probe.read_all(topic, of_stage)]
+    return found
 
 
 def _event_type(headers: Sequence[tuple[str, bytes]], value: bytes | None) -> bytes:
@@ -623,22 +621,6 @@ def _event_type(headers: Sequence[tuple[str, bytes]], value: bytes | None) -> by
     with contextlib.suppress(ValueError, AttributeError):
         return str(json.loads(value or b"{}").get("type", "")).encode()
     return b""
-
-
-async def _read_stamps(consumer: AIOKafkaConsumer, topic: str, event_type: str, since: float) -> list[float]:
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-    if not partitions:
-        return []
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    ends = await consumer.end_offsets(partitions)
-    wanted, found = event_type.encode(), []
-    while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-        for records in (await consumer.getmany(*partitions, timeout_ms=1_000)).values():
-            for record in records:
-                if record.timestamp / 1000 >= since and _event_type(record.headers, record.value) == wanted:
-                    found.append(record.timestamp / 1000)
-    return found
 
 
 async def batch_totals(urls: dict[str, str]) -> dict[str, tuple[float, float]]:
