@@ -96,12 +96,11 @@ def oversized(value: Any, path: str) -> str | None:
     return None
 
 
-def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseModel]:
-    """Decode a structured-mode CloudEvent and validate its data against its type's model.
-
-    With ``topic``, an event type that does not belong on that topic is also invalid.
-    Raises InvalidEvent, whose message names what was wrong (never the offending values).
-    """
+def decode_event(raw: bytes) -> dict[str, Any]:
+    """A message's JSON object, not yet validated: the first step of :func:`parse_event`, which a
+    consumer takes on its own to see an event's ``type`` (and data) before paying for validating
+    an event it would skip (:class:`isp_common.consumer.EventProcessor`). Raises InvalidEvent for a
+    message over the size limit, that is not JSON, or whose JSON is not an object."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise InvalidEvent(f"message is {len(raw):,} bytes; the limit is {MAX_MESSAGE_BYTES:,} (CONTRACT §11)")
     try:
@@ -113,6 +112,20 @@ def parse_event(raw: bytes, topic: str | None = None) -> tuple[CloudEvent, BaseM
         raise InvalidEvent(f"message is not valid JSON: {_json_reason(exc, raw)}") from None
     if not isinstance(document, dict):
         raise InvalidEvent(f"not a CloudEvent: a JSON {_json_kind(document)}, not an object")
+    return document
+
+
+def parse_event(
+    raw: bytes, topic: str | None = None, document: dict[str, Any] | None = None
+) -> tuple[CloudEvent, BaseModel]:
+    """Decode a structured-mode CloudEvent and validate its data against its type's model.
+
+    With ``topic``, an event type that does not belong on that topic is also invalid.
+    ``document`` is what :func:`decode_event` made of ``raw`` already, if the caller has it.
+    Raises InvalidEvent, whose message names what was wrong (never the offending values).
+    """
+    if document is None:
+        document = decode_event(raw)
     too_big = oversized(document.get("data"), "data") if len(raw) > SMALLEST_OVERSIZED else None
     if too_big is not None:
         raise InvalidEvent(

@@ -103,6 +103,21 @@ async def test_a_type_this_service_does_not_handle_is_skipped_not_dead_lettered(
     assert dead.sent == []
 
 
+async def test_a_malformed_event_of_a_type_not_handled_here_is_still_dead_lettered(engine):
+    """Only a guarded handler's raw-data check skips an event unvalidated: one of a type no handler
+    here takes is validated first, since no service may handle its type at all (CONTRACT §4:
+    nothing is silently dropped)."""
+    import json
+
+    p, dead = processor(engine, publishing_handler)
+    p.handlers = {}
+    malformed = withdrawn_event().model_dump(mode="json")
+    malformed["data"]["person"]["nhs_number"] = "9434765918"  # fails the modulus 11 check
+    assert await p.process(None, json.dumps(malformed).encode(), [], topics.CONSENT) == "deadlettered"
+    assert await p.process_batch([(None, json.dumps(malformed).encode(), [])], topics.CONSENT) == ["deadlettered"]
+    assert len(dead.sent) == 2 and all("nhs_number" in sent["reason"] for sent in dead.sent)
+
+
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_its_effects_rolled_back(engine):
     calls = []
 

@@ -331,6 +331,51 @@ async def test_an_event_a_guarded_handler_ignores_is_skipped_unchecked_and_unmar
         }
 
 
+async def test_an_event_a_guarded_handler_tells_from_its_raw_data_it_ignores_is_skipped_unvalidated(
+    engine: Engine,
+) -> None:
+    """``irrelevant_data`` skips an event on its raw data, before it is validated (a malformed one
+    too); what it lets through is validated and asked ``relevant`` as before."""
+    import json
+
+    from isp_common.consumer import Guarded
+
+    handled: list[str] = []
+    dead = RecordingDeadLetters()
+
+    def handler(uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
+        handled.append(event.id)
+
+    def raw(event_id: str, consent_id: str, *, malformed: bool = False) -> bytes:
+        document = event(event_id).model_dump(mode="json")
+        document["data"]["consent_id"] = consent_id
+        if malformed:
+            document["data"]["withdrawn_on"] = "not a date"
+        return json.dumps(document).encode()
+
+    processor = EventProcessor(
+        consumer_name="test:guarded-raw",
+        handlers={
+            ConsentWithdrawn.event_type: Guarded(
+                handler,
+                lambda event, data: data.consent_id.startswith("con-wanted"),
+                lambda data: not str(data.get("consent_id", "")).startswith("con-"),
+            )
+        },
+        uow_factory=lambda: UnitOfWork(engine),
+        deadletters=dead,  # type: ignore[arg-type]
+    )
+    batch = [
+        (None, raw("e1", "con-wanted-1"), []),
+        (None, raw("e2", "other", malformed=True), []),  # skipped on its raw data: never validated
+        (None, raw("e3", "con-other"), []),  # let through, validated, then not relevant
+        (None, raw("e4", "con-wanted-2", malformed=True), []),  # let through and validated: dead-lettered
+    ]
+    assert await processor.process_batch(batch, topics.CONSENT) == ["handled", "skipped", "skipped", "deadlettered"]
+    assert handled == ["e1"]
+    assert len(dead.sent) == 1 and "withdrawn_on" in dead.sent[0]["reason"]
+
+
 def test_a_json_column_takes_what_json_dumps_takes() -> None:
     """JSON columns are written with orjson; an integer over 64 bits, or keys that are not
     strings, are written as json.dumps writes them."""

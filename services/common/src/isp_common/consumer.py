@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from isp_schemas.envelope import CloudEvent
-from isp_schemas.registry import InvalidEvent, describe_errors, parse_event
+from isp_schemas.registry import InvalidEvent, decode_event, describe_errors, parse_event, topic_accepts
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -99,10 +99,18 @@ def safe_error(exc: BaseException) -> str:
 class Guarded:
     """A handler that acts only on the events ``relevant`` accepts: the others are skipped before
     their signature is checked or anything is written (an event a service would ignore costs no
-    verification, no transaction and no inbox mark; a forged one it would ignore changes nothing)."""
+    verification, no transaction and no inbox mark; a forged one it would ignore changes nothing).
+
+    ``irrelevant_data``, if given, tells the same from an event's raw data (the JSON object, not
+    yet validated, or whatever stands in its place), so most such events are skipped before they
+    are even validated. It may say True only where ``relevant`` would refuse any valid event with
+    that data, and only for a type another consumer validates in full (a malformed event it skips
+    must still be dead-lettered somewhere: CONTRACT §4); an event it lets through is validated and
+    asked ``relevant`` as before."""
 
     handler: Handler
     relevant: Callable[[CloudEvent, Any], bool]
+    irrelevant_data: Callable[[Any], bool] | None = None
 
     def __call__(self, uow: UnitOfWork, event: CloudEvent, data: Any) -> None:
         if self.relevant(event, data):
@@ -111,6 +119,23 @@ class Guarded:
 
 def _ignored(handler: Handler, envelope: CloudEvent, data: Any) -> bool:
     return isinstance(handler, Guarded) and not handler.relevant(envelope, data)
+
+
+def _ignored_unvalidated(handlers: Mapping[str, Handler], document: dict[str, Any], topic: str) -> bool:
+    """Whether a decoded event, not yet validated, is one its guarded handler tells from the raw
+    data that it ignores (:attr:`Guarded.irrelevant_data`): skipped before it is validated, which
+    would cost more than the rest of skipping it. Every other event is validated first, even of a
+    type no handler here takes, so that a malformed one is dead-lettered (CONTRACT §4: nothing is
+    silently dropped); a guard says only what its handler ignores, of a type it handles."""
+    event_type = document.get("type")
+    if not isinstance(event_type, str) or not topic_accepts(topic, event_type):
+        return False
+    handler = handlers.get(event_type)
+    return (
+        isinstance(handler, Guarded)
+        and handler.irrelevant_data is not None
+        and handler.irrelevant_data(document.get("data"))
+    )
 
 
 class EventRejected(Exception):
@@ -143,6 +168,19 @@ class EventProcessor:
         except ProvenanceError as exc:
             return None, f"provenance: {exc}"
 
+    def _parse(self, value: bytes, topic: str) -> tuple[Handler, CloudEvent, Any] | None:
+        """The event in ``value`` with its handler, or None for one to skip: of a type no handler here
+        takes, or that its guarded handler ignores (told from the raw data, before validating, where
+        it can be: :func:`_ignored_unvalidated`). Raises InvalidEvent."""
+        document = decode_event(value)
+        if _ignored_unvalidated(self.handlers, document, topic):
+            return None
+        envelope, data = parse_event(value, topic=topic, document=document)
+        handler = self.handlers.get(envelope.type)
+        if handler is None or _ignored(handler, envelope, data):
+            return None
+        return handler, envelope, data
+
     async def process(
         self, key: bytes | None, value: bytes | None, headers: Headers, topic: str, position: Position | None = None
     ) -> Outcome:
@@ -150,13 +188,13 @@ class EventProcessor:
         (partition, offset) names the message in its dead-letter headers."""
         header_list = _header_list(headers)
         try:
-            envelope, data = parse_event(value or b"", topic=topic)
+            parsed = self._parse(value or b"", topic)
         except InvalidEvent as exc:
             await self._dead_letter(key, value, header_list, str(exc), topic, position)
             return "deadlettered"
-        handler = self.handlers.get(envelope.type)
-        if handler is None or _ignored(handler, envelope, data):
+        if parsed is None:
             return "skipped"
+        handler, envelope, data = parsed
         proven, unproven = self._proven(value, header_list, envelope)
         if unproven:
             await self._dead_letter(key, value, header_list, unproven, topic, position)
@@ -190,14 +228,14 @@ class EventProcessor:
             header_list = _header_list(headers)
             position = positions[index] if positions is not None else None
             try:
-                envelope, data = parse_event(value or b"", topic=topic)
+                handled = self._parse(value or b"", topic)
             except InvalidEvent as exc:
                 parsed.append((key, value, header_list, position, exc))
                 continue
-            handler = self.handlers.get(envelope.type)
-            if handler is None or _ignored(handler, envelope, data):
+            if handled is None:
                 parsed.append((key, value, header_list, position, None))
                 continue
+            handler, envelope, data = handled
             parsed.append(
                 (key, value, header_list, position, _Parsed(handler, envelope, data, key, value, header_list, position))
             )

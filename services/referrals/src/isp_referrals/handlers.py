@@ -236,7 +236,11 @@ def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str
     """Each topic's handlers by event type, for :meth:`ServiceRuntime.subscribe`."""
     return {
         topics.REFERRALS: {ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock)},
-        topics.AUDIT: {DisclosureRecorded.event_type: Guarded(shares.disclosure_recorded, shares.is_referral_decision)},
+        topics.AUDIT: {
+            DisclosureRecorded.event_type: Guarded(
+                shares.disclosure_recorded, shares.is_referral_decision, shares.not_a_referral_decision
+            )
+        },
         topics.TREATMENT: {
             AppointmentBooked.event_type: appointment_booked,
             AppointmentAttended.event_type: appointment_attended,

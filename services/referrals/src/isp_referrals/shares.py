@@ -38,6 +38,13 @@ def is_referral_decision(_event: CloudEvent, data: DisclosureRecorded) -> bool:
     return data.alert_type == REFERRAL_RECEIVED and data.decision in DECISIONS and bool(data.source_event_id)
 
 
+def not_a_referral_decision(data: Any) -> bool:
+    """What :func:`is_referral_decision` refuses, told from a record's raw data before it is
+    validated: most records on the audit topic are about other alerts (a DNA alert's among them),
+    and are skipped without being validated (:class:`isp_common.consumer.Guarded`)."""
+    return not isinstance(data, dict) or data.get("alert_type") != REFERRAL_RECEIVED
+
+
 def disclosure_recorded(uow: UnitOfWork, event: CloudEvent, data: DisclosureRecorded) -> None:
     """Keep a referral decision for its recipient (others are ignored: :func:`is_referral_decision`)."""
     if not is_referral_decision(event, data):

@@ -56,6 +56,51 @@ def test_records_that_are_not_a_decision_about_a_referral_are_ignored(uow, make,
     assert share_row(uow, referral) is None
 
 
+RECORD = {
+    "alert_id": "a-1",
+    "decision": "shared",
+    "discloser": PROVIDER,
+    "recipient": CSC,
+    "purpose": "safeguarding",
+    "source_event_id": "evt-1",
+    "channel": "kafka",
+    "shared_at": NOW.isoformat(),
+}
+ALERT_TYPES = st.sampled_from(
+    [domain.sharing.REFERRAL_RECEIVED, "uk.isp.alert.did_not_attend.v1", READ_AUDIT_TYPE, "", None]
+)
+
+
+@settings(max_examples=200)
+@given(
+    alert_type=st.one_of(ALERT_TYPES, st.text(max_size=40)),
+    decision=st.sampled_from(["shared", "withheld", "received", "released"]),
+    source_event_id=st.sampled_from(["evt-1", "", None]),
+    absent=st.booleans(),
+)
+def test_a_record_skipped_on_its_raw_data_is_one_the_decision_check_refuses(
+    alert_type, decision, source_event_id, absent
+):
+    """The consumer skips a record unvalidated when :func:`shares.not_a_referral_decision` says so;
+    that must never skip one :func:`shares.is_referral_decision` keeps."""
+    from isp_schemas.audit import DisclosureRecorded
+    from pydantic import ValidationError
+
+    raw = {**RECORD, "decision": decision, "source_event_id": source_event_id}
+    if not absent:
+        raw["alert_type"] = alert_type
+    try:
+        record = DisclosureRecorded.model_validate(raw)
+    except ValidationError:
+        return  # an invalid record is never kept either way
+    event = CloudEvent.create(type=AUDIT, source_org=PROVIDER, data=record)
+    if shares.not_a_referral_decision(raw):
+        assert not shares.is_referral_decision(event, record)
+    if shares.is_referral_decision(event, record):
+        assert not shares.not_a_referral_decision(raw)
+    assert shares.not_a_referral_decision(None) and shares.not_a_referral_decision(["not", "an", "object"])
+
+
 def test_a_release_replaces_the_withheld_decision_and_a_late_withheld_record_does_not_undo_it(uow, make):
     referral = make(NOW, shared=False)
     withheld = record_decision(uow, referral, NOW, decision="withheld")
