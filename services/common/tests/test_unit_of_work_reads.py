@@ -359,7 +359,7 @@ async def test_an_event_a_guarded_handler_tells_from_its_raw_data_it_ignores_is_
             ConsentWithdrawn.event_type: Guarded(
                 handler,
                 lambda event, data: data.consent_id.startswith("con-wanted"),
-                lambda data: not str(data.get("consent_id", "")).startswith("con-"),
+                lambda data: not data["consent_id"].startswith("con-"),  # raises on a record without one
             )
         },
         uow_factory=lambda: UnitOfWork(engine),
@@ -370,10 +370,12 @@ async def test_an_event_a_guarded_handler_tells_from_its_raw_data_it_ignores_is_
         (None, raw("e2", "other", malformed=True), []),  # skipped on its raw data: never validated
         (None, raw("e3", "con-other"), []),  # let through, validated, then not relevant
         (None, raw("e4", "con-wanted-2", malformed=True), []),  # let through and validated: dead-lettered
+        (None, raw("e5", "con-x").replace(b'"consent_id"', b'"consentid"'), []),  # the check raises: validated
     ]
-    assert await processor.process_batch(batch, topics.CONSENT) == ["handled", "skipped", "skipped", "deadlettered"]
+    outcomes = ["handled", "skipped", "skipped", "deadlettered", "deadlettered"]
+    assert await processor.process_batch(batch, topics.CONSENT) == outcomes
     assert handled == ["e1"]
-    assert len(dead.sent) == 1 and "withdrawn_on" in dead.sent[0]["reason"]
+    assert len(dead.sent) == 2 and "withdrawn_on" in dead.sent[0]["reason"] and "consentid" in dead.sent[1]["reason"]
 
 
 def test_a_json_column_takes_what_json_dumps_takes() -> None:

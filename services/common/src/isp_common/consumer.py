@@ -131,11 +131,12 @@ def _ignored_unvalidated(handlers: Mapping[str, Handler], document: dict[str, An
     if not isinstance(event_type, str) or not topic_accepts(topic, event_type):
         return False
     handler = handlers.get(event_type)
-    return (
-        isinstance(handler, Guarded)
-        and handler.irrelevant_data is not None
-        and handler.irrelevant_data(document.get("data"))
-    )
+    if not isinstance(handler, Guarded) or handler.irrelevant_data is None:
+        return False
+    try:
+        return handler.irrelevant_data(document.get("data"))
+    except Exception:  # a check that cannot tell (odd raw data): validated, as without one
+        return False
 
 
 class EventRejected(Exception):
