@@ -60,7 +60,7 @@ def _handled_type(services: list[ServiceRuntime], topic: str) -> str:
 def _skips_unvalidated(services: list[ServiceRuntime], name: str, topic: str, event_type: str, data: Any) -> bool:
     runtime = next(runtime for runtime in services if runtime.name == name)
     handler = runtime.processors[topic].handlers.get(event_type)
-    return isinstance(handler, Guarded) and handler.irrelevant_data is not None and handler.irrelevant_data(data)
+    return isinstance(handler, Guarded) and handler.ignores_raw(data)
 
 
 async def _publish(services: list[ServiceRuntime], topic: str, event_type: str, data: dict[str, Any]) -> InProcessBus:

@@ -116,6 +116,16 @@ class Guarded:
         if self.relevant(event, data):
             self.handler(uow, event, data)
 
+    def ignores_raw(self, data: Any) -> bool:
+        """Whether ``irrelevant_data`` says this raw data is ignored; False without one, or when it
+        cannot tell (it raises on odd raw data): the event is then validated, as without one."""
+        if self.irrelevant_data is None:
+            return False
+        try:
+            return self.irrelevant_data(data)
+        except Exception:
+            return False
+
 
 def _ignored(handler: Handler, envelope: CloudEvent, data: Any) -> bool:
     return isinstance(handler, Guarded) and not handler.relevant(envelope, data)
@@ -131,12 +141,7 @@ def _ignored_unvalidated(handlers: Mapping[str, Handler], document: dict[str, An
     if not isinstance(event_type, str) or not topic_accepts(topic, event_type):
         return False
     handler = handlers.get(event_type)
-    if not isinstance(handler, Guarded) or handler.irrelevant_data is None:
-        return False
-    try:
-        return handler.irrelevant_data(document.get("data"))
-    except Exception:  # a check that cannot tell (odd raw data): validated, as without one
-        return False
+    return isinstance(handler, Guarded) and handler.ignores_raw(document.get("data"))
 
 
 class EventRejected(Exception):
