@@ -80,12 +80,14 @@ async def test_a_restarted_relay_does_not_resend_rows_already_sent(broker_bootst
     assert len(await kafka.read_all(topic)) == 5
 
 
-async def test_of_two_relay_replicas_on_postgresql_one_publishes_and_the_other_takes_over_when_it_stops(
-    broker_bootstrap, kafka, postgres_url
+async def test_of_two_relay_replicas_one_publishes_and_the_other_takes_over_when_it_stops(
+    broker_bootstrap, kafka, sqlite_or_postgres_url
 ):
+    # on PostgreSQL an advisory lock; on a SQLite file a lock on a file next to it (a second
+    # process started on the same file by mistake must not publish every row again)
     from isp_common.leader import Leadership
 
-    engine = make_engine(postgres_url)
+    engine = make_engine(sqlite_or_postgres_url)
     create_schema(engine)
     first, second = Leadership(engine, "test:relay"), Leadership(engine, "test:relay")
     assert first.held() and not second.held()
