@@ -156,3 +156,66 @@ async def test_a_row_larger_than_the_broker_takes_does_not_stop_the_rows_behind_
     assert huge.id in caplog.text and "xxxx" not in caplog.text  # named by id, never by content
     with UnitOfWork(engine) as uow:
         assert all(r.sent_at is not None for r in uow.session.exec(select(OutboxMessage)))
+
+
+async def test_on_postgresql_a_commit_in_another_replica_wakes_the_leading_relay_at_once(
+    broker_bootstrap, kafka, postgres_url
+):
+    """The leading relay LISTENs for ``NOTIFY isp_outbox``: rows another replica committed (its
+    in-process wake cannot reach this relay) are published without waiting for the poll."""
+    import asyncio
+
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    relay, producer, admin = await relay_for(engine, broker_bootstrap)
+    relay.poll_interval = 600.0  # only a wake can publish within this test
+    topic = unique("test.outbox.")
+    relay.start()
+    try:
+        await asyncio.wait_for(relay.listening.wait(), timeout=30)
+        while relay._wake.is_set():  # the wake on listening taken: the relay now waits for the next
+            await asyncio.sleep(0.01)
+        with UnitOfWork(engine) as uow:  # no on_commit: as another replica's commit
+            uow.publish(event(0), topic)
+            uow.commit()
+        records = await kafka.collect(topic, lambda r: True, count=1, timeout=20)
+        assert len(records) == 1
+        assert relay.published == 1
+    finally:
+        await relay.stop()
+        await producer.stop()
+        await admin.stop()
+    assert not relay.listening.is_set()
+
+
+async def test_a_listening_connection_refused_is_opened_again(postgres_url, monkeypatch, caplog):
+    """A refused or lost listening connection costs latency, never rows (the poll goes on), and is
+    opened again."""
+    import asyncio
+    import contextlib
+
+    import psycopg
+
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    relay = OutboxRelay(engine, producer=None, admin=None)  # type: ignore[arg-type]  # only its listener runs
+    tries: list[str] = []
+    connect = psycopg.AsyncConnection.connect
+
+    async def refused_once(*args, **kwargs):
+        tries.append("try")
+        if len(tries) == 1:
+            raise psycopg.OperationalError("refused")
+        return await connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", refused_once)
+    listener = asyncio.ensure_future(relay._listen(retry_after=0.05))
+    try:
+        await asyncio.wait_for(relay.listening.wait(), timeout=30)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    assert len(tries) == 2
+    assert "not listening for commits (OperationalError)" in caplog.text
+    assert postgres_url.split("@")[0] not in caplog.text  # no credentials in the log

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 from isp_schemas.envelope import CloudEvent, compact_json
-from sqlalchemy import Column, Table, bindparam, insert
+from sqlalchemy import Column, Table, bindparam, insert, text
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -438,12 +438,20 @@ def _transaction_over(session: Session) -> None:
     session.transaction_over()
 
 
+OUTBOX_CHANNEL = "isp_outbox"
+"""The PostgreSQL notification channel a commit that queued outbox rows notifies (each service has
+its database, so each its own channel); the leading relay listens on it (:mod:`isp_common.outbox`)."""
+
+_NOTIFY_OUTBOX = text(f"NOTIFY {OUTBOX_CHANNEL}")
+
+
 class UnitOfWork:
     """One transaction: state changes, outbox rows and inbox marks commit together."""
 
     def __init__(self, engine: Engine, on_commit: Callable[[], None] | None = None):
         self.engine = engine
         self._on_commit = on_commit
+        self._notifies = engine.dialect.name == "postgresql"
         self.session: UowSession
         self._published = 0
 
@@ -457,6 +465,10 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        if self._published and self._notifies:
+            # on PostgreSQL the relay may lead in another replica, which this process's wake
+            # (on_commit) cannot reach: it LISTENs, and PostgreSQL delivers this at the commit
+            self.session.execute(_NOTIFY_OUTBOX)
         self.session.commit()
         if self._published and self._on_commit:
             self._on_commit()
