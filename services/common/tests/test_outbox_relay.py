@@ -10,6 +10,7 @@ from isp_common.kafka import TopicAdmin, new_producer
 from isp_common.outbox import OutboxRelay
 from isp_common.tables import OutboxMessage
 from isp_common.testing import unique
+from isp_common.testing.e2e import wait_for
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person
@@ -111,6 +112,8 @@ async def test_of_two_relay_replicas_one_publishes_and_the_other_takes_over_when
             uow.commit()
         records = await kafka.collect(topic, lambda r: True, count=50, timeout=30)
         assert [json.loads(r.value)["data"]["consent_id"] for r in records] == [f"con-{i}" for i in range(50)]
+        # a relay counts rows once it has marked them sent, just after the broker has them
+        await wait_for(lambda: sum(r.published for r, _, _ in relays) == 50, timeout=30, interval=0.02)
         leaders = [r for r, _, _ in relays if r.published]
         assert len(leaders) == 1, "exactly one replica published"
         await leaders[0].stop()  # the leader goes: the other takes over
