@@ -65,8 +65,10 @@ class Leadership:
 
     def held(self) -> bool:
         """True while this replica leads; tries to take the lead when nobody holds it."""
-        if self.engine.dialect.name != "postgresql":
-            return self._hold_file()
+        if not self.exclusive:
+            return True
+        if self.lock_file is not None:
+            return self._hold_file(self.lock_file)
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT 1"))
@@ -85,13 +87,13 @@ class Leadership:
         connection.close()
         return False
 
-    def _hold_file(self) -> bool:
-        if self.lock_file is None or self._locked is not None:
+    def _hold_file(self, lock_file: Path) -> bool:
+        if self._locked is not None:
             return True
         try:
-            handle = open(self.lock_file, "ab")  # noqa: SIM115 - held open while this replica leads
+            handle = open(lock_file, "ab")  # noqa: SIM115 - held open while this replica leads
         except OSError:  # (logged once: this is asked before every batch)
-            log.warning("cannot open %s; %s is led without a lock", self.lock_file.name, self.name)
+            log.warning("cannot open %s; %s is led without a lock", lock_file.name, self.name)
             self.lock_file = None
             return True
         try:
@@ -101,7 +103,7 @@ class Leadership:
             return False
         except OSError:  # a file system without locks: lead, as before there were locks (logged once)
             handle.close()
-            log.warning("cannot lock %s; %s is led without a lock", self.lock_file.name, self.name)
+            log.warning("cannot lock %s; %s is led without a lock", lock_file.name, self.name)
             self.lock_file = None
             return True
         self._locked = handle
