@@ -1,4 +1,6 @@
+import hashlib
 import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -6,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from isp_schemas import examples
 from isp_schemas.envelope import _CORE_ATTRIBUTES as _CORE
-from isp_schemas.envelope import CloudEvent, compact_json
+from isp_schemas.envelope import CloudEvent, compact_json, name_based_id
 from isp_schemas.register import RegisterEntryOpened
 from isp_schemas.treatment import AppointmentAttended
 from pydantic import ValidationError
@@ -158,3 +160,22 @@ def test_json_bytes_of_an_event_made_from_a_model_and_of_one_without_subject() -
     for event in (made, bare):
         assert event.to_json_bytes() == _dumped_then_encoded(event)
     assert b'"subject"' not in bare.to_json_bytes()
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_name_based_id_is_uuid5_in_the_url_namespace(name):
+    assert name_based_id(name) == str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def test_name_based_id_sets_the_version_and_variant_whatever_the_digest():
+    # names whose SHA-1 puts each of the sixteen nibbles under the version and variant bits
+    seen_variant, seen_version = set(), set()
+    for i in range(400):
+        made = uuid.UUID(name_based_id(f"name-{i}"))
+        assert (made.version, made.variant) == (5, uuid.RFC_4122)
+        assert str(made) == str(uuid.uuid5(uuid.NAMESPACE_URL, f"name-{i}"))
+        raw = hashlib.sha1(uuid.NAMESPACE_URL.bytes + f"name-{i}".encode()).digest()
+        seen_variant.add(raw[8] >> 4)
+        seen_version.add(raw[6] >> 4)
+    assert len(seen_variant) == 16 and len(seen_version) == 16

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from isp_audit.bootstrap import build as build_audit
 from isp_audit.settings import Settings as AuditSettings
-from isp_common.consumer import Guarded
+from isp_common.consumer import Guarded, HandledElsewhere
 from isp_common.db import make_engine
 from isp_common.runtime import ServiceRuntime
 from isp_common.testing import FakeHttpClient, InProcessBus, unique
@@ -99,3 +99,52 @@ async def test_a_known_type_on_the_wrong_topic_is_dead_lettered_naming_the_right
     assert {reason for _, reason in bus.deadlettered} == {
         f"event type {event_type!r} does not belong on topic {topic!r}; it belongs on {topic_of(event_type)!r}"
     }
+
+
+def _left_elsewhere(services: list[ServiceRuntime]) -> list[tuple[str, str, str, str]]:
+    """(service, topic, type, the service it is left to) for every type a service skips unvalidated
+    because another handles it (:class:`HandledElsewhere`)."""
+    return [
+        (runtime.name, topic, event_type, handler.by)
+        for runtime in services
+        for topic, processor in runtime.processors.items()
+        for event_type, handler in processor.handlers.items()
+        if isinstance(handler, HandledElsewhere)
+    ]
+
+
+def test_a_type_left_to_another_service_is_validated_in_full_there(services):
+    left = _left_elsewhere(services)
+    # referrals reads back the news it publishes for notifications; notifications skips appointments
+    assert {(name, topic, by) for name, topic, _, by in left} == {
+        ("referrals", topics.REFERRALS, "notifications"),
+        ("notifications", topics.TREATMENT, "referrals"),
+    }
+    names = {runtime.name for runtime in services}
+    for name, topic, event_type, by in left:
+        assert by in names and by != name, (name, event_type, by)
+        there = next(runtime for runtime in services if runtime.name == by).processors[topic].handlers.get(event_type)
+        # handled there, and not by a guard that could skip it unvalidated in its turn
+        assert there is not None, (event_type, by)
+        assert not (isinstance(there, Guarded) and there.irrelevant_data is not None), (event_type, by)
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "uk.isp.referral.assessment_missed.v1",
+        "uk.isp.referral.accepted.v1",
+        "uk.isp.treatment.appointment.missed.v1",
+        "uk.isp.treatment.appointment.booked.v1",
+    ],
+)
+async def test_a_malformed_event_left_to_another_service_is_dead_lettered_there_once(services, event_type):
+    topic = topic_of(event_type)
+    left = {(name, by) for name, t, e, by in _left_elsewhere(services) if (t, e) == (topic, event_type)}
+    assert len(left) == 1
+    [(skipper, handler)] = left
+    data = {**json.loads(json.dumps(EXAMPLES[event_type])), "consentId": SECRET}
+    bus = await _publish(services, topic, event_type, data)
+    assert [name for name, outcome in bus.delivered if outcome == "deadlettered"] == [handler]
+    assert (skipper, "skipped") in bus.delivered
+    assert {reason for _, reason in bus.deadlettered} == {"data.consentId: unknown field (not in the schema)"}

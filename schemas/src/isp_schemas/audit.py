@@ -8,7 +8,6 @@ The event carries what the sharing service knows; ``id``, ``seq``, ``prev_hash``
 
 from __future__ import annotations
 
-import uuid
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -17,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from . import topics
 from .alerts import LawfulBasis
 from .consent import DataCategory
-from .envelope import EventData
+from .envelope import EventData, name_based_id
 from .people import Child, EntityId, NhsNumber, OrgId
 
 Decision = Literal["shared", "withheld", "received"]
@@ -31,7 +30,7 @@ def disclosure_record_id(alert_id: str, recipient: str, decision: Decision) -> s
     the same share recorded twice has one id. A re-decided share names the withheld record it
     replaces with ``supersedes=disclosure_record_id(alert_id, recipient, "withheld")``.
     """
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"disclosure/{alert_id}/{recipient}/{decision}"))
+    return name_based_id(f"disclosure/{alert_id}/{recipient}/{decision}")
 
 
 class DisclosureRecorded(EventData):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -13,6 +14,19 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from pydantic_core import PydanticCustomError, PydanticSerializationError
 
 from .people import ORG_ID_PATTERN, SchemaModel
+
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def name_based_id(name: str) -> str:
+    """``str(uuid.uuid5(uuid.NAMESPACE_URL, name))``: the same text (a property test holds it), made
+    from SHA-1's hex digest without building the UUID object, in about a third of the time (the
+    notifications and audit services make several for each alert: its id, its record's)."""
+    digest = hashlib.sha1(_URL_NAMESPACE + name.encode()).hexdigest()
+    # RFC 9562: version 5 in the high nibble of octet 6, variant 0b10 in the top bits of octet 8
+    variant = "89ab"[int(digest[16], 16) & 3]
+    return f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-{variant}{digest[17:20]}-{digest[20:32]}"
+
 
 CONTENT_TYPE = "application/cloudevents+json"
 """The Kafka ``content-type`` header value (and webhook body type) for structured mode."""

@@ -13,10 +13,11 @@ from functools import partial
 from typing import Any
 
 from isp_common.clock import Clock
-from isp_common.consumer import EventRejected, Guarded, Handler
+from isp_common.consumer import EventRejected, Guarded, HandledElsewhere, Handler
 from isp_common.db import UnitOfWork, chunks
 from isp_common.times import as_utc
 from isp_common.workingdays import london_date
+from isp_schemas import referrals as news
 from isp_schemas import topics
 from isp_schemas.audit import DisclosureRecorded
 from isp_schemas.envelope import CloudEvent
@@ -232,10 +233,32 @@ _APPOINTMENTS_AND_REFERRALS = select(Appointment, Referral).outerjoin(
 )
 
 
+NEWS_FOR_NOTIFICATIONS = tuple(
+    event.event_type
+    for event in (
+        news.ReferralAccepted,
+        news.ReferralDeclined,
+        news.ReferralAmended,
+        news.ReferralCancelled,
+        news.ReferralAllocated,
+        news.ReferralClosed,
+        news.ReferralOverdue,
+        news.ReferralAppointmentOutcomeMissing,
+        news.ReferralAssessmentMissed,
+        news.ReferralAttendanceUnrecorded,
+    )
+)
+"""What this service publishes on ``isp.referrals.v1`` for the notifications service to share, and
+reads back there only to skip: left unvalidated (:class:`isp_common.consumer.HandledElsewhere`)."""
+
+
 def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str, Handler]]:
     """Each topic's handlers by event type, for :meth:`ServiceRuntime.subscribe`."""
     return {
-        topics.REFERRALS: {ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock)},
+        topics.REFERRALS: {
+            ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock),
+            **HandledElsewhere.for_types("notifications", NEWS_FOR_NOTIFICATIONS),
+        },
         topics.AUDIT: {
             DisclosureRecorded.event_type: Guarded(
                 shares.disclosure_recorded, shares.is_referral_decision, shares.not_a_referral_decision

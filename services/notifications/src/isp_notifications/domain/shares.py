@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from isp_schemas.alerts import AlertBase
-from isp_schemas.envelope import CloudEvent
+from isp_schemas.envelope import CloudEvent, name_based_id
 
 from .policy import SAFEGUARDING
 
@@ -46,7 +46,7 @@ class Share:
 
     @cached_property
     def alert_id(self) -> str:
-        # made once per share: a decision reads it about eight times (a uuid5 is 6 µs)
+        # made once per share: a decision reads it about eight times
         return alert_id_for(self.source_event_id, self.alert_type, self.recipient, self.key)
 
     def open_until(self, now: datetime) -> datetime:
@@ -72,17 +72,17 @@ BuildData = Callable[[str, dict[str, Any], tuple[str, ...]], AlertBase]
 
 def alert_id_for(source_event_id: str, alert_type: str, recipient: str, key: str = "") -> str:
     name = f"{source_event_id}/{alert_type}/{recipient}" + (f"/{key}" if key else "")
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+    return name_based_id(name)
 
 
 def withheld_alert_id(alert_id: str) -> str:
     """The id of the ``disclosure_withheld`` alert telling the sender that ``alert_id`` was withheld."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{alert_id}/withheld"))
+    return name_based_id(f"{alert_id}/withheld")
 
 
 def audit_event_id(alert_id: str, decision: str) -> str:
     """The id of the audit record of ``decision`` about ``alert_id`` (the audit trail dedupes on it)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"audit/{alert_id}/{decision}"))
+    return name_based_id(f"audit/{alert_id}/{decision}")
 
 
 def delivery_id_for(alert_id: str, subscription_id: str) -> str:

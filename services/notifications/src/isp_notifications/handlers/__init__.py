@@ -23,11 +23,12 @@ from typing import Any
 
 from isp_common import directory
 from isp_common.clock import Clock
-from isp_common.consumer import EventRejected, Handler
+from isp_common.consumer import EventRejected, HandledElsewhere, Handler
 from isp_common.db import UnitOfWork
 from isp_common.workingdays import WorkingCalendar
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
+from isp_schemas.treatment import AppointmentAttended, AppointmentBooked, AppointmentMissed
 
 from .. import disclosure, facts, redecision
 from . import consent, referrals, register, socialcare, treatment
@@ -74,6 +75,9 @@ def in_directory(handler: TimedHandler) -> TimedHandler:
     return handle
 
 
+APPOINTMENTS = (AppointmentBooked.event_type, AppointmentAttended.event_type, AppointmentMissed.event_type)
+
+
 def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict[str, Handler]]:
     decide = deciders(calendar)
 
@@ -85,7 +89,12 @@ def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict
         topics.CONSENT: partners(_compose(consent.FACTS, {}, decide)),
         topics.SOCIALCARE: partners(_compose(socialcare.FACTS, socialcare.conference_handlers(calendar), decide)),
         topics.REFERRALS: partners(_compose(referrals.FACTS, {**referrals.HANDLERS, **referrals.NEWS}, decide)),
-        topics.TREATMENT: partners(treatment.HANDLERS),
+        topics.TREATMENT: {
+            **partners(treatment.HANDLERS),
+            # appointments are the referrals service's to record (a miss it decides is a DNA
+            # comes here as an assessment_missed): skipped unvalidated
+            **HandledElsewhere.for_types("referrals", APPOINTMENTS),
+        },
         topics.REGISTER: {event_type: at_now(clock, handler) for event_type, handler in register.HANDLERS.items()},
     }
 
