@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from isp_common.consumer import EventProcessor, EventRejected
+from isp_common.consumer import EventProcessor, EventRejected, HandledElsewhere
 from isp_common.db import UnitOfWork, create_schema, make_engine
 from isp_common.deadletter import DeadLetters
 from isp_common.tables import OutboxMessage, ProcessedEvent
@@ -116,6 +116,29 @@ async def test_a_malformed_event_of_a_type_not_handled_here_is_still_dead_letter
     assert await p.process(None, json.dumps(malformed).encode(), [], topics.CONSENT) == "deadlettered"
     assert await p.process_batch([(None, json.dumps(malformed).encode(), [])], topics.CONSENT) == ["deadlettered"]
     assert len(dead.sent) == 2 and all("nhs_number" in sent["reason"] for sent in dead.sent)
+
+
+async def test_a_type_left_to_another_service_is_skipped_unvalidated_and_others_are_not(engine):
+    import json
+
+    p, dead = processor(engine, publishing_handler)
+    p.handlers = HandledElsewhere.beside({}, "notifications", [ConsentWithdrawn.event_type])
+    malformed = withdrawn_event().model_dump(mode="json")
+    malformed["data"]["person"]["nhs_number"] = "9434765918"  # fails the modulus 11 check
+    assert await p.process(None, json.dumps(malformed).encode(), [], topics.CONSENT) == "skipped"
+    assert await p.process_batch([(None, json.dumps(malformed).encode(), [])], topics.CONSENT) == ["skipped"]
+    assert dead.sent == []
+    p.handlers = HandledElsewhere.beside({}, "notifications", ["uk.isp.consent.given.v1"])
+    assert await p.process(None, json.dumps(malformed).encode(), [], topics.CONSENT) == "deadlettered"
+
+
+def test_a_type_handled_here_cannot_also_be_left_elsewhere():
+    here = {ConsentWithdrawn.event_type: publishing_handler}
+    with pytest.raises(ValueError, match="handled here, so not left to notifications"):
+        HandledElsewhere.beside(here, "notifications", [ConsentWithdrawn.event_type])
+    both = HandledElsewhere.beside(here, "notifications", ["uk.isp.consent.given.v1"])
+    assert both[ConsentWithdrawn.event_type] is publishing_handler
+    assert isinstance(both["uk.isp.consent.given.v1"], HandledElsewhere)
 
 
 async def test_a_failing_handler_is_retried_then_dead_lettered_and_its_effects_rolled_back(engine):

@@ -139,9 +139,13 @@ class HandledElsewhere(Guarded):
     by: str = ""
 
     @classmethod
-    def for_types(cls, by: str, event_types: Iterable[str]) -> dict[str, Handler]:
-        """A handler table's entries for ``event_types``, each left to the service ``by``."""
-        return {event_type: cls(_nothing, _never, _always, by=by) for event_type in event_types}
+    def beside(cls, handlers: Mapping[str, Handler], by: str, event_types: Iterable[str]) -> dict[str, Handler]:
+        """``handlers`` and, beside them, ``event_types`` left to the service ``by``. A type handled
+        here cannot also be left elsewhere (ValueError): the entry would hide its handler."""
+        left = list(event_types)
+        if both := sorted(set(left) & set(handlers)):
+            raise ValueError(f"handled here, so not left to {by}: {', '.join(both)}")
+        return {**handlers, **{event_type: cls(_nothing, _never, _always, by=by) for event_type in left}}
 
 
 def _nothing(uow: UnitOfWork, event: CloudEvent, data: Any) -> None:

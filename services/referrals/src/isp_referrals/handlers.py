@@ -255,10 +255,11 @@ reads back there only to skip: left unvalidated (:class:`isp_common.consumer.Han
 def handlers_by_topic(rules: DueRules, clock: Clock) -> Mapping[str, Mapping[str, Handler]]:
     """Each topic's handlers by event type, for :meth:`ServiceRuntime.subscribe`."""
     return {
-        topics.REFERRALS: {
-            ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock),
-            **HandledElsewhere.for_types("notifications", NEWS_FOR_NOTIFICATIONS),
-        },
+        topics.REFERRALS: HandledElsewhere.beside(
+            {ReferralRequested.event_type: partial(referral_requested, rules=rules, clock=clock)},
+            "notifications",
+            NEWS_FOR_NOTIFICATIONS,
+        ),
         topics.AUDIT: {
             DisclosureRecorded.event_type: Guarded(
                 shares.disclosure_recorded, shares.is_referral_decision, shares.not_a_referral_decision

@@ -89,12 +89,9 @@ def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict
         topics.CONSENT: partners(_compose(consent.FACTS, {}, decide)),
         topics.SOCIALCARE: partners(_compose(socialcare.FACTS, socialcare.conference_handlers(calendar), decide)),
         topics.REFERRALS: partners(_compose(referrals.FACTS, {**referrals.HANDLERS, **referrals.NEWS}, decide)),
-        topics.TREATMENT: {
-            **partners(treatment.HANDLERS),
-            # appointments are the referrals service's to record (a miss it decides is a DNA
-            # comes here as an assessment_missed): skipped unvalidated
-            **HandledElsewhere.for_types("referrals", APPOINTMENTS),
-        },
+        # appointments are the referrals service's to record (a miss it decides is a DNA comes
+        # here as an assessment_missed): skipped unvalidated
+        topics.TREATMENT: HandledElsewhere.beside(partners(treatment.HANDLERS), "referrals", APPOINTMENTS),
         topics.REGISTER: {event_type: at_now(clock, handler) for event_type, handler in register.HANDLERS.items()},
     }
 
