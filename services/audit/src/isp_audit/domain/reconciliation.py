@@ -19,10 +19,11 @@ what partnership IG is told, is said here.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from isp_schemas.envelope import name_based_id
 
 from . import chain
 
@@ -84,11 +85,7 @@ def cutoff(now: datetime, grace_seconds: float) -> str:
 
 def mismatch_alert_id(run_on: str, mismatch: Mismatch) -> str:
     """The id of the alert about ``mismatch`` on night ``run_on``: a rerun the same night repeats none."""
-    return str(
-        uuid.uuid5(
-            uuid.NAMESPACE_URL, f"reconciliation/{run_on}/{mismatch.check}/{mismatch.reference}/{mismatch.recipient}"
-        )
-    )
+    return name_based_id(f"reconciliation/{run_on}/{mismatch.check}/{mismatch.reference}/{mismatch.recipient}")
 
 
 def alert_detail(mismatch: Mismatch, total_mismatches: int) -> str:

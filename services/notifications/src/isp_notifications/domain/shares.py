@@ -4,7 +4,6 @@ event always gives the same ids, so a redelivered event queues nothing twice).""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -87,4 +86,4 @@ def audit_event_id(alert_id: str, decision: str) -> str:
 
 def delivery_id_for(alert_id: str, subscription_id: str) -> str:
     """The ``webhook-id`` of one alert to one subscription: the same on every try."""
-    return "msg_" + uuid.uuid5(uuid.NAMESPACE_URL, f"{alert_id}/{subscription_id}").hex
+    return "msg_" + name_based_id(f"{alert_id}/{subscription_id}").replace("-", "")  # the UUID's hex
