@@ -28,10 +28,12 @@ import contextlib
 import json
 import math
 import os
+import platform
 import random
 import re
 import signal
 import struct
+import sys
 import tempfile
 import time
 import uuid
@@ -174,6 +176,9 @@ class Report:
     machine_us: dict[str, float] = field(default_factory=dict)
     """This machine's speed when measured: microseconds of CPU for one signature made, one checked
     and one event parsed (:func:`benchmarks.signing.costs`)."""
+    python: str = field(default_factory=lambda: f"{platform.python_version()} ({sys.base_prefix})")
+    """The CPython the harness and every service ran on (the services start on ``sys.executable``):
+    how it was built moves every figure (README, "Which Python")."""
 
     @property
     def flat_out(self) -> LoadResult | None:
@@ -995,7 +1000,10 @@ def table(report: Report) -> list[str]:
 
 
 def summary(report: Report) -> list[str]:
-    lines = [f"suite start: {report.suite_start_s:.1f}s; first alert after start: {ms(report.first_alert_s)}"]
+    lines = [
+        f"python: {report.python}",
+        f"suite start: {report.suite_start_s:.1f}s; first alert after start: {ms(report.first_alert_s)}",
+    ]
     if report.ratio is not None:
         lines.append(f"flat out / raw broker: {report.ratio:.2%}")
     if m := report.machine_us:

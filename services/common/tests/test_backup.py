@@ -116,6 +116,48 @@ def test_a_damaged_archive_is_refused(var_dir, tmp_path):
         backup.restore(damaged, tmp_path / "restored", running=nothing_running)
 
 
+def _with_extra_member(archive: Path, out: Path, extra: tarfile.TarInfo, body: bytes = b"") -> Path:
+    """``archive`` again with ``extra`` added after its own members."""
+    with tarfile.open(archive) as source, tarfile.open(out, "w:gz") as tar:
+        for member in source.getmembers():
+            tar.addfile(member, source.extractfile(member))
+        extra.size = len(body) if extra.isreg() else 0
+        tar.addfile(extra, io.BytesIO(body) if extra.isreg() else None)
+    return out
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (_link("databases/escape", "/etc/passwd"), "is not a plain file or directory"),
+        (_link("databases/hard", "/etc/passwd", tarfile.LNKTYPE), "is not a plain file or directory"),
+        (tarfile.TarInfo("../outside.txt"), "names a place outside the backup"),
+        (tarfile.TarInfo("/tmp/absolute.txt"), "names a place outside the backup"),
+        (tarfile.TarInfo("databases/../../up.txt"), "names a place outside the backup"),
+    ],
+    ids=["symlink", "hard link", "parent", "absolute", "climbing"],
+)
+def test_an_archive_with_anything_but_plain_files_inside_it_is_refused_and_nothing_written(
+    var_dir, tmp_path, extra, why
+):
+    """Whatever the Python: tarfile's own ``data`` filter came with 3.11.4, and the member check
+    does not depend on it."""
+    archive = tmp_path / "suite.tar.gz"
+    backup.backup(var_dir, archive)
+    crafted = _with_extra_member(archive, tmp_path / "crafted.tar.gz", extra, b"x")
+    target = tmp_path / "restored"
+    with pytest.raises(backup.BackupError, match=why):
+        backup.restore(crafted, target, running=nothing_running)
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "up.txt").exists()
+    assert not (target / "databases").exists()
+
+
 def test_restoring_over_a_suite_keeps_the_files_it_replaces(var_dir, tmp_path):
     archive = tmp_path / "suite.tar.gz"
     backup.backup(var_dir, archive)

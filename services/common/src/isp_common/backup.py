@@ -193,11 +193,30 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     return manifest
 
 
+def _plain_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Every member of a backup, each a regular file or a directory named by a relative path that
+    stays inside the directory it is unpacked into; anything else (a link, a device, an absolute
+    name, a ``..``) refuses the whole archive, whatever the Python (tarfile's ``data`` filter, which
+    also refuses them, came with 3.11.4; distributions' 3.11 builds may predate it)."""
+    members = tar.getmembers()
+    for member in members:
+        parts = Path(member.name).parts
+        if not (member.isreg() or member.isdir()):
+            raise BackupError(f"{member.name} is not a plain file or directory: not an isp backup")
+        if not parts or Path(member.name).is_absolute() or ".." in parts:
+            raise BackupError(f"{member.name} names a place outside the backup: not an isp backup")
+    return members
+
+
 def _extract(archive: Path, staging: Path) -> dict[str, Any]:
     """Unpack ``archive`` into ``staging`` and check every file against the manifest."""
     with tarfile.open(archive, "r:gz") as tar:
         manifest = _read_manifest(tar)
-        tar.extractall(staging, filter="data")  # no absolute paths, links out or devices
+        members = _plain_members(tar)
+        if hasattr(tarfile, "data_filter"):  # PEP 706 (Python 3.11.4 on): its checks too
+            tar.extractall(staging, members, filter="data")
+        else:
+            tar.extractall(staging, members)
     expected = {e["file"]: e["sha256"] for e in manifest["databases"].values()}
     expected.update({name: e["sha256"] for name, e in manifest.get("files", {}).items()})
     for name, digest in expected.items():
