@@ -70,7 +70,8 @@ class Candidate:
 
 
 def found_on_machine(path: str | None = None) -> list[str]:
-    """Interpreter commands to try, those on ``PATH`` first, each once."""
+    """Interpreter commands to try, those on ``PATH`` first, each file once (``/usr/bin/python3``
+    is a link to ``python3.11``: probed once, not twice)."""
     commands: list[str] = []
     for name in NAMES:
         on_path = shutil.which(name, path=path)
@@ -81,7 +82,10 @@ def found_on_machine(path: str | None = None) -> list[str]:
             candidate = os.path.join(directory, name)
             if os.access(candidate, os.X_OK):
                 commands.append(candidate)
-    return list(dict.fromkeys(commands))
+    by_file: dict[str, str] = {}
+    for command in commands:
+        by_file.setdefault(os.path.realpath(command), command)
+    return list(by_file.values())
 
 
 def probe(command: str, timeout: float = 30.0) -> Candidate | None:

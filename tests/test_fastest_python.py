@@ -86,9 +86,11 @@ def test_commands_on_path_come_first_each_once(tmp_path: Path) -> None:
         exe = tmp_path / name
         exe.write_text("#!/bin/sh\n")
         exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    (tmp_path / "python3.12").symlink_to(tmp_path / "python3.11")  # one file by two names
     found = fp.found_on_machine(path=str(tmp_path))
     assert found[:2] == [str(tmp_path / "python3.11"), str(tmp_path / "python3")]
-    assert len(found) == len(set(found))
+    assert str(tmp_path / "python3.12") not in found
+    assert len({os.path.realpath(command) for command in found}) == len(found)
 
 
 def test_this_interpreter_is_probed() -> None:
