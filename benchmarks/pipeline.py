@@ -22,7 +22,7 @@ from typing import Any
 
 from isp_common.consumer import EventProcessor
 from isp_common.db import UnitOfWork, make_engine
-from isp_common.launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
+from isp_common.launcher import EmbeddedBroker, Suite, create_topics, free_port, free_service_ports
 from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
@@ -163,9 +163,7 @@ def run(n: int = 5_000, with_suite: bool = True) -> None:
             rate = sent / took
             print(f"relay (outbox → embedded broker, acks=all): {sent:,} messages in {took:.2f}s = {rate:,.0f}/s")
             if with_suite:
-                suite = Suite(
-                    var_dir=workdir / "suite", ports={s: free_port() for s in SERVICES}, bootstrap=broker.bootstrap
-                )
+                suite = Suite(var_dir=workdir / "suite", ports=free_service_ports(), bootstrap=broker.bootstrap)
                 try:
                     ready = suite.start(timeout=120)
                     memory = ", ".join(f"{name} {rss_mb(p.pid):.0f} MB" for name, p in suite.processes.items())

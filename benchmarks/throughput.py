@@ -47,7 +47,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from isp_common.auth import issue_token
-from isp_common.launcher import SERVICES, Suite, free_port
+from isp_common.launcher import SERVICES, Suite, free_service_ports
 from isp_schemas import topics
 
 from . import signing
@@ -941,11 +941,9 @@ def postmaster_pid(url: str) -> int:
 def run(args: argparse.Namespace) -> Report:
     var_dir = args.var_dir or Path(tempfile.mkdtemp(prefix="isp-throughput-"))
     with database(args.database) as db:
-        suite = Suite(
-            var_dir=var_dir,
-            ports={name: free_port() for name in SERVICES},
-            env={"ISP_BROKER_PORT": str(free_port()), **db.env},
-        )
+        ports = free_service_ports([*SERVICES, "broker"])
+        broker_port = ports.pop("broker")
+        suite = Suite(var_dir=var_dir, ports=ports, env={"ISP_BROKER_PORT": str(broker_port), **db.env})
         print(f"starting the suite ({args.database}); var dir {var_dir}", flush=True)
         _RUNNING.append(suite)
         try:

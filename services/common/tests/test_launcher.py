@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from isp_common.launcher import SERVICES, EmbeddedBroker, LaunchError, free_port, port_open
+from isp_common.launcher import (
+    SERVICES,
+    EmbeddedBroker,
+    LaunchError,
+    Suite,
+    free_port,
+    free_ports,
+    free_service_ports,
+    port_open,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +36,54 @@ def test_embedded_broker_starts_listens_and_stops(tmp_path):
     finally:
         broker.stop()
     assert not port_open("127.0.0.1", broker.port)
+
+
+def test_free_ports_are_all_different_and_free():
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    assert not any(port_open("127.0.0.1", port) for port in ports)
+    given = free_service_ports([*SERVICES, "broker"])
+    assert list(given) == [*SERVICES, "broker"] and len(set(given.values())) == len(given)
+
+
+def test_two_services_given_one_port_are_refused_before_anything_starts(tmp_path):
+    ports = free_service_ports()
+    ports["audit"] = ports["notifications"]
+    suite = Suite(var_dir=tmp_path / "var", ports=ports, bootstrap="127.0.0.1:1")
+    with pytest.raises(LaunchError, match=rf"notifications, audit on port {ports['audit']}"):
+        suite.start(timeout=5)
+    assert suite.processes == {} and suite.migrating is None
+
+
+def test_a_service_whose_port_another_service_answers_is_not_taken_as_ready(tmp_path):
+    """The readiness check reads who answers: a port answered by another service (its process
+    given the same port, or one that took it first) fails the start, naming both."""
+
+    class Notifications(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            body = json.dumps({"ready": True, "checks": {}, "service": "notifications"}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Notifications)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # audit, still starting
+    try:
+        suite = Suite(var_dir=tmp_path, ports={"audit": server.server_address[1]}, services=("audit",))
+        suite.processes["audit"] = starting
+        with pytest.raises(LaunchError, match=rf"audit: port {server.server_address[1]} is answered by notifications"):
+            suite.wait_ready(timeout=10)
+    finally:
+        starting.kill()
+        starting.wait()
+        server.shutdown()
+        server.server_close()
 
 
 def test_embedded_broker_refuses_a_port_in_use():
@@ -42,13 +102,14 @@ def launcher_env(tmp_path, ports: dict[str, int], broker_port: int) -> dict[str,
 
 
 def test_launcher_exits_non_zero_naming_the_part_that_did_not_start(tmp_path):
-    ports = {name: free_port() for name in SERVICES}
+    ports = free_service_ports([*SERVICES, "broker"])
+    broker_port = ports.pop("broker")
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", ports["notifications"]))
         blocker.listen()
         proc = subprocess.run(
             [sys.executable, "-m", "isp_common.launcher"],
-            env=launcher_env(tmp_path, ports, free_port()),
+            env=launcher_env(tmp_path, ports, broker_port),
             capture_output=True,
             text=True,
             timeout=120,
@@ -59,8 +120,8 @@ def test_launcher_exits_non_zero_naming_the_part_that_did_not_start(tmp_path):
 
 @pytest.mark.e2e
 def test_launcher_prints_one_ready_line_then_stops_everything_on_sigterm(tmp_path):
-    ports = {name: free_port() for name in SERVICES}
-    broker_port = free_port()
+    ports = free_service_ports([*SERVICES, "broker"])
+    broker_port = ports.pop("broker")
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "isp_common.launcher"],
@@ -115,8 +176,9 @@ def wait_for_file(path, proc, timeout: float) -> None:
 @pytest.mark.e2e
 @pytest.mark.parametrize("phase", ["broker", "services"])
 def test_ctrl_c_during_start_up_stops_everything_within_seconds(tmp_path, phase):
-    ports = {name: free_port() for name in SERVICES}
-    env = launcher_env(tmp_path, ports, free_port())
+    ports = free_service_ports([*SERVICES, "broker"])
+    broker_port = ports.pop("broker")
+    env = launcher_env(tmp_path, ports, broker_port)
     var_dir = tmp_path / "var"
     proc = subprocess.Popen(
         [sys.executable, "-m", "isp_common.launcher"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -141,11 +203,12 @@ def test_ctrl_c_during_start_up_stops_everything_within_seconds(tmp_path, phase)
 
 @pytest.mark.e2e
 def test_make_run_stops_saying_so_when_the_embedded_broker_dies(tmp_path):
-    ports = {name: free_port() for name in SERVICES}
+    ports = free_service_ports([*SERVICES, "broker"])
+    broker_port = ports.pop("broker")
     var_dir = tmp_path / "var"
     proc = subprocess.Popen(
         [sys.executable, "-m", "isp_common.launcher"],
-        env=launcher_env(tmp_path, ports, free_port()),
+        env=launcher_env(tmp_path, ports, broker_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -55,11 +56,27 @@ def _check(stopping: threading.Event | None) -> None:
         raise LaunchInterrupted()
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports free on 127.0.0.1 now: each socket is held until all are chosen,
+    since the kernel may hand a port just closed to the next ``bind`` (two services given one port
+    would both seem to start, one answering for the other)."""
+    with contextlib.ExitStack() as held:
+        ports: list[int] = []
+        for _ in range(count):
+            s = held.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+        return ports
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_service_ports(services: Iterable[str] = SERVICES) -> dict[str, int]:
+    """A different free port for each service (see :func:`free_ports`)."""
+    names = list(services)
+    return dict(zip(names, free_ports(len(names)), strict=True))
 
 
 def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
@@ -165,6 +182,7 @@ class Suite:
 
     def start(self, timeout: float = 90.0) -> float:
         started = time.monotonic()
+        self._check_ports()
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
         self._start_migrations()
@@ -181,6 +199,15 @@ class Suite:
             self._start_service(name)
         self.wait_ready(timeout - (time.monotonic() - started))
         return time.monotonic() - started
+
+    def _check_ports(self) -> None:
+        """Two services on one port would both seem to start, one answering for the other."""
+        by_port: dict[int, list[str]] = {}
+        for name in self.services:
+            by_port.setdefault(self.ports[name], []).append(name)
+        shared = [f"{', '.join(names)} on port {port}" for port, names in by_port.items() if len(names) > 1]
+        if shared:
+            raise LaunchError(f"each service needs a port of its own: {'; '.join(shared)}")
 
     def _env(self) -> dict[str, str]:
         # said, never assumed (serve); glibc's allocator capped as in the image (isp_common.memory)
@@ -240,8 +267,14 @@ class Suite:
                         raise LaunchError(
                             f"{name}: exited with code {proc.returncode} (see {self.var_dir}/logs/{name}.log)"
                         )
-                    with contextlib.suppress(httpx.HTTPError):
-                        if client.get(self.url(name) + "/readyz").status_code == 200:
+                    with contextlib.suppress(httpx.HTTPError, ValueError):
+                        response = client.get(self.url(name) + "/readyz")
+                        answered = response.json().get("service")
+                        if answered != name:  # another process holds the port this one was given
+                            raise LaunchError(
+                                f"{name}: port {self.ports[name]} is answered by {answered or 'another process'}"
+                            )
+                        if response.status_code == 200:
                             pending.discard(name)
                 time.sleep(0.25)
         if pending:

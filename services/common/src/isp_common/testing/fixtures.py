@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ..launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port
+from ..launcher import SERVICES, EmbeddedBroker, Suite, create_topics, free_port, free_service_ports
 from . import TEST_DIRECTORY_FILE, auth_headers, bearer, unique
 from .e2e import KafkaProbe
 
@@ -92,10 +92,12 @@ def running_suite(
     """The services as real processes on free ports (on ``bootstrap``, else their own embedded broker),
     with :data:`FAST_TIMERS` and ``env``; stopped afterwards. If they do not start, the end of each
     log is printed before the error is raised."""
-    own_broker = {} if bootstrap else {"ISP_BROKER_PORT": str(free_port())}
+    ports = free_service_ports([*SERVICES, "broker"])
+    broker_port = ports.pop("broker")
+    own_broker = {} if bootstrap else {"ISP_BROKER_PORT": str(broker_port)}
     suite = Suite(
         var_dir=var_dir,
-        ports={name: free_port() for name in SERVICES},
+        ports=ports,
         bootstrap=bootstrap,
         env={**FAST_TIMERS, **own_broker, **(env or {})},
     )
