@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from . import audit_consume, consumers, pipeline, signing, throughput
+from . import audit_consume, broker_batches, consumers, pipeline, signing, throughput
 from .audit import build, measure
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["throughput", "audit", "pipeline", "signing", "consumers", "audit_consume"],
+        choices=["throughput", "audit", "pipeline", "signing", "consumers", "audit_consume", "broker_batches"],
         default=None,
         help="run one benchmark only",
     )
@@ -40,6 +40,10 @@ def main() -> None:
     if args.only in (None, "consumers"):
         consumers.run()
     if args.only == "consumers":
+        return
+    if args.only in (None, "broker_batches"):
+        broker_batches.run()
+    if args.only == "broker_batches":
         return
     if args.only in (None, "audit_consume"):
         audit_consume.run()
