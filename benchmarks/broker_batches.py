@@ -28,15 +28,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from isp_common.launcher import EmbeddedBroker, free_port
 
+from .throughput import cpu_ticks
+
 VALUE = b"x" * 1024
 TRICKLE_SECONDS = 4.0
 TRICKLE_RATE = 200.0
 
 
 def cpu_seconds(pid: int) -> float:
-    """The process's user and system CPU time so far, from ``/proc``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """The process's user and system CPU time so far."""
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 async def _hold(bootstrap: str, topic: str, messages: int, *, one_per_batch: bool) -> None:
