@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import os
@@ -14,16 +15,20 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from isp_common.launcher import (
     SERVICES,
     EmbeddedBroker,
     LaunchError,
     Suite,
+    create_topics,
     free_port,
     free_ports,
     free_service_ports,
     port_open,
+    topic_partitions,
 )
+from isp_schemas import topics
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +41,49 @@ def test_embedded_broker_starts_listens_and_stops(tmp_path):
     finally:
         broker.stop()
     assert not port_open("127.0.0.1", broker.port)
+
+
+def test_the_launcher_creates_its_topics_with_the_partitions_the_services_are_told(tmp_path, monkeypatch):
+    """``ISP_TOPIC_PARTITIONS`` is read by the services for the topics they create; the launcher
+    created the static topics with six whatever it said, so the two could disagree."""
+    monkeypatch.delenv("ISP_TOPIC_PARTITIONS", raising=False)
+    assert topic_partitions() == topics.DEFAULT_PARTITIONS
+    assert topic_partitions({"ISP_TOPIC_PARTITIONS": "3"}) == 3
+    monkeypatch.setenv("ISP_TOPIC_PARTITIONS", "2")
+    assert topic_partitions() == 2
+    assert topic_partitions({"ISP_TOPIC_PARTITIONS": "4"}) == 4  # the suite's own env first
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log")
+    broker.start()
+    try:
+        asyncio.run(create_topics(broker.bootstrap))
+        counts = asyncio.run(_partition_counts(broker.bootstrap))
+    finally:
+        broker.stop()
+    assert set(counts) == set(topics.STATIC_TOPICS)
+    assert set(counts.values()) == {2}
+
+
+async def _partition_counts(bootstrap: str) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics.STATIC_TOPICS))
+    finally:
+        await admin.close()
+    return {t["topic"]: len(t["partitions"]) for t in described}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "six", "1.5"])
+def test_a_bad_number_of_partitions_is_refused_before_anything_starts(tmp_path, value):
+    suite = Suite(
+        var_dir=tmp_path / "var",
+        ports=free_service_ports(),
+        bootstrap="127.0.0.1:1",
+        env={"ISP_TOPIC_PARTITIONS": value},
+    )
+    with pytest.raises(LaunchError, match="ISP_TOPIC_PARTITIONS: expected a whole number of at least 1"):
+        suite.start(timeout=5)
+    assert suite.processes == {} and suite.migrating is None
 
 
 def test_free_ports_are_all_different_and_free():

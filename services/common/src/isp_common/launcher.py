@@ -132,9 +132,31 @@ class EmbeddedBroker:
         self.process = None
 
 
-async def create_topics(bootstrap: str, partitions: int = 6) -> None:
+def topic_partitions(env: dict[str, str] | None = None) -> int:
+    """Partitions of each topic the launcher creates: ``ISP_TOPIC_PARTITIONS``, the shared setting
+    the services create the alerts topics with (``ServiceSettings.topic_partitions``), from ``env``
+    or else the environment; the topic catalogue's default when neither sets it."""
+    from isp_schemas import topics
+
+    value = (env or {}).get("ISP_TOPIC_PARTITIONS") or os.environ.get("ISP_TOPIC_PARTITIONS")
+    if not value:
+        return topics.DEFAULT_PARTITIONS
+    try:
+        partitions = int(value)
+    except ValueError:
+        partitions = 0
+    if partitions < 1:
+        raise LaunchError(f"ISP_TOPIC_PARTITIONS: expected a whole number of at least 1, got {value!r}")
+    return partitions
+
+
+async def create_topics(bootstrap: str, partitions: int | None = None) -> None:
+    """The static topics that do not exist yet, each with ``partitions`` (:func:`topic_partitions`
+    when not given)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from isp_schemas import topics
+
+    partitions = partitions or topic_partitions()
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -183,6 +205,7 @@ class Suite:
     def start(self, timeout: float = 90.0) -> float:
         started = time.monotonic()
         self._check_ports()
+        partitions = topic_partitions(self.env)  # a bad value is refused before anything starts
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
         self._start_migrations()
@@ -192,7 +215,7 @@ class Suite:
             self.broker.start(stopping=self.stopping)
             self.bootstrap = self.broker.bootstrap
         _check(self.stopping)
-        asyncio.run(create_topics(self.bootstrap))
+        asyncio.run(create_topics(self.bootstrap, partitions))
         self._wait_migrations(timeout - (time.monotonic() - started))
         for name in self.services:
             _check(self.stopping)

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from isp_schemas.topics import DEFAULT_PARTITIONS
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -113,7 +114,14 @@ class ServiceSettings(BaseSettings):
         None, validation_alias=_shared("kafka_ssl_certfile"), description="Client certificate (mutual TLS), optional."
     )
     kafka_ssl_keyfile: Path | None = Field(None, validation_alias=_shared("kafka_ssl_keyfile"))
-    topic_partitions: int = Field(6, validation_alias=_shared("topic_partitions"))
+    topic_partitions: int = Field(
+        DEFAULT_PARTITIONS,
+        ge=1,
+        validation_alias=_shared("topic_partitions"),
+        description="Partitions of each topic this service creates (the alerts topics); `make run` creates "
+        "the other topics with the same number. Six measured best on the embedded broker "
+        "(docs/perf/throughput-notes.md, thirty-second session).",
+    )
     topic_replication: int = Field(1, validation_alias=_shared("topic_replication"))
     broker_rebalance_timeout: float = Field(
         5.0,
