@@ -63,6 +63,12 @@ def test_the_launcher_creates_its_topics_with_the_partitions_the_services_are_to
     assert set(counts.values()) == {2}
 
 
+def test_the_services_partitions_default_to_the_topic_catalogues():
+    from isp_common.settings import ServiceSettings
+
+    assert ServiceSettings.model_fields["topic_partitions"].default == topics.DEFAULT_PARTITIONS
+
+
 async def _partition_counts(bootstrap: str) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
