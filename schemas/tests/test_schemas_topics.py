@@ -61,3 +61,11 @@ def test_directory_events_are_keyed_by_organisation_id():
     event = CloudEvent.create("uk.isp.directory.organisation.updated.v1", "CGL-WSX", data)
     assert event.subject is None
     assert topics.message_key(event) == data["id"]
+
+
+def test_a_topic_is_made_with_the_deployments_partitions_unless_the_catalogue_gives_its_own():
+    assert topics.TOPICS[topics.AUDIT_CHECKPOINTS].partitions == 1
+    assert topics.partitions_for(topics.AUDIT_CHECKPOINTS, 3) == 1
+    assert topics.partitions_for(topics.TREATMENT, 3) == 3
+    assert topics.partitions_for(topics.alerts("WSCC-CSC"), 2) == 2
+    assert topics.partitions_for(topics.TREATMENT) == topics.DEFAULT_PARTITIONS

@@ -178,3 +178,14 @@ STATIC_TOPICS: list[str] = [
     DEADLETTER,
 ]
 """Every topic with a fixed name (alerts topics are created per organisation)."""
+
+
+def partitions_for(name: str, default: int = DEFAULT_PARTITIONS) -> int:
+    """The partitions topic ``name`` is created with: the catalogue's own number where it gives one
+    other than :data:`DEFAULT_PARTITIONS` (the audit checkpoints: 1, one ordered log), else
+    ``default``, a deployment's number for the rest (``ISP_TOPIC_PARTITIONS``). As
+    ``deploy/kafka/init.sh`` creates them for Apache Kafka."""
+    spec = TOPICS.get(name)
+    if spec is not None and spec.partitions != DEFAULT_PARTITIONS:
+        return spec.partitions
+    return default

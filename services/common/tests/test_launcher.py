@@ -60,6 +60,7 @@ def test_the_launcher_creates_its_topics_with_the_partitions_the_services_are_to
     finally:
         broker.stop()
     assert set(counts) == set(topics.STATIC_TOPICS)
+    assert counts.pop(topics.AUDIT_CHECKPOINTS) == 1  # the catalogue's own number: one ordered log
     assert set(counts.values()) == {2}
 
 

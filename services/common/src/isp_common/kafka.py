@@ -22,6 +22,7 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP, ChannelT, EventT, Message
 from faust.types.auth import CredentialsT
 from faust.types.tuples import ack_lock
+from isp_schemas.topics import partitions_for
 
 if TYPE_CHECKING:
     from .settings import ServiceSettings
@@ -103,7 +104,7 @@ class TopicAdmin:
         missing = [n for n in missing if n not in self._known]
         if not missing:
             return
-        topics = [NewTopic(n, self.partitions, self.replication) for n in missing]
+        topics = [NewTopic(n, partitions_for(n, self.partitions), self.replication) for n in missing]
         try:
             await self._client.create_topics(topics)
         except TopicAlreadyExistsError:

@@ -152,7 +152,7 @@ def topic_partitions(env: dict[str, str] | None = None) -> int:
 
 async def create_topics(bootstrap: str, partitions: int | None = None) -> None:
     """The static topics that do not exist yet, each with ``partitions`` (:func:`topic_partitions`
-    when not given)."""
+    when not given) unless the topic catalogue gives it its own number (``partitions_for``)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from isp_schemas import topics
 
@@ -162,7 +162,7 @@ async def create_topics(bootstrap: str, partitions: int | None = None) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(t, partitions, 1) for t in topics.STATIC_TOPICS if t not in existing]
+        new = [NewTopic(t, topics.partitions_for(t, partitions), 1) for t in topics.STATIC_TOPICS if t not in existing]
         if new:
             with contextlib.suppress(Exception):
                 await admin.create_topics(new)
