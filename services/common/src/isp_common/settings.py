@@ -117,8 +117,8 @@ class ServiceSettings(BaseSettings):
         6,  # the topic catalogue's DEFAULT_PARTITIONS (tested equal; not imported: it loads every schema)
         ge=1,
         validation_alias=_shared("topic_partitions"),
-        description="Partitions of each topic this service creates (the alerts topics); `make run` creates "
-        "the other topics with the same number. Six measured best on the embedded broker "
+        description="Partitions of each topic this service or `make run` creates, but for one the topic "
+        "catalogue gives its own number (the audit checkpoints: 1). Six measured best on the embedded broker "
         "(docs/perf/throughput-notes.md, thirty-second session).",
     )
     topic_replication: int = Field(1, validation_alias=_shared("topic_replication"))
