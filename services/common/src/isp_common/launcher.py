@@ -134,20 +134,20 @@ class EmbeddedBroker:
 
 def topic_partitions(env: dict[str, str] | None = None) -> int:
     """Partitions of each topic the launcher creates: ``ISP_TOPIC_PARTITIONS``, the shared setting
-    the services create the alerts topics with (``ServiceSettings.topic_partitions``), from ``env``
-    or else the environment; the topic catalogue's default when neither sets it."""
-    from isp_schemas import topics
+    the services create the alerts topics with, from ``env`` or else the environment, read by that
+    setting's own field (``ServiceSettings.topic_partitions``: its type, bound and default), so the
+    launcher takes exactly what the services take."""
+    from pydantic import ValidationError, create_model
 
+    from .settings import ServiceSettings
+
+    field = ServiceSettings.model_fields["topic_partitions"]
+    setting = create_model("TopicPartitions", topic_partitions=(int, field))
     value = (env or {}).get("ISP_TOPIC_PARTITIONS") or os.environ.get("ISP_TOPIC_PARTITIONS")
-    if not value:
-        return topics.DEFAULT_PARTITIONS
     try:
-        partitions = int(value)
-    except ValueError:
-        partitions = 0
-    if partitions < 1:
-        raise LaunchError(f"ISP_TOPIC_PARTITIONS: expected a whole number of at least 1, got {value!r}")
-    return partitions
+        return int(setting.model_validate({"topic_partitions": value} if value else {}).topic_partitions)  # type: ignore[attr-defined]
+    except ValidationError:
+        raise LaunchError(f"ISP_TOPIC_PARTITIONS: expected a whole number of at least 1, got {value!r}") from None
 
 
 async def create_topics(bootstrap: str, partitions: int | None = None) -> None:
