@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.server
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,36 @@ def test_embedded_broker_starts_listens_and_stops(tmp_path):
     finally:
         broker.stop()
     assert not port_open("127.0.0.1", broker.port)
+
+
+def test_embedded_broker_leaves_its_log_to_the_child(tmp_path):
+    """The parent opened the broker's log for the child and never closed its own copy: one
+    descriptor leaked per start, and a ``ResourceWarning`` when it was collected."""
+    log = tmp_path / "broker.log"
+    broker = EmbeddedBroker(port=free_port(), log_path=log)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        broker.start()
+        try:
+            gc.collect()
+            held = [fd for fd in os.listdir("/proc/self/fd") if _points_to(f"/proc/self/fd/{fd}", log)]
+            child = [
+                fd
+                for fd in os.listdir(f"/proc/{broker.process.pid}/fd")
+                if _points_to(f"/proc/{broker.process.pid}/fd/{fd}", log)
+            ]
+        finally:
+            broker.stop()
+    assert held == []
+    assert child  # the broker itself still writes to it
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def _points_to(link: str, path: Path) -> bool:
+    try:
+        return os.readlink(link) == str(path)
+    except OSError:  # closed while listed
+        return False
 
 
 def test_the_launcher_creates_its_topics_with_the_partitions_the_services_are_told(tmp_path, monkeypatch):
@@ -178,25 +210,25 @@ def test_launcher_prints_one_ready_line_then_stops_everything_on_sigterm(tmp_pat
     ports = free_service_ports([*SERVICES, "broker"])
     broker_port = ports.pop("broker")
     started = time.monotonic()
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # its pipes are closed on leaving
         [sys.executable, "-m", "isp_common.launcher"],
         env=launcher_env(tmp_path, ports, broker_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        ready_after = time.monotonic() - started
-        assert line.startswith("ISP suite ready"), line + proc.stderr.read() if proc.poll() is not None else line
-        assert ready_after < 60
-        for port in ports.values():
-            assert port_open("127.0.0.1", port)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    ) as proc:
+        try:
+            line = proc.stdout.readline()
+            ready_after = time.monotonic() - started
+            assert line.startswith("ISP suite ready"), line + proc.stderr.read() if proc.poll() is not None else line
+            assert ready_after < 60
+            for port in ports.values():
+                assert port_open("127.0.0.1", port)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     for port in [*ports.values(), broker_port]:
         assert not port_open("127.0.0.1", port)
     print(f"make run ready after {ready_after:.1f}s")
@@ -235,21 +267,21 @@ def test_ctrl_c_during_start_up_stops_everything_within_seconds(tmp_path, phase)
     broker_port = ports.pop("broker")
     env = launcher_env(tmp_path, ports, broker_port)
     var_dir = tmp_path / "var"
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # its pipes are closed on leaving
         [sys.executable, "-m", "isp_common.launcher"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    try:
-        # the broker's log appears as it starts; the last service's as the services start
-        wait_for_file(var_dir / "logs" / ("broker.log" if phase == "broker" else "audit.log"), proc, timeout=60)
-        assert proc.poll() is None
-        interrupted = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=30)
-        took = time.monotonic() - interrupted
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert code == 130, proc.stderr.read()
+    ) as proc:
+        try:
+            # the broker's log appears as it starts; the last service's as the services start
+            wait_for_file(var_dir / "logs" / ("broker.log" if phase == "broker" else "audit.log"), proc, timeout=60)
+            assert proc.poll() is None
+            interrupted = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=30)
+            took = time.monotonic() - interrupted
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert code == 130, proc.stderr.read()
     assert took < 10, f"took {took:.1f}s to stop after Ctrl-C"
     assert processes_naming(var_dir) == []
     for port in ports.values():
@@ -261,22 +293,23 @@ def test_make_run_stops_saying_so_when_the_embedded_broker_dies(tmp_path):
     ports = free_service_ports([*SERVICES, "broker"])
     broker_port = ports.pop("broker")
     var_dir = tmp_path / "var"
-    proc = subprocess.Popen(
+    with subprocess.Popen(  # its pipes are closed on leaving
         [sys.executable, "-m", "isp_common.launcher"],
         env=launcher_env(tmp_path, ports, broker_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("ISP suite ready"), line + (proc.stderr.read() if proc.poll() is not None else "")
-        brokers = [pid for pid in processes_naming(var_dir) if b"tansu" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-        assert len(brokers) == 1
-        os.kill(brokers[0], signal.SIGKILL)
-        assert proc.wait(timeout=60) == 1
-        assert "embedded broker exited" in proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    ) as proc:
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("ISP suite ready"), line + (proc.stderr.read() if proc.poll() is not None else "")
+            pids = processes_naming(var_dir)
+            brokers = [pid for pid in pids if b"tansu" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            assert len(brokers) == 1
+            os.kill(brokers[0], signal.SIGKILL)
+            assert proc.wait(timeout=60) == 1
+            assert "embedded broker exited" in proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert processes_naming(var_dir) == []
