@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +208,28 @@ def test_send_to_a_broker_that_is_not_there_is_one_line(outside):
     path = write(outside / "e.json", event())
     line = one_line_error(isp("events", "send", str(path), "--bootstrap", "127.0.0.1:1"))
     assert "cannot publish to Kafka at 127.0.0.1:1" in line
+
+
+def test_send_to_a_broker_that_is_not_there_says_only_that_as_a_real_process(outside):
+    """Run as ``isp`` is run: aiokafka's own "Unable connect to ..." log line came before the one
+    line, and the producer that could not start was never stopped ("Unclosed AIOKafkaProducer" and
+    its repr after it, as the interpreter exited)."""
+    path = write(outside / "e.json", event())
+    command = [sys.executable, "-c", "from isp_common.cli import main; main()", "events", "send", str(path)]
+    done = subprocess.run([*command, "--bootstrap", "127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "isp: cannot publish to Kafka at 127.0.0.1:1 (KafkaConnectionError): is the suite running? (--bootstrap)"
+    ]
+    debugging = subprocess.run(
+        [*command, "--bootstrap", "127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ISP_DEBUG": "1"},
+    )
+    assert "Unable connect to" in debugging.stderr and "Traceback" in debugging.stderr  # --debug shows all
+    assert "Unclosed" not in debugging.stderr
 
 
 # -- HTTP commands against stub APIs --------------------------------------------------------------

@@ -21,6 +21,7 @@ commands of this package, so importing this module builds nothing else.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from contextlib import closing
@@ -81,6 +82,10 @@ def _isp(
     ] = False,
 ) -> None:
     """Information-sharing partnership: tools for operators and integrators."""
+    if not debug and not logging.getLogger().handlers:
+        # the libraries' own log lines (aiokafka's "Unable connect to ...") would otherwise come
+        # before the one line that says what failed; --debug shows them with the traceback
+        logging.getLogger().addHandler(logging.NullHandler())
 
 
 def _check_org(org: str) -> str:

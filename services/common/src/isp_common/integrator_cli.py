@@ -182,8 +182,8 @@ async def produce(bootstrap: str, messages: list[Outgoing], headers: list[tuple[
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=15000)
-    await producer.start()
     try:
+        await producer.start()  # stopped below even when it cannot start (no broker there)
         placed = []
         for message in messages:
             sent = await producer.send_and_wait(message.topic, message.value, key=message.key, headers=headers or None)

