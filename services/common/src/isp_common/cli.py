@@ -78,7 +78,12 @@ app = typer.Typer(
 @app.callback()
 def _isp(
     debug: Annotated[
-        bool, typer.Option("--debug", envvar="ISP_DEBUG", help="Show a failure's traceback, not one line.")
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="ISP_DEBUG",
+            help="Show a failure's traceback and the libraries' own log lines, not one line.",
+        ),
     ] = False,
 ) -> None:
     """Information-sharing partnership: tools for operators and integrators."""
