@@ -224,6 +224,23 @@ def test_launcher_exits_non_zero_naming_the_part_that_did_not_start(tmp_path):
     assert "notifications" in proc.stderr and "in use" in proc.stderr
 
 
+def test_launcher_told_of_a_broker_that_is_not_there_says_so_in_one_line(tmp_path):
+    """``ISP_KAFKA_BOOTSTRAP`` naming a broker that does not answer ended ``make run`` with
+    aiokafka's own log line and a traceback, and left the migrations it had started running."""
+    ports = free_service_ports([*SERVICES, "broker", "nobody"])
+    nobody = ports.pop("nobody")
+    env = {**launcher_env(tmp_path, ports, ports.pop("broker")), "ISP_KAFKA_BOOTSTRAP": f"127.0.0.1:{nobody}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "isp_common.launcher"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"isp: failed to start: broker: cannot reach 127.0.0.1:{nobody} (KafkaConnectionError): is it running? "
+        "(ISP_KAFKA_BOOTSTRAP)"
+    ]
+    assert processes_naming(tmp_path / "var") == []
+
+
 @pytest.mark.e2e
 def test_launcher_prints_one_ready_line_then_stops_everything_on_sigterm(tmp_path):
     ports = free_service_ports([*SERVICES, "broker"])

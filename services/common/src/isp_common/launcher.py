@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -158,18 +159,23 @@ async def create_topics(bootstrap: str, partitions: int | None = None) -> None:
     """The static topics that do not exist yet, each with ``partitions`` (:func:`topic_partitions`
     when not given) unless the topic catalogue gives it its own number (``partitions_for``)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import KafkaError
     from isp_schemas import topics
 
     partitions = partitions or topic_partitions()
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         new = [NewTopic(t, topics.partitions_for(t, partitions), 1) for t in topics.STATIC_TOPICS if t not in existing]
         if new:
             with contextlib.suppress(Exception):
                 await admin.create_topics(new)
+    except (KafkaError, OSError) as exc:
+        raise LaunchError(
+            f"broker: cannot reach {bootstrap} ({type(exc).__name__}): is it running? (ISP_KAFKA_BOOTSTRAP)"
+        ) from exc
     finally:
         await admin.close()
 
@@ -322,6 +328,9 @@ STARTUP_GRACE = 3.0
 
 def main() -> int:
     """``make run``: everything in the foreground until Ctrl-C or SIGTERM."""
+    # the launcher says in one line what failed; the libraries' own log lines (aiokafka's "Unable
+    # connect to ...") would otherwise reach the terminal before it, through logging's last resort
+    logging.getLogger().addHandler(logging.NullHandler())
     var_dir = Path(os.environ.get("ISP_VAR_DIR", "var"))
     ports = {name: int(os.environ.get(f"ISP_{name.upper()}_PORT", port)) for name, port in SERVICES.items()}
     suite = Suite(var_dir=var_dir, ports=ports, bootstrap=os.environ.get("ISP_KAFKA_BOOTSTRAP") or None)
@@ -342,6 +351,9 @@ def main() -> int:
         print(f"isp: failed to start: {exc}", file=sys.stderr, flush=True)
         suite.stop(grace=STARTUP_GRACE)
         return 1
+    except BaseException:  # unforeseen: whatever had started is stopped, and the error shown
+        suite.stop(grace=STARTUP_GRACE)
+        raise
     urls = ", ".join(f"{n} {suite.url(n)}" for n in suite.services)
     print(f"ISP suite ready in {took:.1f}s: broker {suite.bootstrap}; {urls}", flush=True)
     code = 0
