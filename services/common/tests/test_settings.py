@@ -218,3 +218,52 @@ def test_a_service_process_refuses_to_start_before_touching_anything(tmp_path, e
     assert started.returncode == 2
     assert said in started.stdout + started.stderr
     assert not (tmp_path / "var" / "gateway.db").exists()  # nothing migrated, no key made
+
+
+def test_a_service_process_waits_for_its_broker_then_says_in_one_line_which_did_not_answer(tmp_path):
+    """Started with no broker answering, a service ended in a forty-line traceback from uvicorn's
+    start-up, at once: now it asks again until ``ISP_KAFKA_START_TIMEOUT``, then says which broker."""
+    import os
+    import subprocess
+    import sys
+
+    from isp_common.launcher import free_port
+
+    nobody = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ISP_")}
+    env.update(
+        ISP_VAR_DIR=str(tmp_path / "var"),
+        ISP_ENVIRONMENT="embedded",
+        ISP_KAFKA_BOOTSTRAP=f"127.0.0.1:{nobody}",
+        ISP_KAFKA_START_TIMEOUT="1",
+        ISP_LOG_FORMAT="text",
+    )
+    started = subprocess.run([sys.executable, "-m", "isp_gateway"], env=env, capture_output=True, text=True, timeout=60)
+    said = started.stdout + started.stderr
+    assert started.returncode == 3
+    assert "Traceback" not in said and "Unable connect" not in said
+    assert f"the Kafka broker at 127.0.0.1:{nobody} does not answer (KafkaConnectionError); asking again" in said
+    assert f"refusing to start: the Kafka broker at 127.0.0.1:{nobody} did not answer within 1s" in said
+    assert not (tmp_path / "var" / "gateway.db").exists()  # nothing built
+
+
+@pytest.mark.integration
+async def test_a_service_waits_for_a_broker_that_starts_after_it(tmp_path, caplog):
+    import asyncio
+    import logging
+
+    from isp_common.kafka import PLAINTEXT, reach_broker
+    from isp_common.launcher import EmbeddedBroker, free_port
+
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log")
+    waiting = asyncio.create_task(reach_broker(broker.bootstrap, PLAINTEXT, timeout=60, logger=logging.getLogger("t")))
+    with caplog.at_level(logging.WARNING, logger="t"):
+        while not any("does not answer" in r.getMessage() for r in caplog.records):  # asked once, in vain
+            assert not waiting.done()
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(broker.start)
+        try:
+            assert await asyncio.wait_for(waiting, timeout=30) is True
+        finally:
+            broker.stop()
+    assert await reach_broker(broker.bootstrap, PLAINTEXT, timeout=0) is False  # gone again: no wait at 0

@@ -63,6 +63,41 @@ def client_auth(creds: CredentialsT | None) -> Mapping[str, Any]:
     return faust_aiokafka.credentials_to_aiokafka_auth(creds) if creds is not None else PLAINTEXT
 
 
+async def reach_broker(bootstrap: str, auth: Mapping[str, Any], timeout: float, logger: logging.Logger = log) -> bool:
+    """Whether the broker at ``bootstrap`` answered (its cluster's metadata read) within ``timeout``
+    seconds, asked again with back-off (0.5 s, doubling up to 10 s) while it could not be reached;
+    each unanswered try is logged in one line, without a traceback."""
+    from aiokafka.errors import KafkaConnectionError
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.5
+    aiokafka_log = logging.getLogger("aiokafka")  # its "Unable connect to ..." says what ours says
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
+    try:
+        while True:
+            client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000, **auth)
+            try:
+                await client.start()
+                return True
+            except (KafkaConnectionError, OSError) as exc:  # not there (yet); anything else is raised
+                reason = type(exc).__name__
+            finally:
+                await client.close()
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            wait = min(delay, left)
+            logger.warning(
+                "the Kafka broker at %s does not answer (%s); asking again in %.1fs", bootstrap, reason, wait
+            )
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, 10.0)
+    finally:
+        aiokafka_log.setLevel(level)
+
+
 def new_producer(bootstrap: str, client_id: str, auth: Mapping[str, Any] = PLAINTEXT) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,

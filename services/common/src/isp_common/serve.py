@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import logging
@@ -31,6 +32,7 @@ def serve(build: Callable[..., ServiceRuntime]) -> None:
     refuse_unstated_environment(os.environ)
     settings: ServiceSettings = importlib.import_module(f"{package}.settings").Settings()
     refuse_unsafe_production(settings)
+    wait_for_the_broker(settings)
     runtime = build(settings)
     collect_less_often()
     hand_over_the_gil_sooner()
@@ -88,6 +90,26 @@ def refuse_unstated_environment(environ: Mapping[str, str]) -> None:
         "(a laptop: make run sets it)"
     )
     sys.exit(2)
+
+
+def wait_for_the_broker(settings: ServiceSettings) -> None:
+    """A service started before its Kafka broker answers (its container first, the broker
+    restarting) waits for it, asking again with back-off for up to ``kafka_start_timeout`` seconds.
+    Then, if it still does not answer, one line says which broker, and the process exits (code 3,
+    as for uvicorn's own start-up failures) before it builds anything: not a traceback."""
+    from .kafka import client_auth, credentials, reach_broker
+
+    log = logging.getLogger("isp.serve")
+    timeout = settings.kafka_start_timeout
+    if asyncio.run(reach_broker(settings.kafka_bootstrap, client_auth(credentials(settings)), timeout, log)):
+        return
+    log.critical(
+        "refusing to start: the Kafka broker at %s did not answer within %.0fs (ISP_KAFKA_BOOTSTRAP; "
+        "ISP_KAFKA_START_TIMEOUT says how long to wait)",
+        settings.kafka_bootstrap,
+        timeout,
+    )
+    sys.exit(3)
 
 
 def refuse_unsafe_production(settings: ServiceSettings) -> None:

@@ -113,6 +113,13 @@ class ServiceSettings(BaseSettings):
         None, validation_alias=_shared("kafka_ssl_certfile"), description="Client certificate (mutual TLS), optional."
     )
     kafka_ssl_keyfile: Path | None = Field(None, validation_alias=_shared("kafka_ssl_keyfile"))
+    kafka_start_timeout: float = Field(
+        60.0,
+        ge=0,
+        validation_alias=_shared("kafka_start_timeout"),
+        description="Seconds a starting service waits for the Kafka broker to answer, asking again with "
+        "back-off, before it gives up (exit code 3).",
+    )
     topic_partitions: int = Field(
         6,  # the topic catalogue's DEFAULT_PARTITIONS (tested equal; not imported: it loads every schema)
         ge=1,
