@@ -66,7 +66,8 @@ def client_auth(creds: CredentialsT | None) -> Mapping[str, Any]:
 async def reach_broker(bootstrap: str, auth: Mapping[str, Any], timeout: float, logger: logging.Logger = log) -> bool:
     """Whether the broker at ``bootstrap`` answered (its cluster's metadata read) within ``timeout``
     seconds, asked again with back-off (0.5 s, doubling up to 10 s) while it could not be reached;
-    each unanswered try is logged in one line, without a traceback."""
+    each unanswered try is logged in one line, without a traceback, and aiokafka's own log lines are
+    quiet meanwhile (for a service's start, before anything else of it runs)."""
     from aiokafka.errors import KafkaConnectionError
 
     loop = asyncio.get_running_loop()
