@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, cast
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
 from faust.types import TP, ChannelT, EventT, Message
 from faust.types.auth import CredentialsT
 from faust.types.tuples import ack_lock
-from isp_schemas.topics import partitions_for
+from isp_schemas.topics import DEFAULT_PARTITIONS, partitions_for
 
 if TYPE_CHECKING:
     from .settings import ServiceSettings
@@ -68,8 +68,6 @@ async def reach_broker(bootstrap: str, auth: Mapping[str, Any], timeout: float, 
     seconds, asked again with back-off (0.5 s, doubling up to 10 s) while it could not be reached;
     each unanswered try is logged in one line, without a traceback, and aiokafka's own log lines are
     quiet meanwhile (for a service's start, before anything else of it runs)."""
-    from aiokafka.errors import KafkaConnectionError
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.5
@@ -78,14 +76,14 @@ async def reach_broker(bootstrap: str, auth: Mapping[str, Any], timeout: float, 
     aiokafka_log.setLevel(logging.CRITICAL)
     try:
         while True:
-            client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000, **auth)
+            admin = TopicAdmin(bootstrap, DEFAULT_PARTITIONS, 1, auth)  # the service's own client; makes no topic
             try:
-                await client.start()
+                await admin.start()
                 return True
             except (KafkaConnectionError, OSError) as exc:  # not there (yet); anything else is raised
                 reason = type(exc).__name__
             finally:
-                await client.close()
+                await admin.stop()
             left = deadline - loop.time()
             if left <= 0:
                 return False
