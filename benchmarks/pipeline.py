@@ -120,7 +120,7 @@ async def decide(n: int, workdir: Path) -> dict[str, float]:
 
 
 async def relay(engine, bootstrap: str) -> tuple[int, float]:
-    from isp_common.kafka import TopicAdmin, new_producer
+    from isp_common.kafka_clients import TopicAdmin, new_producer
     from isp_common.outbox import OutboxRelay
 
     admin = TopicAdmin(bootstrap, partitions=6, replication=1)

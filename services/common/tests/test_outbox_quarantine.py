@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaConnectionError, NotEnoughReplicasError
 from alembic import command
 from isp_common import migrations
 from isp_common.db import UnitOfWork, create_schema, make_engine
-from isp_common.kafka import TopicAdmin, new_producer
+from isp_common.kafka_clients import TopicAdmin, new_producer
 from isp_common.outbox import OutboxRelay, quarantined, refused_for_good, release
 from isp_common.tables import OutboxMessage, QuarantinedOutboxMessage
 from isp_common.testing import unique

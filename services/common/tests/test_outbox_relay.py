@@ -6,7 +6,7 @@ import json
 
 import pytest
 from isp_common.db import UnitOfWork, create_schema, make_engine
-from isp_common.kafka import TopicAdmin, new_producer
+from isp_common.kafka_clients import TopicAdmin, new_producer
 from isp_common.outbox import OutboxRelay
 from isp_common.tables import OutboxMessage
 from isp_common.testing import unique

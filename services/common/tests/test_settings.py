@@ -160,7 +160,8 @@ def test_a_service_in_production_with_a_problem_refuses_to_start(tmp_path, caplo
 
 
 def test_kafka_clients_log_in_as_the_settings_say(tmp_path):
-    from isp_common.kafka import PLAINTEXT, client_auth, credentials
+    from isp_common.kafka import client_auth, credentials
+    from isp_common.kafka_clients import PLAINTEXT
 
     assert credentials(ServiceSettings(var_dir=tmp_path)) is None
     assert client_auth(None) == PLAINTEXT
@@ -252,7 +253,7 @@ async def test_a_service_waits_for_a_broker_that_starts_after_it(tmp_path, caplo
     import asyncio
     import logging
 
-    from isp_common.kafka import PLAINTEXT, reach_broker
+    from isp_common.kafka_clients import PLAINTEXT, reach_broker
     from isp_common.launcher import EmbeddedBroker, free_port
 
     broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "broker.log")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiokafka.errors import TopicAuthorizationFailedError
-from isp_common.kafka import TopicAdmin
+from isp_common.kafka_clients import TopicAdmin
 
 
 class Refusing:

@@ -22,7 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from isp_common.clock import Clock
 from isp_common.db import UnitOfWork
-from isp_common.kafka import PLAINTEXT
+from isp_common.kafka_clients import PLAINTEXT
 from isp_schemas import topics
 from isp_schemas.envelope import CloudEvent
 from pydantic import ValidationError

@@ -157,27 +157,23 @@ def topic_partitions(env: dict[str, str] | None = None) -> int:
 
 async def create_topics(bootstrap: str, partitions: int | None = None) -> None:
     """The static topics that do not exist yet, each with ``partitions`` (:func:`topic_partitions`
-    when not given) unless the topic catalogue gives it its own number (``partitions_for``)."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    when not given) unless the topic catalogue gives it its own number (``partitions_for``): made by
+    the services' own topic admin, as a service makes its alert topics."""
     from aiokafka.errors import KafkaError
     from isp_schemas import topics
 
-    partitions = partitions or topic_partitions()
+    from .kafka_clients import TopicAdmin
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = TopicAdmin(bootstrap, partitions or topic_partitions(), 1)
     try:
         await admin.start()
-        existing = set(await admin.list_topics())
-        new = [NewTopic(t, topics.partitions_for(t, partitions), 1) for t in topics.STATIC_TOPICS if t not in existing]
-        if new:
-            with contextlib.suppress(Exception):
-                await admin.create_topics(new)
+        await admin.ensure(topics.STATIC_TOPICS)
     except (KafkaError, OSError) as exc:
         raise LaunchError(
             f"broker: cannot reach {bootstrap} ({type(exc).__name__}): is it running? (ISP_KAFKA_BOOTSTRAP)"
         ) from exc
     finally:
-        await admin.close()
+        await admin.stop()
 
 
 def _terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:

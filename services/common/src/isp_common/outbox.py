@@ -44,7 +44,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from .db import OUTBOX_CHANNEL
-from .kafka import TopicAdmin
+from .kafka_clients import TopicAdmin
 from .leader import Leadership
 from .provenance import SIGNATURE_HEADER, Signer
 from .tables import OutboxMessage, QuarantinedOutboxMessage

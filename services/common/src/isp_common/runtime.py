@@ -32,7 +32,8 @@ from .consumer import EventProcessor, Handler, Message, Prefetch, PreparedBatch,
 from .db import UnitOfWork, make_engine
 from .deadletter import DeadLetters, Position
 from .eventkeys import ensure_signer
-from .kafka import FaustApp, TopicAdmin, new_producer
+from .kafka import FaustApp
+from .kafka_clients import TopicAdmin, new_producer
 from .leader import Leadership
 from .limits import BodyLimit
 from .outbox import OutboxRelay

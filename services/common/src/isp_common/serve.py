@@ -97,7 +97,8 @@ def wait_for_the_broker(settings: ServiceSettings) -> None:
     restarting) waits for it, asking again with back-off for up to ``kafka_start_timeout`` seconds.
     Then, if it still does not answer, one line says which broker, and the process exits (code 3,
     as for uvicorn's own start-up failures) before it builds anything: not a traceback."""
-    from .kafka import client_auth, credentials, reach_broker
+    from .kafka import client_auth, credentials
+    from .kafka_clients import reach_broker
 
     log = logging.getLogger("isp.serve")
     timeout = settings.kafka_start_timeout
