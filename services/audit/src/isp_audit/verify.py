@@ -94,7 +94,10 @@ class Verdict:
 
 
 def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple[int, ...] = ()) -> Iterator[Row]:
+    """The rows of ``sql``, ``batch`` at a time. The cursor is closed however the reading ends: at
+    the last row, or when the walk stops early at a broken record and drops this generator."""
     raw = engine.raw_connection()
+    cursor: Any = None
     try:
         if engine.dialect.name == "postgresql":
             assert raw.driver_connection is not None
@@ -111,8 +114,9 @@ def _cursor_rows(engine: Engine, sql: str, batch: int, params: tuple[int, ...] =
         else:
             while rows := cursor.fetchmany(batch):
                 yield from rows
-        cursor.close()
     finally:
+        if cursor is not None:
+            cursor.close()
         raw.rollback()
         raw.close()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
+
 import pytest
 from isp_audit import guard
 from isp_audit.handlers import append_disclosure
@@ -36,6 +39,22 @@ def test_postgresql_ingests_verifies_erases_and_refuses_changes(postgres_url):
         conn.execute(text("UPDATE audit_disclosure SET purpose = 'other' WHERE seq = 5"))
     assert verify(engine, [], None).first_bad_seq == 5
     engine.dispose()
+
+
+def test_a_verify_that_stops_at_a_broken_record_closes_its_server_cursor(postgres_url):
+    """The walk stops at the first broken record and drops the generator reading the rows. Its
+    server-side cursor was left open for the garbage collector (psycopg's ResourceWarning)."""
+    engine = engine_with(6, url=postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_disclosure_append_only ON audit_disclosure"))
+        conn.execute(text("UPDATE audit_disclosure SET purpose = 'other' WHERE seq = 2"))
+    gc.collect()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert verify(engine, [], None, workers=1).first_bad_seq == 2
+        gc.collect()
+    engine.dispose()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_postgresql_records_a_share_once_and_chains_many_appends_in_one_transaction(postgres_url):
