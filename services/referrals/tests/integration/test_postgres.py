@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from isp_common import migrations
 from isp_common.db import UnitOfWork
-from isp_common.testing import migrated_engine, published_events
+from isp_common.testing import migrated_engine, migrated_unit_of_work, published_events
 from isp_common.workingdays import WorkingCalendar
 from isp_referrals import commands
 from isp_referrals.commands import Actor
@@ -31,8 +31,7 @@ RULES = DueRules(WorkingCalendar())
 
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[UnitOfWork]:
-    with UnitOfWork(migrated_engine("isp_referrals", postgres_url)) as unit:
-        yield unit
+    yield from migrated_unit_of_work("isp_referrals", postgres_url)
 
 
 def test_the_timer_raises_a_missed_answer_and_an_unrecorded_assessment_once_on_postgresql(pg, request_data):

@@ -153,11 +153,15 @@ def seed_directory(where: Session | Engine, *orgs: Organisation) -> None:
         session.commit()
 
 
-def migrated_unit_of_work(package: str) -> Iterator[UnitOfWork]:
-    """A unit of work on its own :func:`migrated_engine` (in memory), for a fixture to
-    ``yield from``; a test commits it between steps."""
-    with UnitOfWork(migrated_engine(package)) as unit:
-        yield unit
+def migrated_unit_of_work(package: str, url: str = "sqlite://") -> Iterator[UnitOfWork]:
+    """A unit of work on its own :func:`migrated_engine` (default: in memory), for a fixture to
+    ``yield from``; a test commits it between steps. The engine's connections are closed after."""
+    engine = migrated_engine(package, url)
+    try:
+        with UnitOfWork(engine) as unit:
+            yield unit
+    finally:
+        engine.dispose()
 
 
 # -- the outbox ----------------------------------------------------------------------------
