@@ -47,7 +47,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from isp_common.auth import issue_token
-from isp_common.launcher import SERVICES, Suite, free_service_ports
+from isp_common.launcher import SERVICES, Suite, free_service_ports, suite_priorities
 from isp_schemas import topics
 
 from . import signing
@@ -179,6 +179,8 @@ class Report:
     python: str = field(default_factory=lambda: f"{platform.python_version()} ({sys.base_prefix})")
     """The CPython the harness and every service ran on (the services start on ``sys.executable``):
     how it was built moves every figure (README, "Which Python")."""
+    priorities: dict[str, int] = field(default_factory=lambda: suite_priorities())
+    """The nice value each service was started at (``ISP_SUITE_PRIORITIES``; none named: 0)."""
 
     @property
     def flat_out(self) -> LoadResult | None:
@@ -1000,6 +1002,8 @@ def table(report: Report) -> list[str]:
 def summary(report: Report) -> list[str]:
     lines = [
         f"python: {report.python}",
+        "services' priorities (nice): "
+        + (", ".join(f"{n} {nice}" for n, nice in report.priorities.items()) or "all 0 (ISP_SUITE_PRIORITIES=off)"),
         f"suite start: {report.suite_start_s:.1f}s; first alert after start: {ms(report.first_alert_s)}",
     ]
     if report.ratio is not None:

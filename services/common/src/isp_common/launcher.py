@@ -41,6 +41,17 @@ SERVICES: dict[str, int] = {
 }
 
 
+PRIORITIES: dict[str, int] = {"referrals": 5, "audit": 10, "register": 10, "gateway": 10}
+"""The nice value each service runs at, the suite sharing one machine's cores (``make run``, ``make
+bench``, the end-to-end tests). Notifications, which decides and sends every alert and sets the
+pace flat out, and the broker keep the default (0). Referrals, far ahead of notifications in a
+burst, gives way to it. Audit (which may lag an alert without delaying it), the register and the
+gateway give way to both. ``ISP_SUITE_PRIORITIES=off`` starts every one at the default. Why:
+docs/perf/throughput-notes.md, thirty-fourth session."""
+
+PRIORITIES_SETTING = "ISP_SUITE_PRIORITIES"
+
+
 class LaunchError(RuntimeError):
     """A part of the suite did not start; the message names it."""
 
@@ -98,6 +109,28 @@ def spawn(argv: list[str], log_path: Path | None, env: dict[str, str] | None = N
     launcher's is closed once the child has started, not held for as long as the launcher runs."""
     with open(log_path, "ab") if log_path else contextlib.nullcontext(subprocess.DEVNULL) as out:
         return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def lower_priority(pid: int, nice: int) -> None:
+    """Give process ``pid``, just started in a session of its own, the ``nice`` value, twice over:
+    its own, which the threads it starts later inherit, and its session's scheduling group's (Linux's
+    autogroup). Where autogroups are in effect (no cgroup of the process's own), a nice value
+    counts only against the other processes of the same session, so the first alone would change
+    nothing between services. Either may be refused or absent (another system, a container); the
+    process then keeps the default."""
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+
+
+def suite_priorities(env: dict[str, str] | None = None) -> dict[str, int]:
+    """:data:`PRIORITIES`, or none with ``ISP_SUITE_PRIORITIES=off`` (from ``env`` or else the
+    environment); any value but ``on`` or ``off`` is refused."""
+    value = ((env or {}).get(PRIORITIES_SETTING) or os.environ.get(PRIORITIES_SETTING) or "on").strip().lower()
+    if value not in ("on", "off"):
+        raise LaunchError(f"{PRIORITIES_SETTING}: expected on or off, got {value!r}")
+    return dict(PRIORITIES) if value == "on" else {}
 
 
 @dataclass
@@ -204,6 +237,7 @@ class Suite:
     migrating: subprocess.Popen[bytes] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set (from a signal handler) to cancel :meth:`start` at its next check."""
+    _priorities: dict[str, int] = field(default_factory=dict, repr=False)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -212,6 +246,7 @@ class Suite:
         started = time.monotonic()
         self._check_ports()
         partitions = topic_partitions(self.env)  # a bad value is refused before anything starts
+        self._priorities = suite_priorities(self.env)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
         self._start_migrations()
@@ -275,6 +310,8 @@ class Suite:
         self.processes[name] = spawn(
             [sys.executable, "-m", f"isp_{name}"], self.var_dir / "logs" / f"{name}.log", env=env
         )
+        if self._priorities.get(name):
+            lower_priority(self.processes[name].pid, self._priorities[name])
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + max(timeout, 1.0)
