@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import subprocess
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -205,11 +206,30 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> str:
-    """A fresh, empty database on the test server, for one test."""
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, for one test. Every engine the test connected to
+    it with is disposed of after the test (its pooled connections closed), so none is left for the
+    garbage collector to find open."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Connection, Engine
+
     from .postgres import create_database
 
-    return create_database(postgres_server, unique("test_"))
+    name = unique("test_")
+    url = create_database(postgres_server, name)
+    engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+    def connected(connection: Connection) -> None:
+        if connection.engine.url.database == name:
+            engines.add(connection.engine)
+
+    event.listen(Engine, "engine_connect", connected)
+    try:
+        yield url
+    finally:
+        event.remove(Engine, "engine_connect", connected)
+        for engine in list(engines):
+            engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
