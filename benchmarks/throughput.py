@@ -47,7 +47,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from isp_common.auth import issue_token
-from isp_common.launcher import SERVICES, Suite, free_service_ports, suite_priorities
+from isp_common.launcher import SERVICES, Suite, free_service_ports
 from isp_schemas import topics
 
 from . import signing
@@ -179,8 +179,9 @@ class Report:
     python: str = field(default_factory=lambda: f"{platform.python_version()} ({sys.base_prefix})")
     """The CPython the harness and every service ran on (the services start on ``sys.executable``):
     how it was built moves every figure (README, "Which Python")."""
-    priorities: dict[str, int] = field(default_factory=lambda: suite_priorities())
-    """The nice value each service was started at (``ISP_SUITE_PRIORITIES``; none named: 0)."""
+    priorities: dict[str, int] = field(default_factory=dict)
+    """The nice value each service was started at (``Suite.priorities``, from ``ISP_SUITE_PRIORITIES``;
+    none named: 0)."""
 
     @property
     def flat_out(self) -> LoadResult | None:
@@ -968,6 +969,7 @@ def start(suite: Suite, args: argparse.Namespace) -> Report:
         started_at=utc_text(datetime.now(UTC)),
         var_dir=str(suite.var_dir),
         suite_start_s=ready,
+        priorities=dict(suite.priorities),
     )
 
 

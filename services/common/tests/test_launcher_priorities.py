@@ -73,7 +73,7 @@ def test_the_suite_starts_each_service_at_its_priority_unless_told_not_to(tmp_pa
 
     monkeypatch.setattr(launcher, "spawn", sleeper)
     suite = Suite(var_dir=tmp_path, ports=free_service_ports(), bootstrap="127.0.0.1:1")
-    suite._priorities = suite_priorities({"ISP_SUITE_PRIORITIES": setting} if setting else {})
+    suite.priorities = suite_priorities({"ISP_SUITE_PRIORITIES": setting} if setting else {})
     try:
         for name in SERVICES:
             suite._start_service(name)

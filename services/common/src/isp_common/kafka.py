@@ -20,10 +20,10 @@ from faust.types import TP, ChannelT, EventT, Message
 from faust.types.auth import CredentialsT
 from faust.types.tuples import ack_lock
 
+from .kafka_clients import PLAINTEXT
+
 if TYPE_CHECKING:
     from .settings import ServiceSettings
-
-from .kafka_clients import PLAINTEXT
 
 log = logging.getLogger(__name__)
 

@@ -237,7 +237,8 @@ class Suite:
     migrating: subprocess.Popen[bytes] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set (from a signal handler) to cancel :meth:`start` at its next check."""
-    _priorities: dict[str, int] = field(default_factory=dict, repr=False)
+    priorities: dict[str, int] = field(default_factory=dict, init=False)
+    """The nice value :meth:`start` starts each service at (:func:`suite_priorities`; none named: 0)."""
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -246,7 +247,7 @@ class Suite:
         started = time.monotonic()
         self._check_ports()
         partitions = topic_partitions(self.env)  # a bad value is refused before anything starts
-        self._priorities = suite_priorities(self.env)
+        self.priorities = suite_priorities(self.env)
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
         self._start_migrations()
@@ -310,8 +311,8 @@ class Suite:
         self.processes[name] = spawn(
             [sys.executable, "-m", f"isp_{name}"], self.var_dir / "logs" / f"{name}.log", env=env
         )
-        if self._priorities.get(name):
-            lower_priority(self.processes[name].pid, self._priorities[name])
+        if self.priorities.get(name):
+            lower_priority(self.processes[name].pid, self.priorities[name])
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + max(timeout, 1.0)
