@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 from isp_common import directory
 from isp_common.consumer import EventRejected
@@ -54,6 +54,7 @@ from .tables import (
 log = logging.getLogger(__name__)
 
 Child = dict[str, Any]
+_Fact = TypeVar("_Fact")
 ReferralEnd = ReferralClosed | ReferralCancelled | ReferralDeclined
 
 # -- changes that arrive before their fact ----------------------------------------------------
@@ -95,7 +96,7 @@ def _refuse_if_not_owner(kind: str, row: Any, publisher: str | None) -> None:
 def _change(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, data: BaseModel, at: datetime) -> bool:
     """Apply a closing, withdrawing or amending event to its fact now, or, when the fact has not
     arrived yet, keep it until it does. True when it was applied now."""
-    row = uow.session.get(_FACT_TABLES[kind], fact_id)
+    row = _get(uow.session, _FACT_TABLES[kind], fact_id)
     if row is None:
         _keep_pending(uow, kind, fact_id, event, data, at)
         return False
@@ -106,8 +107,10 @@ def _change(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, data: B
 
 def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
     """Apply, oldest first, what arrived for this fact before it did, then forget it."""
+    rows = _pending_for(uow.session, kind, fact_id)
+    if not rows:
+        return
     fact = uow.session.get(_FACT_TABLES[kind], fact_id)
-    rows = uow.session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)).all()
     for row in sorted(rows, key=lambda r: (as_utc(r.at), r.event_id)):
         uow.session.delete(row)
         if owner := _other_than_owner(kind, fact, row.source_org):
@@ -124,11 +127,31 @@ def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
         _APPLY[row.event_type](uow, data, as_utc(row.at))
 
 
+def _pending_for(session: Session, kind: str, fact_id: str) -> list[PendingFact]:
+    """The changes kept for this fact: from what :func:`prefetch_own` read ahead for the batch
+    when it still holds (no change kept since), else asked of the database."""
+    held = session.memo(_PENDING) if isinstance(session, UowSession) else None
+    if held is not None and (kind, fact_id) in held:
+        return list(held[(kind, fact_id)])
+    return list(session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)))
+
+
+_PENDING: tuple[type, ...] = (PendingFact,)
+
+
+def _get(session: Session, table: type[_Fact], fact_id: str) -> _Fact | None:
+    """The fact row with this id: without a query when :func:`prefetch_own` found it, or found it
+    absent, for this batch (:meth:`~isp_common.db.UowSession.get_known`)."""
+    if isinstance(session, UowSession):
+        return session.get_known(table, fact_id)
+    return session.get(table, fact_id)
+
+
 # -- consents and refusals --------------------------------------------------------------------
 
 
 def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
-    existing = uow.session.get(ConsentRecord, data.consent_id)
+    existing = _get(uow.session, ConsentRecord, data.consent_id)
     if existing is not None:
         _refuse_if_not_owner("consent", existing, data.recorded_by)
     row = existing or ConsentRecord(
@@ -234,7 +257,7 @@ def people_linked(session: Session, nhs_numbers: Iterable[str], children: Iterab
 def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
-    existing = uow.session.get(EnquiryRecord, data.enquiry_id)
+    existing = _get(uow.session, EnquiryRecord, data.enquiry_id)
     if existing is not None:
         _refuse_if_not_owner("enquiry", existing, org)
     row = existing or EnquiryRecord(id=data.enquiry_id, org=org, child=child, parents=parents, opened_on=data.opened_on)
@@ -268,7 +291,7 @@ def _close_enquiry(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
 def record_plan(uow: UnitOfWork, org: str, data: PlanStarted) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
-    existing = uow.session.get(PlanRecord, data.plan_id)
+    existing = _get(uow.session, PlanRecord, data.plan_id)
     if existing is not None:
         _refuse_if_not_owner("plan", existing, org)
     row = existing or PlanRecord(
@@ -302,7 +325,7 @@ def _end_plan(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
 
 
 def record_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested) -> None:
-    row = uow.session.get(ReferralRecord, data.referral_id) or ReferralRecord(
+    row = _get(uow.session, ReferralRecord, data.referral_id) or ReferralRecord(
         id=data.referral_id,
         direction=data.direction,
         from_org=data.from_org,
@@ -367,6 +390,20 @@ _FACT_TABLES: dict[str, type[ConsentRecord | EnquiryRecord | PlanRecord | Referr
     "plan": PlanRecord,
     "referral": ReferralRecord,
 }
+_FACT_OF: dict[type[BaseModel], tuple[str, str]] = {
+    ConsentGiven: ("consent", "consent_id"),
+    ConsentWithdrawn: ("consent", "consent_id"),
+    EnquiryOpened: ("enquiry", "enquiry_id"),
+    EnquiryClosed: ("enquiry", "enquiry_id"),
+    PlanStarted: ("plan", "plan_id"),
+    PlanEnded: ("plan", "plan_id"),
+    ReferralRequested: ("referral", "referral_id"),
+    ReferralAmended: ("referral", "referral_id"),
+    ReferralClosed: ("referral", "referral_id"),
+    ReferralCancelled: ("referral", "referral_id"),
+    ReferralDeclined: ("referral", "referral_id"),
+}
+"""The fact each recording or changing event is about: its kind, and the field naming it."""
 _APPLY: dict[str, Callable[[UnitOfWork, BaseModel, datetime], None]] = {
     ConsentWithdrawn.event_type: _withdraw,
     EnquiryClosed.event_type: _close_enquiry,
@@ -431,6 +468,31 @@ def prefetch(session: Session, nhs_numbers: Iterable[str]) -> None:
                 for child in referral.children:
                     keys.update(child_keys(child, [n]))
         _prefetch_links(session, reads, sorted(keys))
+
+
+def prefetch_own(session: Session, data: Iterable[BaseModel]) -> None:
+    """For a batch of events about to be applied, in a few queries: the facts its recording and
+    changing events are about (a consent given or withdrawn, an enquiry, a plan, a referral), and
+    the changes kept for them (:class:`~isp_notifications.tables.PendingFact`). Recording or
+    changing each then asks nothing more of the database when it finds no such row
+    (:func:`_get`, :func:`_pending_for`). Nothing is read ahead outside a unit of work."""
+    if not isinstance(session, UowSession):
+        return
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for item in data:
+        if (about := _FACT_OF.get(type(item))) is not None:
+            kind, field = about
+            wanted[kind].add(getattr(item, field))
+    held = session.memo(_PENDING)
+    for kind, ids in sorted(wanted.items()):
+        session.load(_FACT_TABLES[kind], ids)
+        for chunk in chunks(sorted(ids)):
+            found: dict[tuple[str, str], list[PendingFact]] = {(kind, fact_id): [] for fact_id in chunk}
+            statement = select(PendingFact).where(PendingFact.kind == kind, col(PendingFact.fact_id).in_(chunk))
+            for row in session.exec(statement):
+                found[(kind, row.fact_id)].append(row)
+            session.keep(row for rows in found.values() for row in rows)
+            held.update(found)
 
 
 _COLUMNS: dict[type, tuple[Any, ...]] = {}

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from isp_common.db import UnitOfWork
+from isp_common.db import UnitOfWork, UowSession, chunks
+from isp_common.times import as_utc
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.registry import model_for
 from sqlmodel import col, delete, select
@@ -28,9 +29,20 @@ Deciders = Mapping[str, TimedHandler]
 
 
 def open_shares_about(uow: UnitOfWork, people: Iterable[str], now: datetime) -> list[WithheldShare]:
+    """The withheld shares about ``people`` still open to a new decision at ``now``: from what
+    :func:`prefetch` read ahead for the batch when it covers them all and still holds (no withheld
+    share added or changed since), else asked of the database."""
     people = sorted(set(people))
     if not people:
         return []
+    held = uow.session.memo(_WITHHELD) if isinstance(uow.session, UowSession) else None
+    if held is not None and all(person in held for person in people):
+        return [
+            share
+            for person in people
+            for share in held[person]
+            if share.state in OPEN_STATES and as_utc(share.open_until) > now
+        ]
     return list(
         uow.session.exec(
             select(WithheldShare).where(
@@ -40,6 +52,30 @@ def open_shares_about(uow: UnitOfWork, people: Iterable[str], now: datetime) -> 
             )
         ).all()
     )
+
+
+_WITHHELD: tuple[type, ...] = (WithheldShare,)
+
+
+def prefetch(uow: UnitOfWork, people: Iterable[str]) -> None:
+    """For a batch of events about to be applied, in a few queries: the withheld shares about
+    ``people`` in an open state (whatever their deadline: :func:`open_shares_about` compares it
+    with each event's own time). A fact that arrives then finds the shares it may change without
+    a query of its own; most people have none. Nothing is read ahead outside a unit of work."""
+    session = uow.session
+    if not isinstance(session, UowSession):
+        return
+    held = session.memo(_WITHHELD)
+    wanted = sorted(set(people) - held.keys())
+    for chunk in chunks(wanted):
+        found: dict[str, list[WithheldShare]] = {person: [] for person in chunk}
+        statement = select(WithheldShare).where(
+            col(WithheldShare.nhs_number).in_(chunk), col(WithheldShare.state).in_(OPEN_STATES)
+        )
+        for share in session.exec(statement):
+            found[str(share.nhs_number)].append(share)
+        session.keep(share for shares in found.values() for share in shares)
+        held.update(found)
 
 
 def redecide_about(uow: UnitOfWork, people: Iterable[str], now: datetime, deciders: Deciders) -> int:

@@ -75,6 +75,9 @@ def in_directory(handler: TimedHandler) -> TimedHandler:
     return handle
 
 
+FACT_TYPES = frozenset({*consent.FACTS, *socialcare.FACTS, *referrals.FACTS})
+"""The types whose handler keeps a fact, then decides again the withheld shares it may change."""
+
 APPOINTMENTS = (AppointmentBooked.event_type, AppointmentAttended.event_type, AppointmentMissed.event_type)
 
 
@@ -98,14 +101,21 @@ def handlers_by_topic(calendar: WorkingCalendar, clock: Clock) -> dict[str, dict
 
 def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> None:
     """Before a run of events is applied, in a few queries: the facts about every person they name
-    (:func:`isp_notifications.facts.prefetch`), and whether the shares they will decide and their
-    causing events are held already (:func:`isp_notifications.disclosure.prefetch`)."""
-    people = []
-    for _event, data in events:
+    (:func:`isp_notifications.facts.prefetch`), the facts its recording and changing events are
+    about (:func:`isp_notifications.facts.prefetch_own`), the withheld shares a fact about those
+    people may change (:func:`isp_notifications.redecision.prefetch`), and whether the shares they
+    will decide and their causing events are held already
+    (:func:`isp_notifications.disclosure.prefetch`)."""
+    people, told_of = [], []
+    for event, data in events:
         person = getattr(data, "person", None)
         nhs_number = getattr(person, "nhs_number", None)
         if isinstance(nhs_number, str):
             people.append(nhs_number)
+            if event.type in FACT_TYPES:
+                told_of.append(nhs_number)
     facts.prefetch(uow.session, people)
+    facts.prefetch_own(uow.session, [data for _event, data in events])
+    redecision.prefetch(uow, told_of)
     shares = [share for event, data in events for share in referrals.expected_shares(event, data)]
     disclosure.prefetch(uow, shares, [event.id for event, _data in events])
