@@ -2,6 +2,7 @@
 
 - facts: the notifications service's consents, in batches of 500 read ahead, as it consumes: each
   consent kept, the changes that came before it applied, the person's withheld shares looked at;
+  then social care's referrals, each kept with its links and its ``referral_received`` decided;
 - decide: the notifications service's hot path, through the real consumer (parse, inbox check,
   lawful-basis decision, alert and audit rows through the outbox) on a SQLite file, for
   missed-assessment events whose parent gave consent: half one commit per event, half in batches
@@ -29,7 +30,7 @@ from isp_schemas import topics
 from isp_schemas.consent import ConsentGiven
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.people import Person, make_nhs_number
-from isp_schemas.referrals import ReferralAssessmentMissed
+from isp_schemas.referrals import ReferralAssessmentMissed, ReferralRequested
 
 
 class NoDeadLetters:
@@ -47,6 +48,17 @@ def people(n: int) -> list[Person]:
     return found
 
 
+def social_care_to_provider(referral_id: str, person: Person) -> dict[str, Any]:
+    """The fields every referral event carries: social care's referral of ``person`` to the provider."""
+    return {
+        "referral_id": referral_id,
+        "direction": "to_treatment",
+        "from_org": "WSCC-CSC",
+        "to_org": "CGL-WSX",
+        "person": person,
+    }
+
+
 def events(n: int) -> tuple[list[bytes], list[bytes]]:
     consents, missed = [], []
     now = datetime.now(UTC)
@@ -62,11 +74,7 @@ def events(n: int) -> tuple[list[bytes], list[bytes]]:
         )
         consents.append(CloudEvent.create(type=consent.event_type, source_org="CGL-WSX", data=consent).to_json_bytes())
         dna = ReferralAssessmentMissed(
-            referral_id=f"ref-{i}",
-            direction="to_treatment",
-            from_org="WSCC-CSC",
-            to_org="CGL-WSX",
-            person=person,
+            **social_care_to_provider(f"ref-{i}", person),
             at=now,
             appointment_id=f"apt-{i}",
             scheduled_for=now,
@@ -74,6 +82,21 @@ def events(n: int) -> tuple[list[bytes], list[bytes]]:
         )
         missed.append(CloudEvent.create(type=dna.event_type, source_org="CGL-WSX", data=dna).to_json_bytes())
     return consents, missed
+
+
+def referrals_of(n: int) -> list[bytes]:
+    """Social care's referral of ``n`` people to the provider, each naming a child: other people
+    than those of :func:`events`, whose decisions the referrals would otherwise change."""
+    made = []
+    for i, person in enumerate(people(2 * n)[n:]):
+        referral = ReferralRequested(
+            **social_care_to_provider(f"ref-other-{i}", person),
+            children=[{"local_id": f"child-{i}"}],
+            rag="amber",
+            summary="alcohol misuse",
+        )
+        made.append(CloudEvent.create(type=referral.event_type, source_org="WSCC-CSC", data=referral).to_json_bytes())
+    return made
 
 
 async def decide(n: int, workdir: Path) -> dict[str, float]:
@@ -105,6 +128,8 @@ async def decide(n: int, workdir: Path) -> dict[str, float]:
 
     consents, missed = events(n)
     facts_batched = await in_batches(processor(topics.CONSENT), consents, topics.CONSENT)
+    referred = referrals_of(n)
+    referrals_batched = await in_batches(processor(topics.REFERRALS), referred, topics.REFERRALS)
     referrals = processor(topics.REFERRALS)
     one_by_one, batched = missed[: n // 2], missed[n // 2 :]
     started = time.perf_counter()
@@ -121,6 +146,7 @@ async def decide(n: int, workdir: Path) -> dict[str, float]:
         "decide_batched_per_s": len(batched) / decided_batched,
         "redeliver_per_s": n / redelivered,
         "facts_batched_per_s": len(consents) / facts_batched,
+        "referrals_batched_per_s": len(referred) / referrals_batched,
         "engine": engine,
     }
 
@@ -164,6 +190,11 @@ def run(n: int = 5_000, with_suite: bool = True) -> None:
         print(
             f"facts (notifications consumer, consent.given, each a fact kept and the person's withheld "
             f"shares looked at again; in batches of 500 read ahead): {result['facts_batched_per_s']:,.0f} events/s"
+        )
+        print(
+            f"referrals (notifications consumer, referral.requested from social care, each kept with its links "
+            f"and its referral_received decided; in batches of 500 read ahead): "
+            f"{result['referrals_batched_per_s']:,.0f} events/s"
         )
         broker = EmbeddedBroker(port=free_port(), log_path=workdir / "broker.log")
         broker.start()

@@ -80,10 +80,11 @@ class Audited:
 
 
 def prefetch(uow: UnitOfWork, shares: Sequence[Share], event_ids: Sequence[str]) -> None:
-    """Read ahead whether these shares were decided before (their alert, a withholding) and these
-    events are kept, in a few queries: :func:`share_alert` then asks again only of those found."""
+    """Read ahead whether these shares were decided before (their alert, a withholding, the notice
+    of it) and these events are kept, in a few queries: :func:`share_alert` then asks again only of those found."""
     ids = [share.alert_id for share in shares]
-    uow.session.load(AlertRecord, ids)
+    # and the notice to the sender a withheld share would have had (tell_sender_withheld)
+    uow.session.load(AlertRecord, ids + [withheld_alert_id(alert_id) for alert_id in ids])
     uow.session.load(WithheldShare, ids)
     uow.session.load(SourceEvent, event_ids)
 
@@ -388,7 +389,7 @@ def tell_sender_withheld(
     """The ``disclosure_withheld`` notice to the sender's DSL, carrying the withheld alert's
     deadline (it escalates like the alert it stands for) and any refusal of consent."""
     withheld_id = withheld_alert_id(about.alert_id)
-    if uow.session.get(AlertRecord, withheld_id) is not None:
+    if uow.session.get_known(AlertRecord, withheld_id) is not None:
         return
     data = DisclosureWithheldAlert(
         alert_id=withheld_id,

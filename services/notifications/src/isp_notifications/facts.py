@@ -221,12 +221,38 @@ def child_keys(child: Child, parents: Iterable[str] = ()) -> list[str]:
     return keys
 
 
+def _links(children: Iterable[Child], parents: list[str]) -> list[tuple[str, str]]:
+    """(key, role) of each person a fact names: its children's keys, then its parents'."""
+    named = [(key, "child") for child in children for key in child_keys(child, parents)]
+    return named + [(f"nhs:{nhs}", "parent") for nhs in parents]
+
+
 def _link(uow: UnitOfWork, kind: str, fact_id: str, children: Iterable[Child], parents: list[str]) -> None:
-    for child in children:
-        for key in child_keys(child, parents):
-            uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=key, role="child"))
-    for nhs in parents:
-        uow.session.merge(FactPerson(kind=kind, fact_id=fact_id, key=f"nhs:{nhs}", role="parent"))
+    session = uow.session
+    for key, role in _links(children, parents):
+        link = FactPerson(kind=kind, fact_id=fact_id, key=key, role=role)
+        if not isinstance(session, UowSession):
+            session.merge(link)
+            continue
+        # as merge does, without asking when the read-ahead found no such link (prefetch_own)
+        held = session.get_known(FactPerson, (kind, fact_id, key))
+        if held is None:
+            session.add(link)
+        else:
+            held.role = role
+            session.add(held)
+
+
+def _named_by(item: BaseModel) -> list[tuple[str, str, str]]:
+    """The links (kind, fact id, key) a recording event's fact will have (:func:`_link`)."""
+    if isinstance(item, ReferralRequested):
+        children = [c.model_dump(mode="json", exclude_none=True) for c in item.children]
+        return [("referral", item.referral_id, key) for key, _ in _links(children, [item.person.nhs_number])]
+    if isinstance(item, EnquiryOpened | PlanStarted):
+        kind, fact_id = ("enquiry", item.enquiry_id) if isinstance(item, EnquiryOpened) else ("plan", item.plan_id)
+        child = item.child.model_dump(mode="json", exclude_none=True)
+        return [(kind, fact_id, key) for key, _ in _links([child], [p.nhs_number for p in item.parents])]
+    return []
 
 
 def people_linked(session: Session, nhs_numbers: Iterable[str], children: Iterable[Child]) -> set[str]:
@@ -473,16 +499,20 @@ def prefetch(session: Session, nhs_numbers: Iterable[str]) -> None:
 def prefetch_own(session: Session, data: Iterable[BaseModel]) -> None:
     """For a batch of events about to be applied, in a few queries: the facts its recording and
     changing events are about (a consent given or withdrawn, an enquiry, a plan, a referral), and
-    the changes kept for them (:class:`~isp_notifications.tables.PendingFact`). Recording or
+    the changes kept for them (:class:`~isp_notifications.tables.PendingFact`) and the links to
+    the people a new fact names (:class:`~isp_notifications.tables.FactPerson`). Recording or
     changing each then asks nothing more of the database when it finds no such row
-    (:func:`_get`, :func:`_pending_for`). Nothing is read ahead outside a unit of work."""
+    (:func:`_get`, :func:`_pending_for`, :func:`_link`). Nothing is read ahead outside a unit of
+    work."""
     if not isinstance(session, UowSession):
         return
+    data = list(data)
     wanted: dict[str, set[str]] = defaultdict(set)
     for item in data:
         if (about := _FACT_OF.get(type(item))) is not None:
             kind, field = about
             wanted[kind].add(getattr(item, field))
+    links = sorted({link for item in data for link in _named_by(item)})
     held = session.memo(_PENDING)
     for kind, ids in sorted(wanted.items()):
         session.load(_FACT_TABLES[kind], ids)
@@ -493,6 +523,22 @@ def prefetch_own(session: Session, data: Iterable[BaseModel]) -> None:
                 found[(kind, row.fact_id)].append(row)
             session.keep(row for rows in found.values() for row in rows)
             held.update(found)
+    for kind, ids in _by_kind(links).items():
+        found_links: set[tuple[str, str, str]] = set()
+        for chunk in chunks(sorted(ids)):
+            named = session.exec(select(FactPerson).where(FactPerson.kind == kind, col(FactPerson.fact_id).in_(chunk)))
+            rows = named.all()
+            session.keep(rows)
+            found_links.update((row.kind, row.fact_id, row.key) for row in rows)
+        session.known_absent(FactPerson, [link for link in links if link[0] == kind and link not in found_links])
+
+
+def _by_kind(links: Iterable[tuple[str, str, str]]) -> dict[str, set[str]]:
+    """The fact ids of ``links``, by kind."""
+    ids: dict[str, set[str]] = defaultdict(set)
+    for kind, fact_id, _key in links:
+        ids[kind].add(fact_id)
+    return ids
 
 
 _COLUMNS: dict[type, tuple[Any, ...]] = {}

@@ -78,10 +78,14 @@ def prefetch(uow: UnitOfWork, people: Iterable[str]) -> None:
         held.update(found)
 
 
-def redecide_about(uow: UnitOfWork, people: Iterable[str], now: datetime, deciders: Deciders) -> int:
-    """A new fact about ``people`` arrived: decide again every open withheld share about them.
+def redecide_about(
+    uow: UnitOfWork, people: Iterable[str], now: datetime, deciders: Deciders, *, decided: str | None = None
+) -> int:
+    """A new fact about ``people`` arrived: decide again every open withheld share about them,
+    but those of the causing event ``decided``, whose decider has just run on every fact there is.
     Returns how many causing events were decided again."""
-    source_ids = sorted({share.source_event_id for share in open_shares_about(uow, people, now)})
+    shares = open_shares_about(uow, people, now)
+    source_ids = sorted({share.source_event_id for share in shares if share.source_event_id != decided})
     for source_id in source_ids:
         rerun(uow, source_id, now, deciders)
     return len(source_ids)

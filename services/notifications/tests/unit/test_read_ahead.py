@@ -6,29 +6,30 @@ into batches anywhere)."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 from isp_common.db import UnitOfWork
 from isp_common.testing import nhs_number
 from isp_notifications.handlers import read_ahead
-from isp_notifications.tables import ConsentRecord, WithheldShare
+from isp_notifications.tables import ConsentRecord, FactPerson, WithheldShare
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent, EventData
 from isp_schemas.people import Person
 from sqlalchemy import event
+from sqlmodel import select
 
 from ..kit import CSC, PROVIDER, consent_given
-from .test_handlers import DNA, NOW, PARENT, alerts_to, audit, handle, missed, routes
+from .test_handlers import DNA, NOW, PARENT, alerts_to, audit, handle, missed, referral, routes
 
 
-def handle_batch(uow: UnitOfWork, items: list[EventData], now: datetime = NOW) -> int:
-    """Handle ``items`` (each from the provider, at ``now``) in one unit of work, read ahead first,
+def handle_batch(uow: UnitOfWork, items: list[EventData], now: datetime = NOW, source: str = PROVIDER) -> int:
+    """Handle ``items`` (each from ``source``, at ``now``) in one unit of work, read ahead first,
     committed once, as a consumer's batch is; returns how many SELECTs the batch ran."""
     route = routes(now)
-    events = [
-        (CloudEvent.create(type=data.event_type, source_org=PROVIDER, data=data, time=now), data) for data in items
-    ]
+    events = [(CloudEvent.create(type=data.event_type, source_org=source, data=data, time=now), data) for data in items]
     selects: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -98,3 +99,58 @@ def test_a_withdrawal_before_its_consent_in_one_batch_is_applied_when_the_consen
     assert row is not None and row.withdrawn_at is not None
     handle(uow, missed(), PROVIDER, NOW + timedelta(minutes=1))
     assert alerts_to(uow, CSC, DNA) == []
+
+
+def referrals(count: int, first: int = 100, child: str | None = None) -> list[EventData]:
+    return [
+        referral(
+            referral_id=f"ref-{first + i}",
+            person=Person(nhs_number=nhs_number(first + i)),
+            children=[{"local_id": child or f"C-{first + i}"}],
+        )
+        for i in range(count)
+    ]
+
+
+def selects_by_table(uow: UnitOfWork, items: list[EventData], source: str = CSC) -> Counter[str]:
+    tables: Counter[str] = Counter()
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and (table := re.search(r"\bFROM (\w+)", statement)):
+            tables[table.group(1)] += 1
+
+    engine = uow.session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        handle_batch(uow, items, source=source)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return tables
+
+
+def test_a_batch_of_referrals_reads_ahead_what_each_would_ask_for_alone(uow):
+    # no consent: each referral_received is withheld, and its sender told (the notice's own alert)
+    asked = selects_by_table(uow, referrals(30))
+    assert len(alerts_to(uow, CSC)) == 30  # the notices: every share was decided
+    # read ahead once for the batch: whether each share, its notice and its causing event were
+    # decided or kept before, and the changes kept for each referral (before: one each per event)
+    for table in ("notifications_alert", "notifications_source_event", "notifications_pending_fact"):
+        assert asked[table] <= 2, (table, asked)
+    # a referral's links to the people it names are read ahead too (before: 4 per referral, two of
+    # them merges of its links); the facts each decision then reads are read again, once the
+    # referral itself has changed them
+    assert asked["notifications_fact_person"] <= 2 * 30 + 2, asked
+    # a referral's own withheld share is not decided a second time when the fact it brought looks
+    # for open shares about its person (before: three questions of withheld shares per referral)
+    assert asked["notifications_withheld_share"] <= 30 + 2, asked
+
+
+def test_a_referral_sent_again_in_a_later_batch_keeps_one_link_to_each_person(uow):
+    handle_batch(uow, referrals(3), source=CSC)
+    handle_batch(uow, [*referrals(3), *referrals(2, first=300, child="C-100")], source=CSC)
+    links = uow.session.exec(select(FactPerson).where(FactPerson.kind == "referral")).all()
+    assert sorted((link.fact_id, link.key, link.role) for link in links) == sorted(
+        [(f"ref-{n}", "local:C-" + str(n), "child") for n in (100, 101, 102)]
+        + [(f"ref-{n}", f"nhs:{nhs_number(n)}", "parent") for n in (100, 101, 102, 300, 301)]
+        + [(f"ref-{n}", "local:C-100", "child") for n in (300, 301)]
+    )

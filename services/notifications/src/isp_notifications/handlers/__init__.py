@@ -46,7 +46,9 @@ def _fact_then(fact: FactHandler, then: TimedHandler | None, decide: redecision.
         if then is not None:
             then(uow, event, data, now)
         if people:
-            redecision.redecide_about(uow, people, now, decide)
+            # this event's own shares (decided by ``then``, or by the fact handler itself after it
+            # kept the fact, as a referral's) were just decided on every fact there is: not again
+            redecision.redecide_about(uow, people, now, decide, decided=event.id)
 
     handle.__name__ = getattr(fact, "__name__", "handle")
     return handle

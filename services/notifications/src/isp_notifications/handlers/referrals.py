@@ -59,10 +59,8 @@ def referral_requested(uow: UnitOfWork, event: CloudEvent, data: ReferralRequest
     return {data.person.nhs_number}
 
 
-def share_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime) -> None:
-    """``referral_received`` to the receiving organisation (the decider of a referral)."""
-    children = [c.model_dump(mode="json", exclude_none=True) for c in data.children]
-    share = Share(
+def _referral_share(event: CloudEvent, data: ReferralRequested) -> Share:
+    return Share(
         alert_type=ReferralReceivedAlert.event_type,
         sender=data.from_org,
         recipient=data.to_org,
@@ -71,11 +69,16 @@ def share_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, 
         source_event_id=event.id,
         required=("referral",),
         optional=("risk",),
-        children=children,
+        children=[c.model_dump(mode="json", exclude_none=True) for c in data.children],
         children_category="risk",
         occurred_at=event.time,
         source_event=event,
     )
+
+
+def share_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested, now: datetime) -> None:
+    """``referral_received`` to the receiving organisation (the decider of a referral)."""
+    share = _referral_share(event, data)
 
     def build(alert_id: str, basis: dict[str, Any], categories: tuple[str, ...]) -> ReferralReceivedAlert:
         risk = "risk" in categories
@@ -155,6 +158,8 @@ def expected_shares(event: CloudEvent, data: Any) -> list[Share]:
     reading ahead: :func:`isp_notifications.handlers.read_ahead`); others are simply not listed."""
     if isinstance(data, ReferralAssessmentMissed):
         return [_assessment_share(event, data, DidNotAttendAlert, data.recorded_at)]
+    if isinstance(data, ReferralRequested):
+        return [_referral_share(event, data)]
     if isinstance(data, ReferralAttendanceUnrecorded):
         return [_assessment_share(event, data, AttendanceUnrecordedAlert, data.at)]
     return []
