@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from isp_common.db import UnitOfWork
@@ -18,6 +18,7 @@ from isp_notifications.tables import ConsentRecord, FactPerson, WithheldShare
 from isp_schemas.consent import ConsentWithdrawn
 from isp_schemas.envelope import CloudEvent, EventData
 from isp_schemas.people import Person
+from isp_schemas.socialcare import EnquiryOpened
 from sqlalchemy import event
 from sqlmodel import select
 
@@ -154,3 +155,23 @@ def test_a_referral_sent_again_in_a_later_batch_keeps_one_link_to_each_person(uo
         + [(f"ref-{n}", f"nhs:{nhs_number(n)}", "parent") for n in (100, 101, 102, 300, 301)]
         + [(f"ref-{n}", "local:C-100", "child") for n in (300, 301)]
     )
+
+
+def test_an_enquiry_in_a_batch_releases_the_dna_withheld_about_its_parent_asking_once(uow):
+    handle(uow, missed(), PROVIDER)
+    assert alerts_to(uow, CSC, DNA) == []
+    enquiries = [
+        EnquiryOpened(
+            enquiry_id=f"s47-{n}",
+            child={"local_id": f"C-{n}"},
+            parents=[Person(nhs_number=nhs_number(n))],
+            opened_on=date(2026, 3, 1),
+        )
+        for n in range(10, 20)
+    ] + [EnquiryOpened(enquiry_id="s47-5", child={"local_id": "C-5"}, parents=[PARENT], opened_on=date(2026, 3, 1))]
+    asked = selects_by_table(uow, enquiries)
+    [alert] = alerts_to(uow, CSC, DNA)
+    assert alert["data"]["lawful_basis"] == {"kind": "statutory", "ground": "child_protection_enquiry"}
+    # the parents' open withheld shares were read ahead for the batch: asked again only once the
+    # DNA's share had been decided again, no longer once per enquiry (before: 11)
+    assert asked["notifications_withheld_share"] <= 3, asked

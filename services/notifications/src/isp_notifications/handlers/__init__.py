@@ -108,7 +108,8 @@ def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> Non
     people may change (:func:`isp_notifications.redecision.prefetch`), and whether the shares they
     will decide and their causing events are held already
     (:func:`isp_notifications.disclosure.prefetch`)."""
-    people, told_of = [], []
+    people: list[str] = []
+    told_of: list[str] = []  # the people a fact is about: their withheld shares may be decided again
     for event, data in events:
         person = getattr(data, "person", None)
         nhs_number = getattr(person, "nhs_number", None)
@@ -116,6 +117,8 @@ def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> Non
             people.append(nhs_number)
             if event.type in FACT_TYPES:
                 told_of.append(nhs_number)
+        if event.type in FACT_TYPES:  # an enquiry's or a plan's parents
+            told_of.extend(parent.nhs_number for parent in getattr(data, "parents", None) or ())
     facts.prefetch(uow.session, people)
     facts.prefetch_own(uow.session, [data for _event, data in events])
     redecision.prefetch(uow, told_of)
