@@ -81,9 +81,9 @@ class Audited:
 
 def prefetch(uow: UnitOfWork, shares: Sequence[Share], event_ids: Sequence[str]) -> None:
     """Read ahead whether these shares were decided before (their alert, a withholding, the notice
-    of it) and these events are kept, in a few queries: :func:`share_alert` then asks again only of those found."""
+    to the sender of one: :func:`tell_sender_withheld`) and these events are kept, in a few
+    queries: :func:`share_alert` then asks again only of those found."""
     ids = [share.alert_id for share in shares]
-    # and the notice to the sender a withheld share would have had (tell_sender_withheld)
     uow.session.load(AlertRecord, ids + [withheld_alert_id(alert_id) for alert_id in ids])
     uow.session.load(WithheldShare, ids)
     uow.session.load(SourceEvent, event_ids)
