@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, TypeVar
+from typing import Any
 
 from isp_common import directory
 from isp_common.consumer import EventRejected
@@ -54,7 +54,6 @@ from .tables import (
 log = logging.getLogger(__name__)
 
 Child = dict[str, Any]
-_Fact = TypeVar("_Fact")
 ReferralEnd = ReferralClosed | ReferralCancelled | ReferralDeclined
 
 # -- changes that arrive before their fact ----------------------------------------------------
@@ -96,7 +95,7 @@ def _refuse_if_not_owner(kind: str, row: Any, publisher: str | None) -> None:
 def _change(uow: UnitOfWork, kind: str, fact_id: str, event: CloudEvent, data: BaseModel, at: datetime) -> bool:
     """Apply a closing, withdrawing or amending event to its fact now, or, when the fact has not
     arrived yet, keep it until it does. True when it was applied now."""
-    row = _get(uow.session, _FACT_TABLES[kind], fact_id)
+    row = uow.session.get_known(_FACT_TABLES[kind], fact_id)
     if row is None:
         _keep_pending(uow, kind, fact_id, event, data, at)
         return False
@@ -127,11 +126,11 @@ def _apply_pending(uow: UnitOfWork, kind: str, fact_id: str) -> None:
         _APPLY[row.event_type](uow, data, as_utc(row.at))
 
 
-def _pending_for(session: Session, kind: str, fact_id: str) -> list[PendingFact]:
+def _pending_for(session: UowSession, kind: str, fact_id: str) -> list[PendingFact]:
     """The changes kept for this fact: from what :func:`prefetch_own` read ahead for the batch
     when it still holds (no change kept since), else asked of the database."""
-    held = session.memo(_PENDING) if isinstance(session, UowSession) else None
-    if held is not None and (kind, fact_id) in held:
+    held = session.memo(_PENDING)
+    if (kind, fact_id) in held:
         return list(held[(kind, fact_id)])
     return list(session.exec(select(PendingFact).where(PendingFact.kind == kind, PendingFact.fact_id == fact_id)))
 
@@ -139,19 +138,11 @@ def _pending_for(session: Session, kind: str, fact_id: str) -> list[PendingFact]
 _PENDING: tuple[type, ...] = (PendingFact,)
 
 
-def _get(session: Session, table: type[_Fact], fact_id: str) -> _Fact | None:
-    """The fact row with this id: without a query when :func:`prefetch_own` found it, or found it
-    absent, for this batch (:meth:`~isp_common.db.UowSession.get_known`)."""
-    if isinstance(session, UowSession):
-        return session.get_known(table, fact_id)
-    return session.get(table, fact_id)
-
-
 # -- consents and refusals --------------------------------------------------------------------
 
 
 def record_consent(uow: UnitOfWork, data: ConsentGiven) -> None:
-    existing = _get(uow.session, ConsentRecord, data.consent_id)
+    existing = uow.session.get_known(ConsentRecord, data.consent_id)
     if existing is not None:
         _refuse_if_not_owner("consent", existing, data.recorded_by)
     row = existing or ConsentRecord(
@@ -230,14 +221,10 @@ def _links(children: Iterable[Child], parents: list[str]) -> list[tuple[str, str
 def _link(uow: UnitOfWork, kind: str, fact_id: str, children: Iterable[Child], parents: list[str]) -> None:
     session = uow.session
     for key, role in _links(children, parents):
-        link = FactPerson(kind=kind, fact_id=fact_id, key=key, role=role)
-        if not isinstance(session, UowSession):
-            session.merge(link)
-            continue
         # as merge does, without asking when the read-ahead found no such link (prefetch_own)
         held = session.get_known(FactPerson, (kind, fact_id, key))
         if held is None:
-            session.add(link)
+            session.add(FactPerson(kind=kind, fact_id=fact_id, key=key, role=role))
         else:
             held.role = role
             session.add(held)
@@ -283,7 +270,7 @@ def people_linked(session: Session, nhs_numbers: Iterable[str], children: Iterab
 def record_enquiry(uow: UnitOfWork, org: str, data: EnquiryOpened) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
-    existing = _get(uow.session, EnquiryRecord, data.enquiry_id)
+    existing = uow.session.get_known(EnquiryRecord, data.enquiry_id)
     if existing is not None:
         _refuse_if_not_owner("enquiry", existing, org)
     row = existing or EnquiryRecord(id=data.enquiry_id, org=org, child=child, parents=parents, opened_on=data.opened_on)
@@ -317,7 +304,7 @@ def _close_enquiry(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
 def record_plan(uow: UnitOfWork, org: str, data: PlanStarted) -> None:
     child = data.child.model_dump(mode="json", exclude_none=True)
     parents = [p.nhs_number for p in data.parents]
-    existing = _get(uow.session, PlanRecord, data.plan_id)
+    existing = uow.session.get_known(PlanRecord, data.plan_id)
     if existing is not None:
         _refuse_if_not_owner("plan", existing, org)
     row = existing or PlanRecord(
@@ -351,7 +338,7 @@ def _end_plan(uow: UnitOfWork, data: BaseModel, at: datetime) -> None:
 
 
 def record_referral(uow: UnitOfWork, event: CloudEvent, data: ReferralRequested) -> None:
-    row = _get(uow.session, ReferralRecord, data.referral_id) or ReferralRecord(
+    row = uow.session.get_known(ReferralRecord, data.referral_id) or ReferralRecord(
         id=data.referral_id,
         direction=data.direction,
         from_org=data.from_org,
@@ -496,16 +483,13 @@ def prefetch(session: Session, nhs_numbers: Iterable[str]) -> None:
         _prefetch_links(session, reads, sorted(keys))
 
 
-def prefetch_own(session: Session, data: Iterable[BaseModel]) -> None:
+def prefetch_own(session: UowSession, data: Iterable[BaseModel]) -> None:
     """For a batch of events about to be applied, in a few queries: the facts its recording and
     changing events are about (a consent given or withdrawn, an enquiry, a plan, a referral), and
     the changes kept for them (:class:`~isp_notifications.tables.PendingFact`) and the links to
     the people a new fact names (:class:`~isp_notifications.tables.FactPerson`). Recording or
     changing each then asks nothing more of the database when it finds no such row
-    (:func:`_get`, :func:`_pending_for`, :func:`_link`). Nothing is read ahead outside a unit of
-    work."""
-    if not isinstance(session, UowSession):
-        return
+    (``get_known``, :func:`_pending_for`, :func:`_link`)."""
     data = list(data)
     wanted: dict[str, set[str]] = defaultdict(set)
     for item in data:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from isp_common.db import UnitOfWork, UowSession, chunks
+from isp_common.db import UnitOfWork, chunks
 from isp_common.times import as_utc
 from isp_schemas.envelope import CloudEvent
 from isp_schemas.registry import model_for
@@ -35,8 +35,8 @@ def open_shares_about(uow: UnitOfWork, people: Iterable[str], now: datetime) -> 
     people = sorted(set(people))
     if not people:
         return []
-    held = uow.session.memo(_WITHHELD) if isinstance(uow.session, UowSession) else None
-    if held is not None and all(person in held for person in people):
+    held = uow.session.memo(_WITHHELD)
+    if all(person in held for person in people):
         return [
             share
             for person in people
@@ -61,10 +61,8 @@ def prefetch(uow: UnitOfWork, people: Iterable[str]) -> None:
     """For a batch of events about to be applied, in a few queries: the withheld shares about
     ``people`` in an open state (whatever their deadline: :func:`open_shares_about` compares it
     with each event's own time). A fact that arrives then finds the shares it may change without
-    a query of its own; most people have none. Nothing is read ahead outside a unit of work."""
+    a query of its own; most people have none."""
     session = uow.session
-    if not isinstance(session, UowSession):
-        return
     held = session.memo(_WITHHELD)
     wanted = sorted(set(people) - held.keys())
     for chunk in chunks(wanted):
