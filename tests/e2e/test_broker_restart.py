@@ -48,7 +48,7 @@ def own_suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 def receiver() -> Iterator[WebhookReceiver]:
     r = WebhookReceiver()
     yield r
-    r.server.shutdown()
+    r.close()
 
 
 def restart_broker(suite: Suite) -> None:

@@ -135,7 +135,7 @@ async def test_every_metric_is_exported_with_sensible_values_after_a_flow(suite,
     try:
         await flow(suite, kafka, headers_for, add_organisation, csc, provider, receiver)
     finally:
-        receiver.server.shutdown()
+        receiver.close()
 
 
 async def flow(suite, kafka, headers_for, add_organisation, csc: str, provider: str, receiver: WebhookReceiver) -> None:

@@ -545,7 +545,7 @@ async def evidence(pd_suite: Suite) -> AsyncIterator[Evidence]:
         await invalid_events(kafka, ev)
         await spans_exported(pd_suite)
     finally:
-        receiver.server.shutdown()
+        receiver.close()
         pd_suite.stop()  # every line written before reading them
     for name in SERVICES:
         ev.outputs[name] = read_log(pd_suite.var_dir / "logs" / f"{name}.log")

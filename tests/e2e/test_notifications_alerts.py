@@ -42,7 +42,7 @@ HEARTBEAT = "uk.isp.subscription.heartbeat.v1"
 def receiver():
     r = Receiver()
     yield r
-    r.server.shutdown()
+    r.close()
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -57,16 +57,18 @@ def new_person() -> Person:
 
 
 class Partner:
-    """One organisation talking to the notifications API."""
+    """One organisation talking to the notifications API. Its client is added to ``opened``, which
+    the ``partner`` fixture closes after the test."""
 
-    def __init__(self, suite, headers_for, org_id: str, role: str = "social_care"):
+    def __init__(self, suite, headers_for, org_id: str, role: str, opened: list[httpx.AsyncClient]):
         self.org = org_id
-        self._suite, self._headers_for = suite, headers_for
+        self._suite, self._headers_for, self._opened = suite, headers_for, opened
         self.client = httpx.AsyncClient(base_url=suite.url("notifications"), headers=headers_for(org_id, role))
+        opened.append(self.client)
 
     def dsl(self) -> Partner:
         """The same organisation's designated safeguarding lead (who alone sees DSL-only alerts)."""
-        return Partner(self._suite, self._headers_for, self.org, "dsl")
+        return Partner(self._suite, self._headers_for, self.org, "dsl", self._opened)
 
     async def subscribe(self, url: str, types=("*",)) -> dict:
         response = await self.client.post("/v1/subscriptions", json={"url": url, "types": list(types)})
@@ -78,15 +80,19 @@ KIND_OF_ROLE = {"social_care": "children_social_care", "provider": "treatment_pr
 
 
 @pytest.fixture
-def partner(suite, headers_for, add_organisation):
-    """A new organisation of the kind its role implies, in the partnership directory."""
+async def partner(suite, headers_for, add_organisation):
+    """A new organisation of the kind its role implies, in the partnership directory; the clients
+    made for the test are closed after it."""
+    opened: list[httpx.AsyncClient] = []
 
     def make(prefix: str, role: str = "social_care") -> Partner:
         org_id = org(prefix)
         add_organisation(org_id, KIND_OF_ROLE[role])
-        return Partner(suite, headers_for, org_id, role)
+        return Partner(suite, headers_for, org_id, role, opened)
 
-    return make
+    yield make
+    for client in opened:
+        await client.aclose()
 
 
 async def publish(kafka, data, source: str, subject: str | None = None) -> CloudEvent:

@@ -78,4 +78,4 @@ async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the
         assert record["trace_id"] == trace_id
         assert record["lawful_basis"] == {"kind": "statutory", "ground": "significant_harm"}
     finally:
-        receiver.server.shutdown()
+        receiver.close()

@@ -141,7 +141,8 @@ def event_json(record: Any) -> dict[str, Any]:
 
 class WebhookReceiver:
     """A local HTTP server: each path answers 500 for its first ``failures`` requests (or
-    always, with ``-1``), then 200, and keeps every request."""
+    always, with ``-1``), then 200, and keeps every request. :meth:`close` (or leaving it as a
+    context manager) stops it and closes its listening socket."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -172,6 +173,19 @@ class WebhookReceiver:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        """Stop serving and close the listening socket (``shutdown`` alone leaves it open, a
+        ``ResourceWarning`` in whichever test the garbage collector next runs)."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def at(self, path: str) -> list[dict[str, Any]]:
         with self.lock:
