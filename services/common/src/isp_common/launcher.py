@@ -124,10 +124,16 @@ def lower_priority(pid: int, nice: int) -> None:
         Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
 
 
+def suite_setting(name: str, env: dict[str, str] | None = None) -> str | None:
+    """A launcher setting: from the suite's own ``env`` first, else the process's environment (an
+    empty value counts as unset)."""
+    return (env or {}).get(name) or os.environ.get(name) or None
+
+
 def suite_priorities(env: dict[str, str] | None = None) -> dict[str, int]:
-    """:data:`PRIORITIES`, or none with ``ISP_SUITE_PRIORITIES=off`` (from ``env`` or else the
-    environment); any value but ``on`` or ``off`` is refused."""
-    value = ((env or {}).get(PRIORITIES_SETTING) or os.environ.get(PRIORITIES_SETTING) or "on").strip().lower()
+    """:data:`PRIORITIES`, or none with ``ISP_SUITE_PRIORITIES=off`` (:func:`suite_setting`); any
+    value but ``on`` or ``off`` is refused."""
+    value = (suite_setting(PRIORITIES_SETTING, env) or "on").strip().lower()
     if value not in ("on", "off"):
         raise LaunchError(f"{PRIORITIES_SETTING}: expected on or off, got {value!r}")
     return dict(PRIORITIES) if value == "on" else {}
@@ -172,7 +178,7 @@ class EmbeddedBroker:
 
 def topic_partitions(env: dict[str, str] | None = None) -> int:
     """Partitions of each topic the launcher creates: ``ISP_TOPIC_PARTITIONS``, the shared setting
-    the services create the alerts topics with, from ``env`` or else the environment, read by that
+    the services create the alerts topics with (:func:`suite_setting`), read by that
     setting's own field (``ServiceSettings.topic_partitions``: its type, bound and default), so the
     launcher takes exactly what the services take."""
     from pydantic import ValidationError, create_model
@@ -181,7 +187,7 @@ def topic_partitions(env: dict[str, str] | None = None) -> int:
 
     field = ServiceSettings.model_fields["topic_partitions"]
     setting = create_model("TopicPartitions", topic_partitions=(int, field))
-    value = (env or {}).get("ISP_TOPIC_PARTITIONS") or os.environ.get("ISP_TOPIC_PARTITIONS")
+    value = suite_setting("ISP_TOPIC_PARTITIONS", env)
     try:
         return int(setting.model_validate({"topic_partitions": value} if value else {}).topic_partitions)  # type: ignore[attr-defined]
     except ValidationError:
