@@ -206,6 +206,7 @@ def ready_audit_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         )
     yield
     server.shutdown()
+    server.server_close()
 
 
 def test_the_commands_back_up_and_refuse_to_restore_under_a_running_suite_unless_forced(

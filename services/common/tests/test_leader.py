@@ -72,6 +72,7 @@ def test_a_process_that_dies_leading_lets_another_take_the_lead(tmp_path):
     finally:
         holder.kill()
         holder.wait(timeout=30)
+        holder.stdout.close()
 
 
 def test_a_lock_file_that_cannot_be_opened_leaves_the_job_led_without_it(tmp_path, caplog):
