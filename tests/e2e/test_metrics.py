@@ -131,11 +131,8 @@ async def test_every_metric_is_exported_with_sensible_values_after_a_flow(suite,
     csc, provider = unique("CSC-").upper(), unique("PRV-").upper()
     add_organisation(csc, "children_social_care")
     add_organisation(provider, "treatment_provider")
-    receiver = WebhookReceiver()
-    try:
+    with WebhookReceiver() as receiver:
         await flow(suite, kafka, headers_for, add_organisation, csc, provider, receiver)
-    finally:
-        receiver.close()
 
 
 async def flow(suite, kafka, headers_for, add_organisation, csc: str, provider: str, receiver: WebhookReceiver) -> None:

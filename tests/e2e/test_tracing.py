@@ -20,8 +20,7 @@ NHS = "9434765870"
 async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the_audit_record(
     suite, kafka, headers_for
 ):
-    receiver = WebhookReceiver()
-    try:
+    with WebhookReceiver() as receiver:
         csc = headers_for(CSC, "social_care")
         async with httpx.AsyncClient(base_url=suite.url("notifications"), headers=csc) as client:
             sub = await client.post(
@@ -77,5 +76,3 @@ async def test_an_http_referral_keeps_one_trace_to_the_alert_the_webhook_and_the
             record = (await wait_for(audited, timeout=60))[0]
         assert record["trace_id"] == trace_id
         assert record["lawful_basis"] == {"kind": "statutory", "ground": "significant_harm"}
-    finally:
-        receiver.close()

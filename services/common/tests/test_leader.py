@@ -59,20 +59,19 @@ time.sleep(600)
 
 def test_a_process_that_dies_leading_lets_another_take_the_lead(tmp_path):
     url = f"sqlite:///{tmp_path}/service.db"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "leads"
-        here = Leadership(make_engine(url), "isp-x:outbox-relay")
-        assert not here.held()  # the other process leads
-        os.kill(holder.pid, signal.SIGKILL)  # no release: the operating system lets go of its lock
-        holder.wait(timeout=30)
-        assert here.held()
-        here.release()
-    finally:
-        holder.kill()
-        holder.wait(timeout=30)
-        holder.stdout.close()
+    # leaving the with block closes the pipe and waits for the process
+    with subprocess.Popen([sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "leads"
+            here = Leadership(make_engine(url), "isp-x:outbox-relay")
+            assert not here.held()  # the other process leads
+            os.kill(holder.pid, signal.SIGKILL)  # no release: the operating system lets go of its lock
+            holder.wait(timeout=30)
+            assert here.held()
+            here.release()
+        finally:
+            holder.kill()
 
 
 def test_a_lock_file_that_cannot_be_opened_leaves_the_job_led_without_it(tmp_path, caplog):
