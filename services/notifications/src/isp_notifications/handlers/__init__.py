@@ -113,11 +113,12 @@ def read_ahead(uow: UnitOfWork, events: Sequence[tuple[CloudEvent, Any]]) -> Non
     for event, data in events:
         person = getattr(data, "person", None)
         nhs_number = getattr(person, "nhs_number", None)
+        is_fact = event.type in FACT_TYPES
         if isinstance(nhs_number, str):
             people.append(nhs_number)
-            if event.type in FACT_TYPES:
+            if is_fact:
                 told_of.append(nhs_number)
-        if event.type in FACT_TYPES:  # an enquiry's or a plan's parents
+        if is_fact:  # and an enquiry's or a plan's parents
             told_of.extend(parent.nhs_number for parent in getattr(data, "parents", None) or ())
     facts.prefetch(uow.session, people)
     facts.prefetch_own(uow.session, [data for _event, data in events])
